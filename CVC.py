@@ -1,0 +1,66 @@
+"""``datasets`` builder class for the Chinese Values Corpus, for maintainers.
+
+Not a Hub loading script (datasets>=4 refuses those, and this file is never uploaded):
+instantiate it directly to build a config from a raw tree into the ``datasets`` cache::
+
+    from CVC import CVC
+    builder = CVC(config_name="rules", data_dir="sample/raw")
+    builder.download_and_prepare()
+    rules = builder.as_dataset(split="train")
+
+All the work is done by the ``builders`` package; this class only adapts it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+import pyarrow as pa
+
+from builders import __version__
+from builders.release import CONFIG_BUILDERS, DEFAULT_CONFIG, SPLIT, collect
+from builders.resources import sample_raw_dir
+from builders.schema import features
+
+_DEFAULT_NAME, _DEFAULT_TARGET, _DEFAULT_SPLIT = DEFAULT_CONFIG
+
+
+class CVCConfig(datasets.BuilderConfig):
+    """One config of the corpus; ``schema_config`` names the schema its rows follow."""
+
+    def __init__(self, *, schema_config: str, split: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.schema_config = schema_config
+        self.split = split
+
+
+class CVC(datasets.ArrowBasedBuilder):
+    """Builds the CVC configs from a raw upstream tree (``data_dir``; default: the shipped sample)."""
+
+    VERSION = datasets.Version(__version__)
+    BUILDER_CONFIGS = [
+        CVCConfig(name=_DEFAULT_NAME, schema_config=_DEFAULT_TARGET, split=_DEFAULT_SPLIT,
+                  description="The rules under the v1 split name `cvc`."),
+        *(CVCConfig(name=m.CONFIG, schema_config=m.CONFIG, split=SPLIT, description=m.__doc__.split("\n")[0])
+          for m in CONFIG_BUILDERS),
+    ]
+    DEFAULT_CONFIG_NAME = "rules"
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(
+            description=self.config.description,
+            features=features(self.config.schema_config),
+            homepage="https://huggingface.co/datasets/Beijing-AISI/CVC",
+            license="cc-by-4.0",
+            citation="arXiv:2506.01495",
+        )
+
+    def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
+        raw_dir = Path(self.config.data_dir) if self.config.data_dir else sample_raw_dir()
+        return [datasets.SplitGenerator(name=self.config.split, gen_kwargs={"raw_dir": raw_dir})]
+
+    def _generate_tables(self, raw_dir: Path):
+        ctx = collect(raw_dir)
+        rows = ctx.results[self.config.schema_config]
+        yield 0, pa.Table.from_pylist(rows, schema=self.info.features.arrow_schema)

@@ -1,0 +1,162 @@
+"""Describe stage: the dataset card (README.md) with YAML front matter the Hub understands.
+
+The YAML is produced through ``datasets``' own ``MetadataConfigs`` and ``DatasetInfosDict``
+writers and ``huggingface_hub``'s ``DatasetCardData``, so ``load_dataset`` reads back
+exactly the configs, splits and features this builder wrote. Field tables come from the
+schemas; statistics from the rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from string import Template
+
+import datasets
+from datasets.info import DatasetInfosDict
+from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCardData
+
+from builders.resources import card_dir
+from builders.schema import features, field_table
+from builders.taxonomy import Taxonomy
+
+PRETTY_NAME = "Chinese Values Corpus (CVC)"
+DEFAULT_REPO_ID = "Beijing-AISI/CVC"
+
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """One split of one config as written: its files, rows and sizes."""
+
+    config: str
+    schema_config: str
+    split: str
+    files: list[str]
+    num_rows: int
+    num_bytes: int
+    download_size: int
+
+
+def _size_category(n: int) -> str:
+    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M")):
+        if n < limit:
+            return label
+    return "10M<n<100M"
+
+
+def _data_files_pattern(files: list[str]) -> str:
+    first = files[0]
+    return first.rsplit("-", 3)[0] + "-*.parquet"
+
+
+def card_data(splits: list[SplitFiles], version: str) -> DatasetCardData:
+    """The YAML front matter: configs, dataset_info, license and the Hub's metadata fields."""
+    total = max((s.num_rows for s in splits if s.config == "rules"), default=0)
+    data = DatasetCardData(
+        pretty_name=PRETTY_NAME,
+        language=["zh"],
+        license="cc-by-4.0",
+        annotations_creators=["expert-generated", "machine-generated"],
+        language_creators=["machine-generated", "expert-generated"],
+        multilinguality=["monolingual"],
+        size_categories=[_size_category(total)],
+        source_datasets=["original", "extended"],
+        task_categories=["text-generation", "multiple-choice", "text-classification"],
+        tags=["chinese-values", "ethics", "moral-dilemmas", "llm-alignment", "value-alignment"],
+        version=version,
+    )
+    configs = MetadataConfigs({
+        s.config: {"data_files": [{"split": s.split, "path": _data_files_pattern(s.files)}],
+                   **({"default": True} if s.config == "default" else {})}
+        for s in splits
+    })
+    configs.to_dataset_card_data(data)
+    infos = DatasetInfosDict({
+        s.config: datasets.DatasetInfo(
+            features=features(s.schema_config),
+            splits=datasets.SplitDict({s.split: datasets.SplitInfo(
+                name=s.split, num_bytes=s.num_bytes, num_examples=s.num_rows)}),
+            download_size=s.download_size,
+            dataset_size=s.num_bytes,
+        )
+        for s in splits
+    })
+    infos.to_dataset_card_data(data)
+    return data
+
+
+def _table(header: tuple[str, ...], rows: list[tuple]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def framework_table(taxonomy: Taxonomy) -> str:
+    """The 50 derived values with their parents, English names and known variants."""
+    return _table(
+        ("#", "Derived value", "English", "Core value", "Dimension", "Variants mapped here"),
+        [(d["id"], d["zh"], d["en"], d["core_value"], d["dimension"], "、".join(d["aliases"]) or "")
+         for d in taxonomy.derived_values],
+    )
+
+
+def rules_statistics(rows: list[dict], taxonomy: Taxonomy) -> str:
+    """Counts per value, label origin, source and rewrite status."""
+    counts = {tier: Counter(v for r in rows for v in r[tier])
+              for tier in ("dimensions", "core_values", "derived_values")}
+    en = {e["zh"]: e["en"] for tier in ("dimensions", "core_values", "derived_values")
+          for e in getattr(taxonomy, tier)}
+    parts = [
+        f"{len(rows):,} rules; {sum(r['rewritten'] for r in rows):,} published as rewritten text.",
+        "",
+        _table(("Label origin", "Rules"), sorted(Counter(r["label_origin"] for r in rows).items())),
+        "",
+        _table(("Source", "Rules"), sorted(Counter(r["source"] for r in rows).items())),
+        "",
+        _table(("Dimension", "English", "Rules"),
+               [(n, en[n], counts["dimensions"][n]) for n in taxonomy.names("dimensions")]),
+        "",
+        _table(("Core value", "English", "Rules"),
+               [(n, en[n], counts["core_values"][n]) for n in taxonomy.names("core_values")]),
+        "",
+        _table(("#", "Derived value", "English", "Rules"),
+               [(i, n, en[n], counts["derived_values"][n])
+                for i, n in enumerate(taxonomy.names("derived_values"), start=1)]),
+    ]
+    return "\n".join(parts)
+
+
+def config_section(config: str, split: SplitFiles, statistics: str) -> str:
+    """Fields and statistics of one config."""
+    fields = _table(("Field", "Type", "Description"), field_table(split.schema_config))
+    return (f"## Config `{config}`\n\nSplit `{split.split}`: {split.num_rows:,} rows in "
+            f"{len(split.files)} file(s).\n\n### Fields\n\n{fields}\n\n### Statistics\n\n{statistics}\n")
+
+
+def render_card(
+    splits: list[SplitFiles], sections: dict[str, str], taxonomy: Taxonomy, version: str,
+    repo_id: str = DEFAULT_REPO_ID,
+) -> str:
+    """The whole README.md: YAML front matter and the generated sections."""
+    fixed = {name: (card_dir() / f"{name}.md").read_text(encoding="utf-8").strip()
+             for name in ("summary", "sources", "migration", "citation")}
+    described = {s.config: s for s in splits}
+    configs_table = _table(
+        ("Config", "Split", "Rows", "What it holds"),
+        [(f"`{s.config}`", f"`{s.split}`", f"{s.num_rows:,}",
+          "the rules, under the v1 split name" if s.config == "default" else "see below")
+         for s in splits],
+    )
+    body = Template((card_dir() / "template.md").read_text(encoding="utf-8")).substitute(
+        pretty_name=PRETTY_NAME,
+        version=version,
+        repo_id=repo_id,
+        configs_table=configs_table,
+        framework_table=framework_table(taxonomy),
+        config_sections="\n".join(
+            config_section(c, described[c], text) for c, text in sections.items()),
+        **fixed,
+    )
+    return f"---\n{card_data(splits, version).to_yaml()}\n---\n\n{body}"

@@ -1,0 +1,93 @@
+"""Where every raw row ended: published, folded into a kept row, excluded by its label, or rejected.
+
+The ledger refuses to record a row twice, and :meth:`Ledger.check_complete` proves each row
+read has exactly one outcome, so the counts in the build report always add up.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+OUTCOMES = ("published", "folded", "excluded", "rejected")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The outcome of one raw row."""
+
+    config: str
+    file: str
+    line: int
+    outcome: str
+    id: str | None = None
+    field: str | None = None
+    reason: str | None = None
+
+
+class Ledger:
+    """Outcomes of the raw rows of one build, keyed by (config, file, line)."""
+
+    def __init__(self) -> None:
+        self._read: dict[tuple[str, str, int], None] = {}
+        self._entries: dict[tuple[str, str, int], Entry] = {}
+
+    def read(self, config: str, file: str, line: int) -> None:
+        """Register a raw row as read; it must later get exactly one outcome."""
+        self._read[(config, file, line)] = None
+
+    def _record(self, entry: Entry) -> None:
+        key = (entry.config, entry.file, entry.line)
+        if key not in self._read:
+            raise RuntimeError(f"{entry.file}:{entry.line} was given an outcome but never read")
+        if key in self._entries:
+            previous = self._entries[key]
+            raise RuntimeError(
+                f"{entry.file}:{entry.line} already {previous.outcome}; cannot also be {entry.outcome}"
+            )
+        self._entries[key] = entry
+
+    def publish(self, config: str, file: str, line: int, row_id: str) -> None:
+        self._record(Entry(config, file, line, "published", id=row_id))
+
+    def fold(self, config: str, file: str, line: int, into: str, reason: str) -> None:
+        self._record(Entry(config, file, line, "folded", id=into, reason=reason))
+
+    def exclude(self, config: str, file: str, line: int, reason: str, row_id: str | None = None) -> None:
+        self._record(Entry(config, file, line, "excluded", id=row_id, reason=reason))
+
+    def reject(self, config: str, file: str, line: int, field: str, reason: str) -> None:
+        self._record(Entry(config, file, line, "rejected", field=field, reason=reason))
+
+    def entries(self, outcome: str | None = None, config: str | None = None) -> list[Entry]:
+        """Entries sorted by file and line, optionally of one outcome and config."""
+        return sorted(
+            (e for e in self._entries.values()
+             if (outcome is None or e.outcome == outcome) and (config is None or e.config == config)),
+            key=lambda e: (e.config, e.file, e.line),
+        )
+
+    def counts(self, config: str | None = None) -> dict[str, int]:
+        """Rows read and rows per outcome."""
+        keys = [k for k in self._read if config is None or k[0] == config]
+        tally = Counter(self._entries[k].outcome for k in keys if k in self._entries)
+        return {"read": len(keys), **{outcome: tally.get(outcome, 0) for outcome in OUTCOMES}}
+
+    def check_complete(self) -> None:
+        """Raise if any row read has no outcome (a row would be lost without trace)."""
+        lost = [k for k in self._read if k not in self._entries]
+        if lost:
+            sample = ", ".join(f"{f}:{n}" for _, f, n in sorted(lost)[:5])
+            raise RuntimeError(f"{len(lost)} raw rows have no outcome (e.g. {sample})")
+
+    def write(self, report_dir: Path) -> None:
+        """Write ``rejects.jsonl`` and ``folds.jsonl`` (one JSON object per raw row)."""
+        report_dir.mkdir(parents=True, exist_ok=True)
+        for name, outcomes in (("rejects", ("rejected",)), ("folds", ("folded", "excluded"))):
+            with open(report_dir / f"{name}.jsonl", "w", encoding="utf-8") as fh:
+                for entry in self.entries():
+                    if entry.outcome in outcomes:
+                        record = {k: v for k, v in asdict(entry).items() if v is not None}
+                        fh.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -1,0 +1,1 @@
+"""Normalize stage: canonical text and canonical, hierarchy-closed value labels."""

@@ -1,0 +1,1 @@
+"""Parse stage: raw LLM replies and packed cells into fields."""

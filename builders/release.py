@@ -1,0 +1,167 @@
+"""Build a release directory: run every config builder, then write, describe and hash.
+
+The release directory is byte for byte the Hub repo tree of one version (DESIGN.md):
+``README.md``, ``data/<config>/<split>-*.parquet``, ``schemas/``, ``manifest.json`` and
+``CHANGELOG.md``. It is assembled in a temporary sibling directory and moved into place
+only when complete, so a failed build never leaves a half-written release behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+import builders
+from builders import rules
+from builders.card import SplitFiles, render_card, rules_statistics
+from builders.context import BuildContext, BuildSettings
+from builders.manifest import MANIFEST, sha256_file, write_manifest
+from builders.readers.layout import discover
+from builders.schema import features, load_schema, schema_bytes, schema_sha256
+from builders.validate import TableValidator
+from builders.writer import write_shards
+
+CONFIG_BUILDERS = [rules]
+"""Config modules in build order (later configs may use the rows of earlier ones)."""
+SPLIT = "train"
+DEFAULT_CONFIG = ("default", "rules", "cvc")
+"""The ``default`` config: the rules files under the v1 split name ``cvc``."""
+
+
+class BuildError(RuntimeError):
+    """A build that must not produce a release (``--strict`` with rejects, unsafe output dir)."""
+
+
+@dataclass
+class BuildReport:
+    """What a build did: rows per outcome per config, and where the details are."""
+
+    release_dir: Path
+    report_dir: Path
+    counts: dict[str, dict[str, int]]
+    notes: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def rejected(self) -> int:
+        return sum(c["rejected"] for c in self.counts.values())
+
+    def summary(self) -> str:
+        """A table of rows read and their outcomes, one line per config."""
+        lines = [f"{'config':<12}{'read':>9}{'published':>11}{'folded':>9}{'excluded':>10}{'rejected':>10}"]
+        for config, c in self.counts.items():
+            lines.append(f"{config:<12}{c['read']:>9}{c['published']:>11}{c['folded']:>9}"
+                         f"{c['excluded']:>10}{c['rejected']:>10}")
+        for config, notes in self.notes.items():
+            detail = ", ".join(f"{k}={v}" for k, v in sorted(notes.items()) if v)
+            if detail:
+                lines.append(f"{config}: {detail}")
+        lines.append(f"release: {self.release_dir}")
+        lines.append(f"report:  {self.report_dir} (rejects.jsonl, folds.jsonl, repairs.jsonl, report.json)")
+        return "\n".join(lines)
+
+
+def _all_kinds() -> list:
+    return [kind for module in CONFIG_BUILDERS for kind in module.ARTIFACTS]
+
+
+def _check_output_dir(out_dir: Path) -> None:
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).exists():
+        raise BuildError(
+            f"{out_dir} exists and is not a release directory (no {MANIFEST}); "
+            "refusing to replace it. Pass an empty or new --out directory."
+        )
+
+
+def _write_config(ctx: BuildContext, staging: Path, config: str, rows: list[dict]) -> SplitFiles:
+    table = pa.Table.from_pylist(rows, schema=features(config).arrow_schema)
+    errors = TableValidator(load_schema(config)).validate(table)
+    if errors:
+        sample = "; ".join(str(e) for e in errors[:5])
+        raise BuildError(f"internal error: built {config} rows fail their schema: {sample}")
+    files = write_shards(table, staging, config, SPLIT, shard_rows=ctx.settings.shard_rows,
+                         row_group_rows=ctx.settings.row_group_rows)
+    (staging / "schemas").mkdir(exist_ok=True)
+    (staging / "schemas" / f"{config}.schema.json").write_bytes(schema_bytes(config))
+    return SplitFiles(config, config, SPLIT, files, table.num_rows, table.nbytes,
+                      sum((staging / f).stat().st_size for f in files))
+
+
+def collect(raw_dir: Path, settings: BuildSettings | None = None) -> BuildContext:
+    """Read, parse, normalize, validate, dedup and id every config; nothing is written."""
+    artifacts = discover(Path(raw_dir), _all_kinds())
+    ctx = BuildContext(artifacts=artifacts, settings=settings or BuildSettings())
+    for module in CONFIG_BUILDERS:
+        ctx.results[module.CONFIG] = module.build(ctx)
+    ctx.ledger.check_complete()
+    return ctx
+
+
+def build_release(
+    raw_dir: Path, out_dir: Path, settings: BuildSettings | None = None, *,
+    report_dir: Path | None = None, strict: bool = False,
+) -> BuildReport:
+    """Build every config from ``raw_dir`` into the release directory ``out_dir``."""
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    settings = settings or BuildSettings()
+    report_dir = Path(report_dir) if report_dir else out_dir.with_name(out_dir.name + "-report")
+    _check_output_dir(out_dir)
+    ctx = collect(raw_dir, settings)
+    artifacts = ctx.artifacts
+    counts = {m.CONFIG: ctx.ledger.counts(m.CONFIG) for m in CONFIG_BUILDERS}
+    report = BuildReport(out_dir, report_dir, counts, ctx.notes)
+    ctx.ledger.write(report_dir)
+    with open(report_dir / "repairs.jsonl", "w", encoding="utf-8") as fh:
+        for repair in ctx.repairs:
+            fh.write(json.dumps(repair, ensure_ascii=False) + "\n")
+    (report_dir / "report.json").write_text(
+        json.dumps({"counts": counts, "notes": ctx.notes}, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+        encoding="utf-8",
+    )
+    if strict and report.rejected:
+        raise BuildError(f"--strict: {report.rejected} raw rows were rejected; see {report_dir / 'rejects.jsonl'}")
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        splits = [_write_config(ctx, staging, m.CONFIG, ctx.results[m.CONFIG]) for m in CONFIG_BUILDERS]
+        name, target, split = DEFAULT_CONFIG
+        base = next(s for s in splits if s.config == target)
+        splits.insert(0, SplitFiles(name, target, split, base.files, base.num_rows, base.num_bytes,
+                                    base.download_size))
+        sections = {"rules": rules_statistics(ctx.results["rules"], ctx.taxonomy)}
+        (staging / "README.md").write_text(
+            render_card(splits, sections, ctx.taxonomy, settings.version), encoding="utf-8")
+        (staging / "CHANGELOG.md").write_text(
+            f"# Changelog\n\n## v{settings.version}\n\n"
+            + "".join(f"- `{s.config}`: {s.num_rows:,} rows\n" for s in splits if s.config != "default"),
+            encoding="utf-8",
+        )
+        write_manifest(staging, {
+            "name": "CVC",
+            "version": settings.version,
+            "builder_version": builders.__version__,
+            "configs": {
+                s.config: {
+                    "schema": f"schemas/{s.schema_config}.schema.json",
+                    "schema_sha256": schema_sha256(s.schema_config),
+                    "splits": {s.split: {"files": s.files, "num_rows": s.num_rows}},
+                    **({"alias_of": s.schema_config} if s.config != s.schema_config else {}),
+                }
+                for s in splits
+            },
+            "inputs": {a.relpath: {"kind": a.kind.name, "sha256": sha256_file(a.path)} for a in artifacts},
+            "settings": settings.to_dict(),
+            "counts": counts,
+        })
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return report

@@ -1,0 +1,354 @@
+"""The ``rules`` config: upstream rule tables, label files and LLM replies → one row per rule.
+
+Upstream keeps the same rule in several places (the master table, label files, classified
+generations, the v1 release), in Chinese or English, labelled by humans, an LLM or nobody.
+This builder reads them all, gathers the copies of each rule under its normalized Chinese
+text, and publishes one row per rule: values from the most curated copy, the label from
+the best annotation (human over LLM), the provenance from the most specific source.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import pyarrow as pa
+
+from builders.context import BuildContext
+from builders.dedup import group_exact, keep_best
+from builders.ids import stable_id
+from builders.normalizers.text import clean_text, dedup_key, has_cjk
+from builders.normalizers.values import normalize_values
+from builders.parsers.replies import (
+    ReplyParseError,
+    parse_classification,
+    parse_label,
+    parse_label_reply,
+    strip_rot_prefix,
+)
+from builders.readers.layout import Artifact, ArtifactKind
+from builders.schema import features, load_schema
+from builders.taxonomy import Closure, UnknownValueError
+from builders.validate import TableValidator
+
+CONFIG = "rules"
+
+_VALUE_COLUMNS = {
+    "master_table": ("level", "core values", "derived values"),
+    "llm_labels": ("level", "core values", "derived values"),
+    "llm_input": ("层面", "核心价值", "衍生价值"),
+    "seed_rules": ("Level", "Core Values", "Derived Values"),
+    "human_retained": ("Level", "Core Values", "Derived Values"),
+    "v1_release": ("level", "core values", "derived values"),
+}
+_RULE_COLUMN = {"v1_release": "rule"}
+
+ARTIFACTS = [
+    ArtifactKind("master_table", CONFIG, ("data_control/final.csv",),
+                 ("rot", "translate", "level", "core values", "derived values"),
+                 "The master rule table after labelling and rewriting (GBK)."),
+    ArtifactKind("human_retained", CONFIG, ("data_control/label_rot_data/human/*.csv",),
+                 ("rot", "Level", "Core Values", "Derived Values"),
+                 "Rules human annotators kept (人工最终保留数据.csv)."),
+    ArtifactKind("human_labels", CONFIG,
+                 ("data_control/label_rot_data/human/*.csv",
+                  "data_control/label_rot_data/human_label_samples/*.csv"),
+                 ("rot", "标签", "重写"),
+                 "Human labels -1/0/1 with rewrites."),
+    ArtifactKind("llm_labels", CONFIG, ("data_control/label_rot_data/llm/*.csv",),
+                 ("rot", "level", "core values", "derived values", "标签"),
+                 "LLM labels: raw 标签/重写 replies."),
+    ArtifactKind("llm_input", CONFIG, ("data_control/label_rot_data/llm/*.csv",),
+                 ("rot", "层面", "核心价值", "衍生价值"),
+                 "Rules sent to LLM labelling (llm_rot.csv)."),
+    ArtifactKind("generated_classified", CONFIG, ("rule_generation/6_final/*.csv",),
+                 ("rot", "derived_values"),
+                 "Generated rules with raw 层面/核心价值/衍生价值 classification replies."),
+    ArtifactKind("seed_rules", CONFIG, ("basic_value_rule/*/*.csv",),
+                 ("rot", "Level", "Core Values", "Derived Values"),
+                 "English seed rules from SC101 and MIC."),
+    ArtifactKind("v1_release", CONFIG, ("*.jsonl",),
+                 ("rule", "level", "core values", "derived values"),
+                 "The v1 Hub release (CVC.jsonl, C-VARC(EN).jsonl)."),
+]
+
+_ARTIFACT_RANK = {
+    name: rank for rank, name in enumerate(
+        ("master_table", "human_retained", "llm_labels", "llm_input", "generated_classified",
+         "v1_release", "seed_rules", "human_labels")
+    )
+}
+"""Which copy's text and values win: the most curated artifact first."""
+_ORIGIN_RANK = {"human": 0, "llm": 1, "none": 2}
+_GENERIC_SOURCES = {"master_table", "v1_release", "human_curated", "generated", "unknown"}
+_SOURCE_PREFIXES = (
+    ("cmos", "cmos"), ("flames", "flames"), ("zhihu", "zhihu_kol"), ("people_daily", "people_daily"),
+    ("encyclopedia", "encyclopedia_qa"), ("web", "web_crawl"), ("crawl", "web_crawl"),
+    ("sc101", "sc101"), ("mic", "mic"),
+)
+
+
+@dataclass
+class Observation:
+    """One raw row that says something about a rule."""
+
+    file: str
+    line: int
+    kind: str
+    text: str
+    lang: str
+    text_en: str | None = None
+    values: Closure | None = None
+    label: int | None = None
+    rewrite: str | None = None
+    label_origin: str = "none"
+    labeler: str | None = None
+    source: str = "unknown"
+
+    @property
+    def rank(self) -> tuple:
+        return (_ARTIFACT_RANK[self.kind], self.file, self.line)
+
+    @property
+    def label_rank(self) -> tuple:
+        return (_ORIGIN_RANK[self.label_origin], self.file, self.line)
+
+
+def _source_from_path(relpath: str) -> str:
+    path = PurePosixPath(relpath)
+    for part in (path.stem.lower(), path.parent.name.lower()):
+        for prefix, source in _SOURCE_PREFIXES:
+            if part.startswith(prefix):
+                return source
+    return "generated"
+
+
+class _Reject(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def _values(ctx: BuildContext, fields: dict, columns: tuple[str, str, str]) -> Closure:
+    try:
+        return normalize_values(ctx.taxonomy, *(fields.get(c) for c in columns))
+    except UnknownValueError as err:
+        column = columns[("dimensions", "core_values", "derived_values").index(err.tier)]
+        raise _Reject(column, str(err)) from None
+
+
+def _observe(ctx: BuildContext, artifact: Artifact, fields: dict, file: str, line: int) -> Observation | None:
+    """One raw record → an observation; ``None`` when upstream filtered it out (retain != 1)."""
+    kind = artifact.kind.name
+    column = _RULE_COLUMN.get(kind, "rot")
+    raw_text = fields.get(column)
+    text = clean_text(strip_rot_prefix(raw_text) if isinstance(raw_text, str) else raw_text)
+    if not text:
+        raise _Reject(column, "empty rule text")
+    obs = Observation(file, line, kind, text, "zh" if has_cjk(text) else "en")
+    if kind in _VALUE_COLUMNS:
+        obs.values = _values(ctx, fields, _VALUE_COLUMNS[kind])
+    if kind == "master_table":
+        obs.source = "master_table"
+        obs.text_en = clean_text(fields.get("translate")) or None
+    elif kind == "human_retained":
+        obs.source, obs.label, obs.label_origin, obs.labeler = "human_curated", 1, "human", "human"
+    elif kind == "human_labels":
+        try:
+            obs.label = parse_label(fields["标签"])
+        except ReplyParseError as err:
+            raise _Reject("标签", str(err)) from None
+        obs.rewrite = clean_text(fields.get("重写")) or None
+        obs.label_origin, obs.labeler = "human", "human"
+    elif kind == "llm_labels":
+        try:
+            reply = parse_label_reply(fields["标签"])
+        except ReplyParseError as err:
+            raise _Reject("标签", str(err)) from None
+        obs.label, obs.rewrite = reply.label, clean_text(reply.rewrite) or None
+        obs.label_origin, obs.labeler = "llm", ctx.settings.llm_labeler
+    elif kind == "generated_classified":
+        try:
+            parsed = parse_classification(fields["derived_values"])
+        except ReplyParseError as err:
+            raise _Reject("derived_values", str(err)) from None
+        try:
+            obs.values = normalize_values(ctx.taxonomy, *parsed.values())
+        except UnknownValueError as err:
+            raise _Reject("derived_values", str(err)) from None
+        obs.source = _source_from_path(file)
+    elif kind == "seed_rules":
+        if str(fields.get("retain", "1")).strip() not in ("1", ""):
+            return None
+        obs.source = _source_from_path(file)
+    elif kind == "v1_release":
+        obs.source = "v1_release"
+    return obs
+
+
+def read_observations(ctx: BuildContext) -> list[Observation]:
+    """Read every rule artifact; rows that cannot be read are rejected in the ledger."""
+    observations: list[Observation] = []
+    ledger = ctx.ledger
+    for artifact in ctx.of_kind(*(kind.name for kind in ARTIFACTS)):
+        table = artifact.read()
+        for bad in table.bad:
+            ledger.read(CONFIG, bad.file, bad.line)
+            ledger.reject(CONFIG, bad.file, bad.line, bad.field, bad.reason)
+        for record in table.records:
+            ledger.read(CONFIG, record.file, record.line)
+            try:
+                obs = _observe(ctx, artifact, record.fields, record.file, record.line)
+            except _Reject as err:
+                ledger.reject(CONFIG, record.file, record.line, err.field, err.reason)
+                continue
+            if obs is None:
+                ledger.exclude(CONFIG, record.file, record.line, "filtered upstream (retain != 1)")
+                continue
+            observations.append(obs)
+            if obs.values is not None and (obs.values.added or obs.values.dropped):
+                ctx.repairs.append({
+                    "config": CONFIG, "file": obs.file, "line": obs.line,
+                    "added": obs.values.added, "dropped": obs.values.dropped,
+                })
+    return observations
+
+
+def _validate_observations(ctx: BuildContext, observations: list[Observation]) -> list[Observation]:
+    """Check the normalized fields of every valued observation against the schema."""
+    valued = [o for o in observations if o.values is not None]
+    table = pa.table({
+        "rule": [o.text for o in valued],
+        "rule_en": [o.text_en for o in valued],
+        "dimensions": [o.values.dimensions for o in valued],
+        "core_values": [o.values.core_values for o in valued],
+        "derived_values": [o.values.derived_values for o in valued],
+        "source": [o.source for o in valued],
+        "label_origin": [o.label_origin for o in valued],
+        "labeler": pa.array([o.labeler for o in valued], pa.string()),
+    })
+    invalid: dict[int, str] = {}
+    for error in TableValidator(load_schema(CONFIG)).validate(table, partial=True):
+        invalid.setdefault(error.row, f"{error.field}: {error.message}")
+    for row, message in invalid.items():
+        obs = valued[row]
+        ctx.ledger.reject(CONFIG, obs.file, obs.line, message.split(":")[0], message)
+    rejected = {id(valued[row]) for row in invalid}
+    return [o for o in observations if id(o) not in rejected]
+
+
+@dataclass
+class _Group:
+    """All observations of one rule, and what the build decided for it."""
+
+    key: str
+    members: list[Observation] = field(default_factory=list)
+
+
+def _group(ctx: BuildContext, observations: list[Observation]) -> list[_Group]:
+    """Group copies by normalized Chinese text; link English copies through their translation."""
+    zh = [o for o in observations if o.lang == "zh"]
+    groups = {k: _Group(k, v) for k, v in group_exact(zh, lambda o: dedup_key(o.text)).items()}
+    by_english: dict[str, str] = {}
+    for obs in sorted(zh, key=lambda o: o.rank):
+        if obs.text_en:
+            by_english.setdefault(dedup_key(obs.text_en), dedup_key(obs.text))
+    linked = 0
+    for obs in observations:
+        if obs.lang != "en":
+            continue
+        target = by_english.get(dedup_key(obs.text))
+        if target is None:
+            ctx.ledger.reject(
+                CONFIG, obs.file, obs.line, _RULE_COLUMN.get(obs.kind, "rot"),
+                "English-only rule: no Chinese rule has this text as its translation "
+                "(add the pair to data_control/final.csv to publish it)",
+            )
+            continue
+        obs.text_en = obs.text_en or obs.text
+        groups[target].members.append(obs)
+        linked += 1
+    ctx.notes.setdefault(CONFIG, {})["english_linked"] = linked
+    return list(groups.values())
+
+
+def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> dict | None:
+    """One group → a published row, or ``None`` when it is excluded or rejected."""
+    ledger = ctx.ledger
+    members = group.members
+    valued = [o for o in members if o.values is not None]
+    if not valued:
+        for obs in members:
+            ledger.reject(CONFIG, obs.file, obs.line, "rot",
+                          "label for a rule that no rule table lists (no value labels)")
+        return None
+    kept, _ = keep_best(valued, lambda o: o.rank)
+    labelled = [o for o in members if o.label is not None]
+    annotation = keep_best(labelled, lambda o: o.label_rank)[0] if labelled else None
+    if annotation and len({o.label for o in labelled}) > 1:
+        stats["label_conflicts"] += 1
+    if annotation and annotation.label == 0:
+        for obs in members:
+            ledger.exclude(CONFIG, obs.file, obs.line,
+                           f"labelled 0 (unrelated) at {annotation.file}:{annotation.line}")
+        stats["excluded_label_0"] += 1
+        return None
+    if annotation and annotation.label == -1 and not annotation.rewrite:
+        for obs in members:
+            ledger.reject(CONFIG, obs.file, obs.line, "标签",
+                          f"labelled -1 at {annotation.file}:{annotation.line} without a rewrite")
+        return None
+    original = kept.text
+    rule = annotation.rewrite if annotation and annotation.rewrite else original
+    english = next((o.text_en for o in sorted(members, key=lambda o: o.rank) if o.text_en), None)
+    specific = sorted((o for o in members if o.source not in _GENERIC_SOURCES), key=lambda o: o.rank)
+    values = kept.values
+    return {
+        "id": stable_id("rule", group.key),
+        "rule": rule,
+        "rule_en": english,
+        "original_rule": original,
+        "rewritten": rule != original,
+        "dimensions": values.dimensions,
+        "core_values": values.core_values,
+        "derived_values": values.derived_values,
+        "source": specific[0].source if specific else kept.source,
+        "label": annotation.label if annotation else None,
+        "label_origin": annotation.label_origin if annotation else "none",
+        "labeler": annotation.labeler if annotation else None,
+        "_kept": kept,
+        "_members": members,
+        "_rank": (annotation.label_rank[0] if annotation else 2, kept.rank),
+    }
+
+
+def build(ctx: BuildContext) -> list[dict]:
+    """Build the published rule rows, sorted by id, recording every raw row's outcome."""
+    observations = _validate_observations(ctx, read_observations(ctx))
+    stats: Counter = Counter()
+    resolved = [row for g in _group(ctx, observations) if (row := _resolve(ctx, g, stats))]
+    rows = []
+    for copies in group_exact(resolved, lambda r: dedup_key(r["rule"])).values():
+        best, folded = keep_best(copies, lambda r: (r["_rank"], r["id"]))
+        for row in (best, *folded):
+            reason = "same rule text" if row is best else f"same text as {best['id']} after rewrite"
+            for obs in row["_members"]:
+                if row is best and obs is best["_kept"]:
+                    ctx.ledger.publish(CONFIG, obs.file, obs.line, best["id"])
+                else:
+                    ctx.ledger.fold(CONFIG, obs.file, obs.line, best["id"], reason)
+        stats["folded_after_rewrite"] += len(folded)
+        rows.append({k: v for k, v in best.items() if not k.startswith("_")})
+    rows.sort(key=lambda r: r["id"])
+    repairs = [r for r in ctx.repairs if r["config"] == CONFIG]
+    stats["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])
+    stats["rows_hierarchy_contradicted"] = sum(1 for r in repairs if r["dropped"])
+    ctx.notes.setdefault(CONFIG, {}).update(stats)
+    return rows
+
+
+def to_table(rows: list[dict]) -> pa.Table:
+    """Rows → an Arrow table typed by the schema's Features."""
+    return pa.Table.from_pylist(rows, schema=features(CONFIG).arrow_schema)

@@ -1,0 +1,114 @@
+"""The 3 / 12 / 50 value framework, loaded from ``schemas/taxonomy.json``.
+
+Every spelling the upstream pipeline used (raw-formats §1.2: 法制教育, 文化素养, Civility,
+Nation, 国家层面, …) resolves to one canonical Chinese name per tier; anything else is an
+error the caller reports, never a silent drop.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from builders.resources import schemas_dir
+
+TIERS = ("dimensions", "core_values", "derived_values")
+
+
+class UnknownValueError(ValueError):
+    """A label that is neither a canonical name nor a known alias of its tier."""
+
+    def __init__(self, tier: str, name: str) -> None:
+        super().__init__(f"unknown {tier[:-1].replace('_', ' ')} {name!r}")
+        self.tier = tier
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Closure:
+    """The result of closing one row's labels under the hierarchy."""
+
+    dimensions: list[str]
+    core_values: list[str]
+    derived_values: list[str]
+    added: list[str] = field(default_factory=list)
+    """Parents that were implied by a lower tier but not listed."""
+    dropped: list[str] = field(default_factory=list)
+    """Listed dimensions that no listed core value supports (a contradiction)."""
+
+
+def _key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+class Taxonomy:
+    """Canonical names, ids, parents and aliases of the value framework."""
+
+    def __init__(self, data: dict) -> None:
+        self.data = data
+        self.dimensions: list[dict] = data["dimensions"]
+        self.core_values: list[dict] = data["core_values"]
+        self.derived_values: list[dict] = data["derived_values"]
+        self.parent: dict[str, str] = {}
+        self._lookup: dict[str, dict[str, str]] = {}
+        self._order: dict[str, dict[str, int]] = {}
+        for tier in TIERS:
+            entries = data[tier]
+            lookup: dict[str, str] = {}
+            for entry in entries:
+                for spelling in (entry["zh"], entry["en"], *entry["aliases"]):
+                    previous = lookup.setdefault(_key(spelling), entry["zh"])
+                    if previous != entry["zh"]:
+                        raise ValueError(f"taxonomy: {spelling!r} names both {previous} and {entry['zh']}")
+            self._lookup[tier] = lookup
+            self._order[tier] = {entry["zh"]: i for i, entry in enumerate(entries)}
+        for entry in self.core_values:
+            self.parent[entry["zh"]] = entry["dimension"]
+        for entry in self.derived_values:
+            self.parent[entry["zh"]] = entry["core_value"]
+
+    def names(self, tier: str) -> list[str]:
+        """Canonical Chinese names of one tier, in the upstream order."""
+        return [entry["zh"] for entry in self.data[tier]]
+
+    def canonical(self, tier: str, name: str) -> str:
+        """Map any known spelling of a value of ``tier`` to its canonical Chinese name."""
+        try:
+            return self._lookup[tier][_key(name)]
+        except KeyError:
+            raise UnknownValueError(tier, name) from None
+
+    def sort(self, tier: str, names: set[str] | list[str]) -> list[str]:
+        """Order names as the framework does, so equal sets give equal lists."""
+        order = self._order[tier]
+        return sorted(set(names), key=order.__getitem__)
+
+    def close(self, dimensions: list[str], core_values: list[str], derived_values: list[str]) -> Closure:
+        """Close canonical labels under the hierarchy (derived ⊂ core ⊂ dimension).
+
+        A derived value implies its core value and dimension. A listed core value without a
+        derived value is kept. A listed dimension is kept only if a core value supports it or
+        no core value is listed at all; otherwise it contradicts the values and is dropped.
+        """
+        derived = set(derived_values)
+        core = set(core_values) | {self.parent[d] for d in derived}
+        implied_dims = {self.parent[c] for c in core}
+        listed_dims = set(dimensions)
+        dropped = sorted(listed_dims - implied_dims) if core else []
+        dims = implied_dims if core else listed_dims
+        added = sorted((core - set(core_values)) | (implied_dims - listed_dims))
+        return Closure(
+            dimensions=self.sort("dimensions", dims),
+            core_values=self.sort("core_values", core),
+            derived_values=self.sort("derived_values", derived),
+            added=added,
+            dropped=dropped,
+        )
+
+
+@lru_cache(maxsize=1)
+def load_taxonomy() -> Taxonomy:
+    """The shipped taxonomy (cached: it is read on every build and every validation)."""
+    with open(schemas_dir() / "taxonomy.json", encoding="utf-8") as fh:
+        return Taxonomy(json.load(fh))

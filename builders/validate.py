@@ -1,0 +1,182 @@
+"""Validate whole tables against a config's JSON Schema, column by column.
+
+Checking 257k rows one dict at a time with ``jsonschema`` takes tens of seconds; the same
+keywords evaluated as Arrow compute kernels over each column take a fraction of that and
+reject exactly the same rows (tests compare both on corrupted data). Supported keywords:
+``type`` (with null), ``enum``, ``minLength``, ``maxLength``, ``pattern``, ``minimum``,
+``maximum``, ``items``, ``minItems``, ``maxItems``, ``uniqueItems``, ``properties``,
+``required`` and ``additionalProperties: false``. A schema using anything else is refused,
+so a check can never be silently skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from builders.schema import resolve_refs
+
+_ANNOTATIONS = {"description", "title", "x-dtype", "x-taxonomy", "$comment", "examples", "default"}
+_CHECKED = {
+    "type", "enum", "minLength", "maxLength", "pattern", "minimum", "maximum", "items",
+    "minItems", "maxItems", "uniqueItems", "properties", "required", "additionalProperties",
+}
+_ARROW_KINDS = {
+    "string": (pa.types.is_string, pa.types.is_large_string),
+    "integer": (pa.types.is_integer,),
+    "number": (pa.types.is_floating, pa.types.is_integer),
+    "boolean": (pa.types.is_boolean,),
+    "array": (pa.types.is_list, pa.types.is_large_list),
+    "object": (pa.types.is_struct,),
+}
+
+
+@dataclass(frozen=True, order=True)
+class RowError:
+    """One invalid value: the row (0-based in the table), the field path and what is wrong."""
+
+    row: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.field}: {self.message}"
+
+
+class SchemaError(ValueError):
+    """The table cannot be checked at all (missing or mistyped column, unsupported keyword)."""
+
+
+def _types(prop: dict) -> list[str]:
+    declared = prop.get("type")
+    if declared is None:
+        raise SchemaError("every property needs a 'type'")
+    return [declared] if isinstance(declared, str) else list(declared)
+
+
+def _rows(mask: pa.Array) -> list[int]:
+    mask = pc.fill_null(mask, False)
+    return pc.indices_nonzero(mask).to_pylist()
+
+
+class TableValidator:
+    """Checks every row of an Arrow table against one object schema."""
+
+    def __init__(self, schema: dict) -> None:
+        self.schema = resolve_refs(schema, schema)
+        self._check_supported(self.schema, "$")
+
+    def _check_supported(self, node: dict, where: str) -> None:
+        unknown = set(node) - _CHECKED - _ANNOTATIONS - {"$schema", "$id"}
+        if unknown:
+            raise SchemaError(f"{where}: unsupported schema keywords {sorted(unknown)}")
+        for name, sub in node.get("properties", {}).items():
+            self._check_supported(sub, f"{where}.{name}")
+        if "items" in node:
+            self._check_supported(node["items"], f"{where}[]")
+
+    def validate(self, table: pa.Table, *, partial: bool = False) -> list[RowError]:
+        """All row errors, sorted by row. ``partial`` checks only the columns present."""
+        props = self.schema["properties"]
+        extra = [c for c in table.column_names if c not in props]
+        if extra and self.schema.get("additionalProperties") is False:
+            raise SchemaError(f"columns not in the schema: {extra}")
+        missing = [name for name in self.schema.get("required", []) if name not in table.column_names]
+        if missing and not partial:
+            raise SchemaError(f"required columns missing: {missing}")
+        errors: list[RowError] = []
+        for name, prop in props.items():
+            if name in table.column_names:
+                column = table.column(name).combine_chunks()
+                errors.extend(self._check(column, prop, name))
+        return sorted(errors)
+
+    def _check(self, arr: pa.Array, prop: dict, path: str) -> list[RowError]:
+        types = _types(prop)
+        kinds = [t for t in types if t != "null"]
+        if len(kinds) != 1:
+            raise SchemaError(f"{path}: exactly one non-null type is supported, got {types}")
+        kind = kinds[0]
+        if not pa.types.is_null(arr.type) and not any(f(arr.type) for f in _ARROW_KINDS[kind]):
+            raise SchemaError(f"{path}: column type {arr.type} cannot hold JSON type {kind!r}")
+        errors: list[RowError] = []
+        if "null" not in types:
+            errors += [RowError(r, path, "is null") for r in _rows(arr.is_null())]
+        if pa.types.is_null(arr.type):
+            return errors
+        if "enum" in prop:
+            allowed = [v for v in prop["enum"] if v is not None]
+            bad = pc.invert(pc.is_in(arr, value_set=pa.array(allowed, type=arr.type)))
+            bad = pc.and_(bad, arr.is_valid())
+            errors += [RowError(r, path, f"{arr[r].as_py()!r} is not one of the allowed values")
+                       for r in _rows(bad)]
+        if kind == "string":
+            errors += self._check_string(arr, prop, path)
+        elif kind in ("integer", "number"):
+            for key, op, word in (("minimum", pc.less, "below"), ("maximum", pc.greater, "above")):
+                if key in prop:
+                    errors += [RowError(r, path, f"{arr[r].as_py()} is {word} {key} {prop[key]}")
+                               for r in _rows(op(arr, prop[key]))]
+        elif kind == "array":
+            errors += self._check_array(arr, prop, path)
+        elif kind == "object":
+            errors += self._check_object(arr, prop, path)
+        return errors
+
+    def _check_string(self, arr: pa.Array, prop: dict, path: str) -> list[RowError]:
+        errors: list[RowError] = []
+        if "minLength" in prop or "maxLength" in prop:
+            length = pc.utf8_length(arr)
+            if "minLength" in prop:
+                errors += [RowError(r, path, f"shorter than {prop['minLength']} characters")
+                           for r in _rows(pc.less(length, prop["minLength"]))]
+            if "maxLength" in prop:
+                errors += [RowError(r, path, f"longer than {prop['maxLength']} characters")
+                           for r in _rows(pc.greater(length, prop["maxLength"]))]
+        if "pattern" in prop:
+            ok = pc.match_substring_regex(arr, prop["pattern"])
+            errors += [RowError(r, path, f"{arr[r].as_py()!r} does not match {prop['pattern']}")
+                       for r in _rows(pc.invert(ok))]
+        return errors
+
+    def _check_array(self, arr: pa.Array, prop: dict, path: str) -> list[RowError]:
+        errors: list[RowError] = []
+        length = pc.list_value_length(arr)
+        if "minItems" in prop:
+            errors += [RowError(r, path, f"has fewer than {prop['minItems']} items")
+                       for r in _rows(pc.less(length, prop["minItems"]))]
+        if "maxItems" in prop:
+            errors += [RowError(r, path, f"has more than {prop['maxItems']} items")
+                       for r in _rows(pc.greater(length, prop["maxItems"]))]
+        values = pc.list_flatten(arr)
+        parents = pc.list_parent_indices(arr)
+        if prop.get("uniqueItems") and len(values):
+            pairs = pa.table({"row": parents, "value": values})
+            counts = pairs.group_by(["row", "value"]).aggregate([("value", "count")])
+            dup_rows = pc.filter(counts["row"], pc.greater(counts["value_count"], 1))
+            errors += [RowError(r, path, "has duplicate items")
+                       for r in sorted(set(dup_rows.to_pylist()))]
+        if "items" in prop and len(values):
+            parent_rows = parents.to_numpy()
+            for err in self._check(values, prop["items"], f"{path}[]"):
+                errors.append(RowError(int(parent_rows[err.row]), err.field, err.message))
+        return errors
+
+    def _check_object(self, arr: pa.StructArray, prop: dict, path: str) -> list[RowError]:
+        errors: list[RowError] = []
+        fields = {arr.type.field(i).name for i in range(arr.type.num_fields)}
+        sub_props = prop.get("properties", {})
+        if prop.get("additionalProperties") is False and fields - set(sub_props):
+            raise SchemaError(f"{path}: fields not in the schema: {sorted(fields - set(sub_props))}")
+        missing = [n for n in prop.get("required", []) if n not in fields]
+        if missing:
+            raise SchemaError(f"{path}: required fields missing: {missing}")
+        for name, sub in sub_props.items():
+            if name in fields:
+                child = arr.field(name)
+                child_errors = self._check(child, sub, f"{path}.{name}")
+                valid_parent = arr.is_valid()
+                errors += [e for e in child_errors if valid_parent[e.row].as_py()]
+        return errors

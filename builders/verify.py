@@ -1,0 +1,126 @@
+"""Check a built release directory: files against the manifest, card against files, rows against schemas.
+
+Used by ``cvc validate`` and before every publish, so nothing unverified reaches the Hub.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import yaml
+
+from builders.manifest import MANIFEST, read_manifest, release_files, sha256_file
+from builders.schema import features, load_schema
+from builders.validate import SchemaError, TableValidator
+
+_MAX_ROW_ERRORS = 20
+
+
+@dataclass
+class ReleaseValidation:
+    """The outcome of :func:`validate_release`."""
+
+    release_dir: Path
+    errors: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def read_card_metadata(release_dir: Path) -> dict:
+    """The YAML front matter of a release's README.md."""
+    text = (Path(release_dir) / "README.md").read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        raise ValueError("README.md has no YAML front matter")
+    front, _, _ = text[4:].partition("\n---")
+    return yaml.safe_load(front) or {}
+
+
+def _check_files(release_dir: Path, manifest: dict, result: ReleaseValidation) -> None:
+    listed = manifest.get("files", {})
+    present = release_files(release_dir)
+    for rel in present:
+        if rel.endswith(".py"):
+            result.errors.append(f"{rel}: Python files must not be in a release "
+                                 "(a loading script breaks load_dataset on datasets>=4)")
+        if rel not in listed:
+            result.errors.append(f"{rel}: not listed in {MANIFEST}")
+    for rel, entry in listed.items():
+        path = release_dir / rel
+        if not path.exists():
+            result.errors.append(f"{rel}: listed in {MANIFEST} but missing")
+        elif path.stat().st_size != entry.get("size") or sha256_file(path) != entry.get("sha256"):
+            result.errors.append(f"{rel}: content differs from {MANIFEST} (sha256/size mismatch)")
+
+
+def _check_card(release_dir: Path, manifest: dict, result: ReleaseValidation) -> None:
+    try:
+        card = read_card_metadata(release_dir)
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        result.errors.append(f"README.md: {err}")
+        return
+    if str(card.get("version")) != str(manifest.get("version")):
+        result.errors.append(f"README.md: version {card.get('version')} != manifest {manifest.get('version')}")
+    present = release_files(release_dir)
+    card_configs = {c["config_name"]: c for c in card.get("configs", [])}
+    if set(card_configs) != set(manifest.get("configs", {})):
+        listed = sorted(manifest.get("configs", {}))
+        result.errors.append(f"README.md: configs {sorted(card_configs)} != manifest {listed}")
+    for name, config in card_configs.items():
+        expected = manifest.get("configs", {}).get(name, {}).get("splits", {})
+        for data_files in config.get("data_files", []):
+            matched = sorted(p for p in present if fnmatch.fnmatchcase(p, data_files["path"]))
+            files = expected.get(data_files["split"], {}).get("files")
+            if matched != sorted(files or []):
+                result.errors.append(
+                    f"README.md: config {name} split {data_files['split']} pattern {data_files['path']} "
+                    f"matches {matched}, manifest lists {files}")
+
+
+def _check_rows(release_dir: Path, manifest: dict, result: ReleaseValidation) -> None:
+    for name, config in manifest.get("configs", {}).items():
+        if "alias_of" in config:
+            continue
+        schema_config = Path(config["schema"]).name.removesuffix(".schema.json")
+        validator = TableValidator(load_schema(schema_config))
+        expected = features(schema_config).arrow_schema
+        total = 0
+        for split in config["splits"].values():
+            for rel in split["files"]:
+                table = pq.read_table(release_dir / rel)
+                total += table.num_rows
+                if table.schema.remove_metadata() != expected.remove_metadata():
+                    result.errors.append(f"{rel}: columns/types differ from schemas/{schema_config}.schema.json")
+                    continue
+                try:
+                    errors = validator.validate(table)
+                except SchemaError as err:
+                    result.errors.append(f"{rel}: {err}")
+                    continue
+                result.errors += [f"{rel}: {e}" for e in errors[:_MAX_ROW_ERRORS]]
+                if len(errors) > _MAX_ROW_ERRORS:
+                    result.errors.append(f"{rel}: … and {len(errors) - _MAX_ROW_ERRORS} more row errors")
+        result.rows[name] = total
+        declared = sum(s["num_rows"] for s in config["splits"].values())
+        if total != declared:
+            result.errors.append(f"config {name}: {total} rows, manifest says {declared}")
+
+
+def validate_release(release_dir: Path) -> ReleaseValidation:
+    """Every check a release must pass before it is published or trusted."""
+    release_dir = Path(release_dir)
+    result = ReleaseValidation(release_dir)
+    try:
+        manifest = read_manifest(release_dir)
+    except (OSError, ValueError) as err:
+        result.errors.append(str(err))
+        return result
+    _check_files(release_dir, manifest, result)
+    _check_card(release_dir, manifest, result)
+    _check_rows(release_dir, manifest, result)
+    return result

@@ -1,0 +1,40 @@
+"""Write stage: Arrow tables → deterministic Parquet shards named the Hub way.
+
+Same rows and settings give the same bytes (fixed shard and row-group sizes, fixed
+compression, no timestamps), so a publish can skip every shard that did not change.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def shard_paths(config: str, split: str, num_shards: int) -> list[str]:
+    """``data/<config>/<split>-0000i-of-0000N.parquet`` for each shard."""
+    return [
+        f"data/{config}/{split}-{i:05d}-of-{num_shards:05d}.parquet" for i in range(num_shards)
+    ]
+
+
+def write_shards(
+    table: pa.Table, out_dir: Path, config: str, split: str, *, shard_rows: int, row_group_rows: int
+) -> list[str]:
+    """Write ``table`` as one or more shards under ``out_dir``; return their relative paths."""
+    num_shards = max(1, math.ceil(table.num_rows / shard_rows))
+    paths = shard_paths(config, split, num_shards)
+    for i, relpath in enumerate(paths):
+        target = out_dir / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(
+            table.slice(i * shard_rows, shard_rows),
+            target,
+            row_group_size=row_group_rows,
+            compression="zstd",
+            use_dictionary=True,
+            write_statistics=True,
+        )
+    return paths
