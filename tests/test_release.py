@@ -1,0 +1,106 @@
+import fnmatch
+import json
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+
+from builders.context import BuildSettings
+from builders.manifest import release_files, sha256_file
+from builders.release import BuildError, build_release
+from builders.schema import field_table
+from builders.verify import read_card_metadata, validate_release
+
+
+@pytest.fixture
+def release(raw_tree, tmp_path):
+    out = tmp_path / "release"
+    build_release(raw_tree, out, BuildSettings(version="1.2.0"))
+    return out
+
+
+def test_release_layout(release):
+    files = release_files(release)
+    assert {"README.md", "CHANGELOG.md", "schemas/rules.schema.json"} <= set(files)
+    assert "data/rules/train-00000-of-00001.parquet" in files
+    assert (release / "manifest.json").exists()
+    assert not any(f.endswith(".py") for f in files)
+
+
+def test_two_builds_give_identical_bytes(raw_tree, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    build_release(raw_tree, a)
+    build_release(raw_tree, b)
+    assert release_files(a) == release_files(b)
+    for rel in [*release_files(a), "manifest.json"]:
+        assert sha256_file(a / rel) == sha256_file(b / rel), rel
+
+
+def test_card_yaml_parses_and_configs_resolve(release):
+    card = read_card_metadata(release)
+    assert card["license"] == "cc-by-4.0"
+    assert card["version"] == "1.2.0"
+    assert card["annotations_creators"] == ["expert-generated", "machine-generated"]
+    assert {"pretty_name", "language", "task_categories", "size_categories", "dataset_info"} <= set(card)
+    configs = {c["config_name"]: c for c in card["configs"]}
+    assert configs["default"]["data_files"] == [{"split": "cvc", "path": "data/rules/train-*.parquet"}]
+    files = release_files(release)
+    for config in configs.values():
+        for data_files in config["data_files"]:
+            assert fnmatch.filter(files, data_files["path"]), data_files
+    info = {i["config_name"]: i for i in card["dataset_info"]}
+    manifest = json.loads((release / "manifest.json").read_text())
+    assert info["rules"]["splits"][0]["num_examples"] == manifest["configs"]["rules"]["splits"]["train"]["num_rows"]
+
+
+def test_card_sections(release):
+    text = (release / "README.md").read_text(encoding="utf-8")
+    for heading in ("## How to load", "## The value framework", "## Config `rules`", "### Fields",
+                    "### Statistics", "## Sources and licenses", "## Migrating from v1", "## Citation"):
+        assert heading in text
+    for name, type_label, _ in field_table("rules"):
+        assert f"| {name} | {type_label} |" in text
+    assert "CC BY-NC-SA 4.0" in text and "法制教育" in text
+
+
+def test_loads_with_datasets_by_config_and_default(release, tmp_path):
+    rules = datasets.load_dataset(str(release), "rules", cache_dir=str(tmp_path / "cache"))
+    assert list(rules) == ["train"]
+    assert rules["train"].features["label"] == datasets.Value("int8")
+    table = pq.read_table(release / "data/rules/train-00000-of-00001.parquet")
+    assert rules["train"].num_rows == table.num_rows > 0
+    legacy = datasets.load_dataset(str(release), cache_dir=str(tmp_path / "cache"))
+    assert list(legacy) == ["cvc"]
+    assert legacy["cvc"]["id"] == rules["train"]["id"]
+
+
+def test_validate_passes_then_catches_tampering(release):
+    assert validate_release(release).ok
+    shard = release / "data/rules/train-00000-of-00001.parquet"
+    table = pq.read_table(shard)
+    rows = table.to_pylist()
+    rows[0]["derived_values"] = ["勤俭节约"]
+    pq.write_table(table.from_pylist(rows, schema=table.schema), shard)
+    result = validate_release(release)
+    assert not result.ok
+    assert any("sha256" in e for e in result.errors)
+    assert any("row 0: derived_values[]" in e for e in result.errors)
+    (release / "CVC.py").write_text("print('no')\n")
+    assert any("Python files" in e for e in validate_release(release).errors)
+
+
+def test_strict_build_fails_on_rejects_and_leaves_no_release(raw_tree, tmp_path):
+    out = tmp_path / "strict"
+    with pytest.raises(BuildError, match="rejected"):
+        build_release(raw_tree, out, strict=True)
+    assert not out.exists()
+    assert (tmp_path / "strict-report" / "rejects.jsonl").read_text(encoding="utf-8").count("\n") > 0
+
+
+def test_refuses_to_replace_a_directory_that_is_not_a_release(raw_tree, tmp_path):
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(BuildError, match="not a release directory"):
+        build_release(raw_tree, out)
+    assert (out / "notes.txt").exists()

@@ -1,0 +1,130 @@
+import random
+
+from builders.ids import stable_id
+from builders.normalizers.text import dedup_key
+from builders.release import collect
+from tests.conftest import FINAL_ROWS, write_csv, write_raw_tree
+
+
+def _by_original(ctx):
+    return {row["original_rule"]: row for row in ctx.results["rules"]}
+
+
+def _rejects(ctx):
+    return {(e.file, e.line): (e.field, e.reason) for e in ctx.ledger.entries("rejected")}
+
+
+def test_every_raw_row_has_exactly_one_outcome_and_counts_add_up(raw_tree):
+    ctx = collect(raw_tree)
+    counts = ctx.ledger.counts("rules")
+    assert counts["read"] == sum(counts[k] for k in ("published", "folded", "excluded", "rejected"))
+    assert counts["published"] == len(ctx.results["rules"])
+    raw_rows = 6 + 6 + 3 + 3 + 3 + 3  # final, llm, human, generated, seed, jsonl (incl. the broken line)
+    assert counts["read"] == raw_rows
+
+
+def test_rejects_name_file_line_and_field(raw_tree):
+    rejects = _rejects(collect(raw_tree))
+    assert rejects[("data_control/final.csv", 5)][0] == "rot"  # empty rule
+    assert rejects[("data_control/final.csv", 6)] == ("derived values", "unknown derived value '勤俭节约'")
+    assert rejects[("rule_generation/6_final/flames_rot.csv", 9)][0] == "derived_values"  # 无法分类
+    assert rejects[("data_control/label_rot_data/llm/llm_label_raw.csv", 12)][0] == "标签"  # broken reply
+    assert "not -1, 0 or 1" in rejects[("data_control/label_rot_data/human/batch1.csv", 4)][1]
+    assert "malformed JSON" in rejects[("CVC.jsonl", 3)][1]
+    assert "English-only" in rejects[("basic_value_rule/mic/remain.csv", 3)][1]
+    assert "no rule table" in rejects[("data_control/label_rot_data/human/batch1.csv", 3)][1]
+
+
+def test_label_semantics(raw_tree):
+    ctx = collect(raw_tree)
+    rows = _by_original(ctx)
+    # label 0: not published, recorded as excluded
+    assert "周末睡懒觉是可以的" not in rows
+    excluded = [e for e in ctx.ledger.entries("excluded") if "labelled 0" in (e.reason or "")]
+    assert [(e.file, e.line) for e in excluded] == [("data_control/label_rot_data/llm/llm_label_raw.csv", 4)]
+    # -1 with rewrite: rewrite published, original kept
+    cheat = rows["考试作弊是可以理解的"]
+    assert (cheat["rule"], cheat["rewritten"], cheat["label"]) == ("考试作弊是不诚实的行为", True, -1)
+    # -1 without rewrite: rejected
+    assert "without a rewrite" in _rejects(ctx)[("data_control/label_rot_data/llm/llm_label_raw.csv", 10)][1]
+    # human label wins over the LLM label for the same rule
+    noisy = rows["在公共场合大声喧哗别人会很烦所以你不应该这样做"]
+    assert (noisy["label"], noisy["label_origin"], noisy["rule"]) == (-1, "human", "应该在公共场合保持安静")
+    # a plain LLM label
+    respect = rows["尊重其他种族的传统文化是应该的"]
+    assert (respect["label"], respect["label_origin"], respect["rewritten"]) == (1, "llm", False)
+    assert respect["labeler"] == "Qwen/Qwen2.5-72B-Instruct"
+    # never labelled
+    tomb = rows["盗掘古墓是不道德的行为。"]
+    assert (tomb["label"], tomb["label_origin"], tomb["labeler"]) == (None, "none", None)
+
+
+def test_values_are_canonical_and_closed(raw_tree):
+    rows = _by_original(collect(raw_tree))
+    drunk = rows["醉酒驾驶是违反法律的行为。"]
+    assert (drunk["dimensions"], drunk["core_values"], drunk["derived_values"]) == (["社会"], ["法治"], ["严格守法"])
+    facilities = rows["爱护公共设施是每个公民的责任"]
+    assert facilities["derived_values"] == ["文化修养", "精神文明"]  # 文化素养 → 文化修养
+    assert facilities["dimensions"] == ["国家"]  # 国家层面 → 国家
+    v1_only = rows["诚实守信是做人的根本"]
+    assert (v1_only["dimensions"], v1_only["core_values"], v1_only["derived_values"]) == (
+        ["个人"], ["诚信"], ["信守承诺"])
+
+
+def test_hierarchy_contradictions_are_repaired_and_reported(raw_tree):
+    ctx = collect(raw_tree)
+    repairs = {(r["file"], r["line"]): r for r in ctx.repairs}
+    v1 = repairs[("CVC.jsonl", 1)]  # level 社会 but core value 文明 (a 国家 value)
+    assert v1["dropped"] == ["社会"] and "国家" in v1["added"]
+    assert ctx.notes["rules"]["rows_hierarchy_contradicted"] == 1
+
+
+def test_exact_duplicates_fold_into_one_row_with_english_and_provenance(raw_tree):
+    ctx = collect(raw_tree)
+    drunk = _by_original(ctx)["醉酒驾驶是违反法律的行为。"]
+    assert drunk["rule_en"] == "Drunk driving breaks the law."
+    assert drunk["source"] == "mic"  # the English seed rule linked through its translation
+    folds = {(e.file, e.line): e.id for e in ctx.ledger.entries("folded")}
+    assert folds[("data_control/final.csv", 4)] == drunk["id"]  # whitespace variant
+    assert folds[("basic_value_rule/mic/remain.csv", 2)] == drunk["id"]
+    assert len({r["original_rule"] for r in ctx.results["rules"]}) == len(ctx.results["rules"])
+
+
+def test_generated_rule_keeps_source_and_loses_rot_prefix(raw_tree):
+    rows = _by_original(collect(raw_tree))
+    assert rows["帮助迷路的老人回家是好事"]["source"] == "flames"
+    assert rows["帮助迷路的老人回家是好事"]["core_values"] == ["友善"]
+
+
+def test_ids_are_stable_under_shuffling_and_independent_of_rewrites(tmp_path):
+    first = collect(write_raw_tree(tmp_path / "a"))
+    shuffled = FINAL_ROWS[:]
+    random.Random(7).shuffle(shuffled)
+    second = collect(write_raw_tree(tmp_path / "b", final_rows=shuffled))
+    assert {r["id"]: r["original_rule"] for r in first.results["rules"]} == {
+        r["id"]: r["original_rule"] for r in second.results["rules"]}
+    rewritten = _by_original(first)["考试作弊是可以理解的"]
+    assert rewritten["id"] == stable_id("rule", dedup_key("考试作弊是可以理解的"))
+
+
+def test_rows_that_rewrite_to_an_existing_rule_fold_into_it(tmp_path):
+    raw = write_raw_tree(tmp_path / "raw")
+    write_csv(raw / "data_control/label_rot_data/human/batch2.csv", ["rot", "标签", "重写"],
+              [["爱护公共设施是每个公民的责任", "1", "盗掘古墓是不道德的行为"]])
+    ctx = collect(raw)
+    texts = [r["rule"] for r in ctx.results["rules"]]
+    assert len(texts) == len({dedup_key(t) for t in texts})
+    folded = [e for e in ctx.ledger.entries("folded") if "after rewrite" in (e.reason or "")]
+    assert folded, "the rewritten copy must be folded into the existing rule"
+
+
+def test_damaged_line_in_a_gbk_file_is_rejected_with_its_line(tmp_path):
+    raw = write_raw_tree(tmp_path / "raw")
+    path = raw / "data_control/final.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[2] = lines[2][:6] + b"\x80\xff" + lines[2][6:]
+    path.write_bytes(b"\n".join(lines))
+    ctx = collect(raw)
+    field, reason = _rejects(ctx)[("data_control/final.csv", 3)]
+    assert "undecodable" in reason
+    assert "尊重其他种族的传统文化是应该的" in _by_original(ctx)  # the rest of the file is intact

@@ -1,0 +1,73 @@
+import jsonschema
+import pyarrow as pa
+import pytest
+
+from builders.schema import features, load_schema
+from builders.validate import SchemaError, TableValidator
+
+GOOD = {
+    "id": "rule-0123456789abcdef", "rule": "尊重他人是美德", "rule_en": None, "original_rule": "尊重他人是美德",
+    "rewritten": False, "dimensions": ["个人"], "core_values": ["友善"], "derived_values": ["尊重他人"],
+    "source": "cmos", "label": 1, "label_origin": "human", "labeler": "human",
+}
+CORRUPTIONS = [
+    {"id": "rule-XYZ"},
+    {"rule": ""},
+    {"rule_en": ""},
+    {"original_rule": None},
+    {"dimensions": []},
+    {"dimensions": ["国家", "国家"]},
+    {"core_values": ["火星"]},
+    {"derived_values": ["尊重他人", "勤俭节约"]},
+    {"source": "twitter"},
+    {"label": 0},
+    {"label_origin": "crowd"},
+    {"rule": None},
+]
+
+
+def _table(rows):
+    return pa.Table.from_pylist(rows, schema=features("rules").arrow_schema)
+
+
+def test_rejects_exactly_the_rows_jsonschema_rejects():
+    rows = [dict(GOOD, id=f"rule-{i:016x}") for i in range(30)]
+    for i, change in enumerate(CORRUPTIONS):
+        rows[2 * i].update(change)
+    schema = load_schema("rules")
+    reference = {i for i, row in enumerate(rows) if not jsonschema.Draft202012Validator(schema).is_valid(row)}
+    ours = {e.row for e in TableValidator(schema).validate(_table(rows))}
+    assert reference == {2 * i for i in range(len(CORRUPTIONS))}
+    assert ours == reference
+
+
+def test_errors_name_row_and_field():
+    rows = [GOOD, dict(GOOD, derived_values=["勤俭节约"])]
+    errors = TableValidator(load_schema("rules")).validate(_table(rows))
+    assert [(e.row, e.field) for e in errors] == [(1, "derived_values[]")]
+    assert "勤俭节约" in errors[0].message
+
+
+def test_missing_and_extra_columns_are_schema_errors():
+    validator = TableValidator(load_schema("rules"))
+    with pytest.raises(SchemaError, match="required columns missing"):
+        validator.validate(pa.table({"id": ["rule-0123456789abcdef"]}))
+    assert validator.validate(pa.table({"id": ["rule-0123456789abcdef"]}), partial=True) == []
+    with pytest.raises(SchemaError, match="not in the schema"):
+        validator.validate(pa.table({"colour": ["red"]}), partial=True)
+
+
+def test_unsupported_keyword_is_refused_not_skipped():
+    schema = {"type": "object", "properties": {"x": {"type": "string", "format": "email"}}}
+    with pytest.raises(SchemaError, match="format"):
+        TableValidator(schema)
+
+
+def test_nested_objects_in_lists():
+    schema = {"type": "object", "properties": {"options": {"type": "array", "items": {
+        "type": "object", "required": ["letter"],
+        "properties": {"letter": {"type": "string", "enum": ["A", "B", "C"]}, "text": {"type": "string"}}}}}}
+    table = pa.table({"options": [[{"letter": "A", "text": "x"}], [{"letter": "D", "text": "y"}]]})
+    errors = TableValidator(schema).validate(table)
+    assert [(e.row, e.field) for e in errors] == [(1, "options[].letter")]
+    assert not jsonschema.Draft202012Validator(schema).is_valid({"options": [{"letter": "D", "text": "y"}]})
