@@ -137,7 +137,7 @@ def config_section(config: str, split: SplitFiles, statistics: str) -> str:
 
 def render_card(
     splits: list[SplitFiles], sections: dict[str, str], taxonomy: Taxonomy, version: str,
-    repo_id: str = DEFAULT_REPO_ID,
+    repo_id: str = DEFAULT_REPO_ID, versions: str = "",
 ) -> str:
     """The whole README.md: YAML front matter and the generated sections."""
     fixed = {name: (card_dir() / f"{name}.md").read_text(encoding="utf-8").strip()
@@ -155,6 +155,7 @@ def render_card(
         repo_id=repo_id,
         configs_table=configs_table,
         framework_table=framework_table(taxonomy),
+        versions=versions,
         config_sections="\n".join(
             config_section(c, described[c], text) for c, text in sections.items()),
         **fixed,

@@ -25,10 +25,14 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from builders.release import BuildError, build_release
 
     raw = args.raw or sample_raw_dir()
+    if args.bump == "auto" and args.version_given:
+        print("error: pass either --version or --bump auto, not both", file=sys.stderr)
+        return 2
     settings = BuildSettings(version=args.version)
     try:
-        report = build_release(raw, args.out, settings, report_dir=args.report, strict=args.strict)
-    except BuildError as err:
+        report = build_release(raw, args.out, settings, report_dir=args.report, strict=args.strict,
+                               previous=args.previous, bump=args.bump, endpoint=args.endpoint)
+    except (BuildError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(report.summary())
@@ -59,6 +63,36 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     counts = ctx.ledger.counts()
     print(f"{path}: {counts['read']:,} raw rows, {len(rejects):,} invalid")
     return 1 if rejects else 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from builders.verify import verify_release
+
+    result = verify_release(args.release)
+    for error in result.errors:
+        print(f"mismatch: {error}")
+    rows = ", ".join(f"{k}={v:,}" for k, v in result.rows.items())
+    print(f"{args.release}: {'verified' if result.ok else 'DOES NOT MATCH its manifest'} ({rows})")
+    return 0 if result.ok else 1
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    import json
+
+    from builders.diff import diff_releases, open_release
+
+    try:
+        diff = diff_releases(open_release(args.old, endpoint=args.endpoint),
+                             open_release(args.new, endpoint=args.endpoint))
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(diff.to_json(), ensure_ascii=False, indent=2) if args.json else diff.to_text())
+    if args.fail_on == "breaking" and diff.bump() == "major":
+        return 1
+    if args.fail_on == "any" and diff.bump() != "none":
+        return 1
+    return 0
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
@@ -94,7 +128,14 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--raw", type=Path, default=None,
                        help="raw tree laid out like the upstream repository (default: the shipped sample)")
     build.add_argument("--out", type=Path, default=Path("build"), help="release directory to write (default: build)")
-    build.add_argument("--version", type=_version, default="1.0.0", help="release version X.Y.Z (default: 1.0.0)")
+    build.add_argument("--version", type=_version, default=None,
+                       help="release version X.Y.Z (default: 1.0.0, or the next version with --bump auto)")
+    build.add_argument("--previous", default=None,
+                       help="previous release (directory or ORG/NAME@vX.Y.Z): enforce the semver bump, carry the "
+                            "history forward, report what happened to each previously published id")
+    build.add_argument("--bump", choices=["auto"], default=None,
+                       help="with --previous: pick the smallest version bump the changes need")
+    build.add_argument("--endpoint", default=None, help="Hub endpoint for a --previous Hub ref")
     build.add_argument("--report", type=Path, default=None,
                        help="where to write rejects/folds/repairs (default: <out>-report)")
     build.add_argument("--strict", action="store_true", help="fail the build if any raw row is rejected")
@@ -107,6 +148,26 @@ def parser() -> argparse.ArgumentParser:
                     "raw row. Exits 1 and lists file, line/row and field of each problem.")
     validate.add_argument("path", type=Path, help="release directory or raw tree")
     validate.set_defaults(func=_cmd_validate)
+
+    verify = sub.add_parser(
+        "verify", help="re-derive a release's hashes and row counts",
+        description="Recompute the SHA-256 of every file and the row count of every Parquet file, and "
+                    "compare them with manifest.json. Exits 1 on any mismatch.")
+    verify.add_argument("release", type=Path, help="release directory")
+    verify.set_defaults(func=_cmd_verify)
+
+    diff = sub.add_parser(
+        "diff", help="show what changed between two releases",
+        description="Compare two releases (directories or ORG/NAME@vX.Y.Z on the Hub): rows added, removed "
+                    "and changed by stable id (with the changed fields), schema, split and config changes, and "
+                    "the semantic-version bump they need.")
+    diff.add_argument("old", help="older release: directory or ORG/NAME@vX.Y.Z")
+    diff.add_argument("new", help="newer release: directory or ORG/NAME@vX.Y.Z")
+    diff.add_argument("--json", action="store_true", help="machine-readable output")
+    diff.add_argument("--fail-on", choices=["breaking", "any"], default=None,
+                      help="exit 1 on a breaking (major) change, or on any change")
+    diff.add_argument("--endpoint", default=None, help="Hub endpoint (default: HF_ENDPOINT or huggingface.co)")
+    diff.set_defaults(func=_cmd_diff)
 
     publish = sub.add_parser(
         "publish", help="publish a release directory to a Hub dataset repo",
@@ -125,6 +186,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``cvc`` console script."""
     args = parser().parse_args(argv)
+    if args.command == "build":
+        args.version_given = args.version is not None
+        args.version = args.version or "1.0.0"
     return args.func(args)
 
 

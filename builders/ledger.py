@@ -58,8 +58,9 @@ class Ledger:
     def exclude(self, config: str, file: str, line: int, reason: str, row_id: str | None = None) -> None:
         self._record(Entry(config, file, line, "excluded", id=row_id, reason=reason))
 
-    def reject(self, config: str, file: str, line: int, field: str, reason: str) -> None:
-        self._record(Entry(config, file, line, "rejected", field=field, reason=reason))
+    def reject(self, config: str, file: str, line: int, field: str, reason: str, row_id: str | None = None) -> None:
+        """``row_id``: the id the row would have had, when known, so a removal can be explained."""
+        self._record(Entry(config, file, line, "rejected", id=row_id, field=field, reason=reason))
 
     def entries(self, outcome: str | None = None, config: str | None = None) -> list[Entry]:
         """Entries sorted by file and line, optionally of one outcome and config."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -19,11 +19,14 @@ import pyarrow as pa
 import builders
 from builders import rules
 from builders.card import SplitFiles, render_card, rules_statistics
+from builders.changelog import history_entry, render_changelog, versions_section
 from builders.context import BuildContext, BuildSettings
-from builders.manifest import MANIFEST, sha256_file, write_manifest
+from builders.diff import ReleaseDiff, ReleaseView, diff_releases, open_release
+from builders.manifest import MANIFEST, read_manifest, sha256_file, write_manifest
 from builders.readers.layout import discover
 from builders.schema import features, load_schema, schema_bytes, schema_sha256
 from builders.validate import TableValidator
+from builders.versioning import VersionError, check_version, next_version
 from builders.writer import write_shards
 
 CONFIG_BUILDERS = [rules]
@@ -45,6 +48,8 @@ class BuildReport:
     report_dir: Path
     counts: dict[str, dict[str, int]]
     notes: dict[str, dict] = field(default_factory=dict)
+    version: str | None = None
+    diff: ReleaseDiff | None = None
 
     @property
     def rejected(self) -> int:
@@ -60,8 +65,10 @@ class BuildReport:
             detail = ", ".join(f"{k}={v}" for k, v in sorted(notes.items()) if v)
             if detail:
                 lines.append(f"{config}: {detail}")
-        lines.append(f"release: {self.release_dir}")
-        lines.append(f"report:  {self.report_dir} (rejects.jsonl, folds.jsonl, repairs.jsonl, report.json)")
+        if self.diff is not None:
+            lines.append(self.diff.to_text(max_ids=0))
+        lines.append(f"release: {self.release_dir} (v{self.version})")
+        lines.append(f"report:  {self.report_dir} (rejects, folds, repairs, report.json)")
         return "\n".join(lines)
 
 
@@ -101,19 +108,7 @@ def collect(raw_dir: Path, settings: BuildSettings | None = None) -> BuildContex
     return ctx
 
 
-def build_release(
-    raw_dir: Path, out_dir: Path, settings: BuildSettings | None = None, *,
-    report_dir: Path | None = None, strict: bool = False,
-) -> BuildReport:
-    """Build every config from ``raw_dir`` into the release directory ``out_dir``."""
-    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
-    settings = settings or BuildSettings()
-    report_dir = Path(report_dir) if report_dir else out_dir.with_name(out_dir.name + "-report")
-    _check_output_dir(out_dir)
-    ctx = collect(raw_dir, settings)
-    artifacts = ctx.artifacts
-    counts = {m.CONFIG: ctx.ledger.counts(m.CONFIG) for m in CONFIG_BUILDERS}
-    report = BuildReport(out_dir, report_dir, counts, ctx.notes)
+def _write_report(ctx: BuildContext, report_dir: Path, counts: dict) -> None:
     ctx.ledger.write(report_dir)
     with open(report_dir / "repairs.jsonl", "w", encoding="utf-8") as fh:
         for repair in ctx.repairs:
@@ -122,6 +117,64 @@ def build_release(
         json.dumps({"counts": counts, "notes": ctx.notes}, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
         encoding="utf-8",
     )
+
+
+def _manifest_configs(splits: list[SplitFiles]) -> dict[str, dict]:
+    return {
+        s.config: {
+            "schema": f"schemas/{s.schema_config}.schema.json",
+            "schema_sha256": schema_sha256(s.schema_config),
+            "splits": {s.split: {"files": s.files, "num_rows": s.num_rows}},
+            **({"alias_of": s.schema_config} if s.config != s.schema_config else {}),
+        }
+        for s in splits
+    }
+
+
+def _previous_ids(diff: ReleaseDiff, ctx: BuildContext, previous: ReleaseView) -> list[dict]:
+    """What happened to every id the previous release published: kept, changed or removed (why)."""
+    reasons: dict[str, list[str]] = {}
+    for entry in ctx.ledger.entries():
+        if entry.id and entry.outcome in ("rejected", "excluded"):
+            reasons.setdefault(entry.id, []).append(f"{entry.outcome} at {entry.file}:{entry.line}: {entry.reason}")
+    records = []
+    for name, c in diff.configs.items():
+        if c.status != "same" or "alias_of" in previous.configs[name]:
+            continue
+        removed, changed = set(c.removed), c.changed
+        for row_id in previous.table(name).column("id").to_pylist():
+            if row_id in removed:
+                why = reasons.get(row_id) or ["no raw row yields this row any more"]
+                records.append({"config": name, "id": row_id, "status": "removed", "reasons": why})
+            elif row_id in changed:
+                records.append({"config": name, "id": row_id, "status": "changed", "fields": changed[row_id]})
+            else:
+                records.append({"config": name, "id": row_id, "status": "kept"})
+    return records
+
+
+def build_release(
+    raw_dir: Path, out_dir: Path, settings: BuildSettings | None = None, *,
+    report_dir: Path | None = None, strict: bool = False, previous: str | Path | None = None,
+    bump: str | None = None, endpoint: str | None = None,
+) -> BuildReport:
+    """Build every config from ``raw_dir`` into the release directory ``out_dir``.
+
+    With ``previous`` (a release directory or ``ORG/NAME@vX.Y.Z``), the new version must be
+    a large enough semantic-version bump for what changed (``bump="auto"`` picks it), the
+    history is carried forward and the report says what happened to every previous id.
+    """
+    raw_dir, out_dir = Path(raw_dir), Path(out_dir)
+    settings = settings or BuildSettings()
+    report_dir = Path(report_dir) if report_dir else out_dir.with_name(out_dir.name + "-report")
+    _check_output_dir(out_dir)
+    previous_view = open_release(str(previous), endpoint=endpoint) if previous else None
+    if bump == "auto" and previous_view is None:
+        raise BuildError("--bump auto needs --previous (the release to compare with)")
+    ctx = collect(raw_dir, settings)
+    counts = {m.CONFIG: ctx.ledger.counts(m.CONFIG) for m in CONFIG_BUILDERS}
+    report = BuildReport(out_dir, report_dir, counts, ctx.notes)
+    _write_report(ctx, report_dir, counts)
     if strict and report.rejected:
         raise BuildError(f"--strict: {report.rejected} raw rows were rejected; see {report_dir / 'rejects.jsonl'}")
 
@@ -133,30 +186,39 @@ def build_release(
         base = next(s for s in splits if s.config == target)
         splits.insert(0, SplitFiles(name, target, split, base.files, base.num_rows, base.num_bytes,
                                     base.download_size))
+        configs = _manifest_configs(splits)
+        history, diff = [], None
+        if previous_view is not None:
+            diff = diff_releases(previous_view, ReleaseView(staging, settings.version, configs))
+            required = diff.bump()
+            try:
+                if bump == "auto":
+                    settings = replace(settings, version=next_version(previous_view.version, required))
+                else:
+                    check_version(previous_view.version, settings.version, required)
+            except VersionError as err:
+                raise BuildError(str(err)) from None
+            diff.new_version = settings.version
+            history = list(read_manifest(previous_view.path).get("history", []))
+            report.diff = diff
+            with open(report_dir / "previous_ids.jsonl", "w", encoding="utf-8") as fh:
+                for record in _previous_ids(diff, ctx, previous_view):
+                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        history.append(history_entry(settings.version, {s.config: s.num_rows for s in splits}, diff))
         sections = {"rules": rules_statistics(ctx.results["rules"], ctx.taxonomy)}
         (staging / "README.md").write_text(
-            render_card(splits, sections, ctx.taxonomy, settings.version), encoding="utf-8")
-        (staging / "CHANGELOG.md").write_text(
-            f"# Changelog\n\n## v{settings.version}\n\n"
-            + "".join(f"- `{s.config}`: {s.num_rows:,} rows\n" for s in splits if s.config != "default"),
-            encoding="utf-8",
-        )
+            render_card(splits, sections, ctx.taxonomy, settings.version, versions=versions_section(history)),
+            encoding="utf-8")
+        (staging / "CHANGELOG.md").write_text(render_changelog(history), encoding="utf-8")
         write_manifest(staging, {
             "name": "CVC",
             "version": settings.version,
             "builder_version": builders.__version__,
-            "configs": {
-                s.config: {
-                    "schema": f"schemas/{s.schema_config}.schema.json",
-                    "schema_sha256": schema_sha256(s.schema_config),
-                    "splits": {s.split: {"files": s.files, "num_rows": s.num_rows}},
-                    **({"alias_of": s.schema_config} if s.config != s.schema_config else {}),
-                }
-                for s in splits
-            },
-            "inputs": {a.relpath: {"kind": a.kind.name, "sha256": sha256_file(a.path)} for a in artifacts},
+            "configs": configs,
+            "inputs": {a.relpath: {"kind": a.kind.name, "sha256": sha256_file(a.path)} for a in ctx.artifacts},
             "settings": settings.to_dict(),
             "counts": counts,
+            "history": history,
         })
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -164,4 +226,5 @@ def build_release(
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+    report.version = settings.version
     return report

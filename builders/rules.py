@@ -115,6 +115,16 @@ class Observation:
         return (_ORIGIN_RANK[self.label_origin], self.file, self.line)
 
 
+def rule_id(original_zh: str) -> str:
+    """The stable id of a rule: a hash of its normalized original Chinese text."""
+    return stable_id("rule", dedup_key(original_zh))
+
+
+def _would_be_id(fields: dict, column: str) -> str | None:
+    text = fields.get(column)
+    return rule_id(text) if isinstance(text, str) and has_cjk(text) else None
+
+
 def _source_from_path(relpath: str) -> str:
     path = PurePosixPath(relpath)
     for part in (path.stem.lower(), path.parent.name.lower()):
@@ -202,7 +212,8 @@ def read_observations(ctx: BuildContext) -> list[Observation]:
             try:
                 obs = _observe(ctx, artifact, record.fields, record.file, record.line)
             except _Reject as err:
-                ledger.reject(CONFIG, record.file, record.line, err.field, err.reason)
+                row_id = _would_be_id(record.fields, _RULE_COLUMN.get(artifact.kind.name, "rot"))
+                ledger.reject(CONFIG, record.file, record.line, err.field, err.reason, row_id)
                 continue
             if obs is None:
                 ledger.exclude(CONFIG, record.file, record.line, "filtered upstream (retain != 1)")
@@ -234,7 +245,8 @@ def _validate_observations(ctx: BuildContext, observations: list[Observation]) -
         invalid.setdefault(error.row, f"{error.field}: {error.message}")
     for row, message in invalid.items():
         obs = valued[row]
-        ctx.ledger.reject(CONFIG, obs.file, obs.line, message.split(":")[0], message)
+        ctx.ledger.reject(CONFIG, obs.file, obs.line, message.split(":")[0], message,
+                          rule_id(obs.text) if obs.lang == "zh" else None)
     rejected = {id(valued[row]) for row in invalid}
     return [o for o in observations if id(o) not in rejected]
 
@@ -278,11 +290,12 @@ def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> dict | None:
     """One group → a published row, or ``None`` when it is excluded or rejected."""
     ledger = ctx.ledger
     members = group.members
+    group_id = stable_id("rule", group.key)
     valued = [o for o in members if o.values is not None]
     if not valued:
         for obs in members:
             ledger.reject(CONFIG, obs.file, obs.line, "rot",
-                          "label for a rule that no rule table lists (no value labels)")
+                          "label for a rule that no rule table lists (no value labels)", group_id)
         return None
     kept, _ = keep_best(valued, lambda o: o.rank)
     labelled = [o for o in members if o.label is not None]
@@ -292,13 +305,13 @@ def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> dict | None:
     if annotation and annotation.label == 0:
         for obs in members:
             ledger.exclude(CONFIG, obs.file, obs.line,
-                           f"labelled 0 (unrelated) at {annotation.file}:{annotation.line}")
+                           f"labelled 0 (unrelated) at {annotation.file}:{annotation.line}", group_id)
         stats["excluded_label_0"] += 1
         return None
     if annotation and annotation.label == -1 and not annotation.rewrite:
         for obs in members:
             ledger.reject(CONFIG, obs.file, obs.line, "标签",
-                          f"labelled -1 at {annotation.file}:{annotation.line} without a rewrite")
+                          f"labelled -1 at {annotation.file}:{annotation.line} without a rewrite", group_id)
         return None
     original = kept.text
     rule = annotation.rewrite if annotation and annotation.rewrite else original
@@ -306,7 +319,7 @@ def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> dict | None:
     specific = sorted((o for o in members if o.source not in _GENERIC_SOURCES), key=lambda o: o.rank)
     values = kept.values
     return {
-        "id": stable_id("rule", group.key),
+        "id": group_id,
         "rule": rule,
         "rule_en": english,
         "original_rule": original,
