@@ -14,7 +14,7 @@ from pathlib import Path
 OUTCOMES = ("published", "folded", "excluded", "rejected")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Entry:
     """The outcome of one raw row."""
 

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import pyarrow as pa
+from tqdm.auto import tqdm
 
 import builders
 from builders import rules
@@ -27,7 +27,7 @@ from builders.readers.layout import discover
 from builders.schema import features, load_schema, schema_bytes, schema_sha256
 from builders.validate import TableValidator
 from builders.versioning import VersionError, check_version, next_version
-from builders.writer import write_shards
+from builders.writer import rows_to_table, write_shards
 
 CONFIG_BUILDERS = [rules]
 """Config modules in build order (later configs may use the rows of earlier ones)."""
@@ -85,7 +85,7 @@ def _check_output_dir(out_dir: Path) -> None:
 
 
 def _write_config(ctx: BuildContext, staging: Path, config: str, rows: list[dict]) -> SplitFiles:
-    table = pa.Table.from_pylist(rows, schema=features(config).arrow_schema)
+    table = rows_to_table(rows, features(config).arrow_schema)
     errors = TableValidator(load_schema(config)).validate(table)
     if errors:
         sample = "; ".join(str(e) for e in errors[:5])
@@ -181,7 +181,8 @@ def build_release(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        splits = [_write_config(ctx, staging, m.CONFIG, ctx.results[m.CONFIG]) for m in CONFIG_BUILDERS]
+        splits = [_write_config(ctx, staging, m.CONFIG, ctx.results[m.CONFIG])
+                  for m in tqdm(CONFIG_BUILDERS, desc="writing", unit="config", disable=None, leave=False)]
         name, target, split = DEFAULT_CONFIG
         base = next(s for s in splits if s.config == target)
         splits.insert(0, SplitFiles(name, target, split, base.files, base.num_rows, base.num_bytes,

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import pyarrow as pa
+from tqdm.auto import tqdm
 
 from builders.context import BuildContext
 from builders.dedup import group_exact, keep_best
 from builders.ids import stable_id
-from builders.normalizers.text import clean_text, dedup_key, has_cjk
-from builders.normalizers.values import normalize_values
+from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
+from builders.normalizers.values import ValueNormalizer
 from builders.parsers.replies import (
     ReplyParseError,
     parse_classification,
@@ -28,7 +29,7 @@ from builders.parsers.replies import (
     strip_rot_prefix,
 )
 from builders.readers.layout import Artifact, ArtifactKind
-from builders.schema import features, load_schema
+from builders.schema import load_schema
 from builders.taxonomy import Closure, UnknownValueError
 from builders.validate import TableValidator
 
@@ -89,7 +90,7 @@ _SOURCE_PREFIXES = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Observation:
     """One raw row that says something about a rule."""
 
@@ -98,6 +99,8 @@ class Observation:
     kind: str
     text: str
     lang: str
+    key: str
+    """The dedup key of ``text``."""
     text_en: str | None = None
     values: Closure | None = None
     label: int | None = None
@@ -106,12 +109,12 @@ class Observation:
     labeler: str | None = None
     source: str = "unknown"
 
-    @property
     def rank(self) -> tuple:
+        """Which copy's text and values win."""
         return (_ARTIFACT_RANK[self.kind], self.file, self.line)
 
-    @property
     def label_rank(self) -> tuple:
+        """Which annotation wins: human over LLM, then file order."""
         return (_ORIGIN_RANK[self.label_origin], self.file, self.line)
 
 
@@ -141,15 +144,17 @@ class _Reject(Exception):
         self.reason = reason
 
 
-def _values(ctx: BuildContext, fields: dict, columns: tuple[str, str, str]) -> Closure:
+def _values(normalize: ValueNormalizer, fields: dict, columns: tuple[str, str, str]) -> Closure:
     try:
-        return normalize_values(ctx.taxonomy, *(fields.get(c) for c in columns))
+        return normalize(*(fields.get(c) for c in columns))
     except UnknownValueError as err:
         column = columns[("dimensions", "core_values", "derived_values").index(err.tier)]
         raise _Reject(column, str(err)) from None
 
 
-def _observe(ctx: BuildContext, artifact: Artifact, fields: dict, file: str, line: int) -> Observation | None:
+def _observe(
+    ctx: BuildContext, normalize: ValueNormalizer, artifact: Artifact, fields: dict, file: str, line: int
+) -> Observation | None:
     """One raw record → an observation; ``None`` when upstream filtered it out (retain != 1)."""
     kind = artifact.kind.name
     column = _RULE_COLUMN.get(kind, "rot")
@@ -157,9 +162,9 @@ def _observe(ctx: BuildContext, artifact: Artifact, fields: dict, file: str, lin
     text = clean_text(strip_rot_prefix(raw_text) if isinstance(raw_text, str) else raw_text)
     if not text:
         raise _Reject(column, "empty rule text")
-    obs = Observation(file, line, kind, text, "zh" if has_cjk(text) else "en")
+    obs = Observation(file, line, kind, text, "zh" if has_cjk(text) else "en", clean_key(text))
     if kind in _VALUE_COLUMNS:
-        obs.values = _values(ctx, fields, _VALUE_COLUMNS[kind])
+        obs.values = _values(normalize, fields, _VALUE_COLUMNS[kind])
     if kind == "master_table":
         obs.source = "master_table"
         obs.text_en = clean_text(fields.get("translate")) or None
@@ -185,7 +190,7 @@ def _observe(ctx: BuildContext, artifact: Artifact, fields: dict, file: str, lin
         except ReplyParseError as err:
             raise _Reject("derived_values", str(err)) from None
         try:
-            obs.values = normalize_values(ctx.taxonomy, *parsed.values())
+            obs.values = normalize(*parsed.values())
         except UnknownValueError as err:
             raise _Reject("derived_values", str(err)) from None
         obs.source = _source_from_path(file)
@@ -202,7 +207,9 @@ def read_observations(ctx: BuildContext) -> list[Observation]:
     """Read every rule artifact; rows that cannot be read are rejected in the ledger."""
     observations: list[Observation] = []
     ledger = ctx.ledger
-    for artifact in ctx.of_kind(*(kind.name for kind in ARTIFACTS)):
+    normalize = ValueNormalizer(ctx.taxonomy)
+    artifacts = ctx.of_kind(*(kind.name for kind in ARTIFACTS))
+    for artifact in tqdm(artifacts, desc="rules: reading", unit="file", disable=None, leave=False):
         table = artifact.read()
         for bad in table.bad:
             ledger.read(CONFIG, bad.file, bad.line)
@@ -210,7 +217,7 @@ def read_observations(ctx: BuildContext) -> list[Observation]:
         for record in table.records:
             ledger.read(CONFIG, record.file, record.line)
             try:
-                obs = _observe(ctx, artifact, record.fields, record.file, record.line)
+                obs = _observe(ctx, normalize, artifact, record.fields, record.file, record.line)
             except _Reject as err:
                 row_id = _would_be_id(record.fields, _RULE_COLUMN.get(artifact.kind.name, "rot"))
                 ledger.reject(CONFIG, record.file, record.line, err.field, err.reason, row_id)
@@ -262,16 +269,15 @@ class _Group:
 def _group(ctx: BuildContext, observations: list[Observation]) -> list[_Group]:
     """Group copies by normalized Chinese text; link English copies through their translation."""
     zh = [o for o in observations if o.lang == "zh"]
-    groups = {k: _Group(k, v) for k, v in group_exact(zh, lambda o: dedup_key(o.text)).items()}
+    groups = {k: _Group(k, v) for k, v in group_exact(zh, lambda o: o.key).items()}
     by_english: dict[str, str] = {}
-    for obs in sorted(zh, key=lambda o: o.rank):
-        if obs.text_en:
-            by_english.setdefault(dedup_key(obs.text_en), dedup_key(obs.text))
+    for obs in sorted((o for o in zh if o.text_en), key=Observation.rank):
+        by_english.setdefault(clean_key(obs.text_en), obs.key)
     linked = 0
     for obs in observations:
         if obs.lang != "en":
             continue
-        target = by_english.get(dedup_key(obs.text))
+        target = by_english.get(obs.key)
         if target is None:
             ctx.ledger.reject(
                 CONFIG, obs.file, obs.line, _RULE_COLUMN.get(obs.kind, "rot"),
@@ -286,7 +292,19 @@ def _group(ctx: BuildContext, observations: list[Observation]) -> list[_Group]:
     return list(groups.values())
 
 
-def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> dict | None:
+@dataclass(slots=True)
+class _Resolved:
+    """A group's published row, with what the second dedup pass and the ledger need."""
+
+    row: dict
+    key: str
+    """Dedup key of the published text (differs from the group key after a rewrite)."""
+    kept: Observation
+    members: list[Observation]
+    rank: tuple
+
+
+def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> _Resolved | None:
     """One group → a published row, or ``None`` when it is excluded or rejected."""
     ledger = ctx.ledger
     members = group.members
@@ -297,9 +315,10 @@ def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> dict | None:
             ledger.reject(CONFIG, obs.file, obs.line, "rot",
                           "label for a rule that no rule table lists (no value labels)", group_id)
         return None
-    kept, _ = keep_best(valued, lambda o: o.rank)
+    single = len(members) == 1
+    kept = valued[0] if single else min(valued, key=Observation.rank)
     labelled = [o for o in members if o.label is not None]
-    annotation = keep_best(labelled, lambda o: o.label_rank)[0] if labelled else None
+    annotation = min(labelled, key=Observation.label_rank) if labelled else None
     if annotation and len({o.label for o in labelled}) > 1:
         stats["label_conflicts"] += 1
     if annotation and annotation.label == 0:
@@ -313,12 +332,13 @@ def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> dict | None:
             ledger.reject(CONFIG, obs.file, obs.line, "标签",
                           f"labelled -1 at {annotation.file}:{annotation.line} without a rewrite", group_id)
         return None
+    by_rank = members if single else sorted(members, key=Observation.rank)
     original = kept.text
     rule = annotation.rewrite if annotation and annotation.rewrite else original
-    english = next((o.text_en for o in sorted(members, key=lambda o: o.rank) if o.text_en), None)
-    specific = sorted((o for o in members if o.source not in _GENERIC_SOURCES), key=lambda o: o.rank)
+    english = next((o.text_en for o in by_rank if o.text_en), None)
+    source = next((o.source for o in by_rank if o.source not in _GENERIC_SOURCES), kept.source)
     values = kept.values
-    return {
+    row = {
         "id": group_id,
         "rule": rule,
         "rule_en": english,
@@ -327,41 +347,39 @@ def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> dict | None:
         "dimensions": values.dimensions,
         "core_values": values.core_values,
         "derived_values": values.derived_values,
-        "source": specific[0].source if specific else kept.source,
+        "source": source,
         "label": annotation.label if annotation else None,
         "label_origin": annotation.label_origin if annotation else "none",
         "labeler": annotation.labeler if annotation else None,
-        "_kept": kept,
-        "_members": members,
-        "_rank": (annotation.label_rank[0] if annotation else 2, kept.rank),
     }
+    key = clean_key(rule) if rule != original else group.key
+    rank = (_ORIGIN_RANK[annotation.label_origin] if annotation else 2, kept.rank(), group_id)
+    return _Resolved(row, key, kept, members, rank)
 
 
 def build(ctx: BuildContext) -> list[dict]:
     """Build the published rule rows, sorted by id, recording every raw row's outcome."""
     observations = _validate_observations(ctx, read_observations(ctx))
     stats: Counter = Counter()
-    resolved = [row for g in _group(ctx, observations) if (row := _resolve(ctx, g, stats))]
+    resolved = [r for g in _group(ctx, observations) if (r := _resolve(ctx, g, stats))]
     rows = []
-    for copies in group_exact(resolved, lambda r: dedup_key(r["rule"])).values():
-        best, folded = keep_best(copies, lambda r: (r["_rank"], r["id"]))
-        for row in (best, *folded):
-            reason = "same rule text" if row is best else f"same text as {best['id']} after rewrite"
-            for obs in row["_members"]:
-                if row is best and obs is best["_kept"]:
-                    ctx.ledger.publish(CONFIG, obs.file, obs.line, best["id"])
-                else:
-                    ctx.ledger.fold(CONFIG, obs.file, obs.line, best["id"], reason)
+    ledger = ctx.ledger
+    for copies in group_exact(resolved, lambda r: r.key).values():
+        best, folded = keep_best(copies, lambda r: r.rank)
+        best_id = best.row["id"]
+        for obs in best.members:
+            if obs is best.kept:
+                ledger.publish(CONFIG, obs.file, obs.line, best_id)
+            else:
+                ledger.fold(CONFIG, obs.file, obs.line, best_id, "same rule text")
+        for other in folded:
+            for obs in other.members:
+                ledger.fold(CONFIG, obs.file, obs.line, best_id, f"same text as {best_id} after rewrite")
         stats["folded_after_rewrite"] += len(folded)
-        rows.append({k: v for k, v in best.items() if not k.startswith("_")})
+        rows.append(best.row)
     rows.sort(key=lambda r: r["id"])
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]
     stats["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])
     stats["rows_hierarchy_contradicted"] = sum(1 for r in repairs if r["dropped"])
     ctx.notes.setdefault(CONFIG, {}).update(stats)
     return rows
-
-
-def to_table(rows: list[dict]) -> pa.Table:
-    """Rows → an Arrow table typed by the schema's Features."""
-    return pa.Table.from_pylist(rows, schema=features(CONFIG).arrow_schema)

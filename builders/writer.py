@@ -13,6 +13,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
+def rows_to_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """Row dicts → a table of ``schema``, converted column by column (much faster than row by row)."""
+    return pa.Table.from_pydict({name: [row[name] for row in rows] for name in schema.names}, schema=schema)
+
+
 def shard_paths(config: str, split: str, num_shards: int) -> list[str]:
     """``data/<config>/<split>-0000i-of-0000N.parquet`` for each shard."""
     return [

@@ -13,27 +13,33 @@ _FULLWIDTH_ASCII = {code: code - 0xFEE0 for code in range(0xFF10, 0xFF1A)}
 _FULLWIDTH_ASCII |= {code: code - 0xFEE0 for code in range(0xFF21, 0xFF3B)}
 _FULLWIDTH_ASCII |= {code: code - 0xFEE0 for code in range(0xFF41, 0xFF5B)}
 _FULLWIDTH_ASCII |= {0x3000: 0x20, 0x200B: None, 0xFEFF: None, 0x00A0: 0x20}
-_WHITESPACE = re.compile(r"\s+")
+_NEEDS_HALVING = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000\u200b\ufeff\u00a0]")
 
 _KEY_PUNCTUATION = str.maketrans({
     ",": "，", ";": "；", ":": "：", "!": "！", "?": "？", "(": "（", ")": "）",
-    "“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"',
+    "“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"', " ": None,
 })
-_KEY_DROP = re.compile(r"\s+")
-_KEY_TRAILING = re.compile(r"[。．.！!]+$")
+_KEY_TRAILING = "。．.！!"
 
 
 def clean_text(text: str | None) -> str:
     """Whitespace collapsed and trimmed; full-width letters, digits and spaces made half-width."""
     if text is None:
         return ""
-    return _WHITESPACE.sub(" ", str(text).translate(_FULLWIDTH_ASCII)).strip()
+    text = str(text)
+    if _NEEDS_HALVING.search(text):
+        text = text.translate(_FULLWIDTH_ASCII)
+    return " ".join(text.split())
 
 
 def dedup_key(text: str) -> str:
     """The key under which two rule texts count as the same rule."""
-    key = _KEY_DROP.sub("", clean_text(text).casefold().translate(_KEY_PUNCTUATION))
-    return _KEY_TRAILING.sub("", key)
+    return clean_key(clean_text(text))
+
+
+def clean_key(cleaned: str) -> str:
+    """:func:`dedup_key` of a text that already went through :func:`clean_text`."""
+    return cleaned.casefold().translate(_KEY_PUNCTUATION).rstrip(_KEY_TRAILING)
 
 
 def has_cjk(text: str) -> bool:

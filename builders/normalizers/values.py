@@ -5,16 +5,38 @@ from __future__ import annotations
 from builders.parsers.replies import split_values
 from builders.taxonomy import Closure, Taxonomy
 
+_TIERS = ("dimensions", "core_values", "derived_values")
+
+
+def _cache_key(cell: object) -> object:
+    return tuple(cell) if isinstance(cell, list) else cell
+
+
+class ValueNormalizer:
+    """Raw cells of the three tiers → a canonical, closed :class:`Closure`.
+
+    A corpus repeats a few thousand label combinations across hundreds of thousands of
+    rows, so results are memoized per distinct raw triple. Raises
+    :class:`builders.taxonomy.UnknownValueError` naming the tier of the first unknown label.
+    """
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self._cache: dict[tuple, Closure] = {}
+
+    def __call__(self, dimensions: object, core_values: object, derived_values: object) -> Closure:
+        key = (_cache_key(dimensions), _cache_key(core_values), _cache_key(derived_values))
+        closure = self._cache.get(key)
+        if closure is None:
+            closure = self._cache[key] = normalize_values(self.taxonomy, dimensions, core_values, derived_values)
+        return closure
+
 
 def normalize_values(
     taxonomy: Taxonomy, dimensions: object, core_values: object, derived_values: object
 ) -> Closure:
-    """Raw cells (strings or lists) of the three tiers → a canonical, closed :class:`Closure`.
-
-    Raises :class:`builders.taxonomy.UnknownValueError` naming the tier of the first
-    unknown label.
-    """
-    raw = {"dimensions": dimensions, "core_values": core_values, "derived_values": derived_values}
+    """Normalize one row's raw value cells (strings or lists) without memoization."""
+    raw = dict(zip(_TIERS, (dimensions, core_values, derived_values), strict=True))
     canonical = {
         tier: [taxonomy.canonical(tier, name) for name in split_values(cell)]
         for tier, cell in raw.items()

@@ -15,7 +15,7 @@ from pathlib import Path
 from builders.readers.encoding import DecodedFile, decode_file
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Record:
     """One raw row: its fields as read (strings, or JSON values for JSONL) and its place."""
 
