@@ -87,8 +87,9 @@ class Ledger:
         """Write ``rejects.jsonl`` and ``folds.jsonl`` (one JSON object per raw row)."""
         report_dir.mkdir(parents=True, exist_ok=True)
         for name, outcomes in (("rejects", ("rejected",)), ("folds", ("folded", "excluded"))):
+            chosen = sorted((e for e in self._entries.values() if e.outcome in outcomes),
+                            key=lambda e: (e.config, e.file, e.line))
             with open(report_dir / f"{name}.jsonl", "w", encoding="utf-8") as fh:
-                for entry in self.entries():
-                    if entry.outcome in outcomes:
-                        record = {k: v for k, v in asdict(entry).items() if v is not None}
-                        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                for entry in chosen:
+                    record = {k: v for k, v in asdict(entry).items() if v is not None}
+                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")

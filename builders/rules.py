@@ -332,11 +332,14 @@ def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> _Resolved | No
             ledger.reject(CONFIG, obs.file, obs.line, "标签",
                           f"labelled -1 at {annotation.file}:{annotation.line} without a rewrite", group_id)
         return None
-    by_rank = members if single else sorted(members, key=Observation.rank)
     original = kept.text
     rule = annotation.rewrite if annotation and annotation.rewrite else original
-    english = next((o.text_en for o in by_rank if o.text_en), None)
-    source = next((o.source for o in by_rank if o.source not in _GENERIC_SOURCES), kept.source)
+    if single:
+        english, source = kept.text_en, kept.source
+    else:
+        by_rank = sorted(members, key=Observation.rank)
+        english = next((o.text_en for o in by_rank if o.text_en), None)
+        source = next((o.source for o in by_rank if o.source not in _GENERIC_SOURCES), kept.source)
     values = kept.values
     row = {
         "id": group_id,
@@ -365,7 +368,7 @@ def build(ctx: BuildContext) -> list[dict]:
     rows = []
     ledger = ctx.ledger
     for copies in group_exact(resolved, lambda r: r.key).values():
-        best, folded = keep_best(copies, lambda r: r.rank)
+        best, folded = (copies[0], []) if len(copies) == 1 else keep_best(copies, lambda r: r.rank)
         best_id = best.row["id"]
         for obs in best.members:
             if obs is best.kept:

@@ -20,6 +20,7 @@ _KEY_PUNCTUATION = str.maketrans({
     "“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"', " ": None,
 })
 _KEY_TRAILING = "。．.！!"
+_NEEDS_KEY_MAPPING = re.compile("[,;:!?() “”‘’「」]")
 
 
 def clean_text(text: str | None) -> str:
@@ -39,7 +40,10 @@ def dedup_key(text: str) -> str:
 
 def clean_key(cleaned: str) -> str:
     """:func:`dedup_key` of a text that already went through :func:`clean_text`."""
-    return cleaned.casefold().translate(_KEY_PUNCTUATION).rstrip(_KEY_TRAILING)
+    key = cleaned.casefold()
+    if _NEEDS_KEY_MAPPING.search(key):
+        key = key.translate(_KEY_PUNCTUATION)
+    return key.rstrip(_KEY_TRAILING)
 
 
 def has_cjk(text: str) -> bool:
