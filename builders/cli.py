@@ -21,8 +21,17 @@ def _version(text: str) -> str:
     return text
 
 
+def _input_errors() -> tuple[type[Exception], ...]:
+    """Errors about the user's input: printed as one line, not as a traceback."""
+    from builders.readers.encoding import EncodingError
+    from builders.readers.layout import LayoutError
+    from builders.release import BuildError
+
+    return (BuildError, LayoutError, EncodingError, FileNotFoundError)
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
-    from builders.release import BuildError, build_release
+    from builders.release import build_release
 
     raw = args.raw or sample_raw_dir()
     if args.bump == "auto" and args.version_given:
@@ -32,7 +41,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     try:
         report = build_release(raw, args.out, settings, report_dir=args.report, strict=args.strict,
                                previous=args.previous, bump=args.bump, endpoint=args.endpoint)
-    except (BuildError, FileNotFoundError) as err:
+    except _input_errors() as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(report.summary())
@@ -56,7 +65,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return 0 if result.ok else 1
     from builders.release import collect
 
-    ctx = collect(path)
+    try:
+        ctx = collect(path)
+    except _input_errors() as err:
+        print(f"invalid: {err}")
+        return 1
     rejects = ctx.ledger.entries("rejected")
     for entry in rejects:
         print(f"invalid: {entry.file}:{entry.line}: {entry.field}: {entry.reason}")
