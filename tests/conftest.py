@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import json
-from pathlib import Path
+import os
 
-import pytest
+# The test Hub speaks the LFS protocol, not Xet: make the real client use LFS uploads.
+os.environ["HF_HUB_DISABLE_XET"] = "1"
+
+import csv  # noqa: E402
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
 
 FINAL_ROWS = [
     ["尊重其他种族的传统文化是应该的", "It is right to respect the traditions of other races.",
