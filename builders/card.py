@@ -128,6 +128,50 @@ def rules_statistics(rows: list[dict], taxonomy: Taxonomy) -> str:
     return "\n".join(parts)
 
 
+def dilemmas_statistics(rows: list[dict]) -> str:
+    """How the option mappings were obtained, and which core values conflict most often."""
+    pairs = Counter(
+        (a, b) for r in rows for a in r["rule_a"]["core_values"] for b in r["rule_b"]["core_values"])
+    return "\n".join([
+        f"{len(rows):,} dilemmas from {len({r['pair_id'] for r in rows}):,} conflicting rule pairs.",
+        "",
+        _table(("Option mapping", "Dilemmas"), sorted(Counter(r["mapping_source"] for r in rows).items())),
+        "",
+        "Core-value conflicts (core value of rule A vs rule B), most frequent first:",
+        "",
+        _table(("Rule A", "Rule B", "Dilemmas"), [(a, b, n) for (a, b), n in pairs.most_common(20)]),
+    ])
+
+
+def scenarios_statistics(rows: list[dict]) -> str:
+    """Scenes per experiment, condition and theme."""
+    counts = Counter((r["experiment"], r["condition"] or "", r["theme"]) for r in rows)
+    return _table(("Experiment", "Condition", "Theme", "Scenes"), [(*k, n) for k, n in sorted(counts.items())])
+
+
+def evaluations_statistics(rows: list[dict]) -> str:
+    """Per model: answer letters (the position bias upstream's A/B/C charts measured), errors, rules followed."""
+    table = []
+    for model in sorted({r["model"] for r in rows}):
+        mine = [r for r in rows if r["model"] == model]
+        chosen = [r for r in mine if r["choice"]]
+        letters = Counter(r["choice"] for r in chosen)
+        follows = Counter(r["follows"] for r in chosen if r["follows"])
+
+        def share(count: int, total: int) -> str:
+            return f"{count / total:.0%}" if total else "–"
+
+        table.append((model, len(mine), *(share(letters[x], len(chosen)) for x in "ABC"),
+                      sum(r["error"] for r in mine), len(mine) - len(chosen),
+                      *(share(follows[k], sum(follows.values())) for k in ("rule_a", "rule_b", "distractor"))))
+    return "\n".join([
+        "Letters are positions: without the option mapping they say nothing about values. Errors are failed "
+        "calls; 'no choice' also counts unreadable replies.",
+        "",
+        _table(("Model", "Answers", "A", "B", "C", "Errors", "No choice", "Rule A", "Rule B", "Distractor"), table),
+    ])
+
+
 def config_section(config: str, split: SplitFiles, statistics: str) -> str:
     """Fields and statistics of one config."""
     fields = _table(("Field", "Type", "Description"), field_table(split.schema_config))

@@ -23,11 +23,12 @@ def _version(text: str) -> str:
 
 def _input_errors() -> tuple[type[Exception], ...]:
     """Errors about the user's input: printed as one line, not as a traceback."""
+    from builders.context import IntegrityError
     from builders.readers.encoding import EncodingError
     from builders.readers.layout import LayoutError
     from builders.release import BuildError
 
-    return (BuildError, LayoutError, EncodingError, FileNotFoundError)
+    return (BuildError, LayoutError, EncodingError, IntegrityError, FileNotFoundError)
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -37,7 +38,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if args.bump == "auto" and args.version_given:
         print("error: pass either --version or --bump auto, not both", file=sys.stderr)
         return 2
-    settings = BuildSettings(version=args.version)
+    settings = BuildSettings(version=args.version, allow_orphans=args.allow_orphans)
     try:
         report = build_release(raw, args.out, settings, report_dir=args.report, strict=args.strict,
                                previous=args.previous, bump=args.bump, endpoint=args.endpoint)
@@ -152,6 +153,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--report", type=Path, default=None,
                        help="where to write rejects/folds/repairs (default: <out>-report)")
     build.add_argument("--strict", action="store_true", help="fail the build if any raw row is rejected")
+    build.add_argument("--allow-orphans", action="store_true",
+                       help="reject rows that point at a rule or item missing from the release, instead of failing")
     build.set_defaults(func=_cmd_build)
 
     validate = sub.add_parser(

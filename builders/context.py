@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+
+from tqdm.auto import tqdm
 
 from builders.ledger import Ledger
 from builders.readers.layout import Artifact
+from builders.readers.records import Record
 from builders.taxonomy import Taxonomy, load_taxonomy
+
+
+class IntegrityError(ValueError):
+    """Rows point at rules (or items) the release does not contain."""
 
 
 @dataclass(frozen=True)
@@ -20,6 +28,8 @@ class BuildSettings:
     """Rows per Parquet shard."""
     row_group_rows: int = 10_000
     """Rows per Parquet row group (smaller groups make the viewer and streaming snappier)."""
+    allow_orphans: bool = False
+    """Reject rows that point at a missing rule or item instead of failing the build."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -38,7 +48,31 @@ class BuildContext:
     """Per-config statistics for the report and the card (counts of repairs, conflicts, …)."""
     repairs: list[dict] = field(default_factory=list)
     """Raw rows whose labels were changed by normalization (hierarchy closure, contradictions)."""
+    orphans: list[str] = field(default_factory=list)
+    """``file:line: …`` of rows pointing at something missing, when orphans are not allowed."""
 
     def of_kind(self, *kinds: str) -> list[Artifact]:
         """Artifacts of the given kinds, by path."""
         return [a for a in self.artifacts if a.kind.name in kinds]
+
+    def records(self, config: str, *kinds: str) -> Iterator[tuple[Artifact, Record]]:
+        """Every readable raw record of the given kinds, registered in the ledger as read.
+
+        Lines that cannot be read (bad encoding, wrong field count, malformed JSON) are
+        rejected here, so each config only sees records.
+        """
+        artifacts = self.of_kind(*kinds)
+        for artifact in tqdm(artifacts, desc=f"{config}: reading", unit="file", disable=None, leave=False):
+            table = artifact.read()
+            for bad in table.bad:
+                self.ledger.read(config, bad.file, bad.line)
+                self.ledger.reject(config, bad.file, bad.line, bad.field, bad.reason)
+            for record in table.records:
+                self.ledger.read(config, record.file, record.line)
+                yield artifact, record
+
+    def orphan(self, config: str, file: str, line: int, field: str, reason: str) -> None:
+        """A row pointing at a missing rule or item: rejected with ``allow_orphans``, else fatal."""
+        self.ledger.reject(config, file, line, field, f"orphan: {reason}")
+        if not self.settings.allow_orphans:
+            self.orphans.append(f"{file}:{line}: {field}: {reason}")

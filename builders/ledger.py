@@ -49,8 +49,9 @@ class Ledger:
             )
         self._entries[key] = entry
 
-    def publish(self, config: str, file: str, line: int, row_id: str) -> None:
-        self._record(Entry(config, file, line, "published", id=row_id))
+    def publish(self, config: str, file: str, line: int, row_id: str, note: str | None = None) -> None:
+        """``note``: e.g. how many rows one raw row became (a blob of scenes)."""
+        self._record(Entry(config, file, line, "published", id=row_id, reason=note))
 
     def fold(self, config: str, file: str, line: int, into: str, reason: str) -> None:
         self._record(Entry(config, file, line, "folded", id=into, reason=reason))

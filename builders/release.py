@@ -20,10 +20,17 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 import builders
-from builders import rules
-from builders.card import SplitFiles, render_card, rules_statistics
+from builders import dilemmas, evaluations, rules, scenarios, taxonomy_config
+from builders.card import (
+    SplitFiles,
+    dilemmas_statistics,
+    evaluations_statistics,
+    render_card,
+    rules_statistics,
+    scenarios_statistics,
+)
 from builders.changelog import history_entry, render_changelog, versions_section
-from builders.context import BuildContext, BuildSettings
+from builders.context import BuildContext, BuildSettings, IntegrityError
 from builders.diff import ReleaseDiff, ReleaseView, diff_releases, open_release
 from builders.manifest import MANIFEST, read_manifest, sha256_file, write_manifest
 from builders.readers.layout import discover
@@ -32,7 +39,7 @@ from builders.validate import TableValidator
 from builders.versioning import VersionError, check_version, next_version
 from builders.writer import rows_to_table, write_shards
 
-CONFIG_BUILDERS = [rules]
+CONFIG_BUILDERS = [rules, taxonomy_config, dilemmas, scenarios, evaluations]
 """Config modules in build order (later configs may use the rows of earlier ones)."""
 SPLIT = "train"
 DEFAULT_CONFIG = ("default", "rules", "cvc")
@@ -125,6 +132,12 @@ def collect(raw_dir: Path, settings: BuildSettings | None = None) -> BuildContex
         for module in CONFIG_BUILDERS:
             ctx.results[module.CONFIG] = module.build(ctx)
     ctx.ledger.check_complete()
+    if ctx.orphans:
+        listed = "\n  ".join(ctx.orphans[:20])
+        more = f"\n  … and {len(ctx.orphans) - 20} more" if len(ctx.orphans) > 20 else ""
+        raise IntegrityError(
+            f"{len(ctx.orphans)} rows point at rules or items missing from this release:\n  {listed}{more}\n"
+            "Fix the raw data, or pass --allow-orphans to leave them out (they go to the rejects ledger).")
     return ctx
 
 
@@ -234,7 +247,13 @@ def _build_release(
                 for record in _previous_ids(diff, ctx, previous_view):
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         history.append(history_entry(settings.version, {s.config: s.num_rows for s in splits}, diff))
-        sections = {"rules": rules_statistics(ctx.results["rules"], ctx.taxonomy)}
+        sections = {
+            "rules": rules_statistics(ctx.results["rules"], ctx.taxonomy),
+            "taxonomy": "The 50 derived values with their parents; the same table as the value framework above.",
+            "dilemmas": dilemmas_statistics(ctx.results["dilemmas"]),
+            "scenarios": scenarios_statistics(ctx.results["scenarios"]),
+            "evaluations": evaluations_statistics(ctx.results["evaluations"]),
+        }
         (staging / "README.md").write_text(
             render_card(splits, sections, ctx.taxonomy, settings.version, versions=versions_section(history)),
             encoding="utf-8")

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import pyarrow as pa
-from tqdm.auto import tqdm
 
 from builders.context import BuildContext
 from builders.dedup import group_exact, keep_best
@@ -208,29 +207,22 @@ def read_observations(ctx: BuildContext) -> list[Observation]:
     observations: list[Observation] = []
     ledger = ctx.ledger
     normalize = ValueNormalizer(ctx.taxonomy)
-    artifacts = ctx.of_kind(*(kind.name for kind in ARTIFACTS))
-    for artifact in tqdm(artifacts, desc="rules: reading", unit="file", disable=None, leave=False):
-        table = artifact.read()
-        for bad in table.bad:
-            ledger.read(CONFIG, bad.file, bad.line)
-            ledger.reject(CONFIG, bad.file, bad.line, bad.field, bad.reason)
-        for record in table.records:
-            ledger.read(CONFIG, record.file, record.line)
-            try:
-                obs = _observe(ctx, normalize, artifact, record.fields, record.file, record.line)
-            except _Reject as err:
-                row_id = _would_be_id(record.fields, _RULE_COLUMN.get(artifact.kind.name, "rot"))
-                ledger.reject(CONFIG, record.file, record.line, err.field, err.reason, row_id)
-                continue
-            if obs is None:
-                ledger.exclude(CONFIG, record.file, record.line, "filtered upstream (retain != 1)")
-                continue
-            observations.append(obs)
-            if obs.values is not None and (obs.values.added or obs.values.dropped):
-                ctx.repairs.append({
-                    "config": CONFIG, "file": obs.file, "line": obs.line,
-                    "added": obs.values.added, "dropped": obs.values.dropped,
-                })
+    for artifact, record in ctx.records(CONFIG, *(kind.name for kind in ARTIFACTS)):
+        try:
+            obs = _observe(ctx, normalize, artifact, record.fields, record.file, record.line)
+        except _Reject as err:
+            row_id = _would_be_id(record.fields, _RULE_COLUMN.get(artifact.kind.name, "rot"))
+            ledger.reject(CONFIG, record.file, record.line, err.field, err.reason, row_id)
+            continue
+        if obs is None:
+            ledger.exclude(CONFIG, record.file, record.line, "filtered upstream (retain != 1)")
+            continue
+        observations.append(obs)
+        if obs.values is not None and (obs.values.added or obs.values.dropped):
+            ctx.repairs.append({
+                "config": CONFIG, "file": obs.file, "line": obs.line,
+                "added": obs.values.added, "dropped": obs.values.dropped,
+            })
     return observations
 
 

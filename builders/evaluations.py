@@ -1,0 +1,83 @@
+"""The ``evaluations`` config: every model answer to a dilemma or an experiment-2 scene.
+
+Upstream kept one CSV per model with the raw reply (raw-formats §2.6, §2.7, §3.4) and
+scored it by string equality, so ``A.`` or ``选A`` counted as wrong and failed calls
+(``""``, ``ERROR: …``) as answers. Here each reply is parsed tolerantly, failures are
+flagged and never count as a choice, and the chosen letter is mapped to the rule it
+follows through the item's option mapping.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from builders.context import BuildContext
+from builders.dilemmas import chinese_pair, dilemma_id
+from builders.ids import stable_id
+from builders.normalizers.text import clean_text
+from builders.parsers.blobs import is_error_reply, parse_choice
+from builders.readers.layout import ArtifactKind
+from builders.rule_links import RuleIndex
+from builders.scenarios import scene_id
+
+CONFIG = "evaluations"
+REPEATS = 5
+
+ARTIFACTS = [
+    ArtifactKind("dilemma_answers", CONFIG, ("moral_dilemma/test/result/llm_result/*.csv",),
+                 ("index", "scene", "result", "rot1", "rot2"),
+                 "One model's answers to the sampled dilemmas (file name = model)."),
+    ArtifactKind("theme_answers", CONFIG, ("experiment2/result/*/*.csv",),
+                 ("index", "scene", "result1"),
+                 "One model's five answers per experiment-2 scene (folder name = model)."),
+]
+
+
+def normalize_model(name: str) -> str:
+    """``Qwen/Qwen2.5-72B-Instruct`` → ``Qwen2.5-72B-Instruct``: upstream's flat file names, `/`-safe."""
+    return clean_text(name).rstrip("/").rsplit("/", 1)[-1]
+
+
+def _answer(item: dict, item_type: str, model_raw: str, repeat: int, reply: str | None) -> dict:
+    choice = parse_choice(reply)
+    follows = {o["letter"]: o["follows"] for o in item["options"]}.get(choice) if choice else None
+    model = normalize_model(model_raw)
+    return {
+        "id": stable_id("eval", item["id"], model, str(repeat)), "item_type": item_type, "item_id": item["id"],
+        "model": model, "model_raw": model_raw, "repeat": repeat, "reply": reply, "choice": choice,
+        "follows": follows, "error": is_error_reply(reply),
+    }
+
+
+def build(ctx: BuildContext) -> list[dict]:
+    """Evaluation rows sorted by id."""
+    index = RuleIndex(ctx.results["rules"])
+    dilemmas = {row["id"]: row for row in ctx.results.get("dilemmas", [])}
+    scenes = {row["id"]: row for row in ctx.results.get("scenarios", [])}
+    rows: dict[str, dict] = {}
+    for artifact, record in ctx.records(CONFIG, *(k.name for k in ARTIFACTS)):
+        fields, file, line = record.fields, record.file, record.line
+        path = PurePosixPath(file)
+        if artifact.kind.name == "dilemma_answers":
+            zh_a, zh_b, _, _ = chinese_pair(fields)
+            rule_a, rule_b = index.find(zh_a), index.find(zh_b)
+            item = dilemmas.get(dilemma_id(rule_a["id"], rule_b["id"], clean_text(fields["scene"]))) \
+                if rule_a and rule_b else None
+            if item is None:
+                ctx.orphan(CONFIG, file, line, "scene", "answer to a dilemma that is not in the dilemmas config")
+                continue
+            answers = [_answer(item, "dilemma", path.stem, 1, fields["result"])]
+        else:
+            item = scenes.get(scene_id("experiment2", path.stem, None, clean_text(fields["scene"])))
+            if item is None:
+                ctx.orphan(CONFIG, file, line, "scene", "answer to a scene that is not in the scenarios config")
+                continue
+            answers = [_answer(item, "scenario", path.parent.name, n, fields.get(f"result{n}"))
+                       for n in range(1, REPEATS + 1) if f"result{n}" in fields]
+        new = [a for a in answers if a["id"] not in rows]
+        if not new:
+            ctx.ledger.fold(CONFIG, file, line, answers[0]["id"], "same answers")
+            continue
+        rows.update((a["id"], a) for a in new)
+        ctx.ledger.publish(CONFIG, file, line, new[0]["id"], f"{len(new)} answers" if len(new) > 1 else None)
+    return [rows[key] for key in sorted(rows)]

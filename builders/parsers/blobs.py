@@ -1,0 +1,65 @@
+"""Parsers for the generated blobs of the scenario, dilemma and evaluation steps.
+
+Upstream split these with regexes that needed an ASCII colon and one option per line
+(raw-formats §6.5), while its own prompts asked for ``1：…`` and ``A：… B：… C：…`` on one
+line. These parsers accept both colons, numbered lines or not, and options on one line
+or several.
+"""
+
+from __future__ import annotations
+
+import re
+
+from builders.normalizers.text import clean_text
+from builders.parsers.replies import ReplyParseError
+
+LETTERS = ("A", "B", "C")
+_NUMBERED = re.compile(r"(?:^|\n)[ \t]*\d+[ \t]*[:：.、．][ \t]*")
+_OPTION = re.compile(r"(?:^|(?<=\s))([A-C])[ \t]*[:：.．、)）][ \t]*")
+_CHOICE = re.compile(r"(?<![A-Za-z])([ABC])(?![A-Za-z])")
+
+
+def split_numbered(blob: str) -> list[str]:
+    """``1：…\\n2: …`` → the items; a blob without numbering is one item."""
+    text = (blob or "").strip()
+    if not text:
+        return []
+    parts = _NUMBERED.split(text)
+    if len(parts) == 1:
+        return [clean_text(text)]
+    return [clean_text(part) for part in parts[1:] if part.strip()]
+
+
+def split_options(text: str) -> list[tuple[str, str]]:
+    """``A: …\\nB: …\\nC: …`` or ``A：… B：… C：…`` → ``[(letter, text), …]`` for A, B and C in order."""
+    matches = list(_OPTION.finditer(text or ""))
+    letters = tuple(m.group(1) for m in matches)
+    if letters != LETTERS:
+        raise ReplyParseError(f"expected options A, B and C in order, found {list(letters) or 'none'}")
+    options = []
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        body = clean_text(text[match.end():end])
+        if not body:
+            raise ReplyParseError(f"option {match.group(1)} is empty")
+        options.append((match.group(1), body))
+    return options
+
+
+def parse_choice(reply: str | None) -> str | None:
+    """A model's reply → ``A``, ``B``, ``C`` or ``None`` (error, empty, or not exactly one letter).
+
+    Accepts ``A``, ``A.``, ``选A``, ``答案：B``, ``(C)``, full-width letters; never turns an
+    ``ERROR…`` or empty reply into a choice.
+    """
+    text = clean_text(reply)
+    if not text or is_error_reply(text):
+        return None
+    letters = set(_CHOICE.findall(text))
+    return letters.pop() if len(letters) == 1 else None
+
+
+def is_error_reply(reply: str | None) -> bool:
+    """Upstream stored failed calls as ``""`` or ``"ERROR: …"`` in the answer column."""
+    text = (reply or "").strip()
+    return not text or text.upper().startswith("ERROR")
