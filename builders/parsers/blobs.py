@@ -15,7 +15,7 @@ from builders.parsers.replies import ReplyParseError
 
 LETTERS = ("A", "B", "C")
 _NUMBERED = re.compile(r"(?:^|\n)[ \t]*\d+[ \t]*[:：.、．][ \t]*")
-_OPTION = re.compile(r"(?:^|(?<=\s))([A-C])[ \t]*[:：.．、)）][ \t]*")
+_OPTION = re.compile(r"(?:^|(?<=[\s。！？!?；;]))([A-C])[ \t]*[:：.．、)）][ \t]*")
 _CHOICE = re.compile(r"(?<![A-Za-z])([ABC])(?![A-Za-z])")
 
 

@@ -1,0 +1,44 @@
+import pytest
+
+from builders.parsers.blobs import is_error_reply, parse_choice, split_numbered, split_options
+from builders.parsers.replies import ReplyParseError
+
+
+def test_numbered_blob_with_ascii_and_fullwidth_colons():
+    blob = "1：你看到一位老人摔倒在街上。\n2: 同事请求你帮助完成紧急报表。\n3：新搬来的邻居不懂垃圾分类。"
+    assert split_numbered(blob) == [
+        "你看到一位老人摔倒在街上。", "同事请求你帮助完成紧急报表。", "新搬来的邻居不懂垃圾分类。"]
+
+
+def test_unnumbered_blob_is_one_scene_and_empty_is_none():
+    assert split_numbered("你在公园里看到一个迷路的小孩。") == ["你在公园里看到一个迷路的小孩。"]
+    assert split_numbered("  ") == []
+
+
+@pytest.mark.parametrize("text", [
+    "A: 先救孩子。\nB: 先救小狗。\nC: 吃一块面包。",
+    "A：先救孩子。 B：先救小狗。 C：吃一块面包。",
+    "A. 先救孩子。\nB. 先救小狗。\nC. 吃一块面包。",
+    "A、先救孩子。B、先救小狗。C、吃一块面包。",
+])
+def test_options_on_one_line_or_many(text):
+    assert split_options(text) == [("A", "先救孩子。"), ("B", "先救小狗。"), ("C", "吃一块面包。")]
+
+
+@pytest.mark.parametrize("text", ["A: 只有一个选项", "B: 先救小狗。\nA: 先救孩子。\nC: 面包", "A:\nB: x\nC: y"])
+def test_malformed_options_are_errors(text):
+    with pytest.raises(ReplyParseError):
+        split_options(text)
+
+
+@pytest.mark.parametrize(("reply", "choice"), [
+    ("A", "A"), ("A.", "A"), ("选B", "B"), ("答案：C", "C"), ("(B)", "B"), ("Ｃ", "C"), ("我选择B。", "B"),
+    ("", None), ("ERROR: Connection timed out", None), ("A或B都可以", None), ("None of them", None), (None, None),
+])
+def test_choice_parsing(reply, choice):
+    assert parse_choice(reply) == choice
+
+
+def test_error_replies():
+    assert is_error_reply("") and is_error_reply("ERROR: x") and is_error_reply(None)
+    assert not is_error_reply("A")
