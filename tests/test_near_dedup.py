@@ -1,0 +1,63 @@
+"""Near-duplicate clustering on a small planted set: precision, recall, determinism."""
+
+from itertools import combinations
+
+from builders.near_dedup import NearDupSettings, find_clusters
+
+BASES = [
+    "在公共场合大声喧哗是不文明的行为", "乘坐公交车时应该主动给老人让座", "企业应该追求高质量发展而不是盲目扩张",
+    "鼓励年轻人投身科技创新是好事", "抄袭他人的科研成果是不道德的", "村民应该积极参加村委会的民主选举",
+    "社区的重大事项应该听取居民的意见", "多读书可以提高一个人的文化修养", "保护非物质文化遗产是每个人的责任",
+    "垃圾分类是每个公民应尽的义务", "随意砍伐树木是破坏生态的行为", "邻里之间应该互相帮助和关心",
+    "与朋友发生矛盾时应该心平气和地沟通", "排队时插队是扰乱社会秩序的行为", "看不起体力劳动者是不对的",
+    "每个人都有权决定自己的人生道路", "招聘时不应该因为性别而拒绝应聘者", "残疾人应该享有与他人同等的权利",
+    "嘲笑别人的外貌是不尊重人的行为", "审理案件应该严格遵守法定程序", "奖金应该按照贡献大小公平分配",
+    "做错事的人应该为自己的过错承担责任", "政府部门办事应该依法依规", "立法前应该广泛征求社会意见",
+]
+EDITS = [
+    lambda t: t.replace("的", "地", 1) if "的" in t else t + "啊",        # 的/地
+    lambda t: t[:4] + "一定" + t[4:],                                      # an inserted word
+    lambda t: t[: len(t) // 2] + "，" + t[len(t) // 2:] + "。",            # punctuation
+]
+
+
+def _planted():
+    texts, truth = [], []
+    for group, base in enumerate(BASES):
+        texts.append(base)
+        truth.append(group)
+        edit = EDITS[group % len(EDITS)]
+        texts.append(edit(base))
+        truth.append(group)
+    return texts, truth
+
+
+def _pairs(labels):
+    return {(i, j) for i, j in combinations(range(len(labels)), 2) if labels[i] == labels[j]}
+
+
+def test_precision_and_recall_on_planted_groups():
+    texts, truth = _planted()
+    found = _pairs(find_clusters(texts))
+    expected = _pairs(truth)
+    true_positive = len(found & expected)
+    precision = true_positive / len(found) if found else 0.0
+    recall = true_positive / len(expected)
+    assert precision >= 0.95, precision
+    assert recall >= 0.90, recall
+
+
+def test_distinct_rules_on_one_template_are_not_merged():
+    texts = ["在公共场合大声喧哗是不文明的", "在公共场合吸烟是不文明的", "在公共场合随地吐痰是不文明的"]
+    assert find_clusters(texts) == [0, 1, 2]
+
+
+def test_short_texts_only_match_identical_short_texts():
+    assert find_clusters(["好", "好", "坏", "好人"], NearDupSettings(shingle=3)) == [0, 0, 2, 3]
+
+
+def test_deterministic_and_order_defines_the_representative():
+    texts, _ = _planted()
+    assert find_clusters(texts) == find_clusters(list(texts))
+    reversed_clusters = find_clusters(texts[::-1])
+    assert reversed_clusters[0] == 0 and reversed_clusters[1] == 0  # the later copy now represents its group
