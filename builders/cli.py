@@ -109,6 +109,17 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from builders.synth import SynthSizes, synthesize
+
+    sizes = SynthSizes(rules=args.rules, dilemmas=args.dilemmas, models=args.models, evaluated=args.evaluated)
+    truth = synthesize(args.out, sizes, seed=args.seed)
+    print(f"{args.out}: {sizes.rules:,} rules, {sizes.dilemmas:,} dilemmas, {sizes.models} models; "
+          f"{len(truth['near_duplicate_groups']):,} near-duplicate groups and {len(truth['bad_rows']):,} bad rows "
+          f"planted (synth_truth.json)")
+    return 0
+
+
 def _cmd_publish(args: argparse.Namespace) -> int:
     from builders.publish import PublishError, plan_to_text, publish
 
@@ -184,6 +195,18 @@ def parser() -> argparse.ArgumentParser:
                       help="exit 1 on a breaking (major) change, or on any change")
     diff.add_argument("--endpoint", default=None, help="Hub endpoint (default: HF_ENDPOINT or huggingface.co)")
     diff.set_defaults(func=_cmd_diff)
+
+    synth = sub.add_parser(
+        "synth", help="write a synthetic raw tree at any scale (for benchmarks)",
+        description="Write a deterministic raw tree in the upstream formats, with the documented quirks, planted "
+                    "bad rows and near-duplicate groups (ground truth in synth_truth.json). Defaults: the real sizes.")
+    synth.add_argument("--rules", type=int, default=257_609)
+    synth.add_argument("--dilemmas", type=int, default=404_000)
+    synth.add_argument("--models", type=int, default=17)
+    synth.add_argument("--evaluated", type=int, default=10_000, help="dilemmas each model answered")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--out", type=Path, required=True)
+    synth.set_defaults(func=_cmd_synth)
 
     publish = sub.add_parser(
         "publish", help="publish a release directory to a Hub dataset repo",

@@ -48,6 +48,8 @@ class BuildContext:
     """Per-config statistics for the report and the card (counts of repairs, conflicts, …)."""
     repairs: list[dict] = field(default_factory=list)
     """Raw rows whose labels were changed by normalization (hierarchy closure, contradictions)."""
+    rule_aliases: dict[str, str] = field(default_factory=dict)
+    """Dedup key of an original rule text folded into another rule after a rewrite → that rule's id."""
     orphans: list[str] = field(default_factory=list)
     """``file:line: …`` of rows pointing at something missing, when orphans are not allowed."""
 

@@ -57,37 +57,61 @@ def pair_id(rule_a_id: str, rule_b_id: str) -> str:
     return stable_id("pair", rule_a_id, rule_b_id)
 
 
-class _Skip(Exception):
-    """The row was rejected (already recorded in the ledger)."""
+class Skip(Exception):
+    """The row was rejected or orphaned (already recorded in the ledger)."""
 
 
-def _linked_rules(ctx: BuildContext, index: RuleIndex, fields: dict, file: str, line: int) -> tuple[dict, dict]:
-    zh_a, zh_b, _, _ = chinese_pair(fields)
-    found = []
-    for field, text in (("rot1", zh_a), ("rot2", zh_b)):
-        row = index.find(text)
-        if row is None:
-            ctx.orphan(CONFIG, file, line, field, f"rule {text!r} is not in the rules config")
-            raise _Skip
-        found.append(row)
-    return found[0], found[1]
+_PAIR_COLUMNS = ("rot1", "rot2", "translate1", "translate2", *(c for cols in _VALUE_COLUMNS for c in cols))
 
 
-def _check_values(ctx: BuildContext, normalize: ValueNormalizer, fields: dict, file: str, line: int) -> None:
-    for columns in _VALUE_COLUMNS:
-        if all(c in fields for c in columns):
-            try:
-                normalize(*(fields[c] for c in columns))
-            except UnknownValueError as err:
-                column = columns[("dimensions", "core_values", "derived_values").index(err.tier)]
-                ctx.ledger.reject(CONFIG, file, line, column, str(err))
-                raise _Skip from None
+class PairResolver:
+    """The two published rules a row's ``rot``/``translate`` columns name, memoized per pair.
+
+    A pair recurs in every scene and every answer generated from it, so the lookup and
+    the value-name checks run once per distinct pair.
+    """
+
+    def __init__(self, ctx: BuildContext, config: str) -> None:
+        self.ctx, self.config = ctx, config
+        self.index = RuleIndex(ctx.results["rules"], ctx.rule_aliases)
+        self.normalize = ValueNormalizer(ctx.taxonomy)
+        self._cache: dict[tuple, tuple] = {}
+
+    def _resolve(self, fields: dict) -> tuple:
+        for columns in _VALUE_COLUMNS:
+            if all(c in fields for c in columns):
+                try:
+                    self.normalize(*(fields[c] for c in columns))
+                except UnknownValueError as err:
+                    column = columns[("dimensions", "core_values", "derived_values").index(err.tier)]
+                    return ("reject", column, str(err))
+        zh_a, zh_b, _, _ = chinese_pair(fields)
+        found = []
+        for field, text in (("rot1", zh_a), ("rot2", zh_b)):
+            row = self.index.find(text)
+            if row is None:
+                return ("orphan", field, f"rule {text!r} is not in the rules config")
+            found.append(row)
+        return ("ok", found[0], found[1])
+
+    def rules(self, fields: dict, file: str, line: int) -> tuple[dict, dict]:
+        """Both rule rows, or :class:`Skip` after recording why in the ledger."""
+        key = tuple(fields.get(c) for c in _PAIR_COLUMNS)
+        result = self._cache.get(key)
+        if result is None:
+            result = self._cache[key] = self._resolve(fields)
+        if result[0] == "reject":
+            self.ctx.ledger.reject(self.config, file, line, result[1], result[2])
+            raise Skip
+        if result[0] == "orphan":
+            self.ctx.orphan(self.config, file, line, result[1], result[2])
+            raise Skip
+        return result[1], result[2]
 
 
 def build(ctx: BuildContext) -> list[dict]:
     """Dilemma rows sorted by id; rule pair rows fold into their dilemmas."""
-    index = RuleIndex(ctx.results["rules"])
-    normalize = ValueNormalizer(ctx.taxonomy)
+    pairs = PairResolver(ctx, CONFIG)
     rows: dict[str, dict] = {}
     pairs_with_dilemmas: dict[str, str] = {}
     pair_records = []
@@ -95,9 +119,8 @@ def build(ctx: BuildContext) -> list[dict]:
     for artifact, record in ctx.records(CONFIG, *(k.name for k in ARTIFACTS)):
         fields, file, line = record.fields, record.file, record.line
         try:
-            _check_values(ctx, normalize, fields, file, line)
-            rule_a, rule_b = _linked_rules(ctx, index, fields, file, line)
-        except _Skip:
+            rule_a, rule_b = pairs.rules(fields, file, line)
+        except Skip:
             continue
         if artifact.kind.name == "rule_pairs":
             pair_records.append((file, line, pair_id(rule_a["id"], rule_b["id"])))

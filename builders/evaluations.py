@@ -12,12 +12,11 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from builders.context import BuildContext
-from builders.dilemmas import chinese_pair, dilemma_id
+from builders.dilemmas import PairResolver, Skip, dilemma_id
 from builders.ids import stable_id
 from builders.normalizers.text import clean_text
 from builders.parsers.blobs import is_error_reply, parse_choice
 from builders.readers.layout import ArtifactKind
-from builders.rule_links import RuleIndex
 from builders.scenarios import scene_id
 
 CONFIG = "evaluations"
@@ -51,7 +50,7 @@ def _answer(item: dict, item_type: str, model_raw: str, repeat: int, reply: str 
 
 def build(ctx: BuildContext) -> list[dict]:
     """Evaluation rows sorted by id."""
-    index = RuleIndex(ctx.results["rules"])
+    pairs = PairResolver(ctx, CONFIG)
     dilemmas = {row["id"]: row for row in ctx.results.get("dilemmas", [])}
     scenes = {row["id"]: row for row in ctx.results.get("scenarios", [])}
     rows: dict[str, dict] = {}
@@ -59,10 +58,11 @@ def build(ctx: BuildContext) -> list[dict]:
         fields, file, line = record.fields, record.file, record.line
         path = PurePosixPath(file)
         if artifact.kind.name == "dilemma_answers":
-            zh_a, zh_b, _, _ = chinese_pair(fields)
-            rule_a, rule_b = index.find(zh_a), index.find(zh_b)
-            item = dilemmas.get(dilemma_id(rule_a["id"], rule_b["id"], clean_text(fields["scene"]))) \
-                if rule_a and rule_b else None
+            try:
+                rule_a, rule_b = pairs.rules(fields, file, line)
+            except Skip:
+                continue
+            item = dilemmas.get(dilemma_id(rule_a["id"], rule_b["id"], clean_text(fields["scene"])))
             if item is None:
                 ctx.orphan(CONFIG, file, line, "scene", "answer to a dilemma that is not in the dilemmas config")
                 continue

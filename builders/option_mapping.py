@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import permutations
 
 ROLES = ("rule_a", "rule_b", "distractor")
@@ -19,7 +20,7 @@ MIN_SCORE = 0.25
 """An option must repeat at least this share of its rule's bigrams."""
 MIN_CONFIDENCE = 0.2
 """The best assignment must beat the runner-up by this share of its total."""
-_KEEP = re.compile(r"[\w\u4e00-\u9fff]")
+_DROP = re.compile(r"[^\w]")
 
 
 @dataclass(frozen=True)
@@ -32,20 +33,27 @@ class OptionMapping:
     confidence: float
 
 
-def _bigrams(text: str) -> set[str]:
-    chars = "".join(_KEEP.findall(text.lower()))
-    return {chars[i:i + 2] for i in range(len(chars) - 1)} or ({chars} if chars else set())
+def _bigrams(text: str) -> frozenset[str]:
+    chars = _DROP.sub("", text.lower())
+    return frozenset({chars[i:i + 2] for i in range(len(chars) - 1)} or ({chars} if chars else ()))
 
 
-def _score(option: str, rule: str) -> float:
-    rule_grams = _bigrams(rule)
-    return len(_bigrams(option) & rule_grams) / len(rule_grams) if rule_grams else 0.0
+_rule_bigrams = lru_cache(maxsize=65536)(_bigrams)
+"""Rules recur in every scene of their pair; options do not."""
+
+
+def _score(option_grams: frozenset[str], rule_grams: frozenset[str]) -> float:
+    return len(option_grams & rule_grams) / len(rule_grams) if rule_grams else 0.0
 
 
 def recover_mapping(options: list[tuple[str, str]], rule_a: str, rule_b: str) -> OptionMapping:
     """Assign rule_a / rule_b / distractor to the three options from their text."""
     letters = [letter for letter, _ in options]
-    scores = {letter: (_score(text, rule_a), _score(text, rule_b)) for letter, text in options}
+    grams_a, grams_b = _rule_bigrams(rule_a), _rule_bigrams(rule_b)
+    scores = {}
+    for letter, text in options:
+        grams = _bigrams(text)
+        scores[letter] = (_score(grams, grams_a), _score(grams, grams_b))
     ranked = []
     for order in permutations(letters):
         a, b = order[0], order[1]

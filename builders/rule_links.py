@@ -13,12 +13,16 @@ from builders.normalizers.text import dedup_key
 class RuleIndex:
     """Published rules by the normalized keys of their published and original text."""
 
-    def __init__(self, rules: list[dict]) -> None:
+    def __init__(self, rules: list[dict], aliases: dict[str, str] | None = None) -> None:
+        """``aliases``: original texts (by key) of rules folded into another after a rewrite → its id."""
         self._by_key: dict[str, dict] = {}
         for row in rules:
             self._by_key.setdefault(dedup_key(row["original_rule"]), row)
         for row in rules:
             self._by_key.setdefault(dedup_key(row["rule"]), row)
+        by_id = {row["id"]: row for row in rules}
+        for key, row_id in (aliases or {}).items():
+            self._by_key.setdefault(key, by_id[row_id])
 
     def find(self, text: str | None) -> dict | None:
         """The rule row whose text matches, or ``None``."""

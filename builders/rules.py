@@ -291,6 +291,8 @@ class _Resolved:
     row: dict
     key: str
     """Dedup key of the published text (differs from the group key after a rewrite)."""
+    group_key: str
+    """Dedup key of the original text."""
     kept: Observation
     members: list[Observation]
     rank: tuple
@@ -349,7 +351,7 @@ def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> _Resolved | No
     }
     key = clean_key(rule) if rule != original else group.key
     rank = (_ORIGIN_RANK[annotation.label_origin] if annotation else 2, kept.rank(), group_id)
-    return _Resolved(row, key, kept, members, rank)
+    return _Resolved(row, key, group.key, kept, members, rank)
 
 
 def build(ctx: BuildContext) -> list[dict]:
@@ -368,6 +370,7 @@ def build(ctx: BuildContext) -> list[dict]:
             else:
                 ledger.fold(CONFIG, obs.file, obs.line, best_id, "same rule text")
         for other in folded:
+            ctx.rule_aliases[other.group_key] = best_id
             for obs in other.members:
                 ledger.fold(CONFIG, obs.file, obs.line, best_id, f"same text as {best_id} after rewrite")
         stats["folded_after_rewrite"] += len(folded)

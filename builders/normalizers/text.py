@@ -46,6 +46,9 @@ def clean_key(cleaned: str) -> str:
     return key.rstrip(_KEY_TRAILING)
 
 
+_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
 def has_cjk(text: str) -> bool:
     """True when the text contains Chinese characters (tells a zh rule from an en one)."""
-    return any("\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" for ch in text)
+    return _CJK.search(text) is not None

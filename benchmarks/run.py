@@ -1,0 +1,234 @@
+"""Time the CVC build beside the naive pipeline and the floor, in one run on one synthetic tree.
+
+    python benchmarks/run.py --rules 257609 --dilemmas 404000
+
+Each step runs in its own process (so peak memory is its own) and prints one JSON line;
+this script prints a table with times, peak memory and ratios. Steps:
+
+- ours (rules):  ``cvc build`` of a tree holding only the master table (read, parse,
+  normalize, validate every row, exact dedup, ids, Parquet, card, manifest);
+- naive (rules): pandas ``read_csv``, a dict per row checked with ``jsonschema``,
+  ``datasets.Dataset.from_list``, ``to_parquet``;
+- floor (rules): pyarrow reads the same CSV and writes Parquet, no checks;
+- ours (all):    ``cvc build`` of every config from the whole tree;
+- validate:      the columnar validator against per-row ``jsonschema`` on the built rules
+  with corrupted rows (they must reject exactly the same rows);
+- near-dup:      ours against ``datasketch.MinHashLSH`` on the rule texts, with pairwise
+  precision and recall against the planted groups.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from itertools import combinations
+from pathlib import Path
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def step_ours(tree: Path, work: Path) -> dict:
+    from builders.release import build_release
+
+    out = work / f"release-{tree.name}"
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    report = build_release(tree, out, report_dir=work / f"report-{tree.name}")
+    return {"seconds": time.perf_counter() - start, "rows": {c: v["published"] for c, v in report.counts.items()}}
+
+
+def _naive_row(rot: str, translate: str, level: str, core: str, derived: str) -> dict:
+    import hashlib
+
+    split = lambda cell: [v for v in str(cell).split("、") if v and v != "nan"]  # noqa: E731
+    return {"id": "rule-" + hashlib.sha256(str(rot).encode()).hexdigest()[:16], "rule": str(rot),
+            "rule_en": translate if isinstance(translate, str) else None, "original_rule": str(rot),
+            "rewritten": False, "dimensions": split(level), "core_values": split(core),
+            "derived_values": split(derived), "source": "master_table", "label": None, "label_origin": "none",
+            "labeler": None}
+
+
+def step_naive(tree: Path, work: Path) -> dict:
+    import datasets
+    import jsonschema
+    import pandas as pd
+
+    from builders.schema import load_schema
+
+    start = time.perf_counter()
+    frame = pd.read_csv(tree / "data_control/final.csv", encoding="gbk")
+    validator = jsonschema.Draft202012Validator(load_schema("rules"))
+    rows, invalid = [], 0
+    for rot, translate, level, core, derived in frame.itertuples(index=False):
+        row = _naive_row(rot, translate, level, core, derived)
+        if validator.is_valid(row):
+            rows.append(row)
+        else:
+            invalid += 1
+    datasets.Dataset.from_list(rows).to_parquet(str(work / "naive.parquet"))
+    return {"seconds": time.perf_counter() - start, "rows": len(rows), "invalid": invalid}
+
+
+def step_floor(tree: Path, work: Path) -> dict:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    start = time.perf_counter()
+    table = pacsv.read_csv(tree / "data_control/final.csv", read_options=pacsv.ReadOptions(encoding="gbk"))
+    pq.write_table(table, work / "floor.parquet")
+    return {"seconds": time.perf_counter() - start, "rows": table.num_rows}
+
+
+def step_validate(tree: Path, work: Path) -> dict:
+    import jsonschema
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from builders.schema import features, load_schema
+    from builders.validate import TableValidator
+
+    release = work / f"release-{tree.name}"
+    rows = [r for f in sorted((release / "data/rules").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    for i in range(0, len(rows), 997):  # corrupt about 0.1% of rows, in rotating ways
+        rows[i] = {**rows[i], **[{"derived_values": ["勤俭节约"]}, {"id": "bad"}, {"rule": ""},
+                                 {"label": 0}][(i // 997) % 4]}
+    table = pa.Table.from_pylist(rows, schema=features("rules").arrow_schema)
+    schema = load_schema("rules")
+    start = time.perf_counter()
+    ours = {e.row for e in TableValidator(schema).validate(table)}
+    ours_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    validator = jsonschema.Draft202012Validator(schema)
+    reference = {i for i, row in enumerate(table.to_pylist()) if not validator.is_valid(row)}
+    return {"seconds": ours_seconds, "jsonschema_seconds": time.perf_counter() - start, "rows": len(rows),
+            "rejected": len(ours), "same_rows": ours == reference}
+
+
+def _pairs(labels: list[int]) -> set[tuple[int, int]]:
+    groups: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    return {p for members in groups.values() if len(members) > 1 for p in combinations(members, 2)}
+
+
+def step_neardup(tree: Path, work: Path) -> dict:
+    import csv
+
+    from builders.near_dedup import NearDupSettings, find_clusters
+    from builders.normalizers.text import dedup_key
+
+    with open(tree / "data_control/final.csv", encoding="gbk", newline="") as fh:
+        texts = list(dict.fromkeys(r[0] for r in list(csv.reader(fh))[1:] if r[0]))
+    truth = json.loads((tree / "synth_truth.json").read_text(encoding="utf-8"))
+    position = {t: i for i, t in enumerate(texts)}
+    expected = {tuple(sorted((position[a], position[b]))) for a, b in truth["near_duplicate_groups"]
+                if a in position and b in position and a != b}
+    settings = NearDupSettings()
+
+    def score(found: set[tuple[int, int]]) -> dict:
+        hit = len(found & expected)
+        return {"precision": hit / len(found) if found else 0.0, "recall": hit / len(expected) if expected else 1.0}
+
+    start = time.perf_counter()
+    ours = _pairs(find_clusters(texts, settings))
+    result = {"seconds": time.perf_counter() - start, "texts": len(texts), "planted_pairs": len(expected),
+              **score(ours)}
+    try:
+        from datasketch import MinHash, MinHashLSH
+    except ImportError:
+        result["datasketch"] = "not installed (pip install -e '.[bench]')"
+        return result
+    start = time.perf_counter()
+    lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
+    hashes = []
+    for i, text in enumerate(texts):
+        key = dedup_key(text)
+        m = MinHash(num_perm=settings.num_perm, seed=settings.seed)
+        m.update_batch([key[j:j + 2].encode() for j in range(max(1, len(key) - 1))])
+        lsh.insert(i, m)
+        hashes.append(m)
+    found = {tuple(sorted((i, j))) for i, m in enumerate(hashes) for j in lsh.query(m) if j != i}
+    result["datasketch_seconds"] = time.perf_counter() - start
+    result["datasketch"] = score(found)
+    return result
+
+
+STEPS = {"ours": step_ours, "naive": step_naive, "floor": step_floor, "validate": step_validate,
+         "neardup": step_neardup}
+
+
+def _run_step(name: str, tree: Path, work: Path) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--step", name, "--tree", str(tree), "--work", str(work)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rules", type=int, default=257_609)
+    parser.add_argument("--dilemmas", type=int, default=404_000)
+    parser.add_argument("--models", type=int, default=17)
+    parser.add_argument("--evaluated", type=int, default=10_000)
+    parser.add_argument("--work", type=Path, default=Path("bench-work"))
+    parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
+    parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        result = STEPS[args.step](args.tree, args.work)
+        print(json.dumps({**result, "peak_mb": round(_peak_mb())}))
+        return 0
+
+    from builders.synth import SynthSizes, synthesize
+
+    work = args.work.resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    tree, rules_only = work / "tree", work / "rules-only"
+    start = time.perf_counter()
+    synthesize(tree, SynthSizes(rules=args.rules, dilemmas=args.dilemmas, models=args.models,
+                                evaluated=args.evaluated))
+    (rules_only / "data_control").mkdir(parents=True)
+    shutil.copy(tree / "data_control/final.csv", rules_only / "data_control/final.csv")
+    shutil.copy(tree / "synth_truth.json", rules_only / "synth_truth.json")
+    print(f"synthetic tree: {args.rules:,} rules, {args.dilemmas:,} dilemmas, {args.models} models × "
+          f"{args.evaluated:,} answers ({time.perf_counter() - start:.1f} s to write)")
+
+    results = {
+        "ours (rules)": _run_step("ours", rules_only, work),
+        "naive (rules)": _run_step("naive", rules_only, work),
+        "floor (rules)": _run_step("floor", rules_only, work),
+        "ours (all configs)": _run_step("ours", tree, work),
+        "validate": _run_step("validate", rules_only, work),
+        "near-dup": _run_step("neardup", rules_only, work),
+    }
+    print(f"\n{'step':<20}{'seconds':>10}{'peak MB':>10}")
+    for name, r in results.items():
+        print(f"{name:<20}{r.get('seconds', float('nan')):>10.2f}{r.get('peak_mb', 0):>10}  "
+              + (r.get("error", "") or ""))
+    ours, naive, floor = (results[k].get("seconds") for k in ("ours (rules)", "naive (rules)", "floor (rules)"))
+    if ours and naive and floor:
+        print(f"\nrules build: {naive / ours:.1f}x faster than naive, {ours / floor:.1f}x the floor")
+    v = results["validate"]
+    if "jsonschema_seconds" in v:
+        print(f"validation of {v['rows']:,} rows: {v['jsonschema_seconds'] / v['seconds']:.1f}x faster than "
+              f"per-row jsonschema; same rejected rows: {v['same_rows']} ({v['rejected']} rejected)")
+    n = results["near-dup"]
+    if "precision" in n:
+        print(f"near-dup on {n['texts']:,} texts, {n['planted_pairs']} planted pairs: ours {n['seconds']:.1f} s "
+              f"(precision {n['precision']:.3f}, recall {n['recall']:.3f}); datasketch: "
+              + (f"{n['datasketch_seconds']:.1f} s (precision {n['datasketch']['precision']:.3f}, recall "
+                 f"{n['datasketch']['recall']:.3f})" if "datasketch_seconds" in n else str(n.get("datasketch"))))
+    (work / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
