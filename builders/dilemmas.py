@@ -14,7 +14,7 @@ from builders.ids import stable_id
 from builders.normalizers.text import clean_text, dedup_key, has_cjk
 from builders.normalizers.values import ValueNormalizer
 from builders.option_mapping import given_mapping, option_rows, recover_mapping
-from builders.parsers.blobs import split_options
+from builders.parsers.blobs import scene_and_options
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import ArtifactKind
 from builders.rule_links import RuleIndex, rule_ref
@@ -125,14 +125,10 @@ def build(ctx: BuildContext) -> list[dict]:
         if artifact.kind.name == "rule_pairs":
             pair_records.append((file, line, pair_id(rule_a["id"], rule_b["id"])))
             continue
-        scene = clean_text(fields["scene"])
-        if not scene:
-            ctx.ledger.reject(CONFIG, file, line, "scene", "empty scene")
-            continue
         try:
-            options = split_options(fields["options"])
+            scene, options = scene_and_options(fields["scene"], fields["options"])
         except ReplyParseError as err:
-            ctx.ledger.reject(CONFIG, file, line, "options", str(err))
+            ctx.ledger.reject(CONFIG, file, line, err.field, str(err))
             continue
         row_id = dilemma_id(rule_a["id"], rule_b["id"], scene)
         if row_id in rows:

@@ -15,7 +15,7 @@ from builders.context import BuildContext
 from builders.ids import stable_id
 from builders.normalizers.text import clean_text, dedup_key
 from builders.option_mapping import OptionMapping, option_rows, recover_mapping
-from builders.parsers.blobs import LETTERS, parse_choice, split_numbered, split_options
+from builders.parsers.blobs import LETTERS, parse_choice, scene_and_options, split_numbered
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import ArtifactKind
 from builders.rule_links import RuleIndex
@@ -91,14 +91,10 @@ def _experiment2(ctx: BuildContext, index: RuleIndex, record, position: int, row
                  by_position: dict[tuple[str, int], str]) -> None:
     fields, file, line = record.fields, record.file, record.line
     theme = PurePosixPath(file).stem
-    scene = clean_text(fields["scene"])
-    if not scene:
-        ctx.ledger.reject(CONFIG, file, line, "scene", "empty scene")
-        return
     try:
-        options = split_options(fields["options"])
+        scene, options = scene_and_options(fields["scene"], fields["options"])
     except ReplyParseError as err:
-        ctx.ledger.reject(CONFIG, file, line, "options", str(err))
+        ctx.ledger.reject(CONFIG, file, line, err.field, str(err))
         return
     cvc = index.find(fields["rule1"])
     if cvc is None:

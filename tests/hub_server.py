@@ -237,6 +237,12 @@ class HubHandler(BaseHTTPRequestHandler):
             self._json({"error": f"Invalid rev id: {rev}"}, 404, {"X-Error-Code": "RevisionNotFound"})
         return commit
 
+    def _repo_commit(self, repo: str, rev: str) -> tuple[Repo, Commit] | None:
+        """The repo and the commit ``rev`` names, or ``None`` after answering 404."""
+        found = self._repo(repo)
+        commit = self._commit(found, rev) if found is not None else None
+        return (found, commit) if commit is not None else None
+
     def _base(self) -> str:
         return f"http://{self.headers['Host']}"
 
@@ -281,12 +287,10 @@ class HubHandler(BaseHTTPRequestHandler):
                     "converts": [], "pullRequests": refs_of("pr", found.pulls)})
 
     def repo_info(self, repo: str, rev: str | None = None) -> None:
-        found = self._repo(repo)
-        if found is None:
+        resolved = self._repo_commit(repo, rev or "main")
+        if resolved is None:
             return
-        commit = self._commit(found, rev or "main")
-        if commit is None:
-            return
+        found, commit = resolved
         self._json({
             "_id": repo, "id": repo, "author": repo.split("/")[0], "sha": commit.sha, "private": found.private,
             "gated": False, "disabled": False, "downloads": 0, "likes": 0, "tags": [],
@@ -295,12 +299,10 @@ class HubHandler(BaseHTTPRequestHandler):
         })
 
     def create_tag(self, repo: str, rev: str) -> None:
-        found = self._repo(repo)
-        if found is None:
+        resolved = self._repo_commit(repo, rev)
+        if resolved is None:
             return
-        commit = self._commit(found, rev)
-        if commit is None:
-            return
+        found, commit = resolved
         tag = json.loads(self.body)["tag"]
         with self.state.lock:
             if tag in found.tags:
@@ -415,12 +417,10 @@ class HubHandler(BaseHTTPRequestHandler):
         return {"/".join(p.split("/")[:i]) for p in commit.files for i in range(1, p.count("/") + 1)}
 
     def tree(self, repo: str, rev: str, path: str | None = None) -> None:
-        found = self._repo(repo)
-        if found is None:
+        resolved = self._repo_commit(repo, rev)
+        if resolved is None:
             return
-        commit = self._commit(found, rev)
-        if commit is None:
-            return
+        found, commit = resolved
         base = (path or "").strip("/")
         prefix = base + "/" if base else ""
         recursive = self.query.get("recursive", ["false"])[0].lower() in ("1", "true")
@@ -438,12 +438,10 @@ class HubHandler(BaseHTTPRequestHandler):
         self._json(entries)
 
     def paths_info(self, repo: str, rev: str) -> None:
-        found = self._repo(repo)
-        if found is None:
+        resolved = self._repo_commit(repo, rev)
+        if resolved is None:
             return
-        commit = self._commit(found, rev)
-        if commit is None:
-            return
+        found, commit = resolved
         if self.headers.get("Content-Type", "").startswith("application/json"):
             data = json.loads(self.body)
             paths, expand = data.get("paths", []), bool(data.get("expand"))
@@ -461,12 +459,10 @@ class HubHandler(BaseHTTPRequestHandler):
         self._json(result)
 
     def resolve(self, repo: str, rev: str, path: str) -> None:
-        found = self._repo(repo)
-        if found is None:
+        resolved = self._repo_commit(repo, rev)
+        if resolved is None:
             return
-        commit = self._commit(found, rev)
-        if commit is None:
-            return
+        found, commit = resolved
         blob = commit.files.get(path)
         if blob is None:
             self._json({"error": "Entry not found"}, 404, {"X-Error-Code": "EntryNotFound"})

@@ -46,6 +46,17 @@ def split_options(text: str) -> list[tuple[str, str]]:
     return options
 
 
+def scene_and_options(scene_cell: str, options_cell: str) -> tuple[str, list[tuple[str, str]]]:
+    """A generated scene and its options, each checked; errors name the raw column."""
+    scene = clean_text(scene_cell)
+    if not scene:
+        raise ReplyParseError("empty scene", field="scene")
+    try:
+        return scene, split_options(options_cell)
+    except ReplyParseError as err:
+        raise ReplyParseError(str(err), field="options") from None
+
+
 def parse_choice(reply: str | None) -> str | None:
     """A model's reply → ``A``, ``B``, ``C`` or ``None`` (error, empty, or not exactly one letter).
 

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 
 class ReplyParseError(ValueError):
-    """A raw reply that does not have the shape its prompt asked for."""
+    """A raw reply that does not have the shape its prompt asked for; ``field`` names the raw column."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 VALUE_SEPARATORS = re.compile(r"[、，,/／;；]")
