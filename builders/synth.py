@@ -36,6 +36,13 @@ OBJECTS = [
     "他人的意见", "孩子的兴趣", "水资源", "科研数据", "员工工资", "合作伙伴", "别人的错误", "谣言", "诚信经营",
     "公共卫生", "历史文物", "残疾人", "农民工的权益", "自己的承诺",
 ]
+CHARACTERS = (
+    "人民社会国家家庭朋友同事老师学生孩子父母邻居顾客员工医生病人司机乘客游客作者读者工人农民商人干部"
+    "公园学校医院车站街道社区图书馆网络电话信息数据资料合同财物环境资源文物历史文化传统风俗节日语言"
+    "时间金钱健康安全秩序规则法律道德责任义务权利机会承诺名誉隐私意见建议困难问题错误成果荣誉利益"
+)
+"""Nouns are drawn as random 2–3 character strings from this pool: texts stay realistic in length
+and shape but rarely share long runs by accident, so the planted near-duplicates are the real ones."""
 JUDGEMENTS = ["是应该的", "是不道德的", "是值得称赞的", "是不可取的", "是每个人的责任", "是违法的", "是文明的表现",
               "是不尊重人的行为", "值得提倡", "会伤害别人", "是正确的做法", "是错误的"]
 REPLY_VARIANTS = ["标签：{label}\n重写：{rewrite}", "标签:{label}\n重写:{rewrite}", "标签： {label}\n重写：{rewrite}"]
@@ -94,13 +101,16 @@ def synthesize(out: Path, sizes: SynthSizes | None = None, seed: int = 0) -> dic
     write = _Writer(out)
     truth: dict = {"seed": seed, "sizes": sizes.__dict__, "near_duplicate_groups": [], "bad_rows": []}
 
+    def noun() -> str:
+        return rng.choice(OBJECTS) if rng.random() < 0.2 else "".join(rng.choices(CHARACTERS, k=rng.choice((2, 3))))
+
     seen: set[str] = set()
     rules: list[tuple[str, str, list[dict]]] = []
     while len(rules) < sizes.rules:
-        text = f"{rng.choice(CONTEXTS)}{rng.choice(VERBS)}{rng.choice(OBJECTS)}{rng.choice(JUDGEMENTS)}"
+        text = f"{rng.choice(CONTEXTS)}{rng.choice(VERBS)}{noun()}{noun()}{rng.choice(JUDGEMENTS)}"
         if rng.random() < 0.3:
-            text = f"{rng.choice(CONTEXTS)}{rng.choice(VERBS)}{rng.choice(OBJECTS)}并{rng.choice(VERBS)}" \
-                   f"{rng.choice(OBJECTS)}{rng.choice(JUDGEMENTS)}"
+            text = f"{rng.choice(CONTEXTS)}{rng.choice(VERBS)}{noun()}并{rng.choice(VERBS)}{noun()}" \
+                   f"{rng.choice(JUDGEMENTS)}"
         if text in seen:
             continue
         seen.add(text)
