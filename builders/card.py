@@ -18,7 +18,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
 
 from builders.resources import card_dir
-from builders.schema import features, field_table
+from builders.schema import features, field_table, load_schema
 from builders.taxonomy import Taxonomy
 
 PRETTY_NAME = "Chinese Values Corpus (CVC)"
@@ -150,25 +150,32 @@ def scenarios_statistics(rows: list[dict]) -> str:
 
 
 def evaluations_statistics(rows: list[dict]) -> str:
-    """Per model: answer letters (the position bias upstream's A/B/C charts measured), errors, rules followed."""
+    """Per item type and model: answer letters (the position bias upstream charted), errors, rules followed.
+
+    Split by item type because ``rule_a`` is one side of a conflicting pair in a dilemma but
+    the CVC rule in an experiment-2 scenario.
+    """
+    def share(count: int, total: int) -> str:
+        return f"{count / total:.0%}" if total else "–"
+
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["item_type"], r["model"]), []).append(r)
     table = []
-    for model in sorted({r["model"] for r in rows}):
-        mine = [r for r in rows if r["model"] == model]
+    for (item_type, model), mine in sorted(groups.items()):
         chosen = [r for r in mine if r["choice"]]
         letters = Counter(r["choice"] for r in chosen)
         follows = Counter(r["follows"] for r in chosen if r["follows"])
-
-        def share(count: int, total: int) -> str:
-            return f"{count / total:.0%}" if total else "–"
-
-        table.append((model, len(mine), *(share(letters[x], len(chosen)) for x in "ABC"),
-                      sum(r["error"] for r in mine), len(mine) - len(chosen),
+        table.append((item_type, model, len(mine), *(share(letters[x], len(chosen)) for x in "ABC"),
+                      sum(r["error"] for r in mine), len(mine) - len(chosen), sum(follows.values()),
                       *(share(follows[k], sum(follows.values())) for k in ("rule_a", "rule_b", "distractor"))))
     return "\n".join([
-        "Letters are positions: without the option mapping they say nothing about values. Errors are failed "
-        "calls; 'no choice' also counts unreadable replies.",
+        "Letters are positions: A/B/C shares are among answers with a choice and show position bias, not values. "
+        "Errors are failed calls; 'no choice' also counts unreadable or ambiguous replies. Rule shares are among "
+        "choices whose option has a known mapping ('mapped'); in scenarios rule A is the CVC rule.",
         "",
-        _table(("Model", "Answers", "A", "B", "C", "Errors", "No choice", "Rule A", "Rule B", "Distractor"), table),
+        _table(("Items", "Model", "Answers", "A", "B", "C", "Errors", "No choice", "Mapped", "Rule A", "Rule B",
+                "Distractor"), table),
     ])
 
 
@@ -190,7 +197,8 @@ def render_card(
     configs_table = _table(
         ("Config", "Split", "Rows", "What it holds"),
         [(f"`{s.config}`", f"`{s.split}`", f"{s.num_rows:,}",
-          "the rules, under the v1 split name" if s.config == "default" else "see below")
+          "the rules, under the v1 split name" if s.config == "default"
+          else load_schema(s.schema_config).get("description", ""))
          for s in splits],
     )
     body = Template((card_dir() / "template.md").read_text(encoding="utf-8")).substitute(

@@ -14,7 +14,7 @@ from builders.ids import stable_id
 from builders.normalizers.text import clean_text, dedup_key, has_cjk
 from builders.normalizers.values import ValueNormalizer
 from builders.option_mapping import given_mapping, option_rows, recover_mapping
-from builders.parsers.blobs import scene_and_options
+from builders.parsers.blobs import scene_and_options, split_scene_blob
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import ArtifactKind
 from builders.rule_links import RuleIndex, rule_ref
@@ -30,6 +30,10 @@ ARTIFACTS = [
     ArtifactKind("rule_pairs", CONFIG, ("moral_dilemma/dataset/1_rule_set/*.csv",),
                  ("rot1", "rot2", "translate1", "translate2"),
                  "Conflicting rule pairs (rule_set.csv, with rot/translate swapped)."),
+    ArtifactKind("dilemma_blobs", CONFIG, ("moral_dilemma/dataset/2_dilemma/1_origin/*.csv",),
+                 ("index", "scene", "rot1", "rot2"),
+                 "Raw dilemma generations (1_origin/all_dilemma.csv): one rule pair per row, the whole reply "
+                 "of numbered dilemmas with options in `scene`."),
 ]
 _VALUE_COLUMNS = (("level1", "core_values_1", "derived_values_1"), ("level2", "core_values_2", "derived_values_2"))
 
@@ -109,6 +113,49 @@ class PairResolver:
         return result[1], result[2]
 
 
+def _add(fields: dict, rule_a: dict, rule_b: dict, scene: str, options: list[tuple[str, str]],
+         rows: dict[str, dict], pairs_with_dilemmas: dict[str, str], stats: dict[str, int]) -> str:
+    """Publish one dilemma row: link both rules and say which option follows which."""
+    row_id = dilemma_id(rule_a["id"], rule_b["id"], scene)
+    given_a, given_b = (fields.get("rot1_option") or "").strip(), (fields.get("rot2_option") or "").strip()
+    if given_a and given_b:  # a tree that recorded the mapping (columns rot1_option, rot2_option)
+        mapping = given_mapping([letter for letter, _ in options], given_a, given_b)
+    else:
+        mapping = recover_mapping(options, rule_a["original_rule"], rule_b["original_rule"])
+    stats[f"mapping_{mapping.source}"] += 1
+    pid = pair_id(rule_a["id"], rule_b["id"])
+    pairs_with_dilemmas.setdefault(pid, row_id)
+    rows[row_id] = {
+        "id": row_id, "pair_id": pid, "scene": scene, "options": option_rows(options, mapping),
+        "mapping_source": mapping.source, "mapping_confidence": mapping.confidence,
+        "rule_a": rule_ref(rule_a), "rule_b": rule_ref(rule_b),
+    }
+    return row_id
+
+
+def _from_blob(ctx: BuildContext, record, rule_a: dict, rule_b: dict, rows: dict[str, dict],
+               pairs_with_dilemmas: dict[str, str], stats: dict[str, int]) -> None:
+    """One raw reply of a rule pair → its dilemmas; the raw row is published once, with the counts."""
+    items = split_scene_blob(record.fields["scene"])
+    parsed = [item for item in items if not isinstance(item, ReplyParseError)]
+    failed = len(items) - len(parsed)
+    new, ids = [], []
+    for scene, options in parsed:
+        row_id = dilemma_id(rule_a["id"], rule_b["id"], scene)
+        ids.append(row_id)
+        if row_id not in rows:
+            new.append(_add(record.fields, rule_a, rule_b, scene, options, rows, pairs_with_dilemmas, stats))
+    stats["blob_items_unparsable"] = stats.get("blob_items_unparsable", 0) + failed
+    if not parsed:
+        reason = f"no dilemma with options A, B and C in the reply ({len(items)} numbered items)"
+        ctx.ledger.reject(CONFIG, record.file, record.line, "scene", reason)
+    elif not new:
+        ctx.ledger.fold(CONFIG, record.file, record.line, ids[0], "same dilemmas")
+    else:
+        note = f"{len(new)} dilemmas" + (f"; {failed} numbered items without options A, B, C skipped" if failed else "")
+        ctx.ledger.publish(CONFIG, record.file, record.line, new[0], note)
+
+
 def build(ctx: BuildContext) -> list[dict]:
     """Dilemma rows sorted by id; rule pair rows fold into their dilemmas."""
     pairs = PairResolver(ctx, CONFIG)
@@ -125,6 +172,9 @@ def build(ctx: BuildContext) -> list[dict]:
         if artifact.kind.name == "rule_pairs":
             pair_records.append((file, line, pair_id(rule_a["id"], rule_b["id"])))
             continue
+        if artifact.kind.name == "dilemma_blobs":
+            _from_blob(ctx, record, rule_a, rule_b, rows, pairs_with_dilemmas, stats)
+            continue
         try:
             scene, options = scene_and_options(fields["scene"], fields["options"])
         except ReplyParseError as err:
@@ -134,19 +184,7 @@ def build(ctx: BuildContext) -> list[dict]:
         if row_id in rows:
             ctx.ledger.fold(CONFIG, file, line, row_id, "same dilemma")
             continue
-        given_a, given_b = (fields.get("rot1_option") or "").strip(), (fields.get("rot2_option") or "").strip()
-        if given_a and given_b:  # a tree that recorded the mapping (columns rot1_option, rot2_option)
-            mapping = given_mapping([letter for letter, _ in options], given_a, given_b)
-        else:
-            mapping = recover_mapping(options, rule_a["original_rule"], rule_b["original_rule"])
-        stats[f"mapping_{mapping.source}"] += 1
-        pid = pair_id(rule_a["id"], rule_b["id"])
-        pairs_with_dilemmas.setdefault(pid, row_id)
-        rows[row_id] = {
-            "id": row_id, "pair_id": pid, "scene": scene, "options": option_rows(options, mapping),
-            "mapping_source": mapping.source, "mapping_confidence": mapping.confidence,
-            "rule_a": rule_ref(rule_a), "rule_b": rule_ref(rule_b),
-        }
+        _add(fields, rule_a, rule_b, scene, options, rows, pairs_with_dilemmas, stats)
         ctx.ledger.publish(CONFIG, file, line, row_id)
     for file, line, pid in pair_records:
         if pid in pairs_with_dilemmas:

@@ -37,6 +37,21 @@ def normalize_model(name: str) -> str:
     return clean_text(name).rstrip("/").rsplit("/", 1)[-1]
 
 
+def model_from_path(file: str, kind: str) -> str:
+    """The model name a result file's place records, with the ``/`` upstream's paths split it on.
+
+    Upstream wrote ``result/llm_result/{MODEL_NAME}.csv`` and ``result/{model}/{Theme}.csv``, so
+    ``Qwen/Qwen2.5-7B-Instruct`` became a ``Qwen/`` subfolder (raw-formats §2.7); it is joined back.
+    """
+    path = PurePosixPath(file)
+    anchor = "llm_result" if kind == "dilemma_answers" else "result"
+    parts = path.with_suffix("").parts if kind == "dilemma_answers" else path.parent.parts
+    if anchor in parts[:-1]:
+        at = len(parts) - 1 - parts[::-1].index(anchor)
+        return "/".join(parts[at + 1:])
+    return parts[-1]
+
+
 def _answer(item: dict, item_type: str, model_raw: str, repeat: int, reply: str | None) -> dict:
     choice = parse_choice(reply)
     follows = {o["letter"]: o["follows"] for o in item["options"]}.get(choice) if choice else None
@@ -66,13 +81,14 @@ def build(ctx: BuildContext) -> list[dict]:
             if item is None:
                 ctx.orphan(CONFIG, file, line, "scene", "answer to a dilemma that is not in the dilemmas config")
                 continue
-            answers = [_answer(item, "dilemma", path.stem, 1, fields["result"])]
+            answers = [_answer(item, "dilemma", model_from_path(file, "dilemma_answers"), 1, fields["result"])]
         else:
             item = scenes.get(scene_id("experiment2", path.stem, None, clean_text(fields["scene"])))
             if item is None:
                 ctx.orphan(CONFIG, file, line, "scene", "answer to a scene that is not in the scenarios config")
                 continue
-            answers = [_answer(item, "scenario", path.parent.name, n, fields.get(f"result{n}"))
+            model_raw = model_from_path(file, "theme_answers")
+            answers = [_answer(item, "scenario", model_raw, n, fields.get(f"result{n}"))
                        for n in range(1, REPEATS + 1) if f"result{n}" in fields]
         new = [a for a in answers if a["id"] not in rows]
         if not new:

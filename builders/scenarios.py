@@ -15,7 +15,7 @@ from builders.context import BuildContext
 from builders.ids import stable_id
 from builders.normalizers.text import clean_text, dedup_key
 from builders.option_mapping import OptionMapping, option_rows, recover_mapping
-from builders.parsers.blobs import LETTERS, parse_choice, scene_and_options, split_numbered
+from builders.parsers.blobs import LETTERS, parse_choice, scene_and_options, split_numbered, split_scene_blob
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import ArtifactKind
 from builders.rule_links import RuleIndex
@@ -29,6 +29,10 @@ ARTIFACTS = [
     ArtifactKind("theme_scenes", CONFIG, ("experiment2/scene/*.csv",),
                  ("scene", "options", "rule1", "rule2"),
                  "Experiment 2: scenes with options from a CVC rule and another corpus's rule."),
+    ArtifactKind("theme_scene_blobs", CONFIG, ("experiment2/scene/*.csv",),
+                 ("scene", "rule1", "rule2"),
+                 "Experiment 2 before scene_extraction: one rule pair per row, the whole reply of numbered "
+                 "scenes with options in `scene`."),
     ArtifactKind("theme_gold", CONFIG, ("experiment2/result/CVC_and_human/*.csv",),
                  ("index", "CVC"),
                  "Experiment 2: the CVC-aligned letter and five human choices per scene."),
@@ -107,13 +111,55 @@ def _experiment2(ctx: BuildContext, index: RuleIndex, record, position: int, row
         return
     other = clean_text(fields["rule2"]) or None
     mapping = recover_mapping(options, cvc["original_rule"], other or "")
-    rows[row_id] = {
+    rows[row_id] = _experiment2_row(row_id, theme, scene, options, cvc, other, mapping)
+    ctx.ledger.publish(CONFIG, file, line, row_id)
+
+
+def _experiment2_blob(ctx: BuildContext, index: RuleIndex, record, positions: dict[str, int],
+                      rows: dict[str, dict], by_position: dict[tuple[str, int], str]) -> None:
+    """One raw reply of a rule pair → its scenes, numbered as upstream's extraction would have."""
+    fields, file, line = record.fields, record.file, record.line
+    theme = PurePosixPath(file).stem
+    items = split_scene_blob(fields["scene"])
+    start = positions.get(file, 0)
+    positions[file] = start + len(items)
+    cvc = index.find(fields["rule1"])
+    if cvc is None:
+        ctx.orphan(CONFIG, file, line, "rule1", f"CVC rule {clean_text(fields['rule1'])!r} is not in the rules config")
+        return
+    other = clean_text(fields["rule2"]) or None
+    new, ids = [], []
+    for offset, item in enumerate(items):
+        if isinstance(item, ReplyParseError):
+            continue
+        scene, options = item
+        row_id = scene_id("experiment2", theme, None, scene)
+        by_position[(theme, start + offset)] = row_id
+        ids.append(row_id)
+        if row_id in rows:
+            continue
+        mapping = recover_mapping(options, cvc["original_rule"], other or "")
+        rows[row_id] = _experiment2_row(row_id, theme, scene, options, cvc, other, mapping)
+        new.append(row_id)
+    failed = len(items) - len(ids)
+    if not ids:
+        reason = f"no scene with options A, B and C ({len(items)} numbered items)"
+        ctx.ledger.reject(CONFIG, file, line, "scene", reason)
+    elif not new:
+        ctx.ledger.fold(CONFIG, file, line, ids[0], "same scenes")
+    else:
+        note = f"{len(new)} scenes" + (f"; {failed} numbered items without options A, B, C skipped" if failed else "")
+        ctx.ledger.publish(CONFIG, file, line, new[0], note)
+
+
+def _experiment2_row(row_id: str, theme: str, scene: str, options: list[tuple[str, str]], cvc: dict,
+                     other: str | None, mapping: OptionMapping) -> dict:
+    return {
         "id": row_id, "experiment": "experiment2", "theme": theme, "condition": None, "scene": scene,
         "guiding_rules": [], "guiding_rule_ids": [], "cvc_rule_id": cvc["id"], "cvc_rule": cvc["rule"],
         "other_rule": other, "options": option_rows(options, mapping), "mapping_source": mapping.source,
         "mapping_confidence": mapping.confidence, "gold_letter": None, "human_choices": [],
     }
-    ctx.ledger.publish(CONFIG, file, line, row_id)
 
 
 def _apply_gold(row: dict, gold: str) -> None:
@@ -142,6 +188,8 @@ def build(ctx: BuildContext) -> list[dict]:
             position = positions.get(record.file, 0)
             positions[record.file] = position + 1
             _experiment2(ctx, index, record, position, rows, by_position)
+        elif kind == "theme_scene_blobs":
+            _experiment2_blob(ctx, index, record, positions, rows, by_position)
         else:
             gold_records.append(record)
     for record in gold_records:

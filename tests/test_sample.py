@@ -61,3 +61,26 @@ def test_sample_release_is_valid_and_loads(sample_build, tmp_path):
     assert ai and "ＡＩ" not in ai[0]["rule"]
     legacy = datasets.load_dataset(str(out), split="cvc", cache_dir=str(tmp_path))
     assert legacy.num_rows == rules.num_rows
+
+
+def test_every_config_loads_back_and_links_resolve(sample_build, tmp_path):
+    out, _ = sample_build
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    loaded = {}
+    for config, entry in manifest["configs"].items():
+        [(split, info)] = entry["splits"].items()
+        loaded[config] = datasets.load_dataset(str(out), config, split=split, cache_dir=str(tmp_path))
+        assert loaded[config].num_rows == info["num_rows"] > 0, config
+    assert set(loaded) == {"default", "rules", "taxonomy", "dilemmas", "scenarios", "evaluations"}
+    rule_ids = set(loaded["rules"]["id"])
+    for d in loaded["dilemmas"]:
+        assert {d["rule_a"]["id"], d["rule_b"]["id"]} <= rule_ids
+        assert [o["letter"] for o in d["options"]] == ["A", "B", "C"]
+    for s in loaded["scenarios"]:
+        assert set(s["guiding_rule_ids"]) <= rule_ids and (s["cvc_rule_id"] is None or s["cvc_rule_id"] in rule_ids)
+    items = set(loaded["dilemmas"]["id"]) | set(loaded["scenarios"]["id"])
+    answers = loaded["evaluations"]
+    assert set(answers["item_id"]) <= items
+    assert all(a["choice"] is None for a in answers if a["error"])
+    assert "/" not in "".join(answers["model"])
+    assert sorted(loaded["taxonomy"]["id"]) == list(range(1, 51))

@@ -57,6 +57,23 @@ def scene_and_options(scene_cell: str, options_cell: str) -> tuple[str, list[tup
         raise ReplyParseError(str(err), field="options") from None
 
 
+def split_scene_blob(blob: str) -> list[tuple[str, list[tuple[str, str]]] | ReplyParseError]:
+    """A raw generation of numbered scenes each followed by options → ``(scene, options)`` per item.
+
+    Upstream stored the whole reply (``1：scene\\nA：… B：… C：…\\n2：…``) before its extraction
+    step; an item that does not parse is returned as its error, so callers can count it.
+    """
+    items: list[tuple[str, list[tuple[str, str]]] | ReplyParseError] = []
+    for item in split_numbered(blob):
+        first = next((m for m in _OPTION.finditer(item) if m.group(1) == "A"), None)
+        cut = first.start() if first else len(item)
+        try:
+            items.append(scene_and_options(item[:cut], item[cut:]))
+        except ReplyParseError as err:
+            items.append(err)
+    return items
+
+
 def parse_choice(reply: str | None) -> str | None:
     """A model's reply → ``A``, ``B``, ``C`` or ``None`` (error, empty, or not exactly one letter).
 

@@ -42,3 +42,16 @@ def test_choice_parsing(reply, choice):
 def test_error_replies():
     assert is_error_reply("") and is_error_reply("ERROR: x") and is_error_reply(None)
     assert not is_error_reply("A")
+
+
+def test_scene_blob_splits_numbered_scenes_with_options_in_either_layout():
+    from builders.parsers.blobs import split_scene_blob
+
+    blob = ("1：你在公园散步时，发现一个小孩掉进了湖里。\nA：先救小孩。 B：先救小狗。 C：吃一块面包。\n"
+            "2: 同事请你帮忙造假报表。\nA: 拒绝。\nB: 答应。\nC: 看看窗外。\n"
+            "3：没有选项的场景。")
+    first, second, third = split_scene_blob(blob)
+    assert first == ("你在公园散步时，发现一个小孩掉进了湖里。",
+                     [("A", "先救小孩。"), ("B", "先救小狗。"), ("C", "吃一块面包。")])
+    assert second == ("同事请你帮忙造假报表。", [("A", "拒绝。"), ("B", "答应。"), ("C", "看看窗外。")])
+    assert isinstance(third, ReplyParseError) and third.field == "options"
