@@ -125,7 +125,8 @@ def step_neardup(tree: Path, work: Path) -> dict:
     from builders.normalizers.text import dedup_key
 
     with open(tree / "data_control/final.csv", encoding="gbk", newline="") as fh:
-        texts = list(dict.fromkeys(r[0] for r in list(csv.reader(fh))[1:] if r[0]))
+        rows = [r[0] for r in list(csv.reader(fh))[1:] if r[0]]
+    texts = list({dedup_key(t): t for t in reversed(rows)}.values())[::-1]  # after exact dedup, as in the build
     truth = json.loads((tree / "synth_truth.json").read_text(encoding="utf-8"))
     position = {t: i for i, t in enumerate(texts)}
     expected = {tuple(sorted((position[a], position[b]))) for a, b in truth["near_duplicate_groups"]

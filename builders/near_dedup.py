@@ -33,7 +33,8 @@ class NearDupSettings:
     shingle: int = 2
     """Characters per shingle (bigrams suit rules of 8–30 characters)."""
     num_perm: int = 64
-    bands: int = 32
+    bands: int = 16
+    """LSH bands of num_perm / bands rows: 16 × 4 makes a pair at the 0.7 threshold a candidate with p ≈ 0.99."""
     seed: int = 0
 
 
