@@ -43,19 +43,22 @@ def read_card_metadata(release_dir: Path) -> dict:
 
 def _check_files(release_dir: Path, manifest: dict, result: ReleaseValidation) -> None:
     listed = manifest.get("files", {})
-    present = release_files(release_dir)
-    for rel in present:
+    for rel in release_files(release_dir):
         if rel.endswith(".py"):
-            result.errors.append(f"{rel}: Python files must not be in a release "
-                                 "(a loading script breaks load_dataset on datasets>=4)")
-        if rel not in listed:
-            result.errors.append(f"{rel}: not listed in {MANIFEST}")
+            result.errors.append(
+                f"{rel}: Python files are refused in a release: a loading script (such as a root CVC.py) "
+                "makes load_dataset fail on datasets>=4 ('Dataset scripts are no longer supported'); "
+                "remove it and publish Parquet + card only")
+        elif rel not in listed:
+            result.errors.append(f"{rel}: in the release directory but not in {MANIFEST}")
     for rel, entry in listed.items():
         path = release_dir / rel
         if not path.exists():
             result.errors.append(f"{rel}: listed in {MANIFEST} but missing")
-        elif path.stat().st_size != entry.get("size") or sha256_file(path) != entry.get("sha256"):
-            result.errors.append(f"{rel}: content differs from {MANIFEST} (sha256/size mismatch)")
+        elif path.stat().st_size != entry.get("size"):
+            result.errors.append(f"{rel}: size {path.stat().st_size} != {entry.get('size')} in {MANIFEST}")
+        elif sha256_file(path) != entry.get("sha256"):
+            result.errors.append(f"{rel}: sha256 differs from {MANIFEST} (edited after the build?)")
 
 
 def _check_card(release_dir: Path, manifest: dict, result: ReleaseValidation) -> None:
@@ -74,12 +77,14 @@ def _check_card(release_dir: Path, manifest: dict, result: ReleaseValidation) ->
     for name, config in card_configs.items():
         expected = manifest.get("configs", {}).get(name, {}).get("splits", {})
         for data_files in config.get("data_files", []):
-            matched = sorted(p for p in present if fnmatch.fnmatchcase(p, data_files["path"]))
-            files = expected.get(data_files["split"], {}).get("files")
+            patterns = data_files["path"]
+            patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+            matched = sorted({p for p in present for pat in patterns if fnmatch.fnmatchcase(p, pat)})
+            files = expected.get(data_files.get("split", "train"), {}).get("files")
             if matched != sorted(files or []):
                 result.errors.append(
-                    f"README.md: config {name} split {data_files['split']} pattern {data_files['path']} "
-                    f"matches {matched}, manifest lists {files}")
+                    f"README.md: config {name} split {data_files.get('split', 'train')}: {patterns} "
+                    f"match {matched}, {MANIFEST} lists {files}")
 
 
 def _check_rows(release_dir: Path, manifest: dict, result: ReleaseValidation) -> None:
