@@ -31,7 +31,8 @@ from pathlib import Path
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this step's process, or of its largest worker process if that is larger."""
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
 
 
 def step_ours(tree: Path, work: Path) -> dict:
@@ -118,7 +119,16 @@ def _pairs(labels: list[int]) -> set[tuple[int, int]]:
     return {p for members in groups.values() if len(members) > 1 for p in combinations(members, 2)}
 
 
-def step_neardup(tree: Path, work: Path) -> dict:
+def step_synth(tree: Path, work: Path, sizes: str = "{}", seed: int = 0) -> dict:
+    """Write the synthetic tree (in its own process, so no later step inherits its memory)."""
+    from builders.synth import SynthSizes, synthesize
+
+    start = time.perf_counter()
+    truth = synthesize(tree, SynthSizes(**json.loads(sizes)), seed=seed)
+    return {"seconds": time.perf_counter() - start, "rows": sum(truth["files"].values())}
+
+
+def step_neardup(tree: Path, work: Path, num_proc: int = 1) -> dict:
     import csv
 
     from builders.near_dedup import NearDupSettings, find_clusters
@@ -128,46 +138,52 @@ def step_neardup(tree: Path, work: Path) -> dict:
         rows = [r[0] for r in list(csv.reader(fh))[1:] if r[0]]
     texts = list({dedup_key(t): t for t in reversed(rows)}.values())[::-1]  # after exact dedup, as in the build
     truth = json.loads((tree / "synth_truth.json").read_text(encoding="utf-8"))
-    position = {t: i for i, t in enumerate(texts)}
-    expected = {tuple(sorted((position[a], position[b]))) for a, b in truth["near_duplicate_groups"]
-                if a in position and b in position and a != b}
+    position = {dedup_key(t): i for i, t in enumerate(texts)}
+    expected: set[tuple[int, int]] = set()
+    for group in truth["near_duplicate_groups"]:  # groups collapsed by exact dedup (same_key) add no pair
+        expected |= set(combinations(sorted({position[dedup_key(t)] for t in group["texts"]}), 2))
     settings = NearDupSettings()
 
     def score(found: set[tuple[int, int]]) -> dict:
         hit = len(found & expected)
-        return {"precision": hit / len(found) if found else 0.0, "recall": hit / len(expected) if expected else 1.0}
+        return {"precision": round(hit / len(found), 4) if found else 0.0,
+                "recall": round(hit / len(expected), 4) if expected else 1.0, "pairs": len(found)}
 
     start = time.perf_counter()
-    ours = _pairs(find_clusters(texts, settings))
+    ours = _pairs(find_clusters(texts, **settings.kwargs(), num_proc=num_proc))
     result = {"seconds": time.perf_counter() - start, "texts": len(texts), "planted_pairs": len(expected),
-              **score(ours)}
+              "num_proc": num_proc, **score(ours), "ours_peak_mb": round(_peak_mb())}  # before datasketch runs
+    if num_proc > 1:
+        return result  # datasketch ran in the num_proc=1 step
     try:
         from datasketch import MinHash, MinHashLSH
     except ImportError:
         result["datasketch"] = "not installed (pip install -e '.[bench]')"
         return result
     start = time.perf_counter()
-    lsh = MinHashLSH(threshold=settings.threshold, num_perm=settings.num_perm)
-    hashes = []
+    # same shingles (bigrams of dedup_key), permutations, bands and threshold; datasketch's own hashing (sha1)
+    lsh = MinHashLSH(num_perm=settings.num_perm, params=(settings.bands, settings.num_perm // settings.bands))
+    sketches = []
     for i, text in enumerate(texts):
         key = dedup_key(text)
         m = MinHash(num_perm=settings.num_perm, seed=settings.seed)
-        m.update_batch([key[j:j + 2].encode() for j in range(max(1, len(key) - 1))])
+        m.update_batch([key[j:j + settings.shingle].encode() for j in range(max(1, len(key) - settings.shingle + 1))])
         lsh.insert(i, m)
-        hashes.append(m)
-    found = {tuple(sorted((i, j))) for i, m in enumerate(hashes) for j in lsh.query(m) if j != i}
+        sketches.append(m)
+    candidates = {tuple(sorted((i, j))) for i, m in enumerate(sketches) for j in lsh.query(m) if j != i}
+    found = {(i, j) for i, j in candidates if sketches[i].jaccard(sketches[j]) >= settings.threshold}
     result["datasketch_seconds"] = time.perf_counter() - start
-    result["datasketch"] = score(found)
+    result["datasketch"] = {**score(found), "candidates": len(candidates)}
     return result
 
 
-STEPS = {"ours": step_ours, "naive": step_naive, "floor": step_floor, "validate": step_validate,
+STEPS = {"synth": step_synth, "ours": step_ours, "naive": step_naive, "floor": step_floor, "validate": step_validate,
          "neardup": step_neardup}
 
 
-def _run_step(name: str, tree: Path, work: Path) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--step", name, "--tree", str(tree), "--work", str(work)],
-                          capture_output=True, text=True, check=False)
+def _run_step(name: str, tree: Path, work: Path, *extra: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--step", name, "--tree", str(tree), "--work", str(work),
+                           *extra], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -179,28 +195,38 @@ def main() -> int:
     parser.add_argument("--dilemmas", type=int, default=404_000)
     parser.add_argument("--models", type=int, default=17)
     parser.add_argument("--evaluated", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-proc", type=int, default=2,
+                        help="processes for the near-duplicate step (it also runs with 1)")
     parser.add_argument("--work", type=Path, default=Path("bench-work"))
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
-        result = STEPS[args.step](args.tree, args.work)
+        extra = {"num_proc": args.num_proc} if args.step == "neardup" else {}
+        if args.step == "synth":
+            extra = {"sizes": args.sizes, "seed": args.seed}
+        result = STEPS[args.step](args.tree, args.work, **extra)
         print(json.dumps({**result, "peak_mb": round(_peak_mb())}))
         return 0
 
-    from builders.synth import SynthSizes, synthesize
-
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     tree, rules_only = work / "tree", work / "rules-only"
     start = time.perf_counter()
-    synthesize(tree, SynthSizes(rules=args.rules, dilemmas=args.dilemmas, models=args.models,
-                                evaluated=args.evaluated))
+    sizes = {"rules": args.rules, "dilemmas": args.dilemmas, "models": args.models, "evaluated": args.evaluated}
+    synth = _run_step("synth", tree, work, "--sizes", json.dumps(sizes), "--seed", str(args.seed))
+    if "error" in synth:
+        print(f"synth failed: {synth['error']}", file=sys.stderr)
+        return 1
     (rules_only / "data_control").mkdir(parents=True)
     shutil.copy(tree / "data_control/final.csv", rules_only / "data_control/final.csv")
     shutil.copy(tree / "synth_truth.json", rules_only / "synth_truth.json")
     print(f"synthetic tree: {args.rules:,} rules, {args.dilemmas:,} dilemmas, {args.models} models × "
-          f"{args.evaluated:,} answers ({time.perf_counter() - start:.1f} s to write)")
+          f"{args.evaluated:,} answers, {synth['rows']:,} raw rows ({time.perf_counter() - start:.1f} s to write, "
+          f"peak {synth['peak_mb']} MB)")
 
     results = {
         "ours (rules)": _run_step("ours", rules_only, work),
@@ -208,8 +234,10 @@ def main() -> int:
         "floor (rules)": _run_step("floor", rules_only, work),
         "ours (all configs)": _run_step("ours", tree, work),
         "validate": _run_step("validate", rules_only, work),
-        "near-dup": _run_step("neardup", rules_only, work),
+        "near-dup": _run_step("neardup", rules_only, work, "--num-proc", "1"),
     }
+    if args.num_proc > 1:
+        results[f"near-dup ×{args.num_proc}"] = _run_step("neardup", rules_only, work, "--num-proc", str(args.num_proc))
     print(f"\n{'step':<20}{'seconds':>10}{'peak MB':>10}")
     for name, r in results.items():
         print(f"{name:<20}{r.get('seconds', float('nan')):>10.2f}{r.get('peak_mb', 0):>10}  "
@@ -224,11 +252,21 @@ def main() -> int:
     n = results["near-dup"]
     if "precision" in n:
         print(f"near-dup on {n['texts']:,} texts, {n['planted_pairs']} planted pairs: ours {n['seconds']:.1f} s "
-              f"(precision {n['precision']:.3f}, recall {n['recall']:.3f}); datasketch: "
+              f"(precision {n['precision']:.3f}, recall {n['recall']:.3f}, peak {n['ours_peak_mb']} MB); datasketch: "
               + (f"{n['datasketch_seconds']:.1f} s (precision {n['datasketch']['precision']:.3f}, recall "
                  f"{n['datasketch']['recall']:.3f})" if "datasketch_seconds" in n else str(n.get("datasketch"))))
+    parallel = results.get(f"near-dup ×{args.num_proc}", {})
+    if "seconds" in parallel and "seconds" in n:
+        same = (parallel["pairs"], parallel["precision"], parallel["recall"]) == (n["pairs"], n["precision"],
+                                                                                n["recall"])
+        print(f"near-dup with num_proc={args.num_proc}: {parallel['seconds']:.1f} s (same result: {same})")
     (work / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    return 0
+    failed = [name for name, r in results.items() if "error" in r]
+    if v.get("same_rows") is False:
+        failed.append("validate: the columnar validator and jsonschema rejected different rows")
+    for name in failed:
+        print(f"FAILED: {name}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

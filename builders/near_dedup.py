@@ -5,134 +5,278 @@ generated Chinese rules were never deduplicated (raw-formats §4.3). Exact dedup
 folds copies that differ in whitespace, width or punctuation; this finds the rest: a
 swapped word, 的/地, an inserted particle.
 
-Everything is vectorised with numpy: texts become code-point arrays, shingles are hashed
-arithmetically (stable across processes and machines, unlike ``hash``), MinHash signatures
-are segment minima, and LSH bands are grouped by sorting. Candidate pairs are confirmed by
-the exact Jaccard similarity of their shingle sets, so the threshold is exact; LSH only
-decides which pairs are looked at. Texts shorter than the shingle size are one shingle (the
-whole text), so they can only match an identical short text.
+How, and why this way:
+
+- Texts are normalized with :func:`builders.normalizers.text.dedup_key` first, so width,
+  case and punctuation variants are identical before shingling.
+- Shingles are character n-grams hashed with FNV-1a over code points, computed
+  arithmetically in numpy: stable across processes and machines (Python's ``hash`` of a
+  ``str`` is salted per process), and no Python call per shingle.
+- A text shorter than the shingle size is **one shingle, the whole text**: it can only
+  match an identical short text (after normalization), never a longer one. An empty text
+  has no shingles and is always its own cluster.
+- MinHash signatures are per-text minima of ``num_perm`` universal hashes of the shingle
+  hashes (``np.minimum.reduceat``); LSH puts two texts in the candidate set when all
+  ``num_perm / bands`` rows of some band agree. Bands are grouped by sorting, so there is
+  no Python dict of buckets. Buckets larger than ``max_bucket`` (thousands of texts on one
+  template) are not expanded into all their pairs: each member is compared with its next
+  ``max_bucket - 1`` neighbours in index order, which bounds the work.
+- Every candidate pair is confirmed by the **exact** Jaccard similarity of the two
+  shingle sets (vectorised too): LSH only decides which pairs are looked at, so the
+  threshold means what it says and precision does not depend on the hashing luck.
+  Candidates whose MinHash estimate is far below the threshold (4 standard errors) are
+  dropped before the exact check: on template-heavy rules most candidates share only a
+  context and a judgement, and checking them exactly would dominate the run time.
+- Clusters are the connected components of the confirmed pairs; the representative is
+  the member with the lowest ``rank`` (default: the lowest index), so the output depends
+  only on the texts, their order and the settings: never on ``num_proc`` or the run.
+- ``num_proc > 1`` computes shingles and signatures (the expensive part) over contiguous
+  chunks of texts in worker processes; per-text results do not depend on the chunking.
+
+The defaults (bigrams, Jaccard ≥ 0.7, 64 permutations in 16 bands of 4) suit rules of
+8–30 characters: one substituted character in a 15-character rule leaves a bigram Jaccard
+of about 0.75 but a trigram Jaccard of about 0.62, so trigrams at 0.8 would miss most
+single-edit copies. A pair at Jaccard 0.7 becomes a candidate with probability
+1 - (1 - 0.7⁴)¹⁶ ≈ 0.99; a pair at 0.3 with probability ≈ 0.12 (then rejected by the exact check).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from builders.normalizers.text import dedup_key
 
 _MASK61 = np.uint64((1 << 61) - 1)
+_FNV_OFFSET = np.uint64(1469598103934665603)
+_FNV_PRIME = np.uint64(1099511628211)
+_ESTIMATE_MARGIN = 4.0
+"""Candidates whose MinHash estimate is this many worst-case standard errors (sqrt(0.25 / num_perm)) below
+the threshold skip the exact check: with 64 permutations a pair at the threshold is dropped with p < 1e-4."""
 
 
 @dataclass(frozen=True)
 class NearDupSettings:
-    """The knobs, recorded in the build settings."""
+    """The knobs of :func:`find_clusters`, recorded in the build settings (``asdict`` gives its keywords)."""
 
     threshold: float = 0.7
     """Minimum Jaccard similarity of shingle sets for two texts to be near-duplicates."""
     shingle: int = 2
-    """Characters per shingle (bigrams suit rules of 8–30 characters)."""
+    """Characters per shingle (bigrams suit rules of 8–30 characters; see the module docstring)."""
     num_perm: int = 64
     bands: int = 16
     """LSH bands of num_perm / bands rows: 16 × 4 makes a pair at the 0.7 threshold a candidate with p ≈ 0.99."""
     seed: int = 0
+    max_bucket: int = 64
+    """Buckets up to this size are expanded into all pairs; larger ones into neighbours within this window."""
+
+    def kwargs(self) -> dict:
+        """The settings as keyword arguments of :func:`find_clusters`."""
+        return asdict(self)
 
 
-def _codepoints(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def shingle_hashes(texts: Sequence[str], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hash of every shingle (uint64, stable) and the index of the text it belongs to, in text order.
+
+    Texts are normalized with ``dedup_key``; a text shorter than ``size`` yields one shingle
+    (the whole text), an empty text none.
+    """
+    if size < 1:
+        raise ValueError(f"shingle size must be >= 1, got {size}")
     keys = [dedup_key(t) for t in texts]
     lengths = np.fromiter((len(k) for k in keys), dtype=np.int64, count=len(keys))
     flat = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    return flat, lengths
-
-
-def shingle_hashes(texts: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hash of every shingle and the index of the text it belongs to (stable, vectorised)."""
-    flat, lengths = _codepoints(texts)
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(lengths) else np.zeros(0, np.int64)
     counts = np.where(lengths >= size, lengths - size + 1, np.minimum(lengths, 1))
-    owner = np.repeat(np.arange(len(texts)), counts)
+    owner = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
     offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     positions = np.repeat(starts, counts) + offsets
     width = np.repeat(np.minimum(lengths, size), counts)
-    hashes = np.full(len(positions), np.uint64(1469598103934665603), dtype=np.uint64)
-    prime = np.uint64(1099511628211)
+    hashes = np.full(len(positions), _FNV_OFFSET, dtype=np.uint64)
+    last = max(len(flat) - 1, 0)
     with np.errstate(over="ignore"):
         for k in range(size):
             valid = k < width
-            char = np.where(valid, flat[np.minimum(positions + k, max(len(flat) - 1, 0))], np.uint64(0))
-            hashes = np.where(valid, (hashes ^ char) * prime, hashes)
+            char = np.where(valid, flat[np.minimum(positions + k, last)] if len(flat) else 0, np.uint64(0))
+            hashes = np.where(valid, (hashes ^ char) * _FNV_PRIME, hashes)
     return hashes, owner
 
 
-def signatures(hashes: np.ndarray, owner: np.ndarray, n_texts: int, settings: NearDupSettings) -> np.ndarray:
-    """MinHash signature (``n_texts × num_perm``) from shingle hashes."""
-    rng = np.random.default_rng(settings.seed)
-    a = rng.integers(1, 1 << 61, size=settings.num_perm, dtype=np.uint64) | np.uint64(1)
-    b = rng.integers(0, 1 << 61, size=settings.num_perm, dtype=np.uint64)
-    sig = np.full((n_texts, settings.num_perm), np.iinfo(np.uint64).max, dtype=np.uint64)
-    if len(hashes) == 0:
+def _unique_per_text(hashes: np.ndarray, owner: np.ndarray, n_texts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's distinct shingle hashes, sorted, flattened in text order, and how many each text has."""
+    order = np.lexsort((hashes, owner))
+    h, o = hashes[order], owner[order]
+    keep = np.ones(len(h), dtype=bool)
+    keep[1:] = (h[1:] != h[:-1]) | (o[1:] != o[:-1])
+    return h[keep], np.bincount(o[keep], minlength=n_texts).astype(np.int64)
+
+
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 1 << 61, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 1 << 61, size=num_perm, dtype=np.uint64)
+    return a, b
+
+
+def _signatures(unique: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """MinHash signature (``n_texts × num_perm``); a text with no shingles keeps the all-max signature."""
+    sig = np.full((len(counts), len(a)), np.iinfo(np.uint64).max, dtype=np.uint64)
+    present = counts > 0
+    if not present.any():
         return sig
-    starts = np.searchsorted(owner, np.arange(n_texts))
-    present = np.bincount(owner, minlength=n_texts) > 0
+    starts = (np.cumsum(counts) - counts)[present]
     with np.errstate(over="ignore"):
-        for j in range(settings.num_perm):
-            permuted = (a[j] * hashes + b[j]) & _MASK61
-            sig[present, j] = np.minimum.reduceat(permuted, starts[present])
+        for j in range(len(a)):
+            sig[present, j] = np.minimum.reduceat((a[j] * unique + b[j]) & _MASK61, starts)
     return sig
 
 
+def _chunk(args: tuple[list[str], int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shingles and signatures of one chunk of texts (run in a worker when ``num_proc > 1``)."""
+    texts, shingle, num_perm, seed = args
+    hashes, owner = shingle_hashes(texts, shingle)
+    unique, counts = _unique_per_text(hashes, owner, len(texts))
+    a, b = _permutations(num_perm, seed)
+    return unique, counts, _signatures(unique, counts, a, b)
+
+
+def _sketch(texts: list[str], shingle: int, num_perm: int, seed: int,
+            num_proc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if num_proc <= 1 or len(texts) < 2 * num_proc:
+        return _chunk((texts, shingle, num_perm, seed))
+    bounds = np.linspace(0, len(texts), num_proc + 1).astype(int)
+    jobs = [(texts[lo:hi], shingle, num_perm, seed) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    with ProcessPoolExecutor(num_proc, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = list(pool.map(_chunk, jobs))
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]))
+
+
 def _band_keys(sig: np.ndarray, bands: int) -> np.ndarray:
-    """One uint64 per (text, band): the band's MinHash values folded together."""
+    """One uint64 per (text, band): the band's MinHash rows folded together (FNV-style)."""
     rows = sig.shape[1] // bands
-    keys = np.zeros((sig.shape[0], bands), dtype=np.uint64)
+    keys = np.full((sig.shape[0], bands), _FNV_OFFSET, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for r in range(rows):
-            keys = (keys ^ sig[:, r::rows][:, :bands]) * np.uint64(0x100000001B3)
+            keys = (keys ^ sig[:, r * bands:(r + 1) * bands]) * _FNV_PRIME
     return keys
 
 
-def _candidate_pairs(sig: np.ndarray, bands: int, max_bucket: int = 64) -> set[tuple[int, int]]:
-    """Pairs of texts that share a band; buckets larger than ``max_bucket`` are skipped (templates)."""
-    keys = _band_keys(sig, bands)
-    pairs: set[tuple[int, int]] = set()
+def candidate_pairs(sig: np.ndarray, bands: int, max_bucket: int = 64,
+                    present: np.ndarray | None = None) -> np.ndarray:
+    """Sorted unique pairs ``(i, j)``, ``i < j``, of texts that share at least one LSH band (``P × 2``)."""
+    n = sig.shape[0]
+    if bands < 1 or sig.shape[1] % bands:
+        raise ValueError(f"num_perm ({sig.shape[1]}) must be a multiple of bands ({bands})")
+    index = np.arange(n, dtype=np.int64) if present is None else np.flatnonzero(present)
+    keys = _band_keys(sig[index], bands)
+    codes = []
     for band in range(bands):
         column = keys[:, band]
-        order = np.argsort(column, kind="stable")
+        order = np.argsort(column, kind="stable")  # stable: members of a bucket stay in index order
         ordered = column[order]
-        starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-        sizes = np.diff(np.concatenate((starts, [len(ordered)])))
-        for start, size in zip(starts[(sizes > 1) & (sizes <= max_bucket)].tolist(),
-                               sizes[(sizes > 1) & (sizes <= max_bucket)].tolist(), strict=True):
-            members = sorted(order[start:start + size].tolist())
-            pairs.update((x, y) for i, x in enumerate(members) for y in members[i + 1:])
-    return pairs
+        members = index[order]
+        for d in range(1, max(max_bucket, 2)):
+            same = ordered[:-d] == ordered[d:]
+            if not same.any():
+                break
+            codes.append(members[:-d][same] * n + members[d:][same])
+    if not codes:
+        return np.zeros((0, 2), dtype=np.int64)
+    unique = np.unique(np.concatenate(codes))
+    return np.stack((unique // n, unique % n), axis=1)
 
 
-def find_clusters(texts: list[str], settings: NearDupSettings | None = None) -> list[int]:
-    """Cluster representative (index of the cluster's first text) for every text.
+def estimated_jaccard(sig: np.ndarray, pairs: np.ndarray, block: int = 1 << 16) -> np.ndarray:
+    """MinHash estimate of each pair's Jaccard similarity: the share of equal signature rows."""
+    out = np.empty(len(pairs))
+    for lo in range(0, len(pairs), block):
+        x, y = pairs[lo:lo + block, 0], pairs[lo:lo + block, 1]
+        out[lo:lo + block] = (sig[x] == sig[y]).mean(axis=1)
+    return out
 
-    A text with no near-duplicate is its own representative. The result depends only on
-    the texts and their order, never on hashing randomness across runs.
+
+def jaccard(unique: np.ndarray, counts: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Exact Jaccard similarity of the shingle sets of each pair (vectorised, no Python loop per pair)."""
+    if len(pairs) == 0:
+        return np.zeros(0)
+    starts = np.cumsum(counts) - counts
+    x, y = pairs[:, 0], pairs[:, 1]
+    cx, cy = counts[x], counts[y]
+    pair_of = np.concatenate((np.repeat(np.arange(len(pairs)), cx), np.repeat(np.arange(len(pairs)), cy)))
+
+    def gather(texts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        ragged = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        return unique[np.repeat(starts[texts], sizes) + ragged]
+
+    values = np.concatenate((gather(x, cx), gather(y, cy)))
+    order = np.lexsort((values, pair_of))
+    v, p = values[order], pair_of[order]
+    common = (v[1:] == v[:-1]) & (p[1:] == p[:-1])  # each set is duplicate-free, so a repeat is a shared shingle
+    inter = np.bincount(p[1:][common], minlength=len(pairs))
+    union = cx + cy - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+
+
+def _components(n: int, pairs: np.ndarray, rank: Sequence[int] | None) -> np.ndarray:
+    """Representative (lowest rank, then lowest index) of each text's connected component."""
+    order = np.arange(n) if rank is None else np.lexsort((np.arange(n), np.asarray(rank)))
+    if len(pairs) == 0:
+        return np.arange(n)
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    x, y = position[pairs[:, 0]], position[pairs[:, 1]]
+    parent = np.arange(n)
+    while True:  # hook roots onto the smaller root, then jump pointers until every node points at a root
+        px, py = parent[x], parent[y]
+        if (px == py).all():
+            break
+        low = np.minimum(px, py)
+        np.minimum.at(parent, px, low)
+        np.minimum.at(parent, py, low)
+        while True:
+            jumped = parent[parent]
+            if (jumped == parent).all():
+                break
+            parent = jumped
+    return order[parent[position]]
+
+
+def near_duplicate_pairs(
+    texts: Sequence[str], *, threshold: float = 0.7, shingle: int = 2, num_perm: int = 64, bands: int = 16,
+    seed: int = 0, max_bucket: int = 64, num_proc: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Confirmed near-duplicate pairs ``(i, j)``, ``i < j``, and their Jaccard similarity, sorted by pair.
+
+    Same keywords as :func:`find_clusters`; useful to audit what was folded and why.
     """
-    settings = settings or NearDupSettings()
-    n = len(texts)
-    hashes, owner = shingle_hashes(texts, settings.shingle)
-    sig = signatures(hashes, owner, n, settings)
-    shingle_sets: list[set[int]] = [set() for _ in range(n)]
-    for text_index, value in zip(owner.tolist(), hashes.tolist(), strict=True):
-        shingle_sets[text_index].add(value)
-    parent = list(range(n))
+    texts = list(texts)
+    unique, counts, sig = _sketch(texts, shingle, num_perm, seed, num_proc)
+    pairs = candidate_pairs(sig, bands, max_bucket, present=counts > 0)
+    pairs = pairs[estimated_jaccard(sig, pairs) >= threshold - _ESTIMATE_MARGIN * np.sqrt(0.25 / num_perm)]
+    similarity = jaccard(unique, counts, pairs)
+    keep = similarity >= threshold
+    return pairs[keep], similarity[keep]
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
-    for x, y in sorted(_candidate_pairs(sig, settings.bands)):
-        sx, sy = shingle_sets[x], shingle_sets[y]
-        if sx and sy and len(sx & sy) / len(sx | sy) >= settings.threshold:
-            rx, ry = root(x), root(y)
-            if rx != ry:
-                parent[max(rx, ry)] = min(rx, ry)
-    return [root(i) for i in range(n)]
+def find_clusters(
+    texts: Sequence[str], *, threshold: float = 0.7, shingle: int = 2, num_perm: int = 64, bands: int = 16,
+    seed: int = 0, max_bucket: int = 64, num_proc: int = 1, rank: Sequence[int] | None = None,
+) -> list[int]:
+    """The cluster of every text, as the index of its cluster's representative.
+
+    A text with no near-duplicate is its own representative. The representative of a
+    cluster is its member with the lowest ``rank`` (ties and the default: lowest index), so
+    a caller can make the most curated copy win. Near-duplication is transitive here
+    (connected components): a chain of small edits ends in one cluster. Output is identical
+    for any ``num_proc`` and across runs and machines.
+    """
+    if rank is not None and len(rank) != len(texts):
+        raise ValueError(f"rank has {len(rank)} entries for {len(texts)} texts")
+    pairs, _ = near_duplicate_pairs(texts, threshold=threshold, shingle=shingle, num_perm=num_perm, bands=bands,
+                                    seed=seed, max_bucket=max_bucket, num_proc=num_proc)
+    return _components(len(texts), pairs, rank).tolist()

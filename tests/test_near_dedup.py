@@ -2,7 +2,7 @@
 
 from itertools import combinations
 
-from builders.near_dedup import NearDupSettings, find_clusters
+from builders.near_dedup import NearDupSettings, find_clusters, near_duplicate_pairs
 
 BASES = [
     "在公共场合大声喧哗是不文明的行为", "乘坐公交车时应该主动给老人让座", "企业应该追求高质量发展而不是盲目扩张",
@@ -53,7 +53,7 @@ def test_distinct_rules_on_one_template_are_not_merged():
 
 
 def test_short_texts_only_match_identical_short_texts():
-    assert find_clusters(["好", "好", "坏", "好人"], NearDupSettings(shingle=3)) == [0, 0, 2, 3]
+    assert find_clusters(["好", "好", "坏", "好人"], shingle=3) == [0, 0, 2, 3]
 
 
 def test_deterministic_and_order_defines_the_representative():
@@ -61,3 +61,37 @@ def test_deterministic_and_order_defines_the_representative():
     assert find_clusters(texts) == find_clusters(list(texts))
     reversed_clusters = find_clusters(texts[::-1])
     assert reversed_clusters[0] == 0 and reversed_clusters[1] == 0  # the later copy now represents its group
+
+
+def test_empty_and_whitespace_texts_are_their_own_clusters():
+    assert find_clusters(["", "  ", "在公共场合大声喧哗是不文明的", ""]) == [0, 1, 2, 3]
+    assert find_clusters([]) == []
+
+
+def test_width_and_punctuation_variants_are_normalized_before_shingling():
+    texts = ["做人要讲诚信,不能骗人", "做人要讲诚信，不能骗人。", "做人要讲诚信， 不能骗人！"]
+    assert find_clusters(texts) == [0, 0, 0]
+
+
+def test_same_output_for_one_and_two_processes():
+    texts, _ = _planted()
+    texts = texts * 3 + [t + "吧" for t in texts]
+    assert find_clusters(texts, num_proc=2) == find_clusters(texts, num_proc=1)
+    pairs_1, sim_1 = near_duplicate_pairs(texts)
+    pairs_2, sim_2 = near_duplicate_pairs(texts, num_proc=2)
+    assert pairs_1.tolist() == pairs_2.tolist() and sim_1.tolist() == sim_2.tolist()
+    assert (sim_1 >= 0.7).all()
+
+
+def test_rank_chooses_the_representative():
+    texts, _ = _planted()
+    rank = [1 if i % 2 == 0 else 0 for i in range(len(texts))]  # prefer the edited copy
+    clusters = find_clusters(texts, rank=rank)
+    assert clusters[:2] == [1, 1]
+
+
+def test_settings_record_the_keywords_and_large_template_buckets_stay_bounded():
+    settings = NearDupSettings(max_bucket=4)
+    texts = [f"在公共场合大声喧哗是不文明的{'的' * (i % 3)}" for i in range(40)]
+    clusters = find_clusters(texts, **settings.kwargs())
+    assert clusters == [0, 0, 0] * 13 + [0]
