@@ -23,7 +23,10 @@ from builders.rule_links import RuleIndex
 CONFIG = "scenarios"
 
 ARTIFACTS = [
-    ArtifactKind("guided_scenes", CONFIG, ("experiment1/*.csv", "experiment1/*/*.csv"),
+    # Named exactly: experiment1/ also holds select_rule.py's rules.csv (12 core-value columns)
+    # and data_analysis.py's *_scene_distance.csv, which are not scenes.
+    ArtifactKind("guided_scenes", CONFIG,
+                 ("experiment1/*/with_rule_scene_[0-9]*.csv", "experiment1/*/without_rule_scene_[0-9]*.csv"),
                  ("theme", "rules", "scene"),
                  "Experiment 1: numbered blobs of scenes per core value, with or without guiding rules."),
     ArtifactKind("theme_scenes", CONFIG, ("experiment2/scene/*.csv",),
