@@ -374,6 +374,10 @@ def build(ctx: BuildContext) -> list[dict]:
             for obs in other.members:
                 ledger.fold(CONFIG, obs.file, obs.line, best_id, f"same text as {best_id} after rewrite")
         stats["folded_after_rewrite"] += len(folded)
+        # A folded copy whose own text is the published (rewritten) text carries that text's translation.
+        english = next((o.row["rule_en"] for o in sorted(folded, key=lambda r: r.rank) if o.row["rule_en"]), None)
+        if english and (best.row["rule_en"] is None or best.row["rewritten"]):
+            best.row["rule_en"] = english
         rows.append(best.row)
     rows.sort(key=lambda r: r["id"])
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]

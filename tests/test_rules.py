@@ -118,6 +118,17 @@ def test_rows_that_rewrite_to_an_existing_rule_fold_into_it(tmp_path):
     assert folded, "the rewritten copy must be folded into the existing rule"
 
 
+def test_a_rewrite_onto_a_translated_rule_takes_that_translation(tmp_path):
+    raw = write_raw_tree(tmp_path / "raw")
+    write_csv(raw / "data_control/label_rot_data/human/batch2.csv", ["rot", "标签", "重写"],
+              [["盗掘古墓是不道德的行为。", "-1", "爱护公共设施是每个公民的责任"]])
+    ctx = collect(raw)
+    kept = _by_original(ctx)["盗掘古墓是不道德的行为。"]
+    assert kept["rule"] == "爱护公共设施是每个公民的责任" and kept["rewritten"]
+    assert kept["rule_en"] == "Caring for public facilities is every citizen's duty."
+    assert "爱护公共设施是每个公民的责任" not in _by_original(ctx)
+
+
 def test_damaged_line_in_a_gbk_file_is_rejected_with_its_line(tmp_path):
     raw = write_raw_tree(tmp_path / "raw")
     path = raw / "data_control/final.csv"
