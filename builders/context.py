@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 from builders.ledger import Ledger
 from builders.readers.layout import Artifact
 from builders.readers.records import Record
+from builders.rule_links import RuleIndex
 from builders.taxonomy import Taxonomy, load_taxonomy
 
 
@@ -52,6 +53,14 @@ class BuildContext:
     """Dedup key of an original rule text folded into another rule after a rewrite → that rule's id."""
     orphans: list[str] = field(default_factory=list)
     """``file:line: …`` of rows pointing at something missing, when orphans are not allowed."""
+
+    _rule_index: RuleIndex | None = field(default=None, init=False, repr=False)
+
+    def rule_index(self) -> RuleIndex:
+        """The published rules by text, shared by every config that quotes rules (after ``rules``)."""
+        if self._rule_index is None:
+            self._rule_index = RuleIndex(self.results["rules"], self.rule_aliases)
+        return self._rule_index
 
     def of_kind(self, *kinds: str) -> list[Artifact]:
         """Artifacts of the given kinds, by path."""

@@ -17,7 +17,7 @@ from builders.option_mapping import given_mapping, option_rows, recover_mapping
 from builders.parsers.blobs import scene_and_options, split_scene_blob
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import ArtifactKind
-from builders.rule_links import RuleIndex, rule_ref
+from builders.rule_links import rule_ref
 from builders.taxonomy import UnknownValueError
 
 CONFIG = "dilemmas"
@@ -77,7 +77,7 @@ class PairResolver:
 
     def __init__(self, ctx: BuildContext, config: str) -> None:
         self.ctx, self.config = ctx, config
-        self.index = RuleIndex(ctx.results["rules"], ctx.rule_aliases)
+        self.index = ctx.rule_index()
         self.normalize = ValueNormalizer(ctx.taxonomy)
         self._cache: dict[tuple, tuple] = {}
 

@@ -11,22 +11,35 @@ from builders.normalizers.text import dedup_key
 
 
 class RuleIndex:
-    """Published rules by the normalized keys of their published and original text."""
+    """Published rules by the normalized keys of their published and original text.
+
+    The keys are computed on the first lookup, so a build whose later configs have no
+    raw files never pays for indexing a quarter of a million rules.
+    """
 
     def __init__(self, rules: list[dict], aliases: dict[str, str] | None = None) -> None:
         """``aliases``: original texts (by key) of rules folded into another after a rewrite → its id."""
-        self._by_key: dict[str, dict] = {}
-        for row in rules:
-            self._by_key.setdefault(dedup_key(row["original_rule"]), row)
-        for row in rules:
-            self._by_key.setdefault(dedup_key(row["rule"]), row)
-        by_id = {row["id"]: row for row in rules}
-        for key, row_id in (aliases or {}).items():
-            self._by_key.setdefault(key, by_id[row_id])
+        self._rules, self._aliases = rules, aliases or {}
+        self._by_key: dict[str, dict] | None = None
+
+    def _index(self) -> dict[str, dict]:
+        by_key: dict[str, dict] = {}
+        for row in self._rules:
+            by_key.setdefault(dedup_key(row["original_rule"]), row)
+        for row in self._rules:
+            by_key.setdefault(dedup_key(row["rule"]), row)
+        by_id = {row["id"]: row for row in self._rules}
+        for key, row_id in self._aliases.items():
+            by_key.setdefault(key, by_id[row_id])
+        return by_key
 
     def find(self, text: str | None) -> dict | None:
         """The rule row whose text matches, or ``None``."""
-        return self._by_key.get(dedup_key(text)) if text else None
+        if not text:
+            return None
+        if self._by_key is None:
+            self._by_key = self._index()
+        return self._by_key.get(dedup_key(text))
 
 
 def rule_ref(row: dict) -> dict:

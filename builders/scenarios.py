@@ -178,7 +178,7 @@ def _apply_gold(row: dict, gold: str) -> None:
 
 def build(ctx: BuildContext) -> list[dict]:
     """Scenario rows sorted by id; gold letters and human choices fold into their scenes."""
-    index = RuleIndex(ctx.results["rules"], ctx.rule_aliases)
+    index = ctx.rule_index()
     rows: dict[str, dict] = {}
     by_position: dict[tuple[str, int], str] = {}
     positions: dict[str, int] = {}
