@@ -49,11 +49,12 @@ def _naive_row(rot: str, translate: str, level: str, core: str, derived: str) ->
     import hashlib
 
     split = lambda cell: [v for v in str(cell).split("、") if v and v != "nan"]  # noqa: E731
-    return {"id": "rule-" + hashlib.sha256(str(rot).encode()).hexdigest()[:16], "rule": str(rot),
+    row_id = "rule-" + hashlib.sha256(str(rot).encode()).hexdigest()[:16]
+    return {"id": row_id, "rule": str(rot),
             "rule_en": translate if isinstance(translate, str) else None, "original_rule": str(rot),
             "rewritten": False, "dimensions": split(level), "core_values": split(core),
             "derived_values": split(derived), "source": "master_table", "label": None, "label_origin": "none",
-            "labeler": None}
+            "labeler": None, "cluster_id": row_id}
 
 
 def step_naive(tree: Path, work: Path) -> dict:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from string import Template
 
 import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
@@ -102,27 +104,38 @@ def framework_table(taxonomy: Taxonomy) -> str:
     )
 
 
-def rules_statistics(rows: list[dict], taxonomy: Taxonomy) -> str:
-    """Counts per value, label origin, source and rewrite status."""
-    counts = {tier: Counter(v for r in rows for v in r[tier])
-              for tier in ("dimensions", "core_values", "derived_values")}
+def _counts(column: pa.ChunkedArray) -> dict:
+    """Value → count of a column (list columns are flattened), computed in Arrow."""
+    if pa.types.is_list(column.type):
+        column = pc.list_flatten(column)
+    return {c["values"].as_py(): c["counts"].as_py() for c in pc.value_counts(column)}
+
+
+def rules_statistics(table: pa.Table, taxonomy: Taxonomy) -> str:
+    """Counts per value, label origin, source and rewrite status, and near-duplicate clusters."""
+    counts = {tier: _counts(table.column(tier)) for tier in ("dimensions", "core_values", "derived_values")}
     en = {e["zh"]: e["en"] for tier in ("dimensions", "core_values", "derived_values")
           for e in getattr(taxonomy, tier)}
+    rewritten = pc.sum(table.column("rewritten")).as_py() or 0
+    in_clusters = pc.sum(pc.not_equal(table.column("cluster_id"), table.column("id"))).as_py() or 0
+    representatives = len(pc.unique(pc.filter(
+        table.column("cluster_id"), pc.not_equal(table.column("cluster_id"), table.column("id")))))
     parts = [
-        f"{len(rows):,} rules; {sum(r['rewritten'] for r in rows):,} published as rewritten text.",
+        f"{table.num_rows:,} rules; {rewritten:,} published as rewritten text. "
+        f"{in_clusters:,} rules are near-duplicates of one of {representatives:,} other rules (`cluster_id`).",
         "",
-        _table(("Label origin", "Rules"), sorted(Counter(r["label_origin"] for r in rows).items())),
+        _table(("Label origin", "Rules"), sorted(_counts(table.column("label_origin")).items())),
         "",
-        _table(("Source", "Rules"), sorted(Counter(r["source"] for r in rows).items())),
+        _table(("Source", "Rules"), sorted(_counts(table.column("source")).items())),
         "",
         _table(("Dimension", "English", "Rules"),
-               [(n, en[n], counts["dimensions"][n]) for n in taxonomy.names("dimensions")]),
+               [(n, en[n], counts["dimensions"].get(n, 0)) for n in taxonomy.names("dimensions")]),
         "",
         _table(("Core value", "English", "Rules"),
-               [(n, en[n], counts["core_values"][n]) for n in taxonomy.names("core_values")]),
+               [(n, en[n], counts["core_values"].get(n, 0)) for n in taxonomy.names("core_values")]),
         "",
         _table(("#", "Derived value", "English", "Rules"),
-               [(i, n, en[n], counts["derived_values"][n])
+               [(i, n, en[n], counts["derived_values"].get(n, 0))
                 for i, n in enumerate(taxonomy.names("derived_values"), start=1)]),
     ]
     return "\n".join(parts)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from builders import __version__
 from builders.context import BuildSettings
+from builders.near_dedup import NEAR_DUP_MODES, NearDupSettings
 from builders.resources import sample_raw_dir
 
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
@@ -38,10 +39,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
     if args.bump == "auto" and args.version_given:
         print("error: pass either --version or --bump auto, not both", file=sys.stderr)
         return 2
-    settings = BuildSettings(version=args.version, allow_orphans=args.allow_orphans)
+    try:
+        near_dup = NearDupSettings(mode=args.near_dup, threshold=args.near_dup_threshold)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    settings = BuildSettings(version=args.version, allow_orphans=args.allow_orphans, near_dup=near_dup)
     try:
         report = build_release(raw, args.out, settings, report_dir=args.report, strict=args.strict,
-                               previous=args.previous, bump=args.bump, endpoint=args.endpoint)
+                               previous=args.previous, bump=args.bump, endpoint=args.endpoint,
+                               num_proc=max(1, args.num_proc))
     except _input_errors() as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -166,6 +173,13 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--strict", action="store_true", help="fail the build if any raw row is rejected")
     build.add_argument("--allow-orphans", action="store_true",
                        help="reject rows that point at a rule or item missing from the release, instead of failing")
+    build.add_argument("--near-dup", choices=NEAR_DUP_MODES, default=NearDupSettings.mode,
+                       help="near-duplicate rules: record clusters in cluster_id (mark, the default), fold them "
+                            "into the best-annotated member (fold), or skip detection (off)")
+    build.add_argument("--near-dup-threshold", type=float, default=NearDupSettings.threshold, metavar="J",
+                       help="character-bigram Jaccard similarity of near-duplicates (default: %(default)s)")
+    build.add_argument("--num-proc", type=int, default=1, metavar="N",
+                       help="worker processes for the steps that parallelise (the output does not depend on it)")
     build.set_defaults(func=_cmd_build)
 
     validate = sub.add_parser(

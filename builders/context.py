@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from tqdm.auto import tqdm
 
 from builders.ledger import Ledger
+from builders.near_dedup import NearDupSettings
 from builders.readers.layout import Artifact
 from builders.readers.records import Record
 from builders.rule_links import RuleIndex
@@ -31,6 +32,8 @@ class BuildSettings:
     """Rows per Parquet row group (smaller groups make the viewer and streaming snappier)."""
     allow_orphans: bool = False
     """Reject rows that point at a missing rule or item instead of failing the build."""
+    near_dup: NearDupSettings = field(default_factory=NearDupSettings)
+    """Near-duplicate detection of rules (after exact dedup)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,6 +54,10 @@ class BuildContext:
     """Raw rows whose labels were changed by normalization (hierarchy closure, contradictions)."""
     rule_aliases: dict[str, str] = field(default_factory=dict)
     """Dedup key of an original rule text folded into another rule after a rewrite → that rule's id."""
+    num_proc: int = 1
+    """Worker processes for the steps that parallelise; the output is the same for any value."""
+    near_duplicates: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    """Per config: the representative id of each near-duplicate cluster → the ids of its other members."""
     orphans: list[str] = field(default_factory=list)
     """``file:line: …`` of rows pointing at something missing, when orphans are not allowed."""
 

@@ -59,10 +59,18 @@ _ESTIMATE_MARGIN = 4.0
 the threshold skip the exact check: with 64 permutations a pair at the threshold is dropped with p < 1e-4."""
 
 
+NEAR_DUP_MODES = ("off", "mark", "fold")
+"""What a build does with near-duplicate rules: nothing; record the cluster in ``cluster_id``; fold
+every member into the cluster's representative (as exact duplicates are)."""
+
+
 @dataclass(frozen=True)
 class NearDupSettings:
-    """The knobs of :func:`find_clusters`, recorded in the build settings (``asdict`` gives its keywords)."""
+    """How a build finds near-duplicate rules, recorded in the build settings."""
 
+    mode: str = "mark"
+    """One of :data:`NEAR_DUP_MODES`. ``mark`` by default: a small edit can flip a rule's meaning (应该 / 不应该),
+    so removing rows is a maintainer's explicit choice."""
     threshold: float = 0.7
     """Minimum Jaccard similarity of shingle sets for two texts to be near-duplicates."""
     shingle: int = 2
@@ -71,12 +79,18 @@ class NearDupSettings:
     bands: int = 16
     """LSH bands of num_perm / bands rows: 16 × 4 makes a pair at the 0.7 threshold a candidate with p ≈ 0.99."""
     seed: int = 0
-    max_bucket: int = 64
+    max_bucket: int = 16
     """Buckets up to this size are expanded into all pairs; larger ones into neighbours within this window."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in NEAR_DUP_MODES:
+            raise ValueError(f"near-duplicate mode {self.mode!r}: use one of {', '.join(NEAR_DUP_MODES)}")
+        if not 0 < self.threshold <= 1:
+            raise ValueError(f"near-duplicate threshold {self.threshold}: use a Jaccard similarity in (0, 1]")
 
     def kwargs(self) -> dict:
         """The settings as keyword arguments of :func:`find_clusters`."""
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "mode"}
 
 
 def shingle_hashes(texts: Sequence[str], size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +180,7 @@ def _band_keys(sig: np.ndarray, bands: int) -> np.ndarray:
     return keys
 
 
-def candidate_pairs(sig: np.ndarray, bands: int, max_bucket: int = 64,
+def candidate_pairs(sig: np.ndarray, bands: int, max_bucket: int = 16,
                     present: np.ndarray | None = None) -> np.ndarray:
     """Sorted unique pairs ``(i, j)``, ``i < j``, of texts that share at least one LSH band (``P × 2``)."""
     n = sig.shape[0]
@@ -248,7 +262,7 @@ def _components(n: int, pairs: np.ndarray, rank: Sequence[int] | None) -> np.nda
 
 def near_duplicate_pairs(
     texts: Sequence[str], *, threshold: float = 0.7, shingle: int = 2, num_perm: int = 64, bands: int = 16,
-    seed: int = 0, max_bucket: int = 64, num_proc: int = 1,
+    seed: int = 0, max_bucket: int = 16, num_proc: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Confirmed near-duplicate pairs ``(i, j)``, ``i < j``, and their Jaccard similarity, sorted by pair.
 
@@ -265,7 +279,7 @@ def near_duplicate_pairs(
 
 def find_clusters(
     texts: Sequence[str], *, threshold: float = 0.7, shingle: int = 2, num_perm: int = 64, bands: int = 16,
-    seed: int = 0, max_bucket: int = 64, num_proc: int = 1, rank: Sequence[int] | None = None,
+    seed: int = 0, max_bucket: int = 16, num_proc: int = 1, rank: Sequence[int] | None = None,
 ) -> list[int]:
     """The cluster of every text, as the index of its cluster's representative.
 

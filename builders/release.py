@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 import builders
@@ -94,8 +95,7 @@ def _check_output_dir(out_dir: Path) -> None:
         )
 
 
-def _write_config(ctx: BuildContext, staging: Path, config: str, rows: list[dict]) -> SplitFiles:
-    table = rows_to_table(rows, features(config).arrow_schema)
+def _write_config(ctx: BuildContext, staging: Path, config: str, table: pa.Table) -> SplitFiles:
     errors = TableValidator(load_schema(config)).validate(table)
     if errors:
         sample = "; ".join(str(e) for e in errors[:5])
@@ -124,10 +124,13 @@ def _without_gc_pauses() -> Iterator[None]:
             gc.enable()
 
 
-def collect(raw_dir: Path, settings: BuildSettings | None = None) -> BuildContext:
-    """Read, parse, normalize, validate, dedup and id every config; nothing is written."""
+def collect(raw_dir: Path, settings: BuildSettings | None = None, *, num_proc: int = 1) -> BuildContext:
+    """Read, parse, normalize, validate, dedup and id every config; nothing is written.
+
+    ``num_proc``: worker processes for the steps that parallelise; the result does not depend on it.
+    """
     artifacts = discover(Path(raw_dir), _all_kinds())
-    ctx = BuildContext(artifacts=artifacts, settings=settings or BuildSettings())
+    ctx = BuildContext(artifacts=artifacts, settings=settings or BuildSettings(), num_proc=num_proc)
     with _without_gc_pauses():
         for module in CONFIG_BUILDERS:
             ctx.results[module.CONFIG] = module.build(ctx)
@@ -189,7 +192,7 @@ def _previous_ids(diff: ReleaseDiff, ctx: BuildContext, previous: ReleaseView) -
 def build_release(
     raw_dir: Path, out_dir: Path, settings: BuildSettings | None = None, *,
     report_dir: Path | None = None, strict: bool = False, previous: str | Path | None = None,
-    bump: str | None = None, endpoint: str | None = None,
+    bump: str | None = None, endpoint: str | None = None, num_proc: int = 1,
 ) -> BuildReport:
     """Build every config from ``raw_dir`` into the release directory ``out_dir``.
 
@@ -198,12 +201,12 @@ def build_release(
     history is carried forward and the report says what happened to every previous id.
     """
     with _without_gc_pauses():
-        return _build_release(raw_dir, out_dir, settings, report_dir, strict, previous, bump, endpoint)
+        return _build_release(raw_dir, out_dir, settings, report_dir, strict, previous, bump, endpoint, num_proc)
 
 
 def _build_release(
     raw_dir: Path, out_dir: Path, settings: BuildSettings | None, report_dir: Path | None, strict: bool,
-    previous: str | Path | None, bump: str | None, endpoint: str | None,
+    previous: str | Path | None, bump: str | None, endpoint: str | None, num_proc: int,
 ) -> BuildReport:
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     settings = settings or BuildSettings()
@@ -212,7 +215,7 @@ def _build_release(
     previous_view = open_release(str(previous), endpoint=endpoint) if previous else None
     if bump == "auto" and previous_view is None:
         raise BuildError("--bump auto needs --previous (the release to compare with)")
-    ctx = collect(raw_dir, settings)
+    ctx = collect(raw_dir, settings, num_proc=num_proc)
     counts = {m.CONFIG: ctx.ledger.counts(m.CONFIG) for m in CONFIG_BUILDERS}
     report = BuildReport(out_dir, report_dir, counts, ctx.notes)
     _write_report(ctx, report_dir, counts)
@@ -222,7 +225,9 @@ def _build_release(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        splits = [_write_config(ctx, staging, m.CONFIG, ctx.results[m.CONFIG])
+        tables = {m.CONFIG: rows_to_table(ctx.results[m.CONFIG], features(m.CONFIG).arrow_schema)
+                  for m in CONFIG_BUILDERS}
+        splits = [_write_config(ctx, staging, m.CONFIG, tables[m.CONFIG])
                   for m in tqdm(CONFIG_BUILDERS, desc="writing", unit="config", disable=None, leave=False)]
         name, target, split = DEFAULT_CONFIG
         base = next(s for s in splits if s.config == target)
@@ -248,7 +253,7 @@ def _build_release(
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         history.append(history_entry(settings.version, {s.config: s.num_rows for s in splits}, diff))
         sections = {
-            "rules": rules_statistics(ctx.results["rules"], ctx.taxonomy),
+            "rules": rules_statistics(tables["rules"], ctx.taxonomy),
             "taxonomy": "The 50 derived values with their parents; the same table as the value framework above.",
             "dilemmas": dilemmas_statistics(ctx.results["dilemmas"]),
             "scenarios": scenarios_statistics(ctx.results["scenarios"]),
@@ -265,6 +270,7 @@ def _build_release(
             "configs": configs,
             "inputs": {a.relpath: {"kind": a.kind.name, "sha256": sha256_file(a.path)} for a in ctx.artifacts},
             "settings": settings.to_dict(),
+            "near_duplicates": ctx.near_duplicates,
             "counts": counts,
             "history": history,
         })

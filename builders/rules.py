@@ -18,6 +18,7 @@ import pyarrow as pa
 from builders.context import BuildContext
 from builders.dedup import group_exact, keep_best
 from builders.ids import stable_id
+from builders.near_dedup import find_clusters
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
 from builders.normalizers.values import ValueNormalizer
 from builders.parsers.replies import (
@@ -354,30 +355,70 @@ def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> _Resolved | No
     return _Resolved(row, key, group.key, kept, members, rank)
 
 
+def _exact_dedup(ctx: BuildContext, resolved: list[_Resolved],
+                 stats: Counter) -> list[tuple[_Resolved, list[_Resolved]]]:
+    """Second dedup pass on the published text: a rewrite can land on another rule's text."""
+    kept = []
+    for copies in group_exact(resolved, lambda r: r.key).values():
+        best, folded = (copies[0], []) if len(copies) == 1 else keep_best(copies, lambda r: r.rank)
+        for other in folded:
+            ctx.rule_aliases[other.group_key] = best.row["id"]
+        stats["folded_after_rewrite"] += len(folded)
+        # A folded copy whose own text is the published (rewritten) text carries that text's translation.
+        english = next((o.row["rule_en"] for o in sorted(folded, key=lambda r: r.rank) if o.row["rule_en"]), None)
+        if english and (best.row["rule_en"] is None or best.row["rewritten"]):
+            best.row["rule_en"] = english
+        kept.append((best, folded))
+    return kept
+
+
+def _near_duplicates(ctx: BuildContext, kept: list[_Resolved], stats: Counter) -> list[_Resolved]:
+    """Each kept rule's near-duplicate representative: its best-annotated cluster member (itself if alone)."""
+    settings = ctx.settings.near_dup
+    if settings.mode == "off" or not kept:
+        return kept
+    order = sorted(range(len(kept)), key=lambda i: kept[i].rank)
+    rank = [0] * len(kept)
+    for position, i in enumerate(order):
+        rank[i] = position
+    clusters = find_clusters([r.row["rule"] for r in kept], rank=rank, num_proc=ctx.num_proc, **settings.kwargs())
+    members: dict[str, list[str]] = {}
+    for resolved, representative in zip(kept, clusters, strict=True):
+        if kept[representative] is not resolved:
+            members.setdefault(kept[representative].row["id"], []).append(resolved.row["id"])
+    ctx.near_duplicates[CONFIG] = {rep: sorted(ids) for rep, ids in sorted(members.items())}
+    stats["near_duplicate_clusters"] = len(members)
+    stats["near_duplicate_members"] = sum(map(len, members.values()))
+    return [kept[i] for i in clusters]
+
+
 def build(ctx: BuildContext) -> list[dict]:
     """Build the published rule rows, sorted by id, recording every raw row's outcome."""
     observations = _validate_observations(ctx, read_observations(ctx))
     stats: Counter = Counter()
     resolved = [r for g in _group(ctx, observations) if (r := _resolve(ctx, g, stats))]
+    kept = _exact_dedup(ctx, resolved, stats)
+    representatives = _near_duplicates(ctx, [best for best, _ in kept], stats)
+    fold_near = ctx.settings.near_dup.mode == "fold"
     rows = []
     ledger = ctx.ledger
-    for copies in group_exact(resolved, lambda r: r.key).values():
-        best, folded = (copies[0], []) if len(copies) == 1 else keep_best(copies, lambda r: r.rank)
-        best_id = best.row["id"]
+    for (best, folded), representative in zip(kept, representatives, strict=True):
+        best_id, rep_id = best.row["id"], representative.row["id"]
+        if fold_near and rep_id != best_id:
+            for other in (best, *folded):
+                ctx.rule_aliases[other.group_key] = ctx.rule_aliases[other.key] = rep_id
+                for obs in other.members:
+                    ledger.fold(CONFIG, obs.file, obs.line, rep_id, f"near-duplicate of {rep_id}")
+            continue
         for obs in best.members:
             if obs is best.kept:
                 ledger.publish(CONFIG, obs.file, obs.line, best_id)
             else:
                 ledger.fold(CONFIG, obs.file, obs.line, best_id, "same rule text")
         for other in folded:
-            ctx.rule_aliases[other.group_key] = best_id
             for obs in other.members:
                 ledger.fold(CONFIG, obs.file, obs.line, best_id, f"same text as {best_id} after rewrite")
-        stats["folded_after_rewrite"] += len(folded)
-        # A folded copy whose own text is the published (rewritten) text carries that text's translation.
-        english = next((o.row["rule_en"] for o in sorted(folded, key=lambda r: r.rank) if o.row["rule_en"]), None)
-        if english and (best.row["rule_en"] is None or best.row["rewritten"]):
-            best.row["rule_en"] = english
+        best.row["cluster_id"] = best_id if fold_near else rep_id
         rows.append(best.row)
     rows.sort(key=lambda r: r["id"])
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]

@@ -2,7 +2,7 @@
 
 ``make_release`` writes the layout ``cvc build`` produces (card with ``configs:``,
 Parquet shards, schema, manifest with hashes, changelog) without running the build, so
-the publish tests do not depend on the build pipeline. Swap it for the real build later.
+the publish tests control every byte of a release; columns and schema come from ``schemas/``.
 """
 
 from __future__ import annotations
@@ -18,26 +18,13 @@ import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import constants
 
+from builders.schema import features, schema_bytes
+
 SHARD_ROWS = 3
 TOKEN = "hf_TESTSECRETtoken0123456789abcdef"
 """A recognisable fake token: tests assert it never shows up anywhere."""
-RULES_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("rule", pa.string()),
-        ("rule_en", pa.string()),
-        ("original_rule", pa.string()),
-        ("rewritten", pa.bool_()),
-        ("dimensions", pa.list_(pa.string())),
-        ("core_values", pa.list_(pa.string())),
-        ("derived_values", pa.list_(pa.string())),
-        ("source", pa.string()),
-        ("label", pa.int8()),
-        ("label_origin", pa.string()),
-        ("labeler", pa.string()),
-    ]
-)
-"""The columns of the ``rules`` config (as ``schemas/rules.schema.json`` derives them)."""
+RULES_SCHEMA = features("rules").arrow_schema
+"""The columns of the ``rules`` config, derived from ``schemas/rules.schema.json``."""
 _VALUES = [
     (["国家"], ["文明"], ["文明礼仪"]),
     (["个人"], ["诚信"], ["信守承诺"]),
@@ -62,6 +49,7 @@ def rule_row(i: int, text: str) -> dict:
         "label": 1,
         "label_origin": "human",
         "labeler": "human",
+        "cluster_id": f"rule-{i:016x}",
     }
 
 
@@ -79,25 +67,6 @@ def sample_rows(n: int = 5) -> list[dict]:
     return [
         rule_row(i, texts[i % len(texts)] + ("" if i < len(texts) else str(i))) for i in range(n)
     ]
-
-
-def _json_schema() -> dict:
-    """A minimal JSON Schema naming every column (the real one adds descriptions and enums)."""
-
-    def prop(arrow_type: pa.DataType) -> dict:
-        if pa.types.is_list(arrow_type):
-            return {"type": "array", "items": prop(arrow_type.value_type)}
-        if pa.types.is_boolean(arrow_type):
-            return {"type": "boolean"}
-        if pa.types.is_integer(arrow_type):
-            return {"type": ["integer", "null"], "x-dtype": str(arrow_type)}
-        return {"type": ["string", "null"]}
-
-    return {
-        "title": "CVC value rule",
-        "type": "object",
-        "properties": {f.name: prop(f.type) for f in RULES_SCHEMA},
-    }
 
 
 def _sha256(data: bytes) -> str:
@@ -144,7 +113,7 @@ def make_release(
     for i, rel in enumerate(shards):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table.slice(i * shard_rows, shard_rows), root / rel, compression="zstd")
-    schema = json.dumps(_json_schema(), ensure_ascii=False, indent=2).encode()
+    schema = schema_bytes("rules")
     (root / "schemas").mkdir(exist_ok=True)
     (root / "schemas/rules.schema.json").write_bytes(schema)
     (root / "README.md").write_text(_card(version), encoding="utf-8")

@@ -139,3 +139,59 @@ def test_damaged_line_in_a_gbk_file_is_rejected_with_its_line(tmp_path):
     field, reason = _rejects(ctx)[("data_control/final.csv", 3)]
     assert "undecodable" in reason
     assert "尊重其他种族的传统文化是应该的" in _by_original(ctx)  # the rest of the file is intact
+
+
+NEAR_DUP_ROWS = FINAL_ROWS + [
+    ["爱护公共设施是每个公民的义务", "Caring for public facilities is every citizen's obligation.",
+     "国家", "文明", "精神文明"],
+]
+
+
+def _near_dup_ctx(tmp_path, mode: str, num_proc: int = 1):
+    from builders.context import BuildSettings
+    from builders.near_dedup import NearDupSettings
+
+    raw = write_raw_tree(tmp_path / f"raw-{mode}-{num_proc}", final_rows=NEAR_DUP_ROWS)
+    return collect(raw, BuildSettings(near_dup=NearDupSettings(mode=mode)), num_proc=num_proc)
+
+
+def test_near_duplicates_are_marked_with_the_representative_id(tmp_path):
+    ctx = _near_dup_ctx(tmp_path, "mark")
+    rows = _by_original(ctx)
+    kept, edited = rows["爱护公共设施是每个公民的责任"], rows["爱护公共设施是每个公民的义务"]
+    assert edited["cluster_id"] == kept["cluster_id"] == kept["id"] != edited["id"]
+    assert ctx.near_duplicates["rules"] == {kept["id"]: [edited["id"]]}
+    others = [r for r in ctx.results["rules"] if r["id"] not in (kept["id"], edited["id"])]
+    assert others and all(r["cluster_id"] == r["id"] for r in others)
+
+
+def test_folding_near_duplicates_records_them_and_keeps_links(tmp_path):
+    ctx = _near_dup_ctx(tmp_path, "fold")
+    rows = _by_original(ctx)
+    assert "爱护公共设施是每个公民的义务" not in rows
+    kept = rows["爱护公共设施是每个公民的责任"]
+    assert all(r["cluster_id"] == r["id"] for r in ctx.results["rules"])
+    folded = [e for e in ctx.ledger.entries("folded") if e.reason == f"near-duplicate of {kept['id']}"]
+    assert [(e.file, e.line) for e in folded] == [("data_control/final.csv", len(NEAR_DUP_ROWS) + 1)]
+    assert ctx.rule_index().find("爱护公共设施是每个公民的义务")["id"] == kept["id"]
+    counts = ctx.ledger.counts("rules")
+    assert counts["read"] == sum(v for k, v in counts.items() if k != "read")
+
+
+def test_near_dup_off_leaves_every_rule_its_own_cluster(tmp_path):
+    ctx = _near_dup_ctx(tmp_path, "off")
+    assert ctx.near_duplicates == {}
+    assert all(r["cluster_id"] == r["id"] for r in ctx.results["rules"])
+    assert len(_by_original(ctx)) == len(_by_original(_near_dup_ctx(tmp_path, "mark")))
+
+
+def test_release_is_byte_identical_whatever_num_proc(tmp_path):
+    from builders.manifest import read_manifest
+    from builders.release import build_release
+
+    raw = write_raw_tree(tmp_path / "raw", final_rows=NEAR_DUP_ROWS)
+    one = build_release(raw, tmp_path / "one", num_proc=1)
+    two = build_release(raw, tmp_path / "two", num_proc=2)
+    first, second = read_manifest(one.release_dir), read_manifest(two.release_dir)
+    assert first["files"] == second["files"] and first["near_duplicates"] == second["near_duplicates"]
+    assert first["near_duplicates"]["rules"]

@@ -8,10 +8,11 @@ from builders.validate import SchemaError, TableValidator
 GOOD = {
     "id": "rule-0123456789abcdef", "rule": "尊重他人是美德", "rule_en": None, "original_rule": "尊重他人是美德",
     "rewritten": False, "dimensions": ["个人"], "core_values": ["友善"], "derived_values": ["尊重他人"],
-    "source": "cmos", "label": 1, "label_origin": "human", "labeler": "human",
+    "source": "cmos", "label": 1, "label_origin": "human", "labeler": "human", "cluster_id": "rule-0123456789abcdef",
 }
 CORRUPTIONS = [
     {"id": "rule-XYZ"},
+    {"cluster_id": "rule-1"},
     {"rule": ""},
     {"rule_en": ""},
     {"original_rule": None},
