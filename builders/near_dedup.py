@@ -54,6 +54,9 @@ from builders.normalizers.text import dedup_key
 _MASK61 = np.uint64((1 << 61) - 1)
 _FNV_OFFSET = np.uint64(1469598103934665603)
 _FNV_PRIME = np.uint64(1099511628211)
+HASH_BITS = 40
+"""Shingle hashes are kept to 40 bits, so a (text, shingle) pair packs into one uint64 for sorting."""
+_HASH_MASK = np.uint64((1 << HASH_BITS) - 1)
 _ESTIMATE_MARGIN = 4.0
 """Candidates whose MinHash estimate is this many worst-case standard errors (sqrt(0.25 / num_perm)) below
 the threshold skip the exact check: with 64 permutations a pair at the threshold is dropped with p < 1e-4."""
@@ -93,40 +96,56 @@ class NearDupSettings:
         return {k: v for k, v in asdict(self).items() if k != "mode"}
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by an in-place sort and a neighbour comparison (several times faster on large int arrays)."""
+    values = np.sort(values)
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
+
+
 def shingle_hashes(texts: Sequence[str], size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hash of every shingle (uint64, stable) and the index of the text it belongs to, in text order.
+    """Hash of every shingle (uint64 below ``2**HASH_BITS``, stable) and the index of its text, in text order.
 
     Texts are normalized with ``dedup_key``; a text shorter than ``size`` yields one shingle
-    (the whole text), an empty text none.
+    (the whole text), an empty text none. The FNV-1a hash of the ``k``-gram at every
+    position of the concatenated texts is computed from the ``k - 1``-gram's, so the cost
+    is ``size`` passes over the characters; windows that cross a text boundary are dropped.
     """
     if size < 1:
         raise ValueError(f"shingle size must be >= 1, got {size}")
     keys = [dedup_key(t) for t in texts]
     lengths = np.fromiter((len(k) for k in keys), dtype=np.int64, count=len(keys))
     flat = np.frombuffer("".join(keys).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(lengths) else np.zeros(0, np.int64)
-    counts = np.where(lengths >= size, lengths - size + 1, np.minimum(lengths, 1))
-    owner = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    positions = np.repeat(starts, counts) + offsets
-    width = np.repeat(np.minimum(lengths, size), counts)
-    hashes = np.full(len(positions), _FNV_OFFSET, dtype=np.uint64)
-    last = max(len(flat) - 1, 0)
+    starts = np.cumsum(lengths) - lengths
     with np.errstate(over="ignore"):
-        for k in range(size):
-            valid = k < width
-            char = np.where(valid, flat[np.minimum(positions + k, last)] if len(flat) else 0, np.uint64(0))
-            hashes = np.where(valid, (hashes ^ char) * _FNV_PRIME, hashes)
-    return hashes, owner
+        by_width = [(_FNV_OFFSET ^ flat) * _FNV_PRIME]  # by_width[k][i]: hash of the (k+1)-gram at i
+        for k in range(1, size):
+            by_width.append((by_width[-1][:-1] ^ flat[k:]) * _FNV_PRIME)
+    windows = len(by_width[-1])
+    text_of = np.repeat(np.arange(len(keys), dtype=np.int64), lengths)[:windows]
+    inside = np.arange(windows) - starts[text_of] <= (lengths - size)[text_of]
+    hashes, owner = by_width[-1][inside], text_of[inside]
+    short = np.flatnonzero((lengths > 0) & (lengths < size))
+    if len(short):
+        whole = np.array([by_width[lengths[i] - 1][starts[i]] for i in short], dtype=np.uint64)
+        order = np.argsort(np.concatenate((owner, short)), kind="stable")
+        hashes, owner = np.concatenate((hashes, whole))[order], np.concatenate((owner, short))[order]
+    return hashes & _HASH_MASK, owner
 
 
 def _unique_per_text(hashes: np.ndarray, owner: np.ndarray, n_texts: int) -> tuple[np.ndarray, np.ndarray]:
     """Each text's distinct shingle hashes, sorted, flattened in text order, and how many each text has."""
-    order = np.lexsort((hashes, owner))
-    h, o = hashes[order], owner[order]
-    keep = np.ones(len(h), dtype=bool)
-    keep[1:] = (h[1:] != h[:-1]) | (o[1:] != o[:-1])
-    return h[keep], np.bincount(o[keep], minlength=n_texts).astype(np.int64)
+    if n_texts <= 1 << (64 - HASH_BITS):  # (text, hash) packed in one uint64: one sort instead of a lexsort
+        packed = _sorted_unique((owner.astype(np.uint64) << np.uint64(HASH_BITS)) | hashes)
+        h, o = packed & _HASH_MASK, (packed >> np.uint64(HASH_BITS)).astype(np.int64)
+    else:
+        order = np.lexsort((hashes, owner))
+        h, o = hashes[order], owner[order]
+        keep = np.ones(len(h), dtype=bool)
+        keep[1:] = (h[1:] != h[:-1]) | (o[1:] != o[:-1])
+        h, o = h[keep], o[keep]
+    return h, np.bincount(o, minlength=n_texts).astype(np.int64)
 
 
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -201,7 +220,7 @@ def candidate_pairs(sig: np.ndarray, bands: int, max_bucket: int = 16,
             codes.append(members[:-d][same] * n + members[d:][same])
     if not codes:
         return np.zeros((0, 2), dtype=np.int64)
-    unique = np.unique(np.concatenate(codes))
+    unique = _sorted_unique(np.concatenate(codes))
     return np.stack((unique // n, unique % n), axis=1)
 
 
