@@ -5,12 +5,13 @@
 Each step runs in its own process (so peak memory is its own) and prints one JSON line;
 this script prints a table with times, peak memory and ratios. Steps:
 
-- ours (rules):  ``cvc build`` of a tree holding only the master table (read, parse,
-  normalize, validate every row, exact dedup, ids, Parquet, card, manifest);
+- ours (rules):  ``cvc build --near-dup off`` of a tree holding only the master table (read,
+  parse, normalize, validate every row, exact dedup, ids, Parquet, card, manifest);
+- ours (rules+near-dup): the same with near-duplicate clusters marked (the default build);
 - naive (rules): pandas ``read_csv``, a dict per row checked with ``jsonschema``,
   ``datasets.Dataset.from_list``, ``to_parquet``;
 - floor (rules): pyarrow reads the same CSV and writes Parquet, no checks;
-- ours (all):    ``cvc build`` of every config from the whole tree;
+- ours (all):    ``cvc build`` (near-duplicates marked) of every config from the whole tree;
 - validate:      the columnar validator against per-row ``jsonschema`` on the built rules
   with corrupted rows (they must reject exactly the same rows);
 - near-dup:      ours against ``datasketch.MinHashLSH`` on the rule texts, with pairwise
@@ -35,14 +36,18 @@ def _peak_mb() -> float:
     return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
 
 
-def step_ours(tree: Path, work: Path) -> dict:
+def step_ours(tree: Path, work: Path, near_dup: str = "mark", num_proc: int = 1) -> dict:
+    from builders.context import BuildSettings
+    from builders.near_dedup import NearDupSettings
     from builders.release import build_release
 
-    out = work / f"release-{tree.name}"
+    out = work / f"release-{tree.name}-{near_dup}"
     shutil.rmtree(out, ignore_errors=True)
+    settings = BuildSettings(near_dup=NearDupSettings(mode=near_dup))
     start = time.perf_counter()
-    report = build_release(tree, out, report_dir=work / f"report-{tree.name}")
-    return {"seconds": time.perf_counter() - start, "rows": {c: v["published"] for c, v in report.counts.items()}}
+    report = build_release(tree, out, settings, report_dir=work / f"report-{tree.name}-{near_dup}", num_proc=num_proc)
+    return {"seconds": time.perf_counter() - start, "rows": {c: v["published"] for c, v in report.counts.items()},
+            "near_duplicates": report.notes.get("rules", {}).get("near_duplicate_members", 0)}
 
 
 def _naive_row(rot: str, translate: str, level: str, core: str, derived: str) -> dict:
@@ -96,7 +101,7 @@ def step_validate(tree: Path, work: Path) -> dict:
     from builders.schema import features, load_schema
     from builders.validate import TableValidator
 
-    release = work / f"release-{tree.name}"
+    release = work / f"release-{tree.name}-off"
     rows = [r for f in sorted((release / "data/rules").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
     for i in range(0, len(rows), 997):  # corrupt about 0.1% of rows, in rotating ways
         rows[i] = {**rows[i], **[{"derived_values": ["勤俭节约"]}, {"id": "bad"}, {"rule": ""},
@@ -198,14 +203,17 @@ def main() -> int:
     parser.add_argument("--evaluated", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-proc", type=int, default=2,
-                        help="processes for the near-duplicate step (it also runs with 1)")
+                        help="processes for our builds and the near-duplicate step (which also runs with 1)")
     parser.add_argument("--work", type=Path, default=Path("bench-work"))
+    parser.add_argument("--near-dup", default="mark", help=argparse.SUPPRESS)
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
-        extra = {"num_proc": args.num_proc} if args.step == "neardup" else {}
+        extra = {"num_proc": args.num_proc} if args.step in ("neardup", "ours") else {}
+        if args.step == "ours":
+            extra["near_dup"] = args.near_dup
         if args.step == "synth":
             extra = {"sizes": args.sizes, "seed": args.seed}
         result = STEPS[args.step](args.tree, args.work, **extra)
@@ -229,19 +237,21 @@ def main() -> int:
           f"{args.evaluated:,} answers, {synth['rows']:,} raw rows ({time.perf_counter() - start:.1f} s to write, "
           f"peak {synth['peak_mb']} MB)")
 
+    procs = ("--num-proc", str(args.num_proc))
     results = {
-        "ours (rules)": _run_step("ours", rules_only, work),
+        "ours (rules)": _run_step("ours", rules_only, work, "--near-dup", "off", *procs),
         "naive (rules)": _run_step("naive", rules_only, work),
         "floor (rules)": _run_step("floor", rules_only, work),
-        "ours (all configs)": _run_step("ours", tree, work),
+        "ours (rules+near-dup)": _run_step("ours", rules_only, work, "--near-dup", "mark", *procs),
+        "ours (all configs)": _run_step("ours", tree, work, "--near-dup", "mark", *procs),
         "validate": _run_step("validate", rules_only, work),
         "near-dup": _run_step("neardup", rules_only, work, "--num-proc", "1"),
     }
     if args.num_proc > 1:
         results[f"near-dup ×{args.num_proc}"] = _run_step("neardup", rules_only, work, "--num-proc", str(args.num_proc))
-    print(f"\n{'step':<20}{'seconds':>10}{'peak MB':>10}")
+    print(f"\n{'step':<24}{'seconds':>10}{'peak MB':>10}")
     for name, r in results.items():
-        print(f"{name:<20}{r.get('seconds', float('nan')):>10.2f}{r.get('peak_mb', 0):>10}  "
+        print(f"{name:<24}{r.get('seconds', float('nan')):>10.2f}{r.get('peak_mb', 0):>10}  "
               + (r.get("error", "") or ""))
     ours, naive, floor = (results[k].get("seconds") for k in ("ours (rules)", "naive (rules)", "floor (rules)"))
     if ours and naive and floor:
