@@ -1,7 +1,8 @@
 """cvc publish against the Hub-compatible server on 127.0.0.1, with the real huggingface_hub client
 and the real datasets.load_dataset (in a fresh process, as a consumer runs it).
 
-The releases are hand-made (tests/hub_fixtures.py), so these tests do not depend on the build.
+Most releases are hand-made (tests/hub_fixtures.py) so each test controls every byte; the last
+test builds the shipped sample twice and publishes both versions end to end.
 """
 
 from __future__ import annotations
@@ -411,3 +412,41 @@ def test_diff_of_published_versions_matches_diff_of_directories(hub, releases, t
     assert remote.bump() == "patch" and list(remote.configs["rules"].changed) == [
         "rule-0000000000000004"
     ]
+
+
+def test_the_built_sample_publishes_twice_and_both_versions_load_by_tag(hub, tmp_path):
+    """End to end: build the shipped sample, publish, edit one rule, publish the next version."""
+    from builders.context import BuildSettings
+    from builders.release import build_release
+    from builders.resources import sample_raw_dir
+
+    settings = BuildSettings(version="1.0.0", shard_rows=100)
+    v1 = build_release(sample_raw_dir(), tmp_path / "v1", settings).release_dir
+    raw = Path(shutil.copytree(sample_raw_dir(), tmp_path / "raw"))
+    master = raw / "data_control/final.csv"
+    text = master.read_bytes().decode("gbk")
+    old = "Companies should pursue high-quality development rather than blind expansion."
+    assert old in text
+    master.write_bytes(text.replace(old, "Firms should seek high-quality growth and avoid blind expansion.").encode("gbk"))
+    report = build_release(raw, tmp_path / "v2", settings, previous=v1, bump="auto")
+    v2 = report.release_dir
+
+    first = _publish(hub, v1, verify=True)
+    assert first.tag == "v1.0.0"
+    hub.state.uploads.clear()
+    second = _publish(hub, v2, verify=True)
+    assert second.tag == f"v{report.version}" != "v1.0.0"
+    old_shards, new_shards = shard_hashes(v1), shard_hashes(v2)
+    changed = sorted(p for p in new_shards if old_shards.get(p) != new_shards[p])
+    assert changed and len(changed) < len(new_shards)
+    assert sorted(hub.state.uploads) == sorted(new_shards[p] for p in changed), "unchanged shards are not re-sent"
+    manifest = json.loads((v2 / "manifest.json").read_text(encoding="utf-8"))
+    assert second.verified == {c: {s: v["num_rows"] for s, v in spec["splits"].items()}
+                               for c, spec in manifest["configs"].items()}
+
+    old_rules, new_rules = _load_rows(hub, [("v1.0.0", "rules"), (second.tag, "rules")], tmp_path)
+    built = [pq.read_table(f).to_pylist() for f in sorted((v1 / "data/rules").glob("*.parquet"))]
+    assert old_rules["train"] == [row for shard in built for row in shard]
+    edited = {r["id"]: r["rule_en"] for r in new_rules["train"]}
+    assert "Firms should seek high-quality growth and avoid blind expansion." in edited.values()
+    assert old not in edited.values() and len(edited) == len(old_rules["train"])
