@@ -158,13 +158,19 @@ def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def _signatures(unique: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """MinHash signature (``n_texts × num_perm``); a text with no shingles keeps the all-max signature."""
     sig = np.full((len(counts), len(a)), np.iinfo(np.uint64).max, dtype=np.uint64)
-    present = counts > 0
-    if not present.any():
+    present = np.flatnonzero(counts > 0)
+    if not len(present):
         return sig
     starts = (np.cumsum(counts) - counts)[present]
+    rows = np.empty((len(a), len(present)), dtype=np.uint64)
+    hashed = np.empty_like(unique)  # one buffer reused for every permutation
     with np.errstate(over="ignore"):
         for j in range(len(a)):
-            sig[present, j] = np.minimum.reduceat((a[j] * unique + b[j]) & _MASK61, starts)
+            np.multiply(unique, a[j], out=hashed)
+            np.add(hashed, b[j], out=hashed)
+            np.bitwise_and(hashed, _MASK61, out=hashed)
+            np.minimum.reduceat(hashed, starts, out=rows[j])
+    sig[present] = rows.T
     return sig
 
 
