@@ -14,8 +14,15 @@ import pyarrow.parquet as pq
 
 
 def rows_to_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
-    """Row dicts → a table of ``schema``, converted column by column (much faster than row by row)."""
-    return pa.Table.from_pydict({name: [row[name] for row in rows] for name in schema.names}, schema=schema)
+    """Row dicts → a table of ``schema`` (Arrow's own row conversion: no Python list per column).
+
+    Arrow would fill a missing key with null; builders make every row the same way, so the
+    first row's keys are checked against the schema instead.
+    """
+    if rows and rows[0].keys() != set(schema.names):
+        missing, extra = set(schema.names) - rows[0].keys(), rows[0].keys() - set(schema.names)
+        raise ValueError(f"rows do not match the schema: missing {sorted(missing)}, unexpected {sorted(extra)}")
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 def shard_paths(config: str, split: str, num_shards: int) -> list[str]:

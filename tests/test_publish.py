@@ -427,7 +427,8 @@ def test_the_built_sample_publishes_twice_and_both_versions_load_by_tag(hub, tmp
     text = master.read_bytes().decode("gbk")
     old = "Companies should pursue high-quality development rather than blind expansion."
     assert old in text
-    master.write_bytes(text.replace(old, "Firms should seek high-quality growth and avoid blind expansion.").encode("gbk"))
+    new = "Firms should seek high-quality growth and avoid blind expansion."
+    master.write_bytes(text.replace(old, new).encode("gbk"))
     report = build_release(raw, tmp_path / "v2", settings, previous=v1, bump="auto")
     v2 = report.release_dir
 
@@ -448,5 +449,5 @@ def test_the_built_sample_publishes_twice_and_both_versions_load_by_tag(hub, tmp
     built = [pq.read_table(f).to_pylist() for f in sorted((v1 / "data/rules").glob("*.parquet"))]
     assert old_rules["train"] == [row for shard in built for row in shard]
     edited = {r["id"]: r["rule_en"] for r in new_rules["train"]}
-    assert "Firms should seek high-quality growth and avoid blind expansion." in edited.values()
+    assert new in edited.values()
     assert old not in edited.values() and len(edited) == len(old_rules["train"])

@@ -1,0 +1,21 @@
+import pyarrow as pa
+import pytest
+
+from builders.writer import rows_to_table, shard_paths, write_shards
+
+SCHEMA = pa.schema([("id", pa.string()), ("tags", pa.list_(pa.string()))])
+
+
+def test_rows_become_a_typed_table_and_a_missing_column_is_an_error():
+    table = rows_to_table([{"id": "a", "tags": ["x"]}, {"id": "b", "tags": []}], SCHEMA)
+    assert table.schema == SCHEMA and table.column("tags").to_pylist() == [["x"], []]
+    with pytest.raises(ValueError, match=r"missing \['tags'\]"):
+        rows_to_table([{"id": "a"}], SCHEMA)
+
+
+def test_shards_are_named_the_hub_way_and_written_identically_twice(tmp_path):
+    table = rows_to_table([{"id": str(i), "tags": []} for i in range(5)], SCHEMA)
+    first = write_shards(table, tmp_path / "a", "rules", "train", shard_rows=2, row_group_rows=1)
+    second = write_shards(table, tmp_path / "b", "rules", "train", shard_rows=2, row_group_rows=1)
+    assert first == second == shard_paths("rules", "train", 3)
+    assert [(tmp_path / "a" / p).read_bytes() for p in first] == [(tmp_path / "b" / p).read_bytes() for p in first]
