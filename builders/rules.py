@@ -10,7 +10,7 @@ the best annotation (human over LLM), the provenance from the most specific sour
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 import pyarrow as pa
@@ -31,7 +31,7 @@ from builders.parsers.replies import (
 from builders.readers.layout import Artifact, ArtifactKind
 from builders.schema import load_schema
 from builders.taxonomy import Closure, UnknownValueError
-from builders.validate import TableValidator
+from builders.validate import RowError, TableValidator
 
 CONFIG = "rules"
 
@@ -228,20 +228,41 @@ def read_observations(ctx: BuildContext) -> list[Observation]:
 
 
 def _validate_observations(ctx: BuildContext, observations: list[Observation]) -> list[Observation]:
-    """Check the normalized fields of every valued observation against the schema."""
+    """Check the normalized fields of every valued observation against the schema.
+
+    Value lists are checked once per distinct closure (the normalizer shares them between
+    rows), then their errors are given to every row that has that closure.
+    """
     valued = [o for o in observations if o.values is not None]
-    table = pa.table({
+    validator = TableValidator(load_schema(CONFIG))
+    errors = validator.validate(pa.table({
         "rule": [o.text for o in valued],
         "rule_en": [o.text_en for o in valued],
-        "dimensions": [o.values.dimensions for o in valued],
-        "core_values": [o.values.core_values for o in valued],
-        "derived_values": [o.values.derived_values for o in valued],
         "source": [o.source for o in valued],
         "label_origin": [o.label_origin for o in valued],
         "labeler": pa.array([o.labeler for o in valued], pa.string()),
-    })
+    }), partial=True)
+    index: dict[int, int] = {}
+    closures: list[Closure] = []
+    which: list[int] = []
+    for o in valued:
+        i = index.get(id(o.values))
+        if i is None:
+            i = index[id(o.values)] = len(closures)
+            closures.append(o.values)
+        which.append(i)
+    closure_errors: dict[int, list[RowError]] = {}
+    for error in validator.validate(pa.table({
+        "dimensions": [c.dimensions for c in closures],
+        "core_values": [c.core_values for c in closures],
+        "derived_values": [c.derived_values for c in closures],
+    }), partial=True):
+        closure_errors.setdefault(error.row, []).append(error)
+    if closure_errors:
+        errors = sorted(errors + [replace(error, row=row)
+                                  for row, i in enumerate(which) for error in closure_errors.get(i, ())])
     invalid: dict[int, str] = {}
-    for error in TableValidator(load_schema(CONFIG)).validate(table, partial=True):
+    for error in errors:
         invalid.setdefault(error.row, f"{error.field}: {error.message}")
     for row, message in invalid.items():
         obs = valued[row]
@@ -263,13 +284,14 @@ def _group(ctx: BuildContext, observations: list[Observation]) -> list[_Group]:
     """Group copies by normalized Chinese text; link English copies through their translation."""
     zh = [o for o in observations if o.lang == "zh"]
     groups = {k: _Group(k, v) for k, v in group_exact(zh, lambda o: o.key).items()}
+    english = [o for o in observations if o.lang == "en"]
+    wanted = {o.key for o in english}
     by_english: dict[str, str] = {}
-    for obs in sorted((o for o in zh if o.text_en), key=Observation.rank):
-        by_english.setdefault(clean_key(obs.text_en), obs.key)
+    translations = ((clean_key(o.text_en), o) for o in zh if o.text_en) if wanted else ()
+    for key, obs in sorted(((k, o) for k, o in translations if k in wanted), key=lambda pair: pair[1].rank()):
+        by_english.setdefault(key, obs.key)
     linked = 0
-    for obs in observations:
-        if obs.lang != "en":
-            continue
+    for obs in english:
         target = by_english.get(obs.key)
         if target is None:
             ctx.ledger.reject(

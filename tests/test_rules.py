@@ -195,3 +195,13 @@ def test_release_is_byte_identical_whatever_num_proc(tmp_path):
     first, second = read_manifest(one.release_dir), read_manifest(two.release_dir)
     assert first["files"] == second["files"] and first["near_duplicates"] == second["near_duplicates"]
     assert first["near_duplicates"]["rules"]
+
+
+def test_rows_without_any_value_are_rejected_each_with_its_line(tmp_path):
+    """Value lists are validated once per distinct closure; every row sharing it is rejected."""
+    rows = FINAL_ROWS + [["守时是一种美德", "Punctuality is a virtue.", "", "", ""],
+                         ["浪费粮食是可耻的", "Wasting food is shameful.", " ", "", ""]]
+    rejects = _rejects(collect(write_raw_tree(tmp_path / "raw", final_rows=rows)))
+    for line in (len(FINAL_ROWS) + 2, len(FINAL_ROWS) + 3):
+        field, reason = rejects[("data_control/final.csv", line)]
+        assert field == "dimensions" and "fewer than 1" in reason, (field, reason)
