@@ -121,8 +121,8 @@ def rules_statistics(table: pa.Table, taxonomy: Taxonomy) -> str:
     representatives = len(pc.unique(pc.filter(
         table.column("cluster_id"), pc.not_equal(table.column("cluster_id"), table.column("id")))))
     parts = [
-        f"{table.num_rows:,} rules; {rewritten:,} published as rewritten text. "
-        f"{in_clusters:,} rules are near-duplicates of one of {representatives:,} other rules (`cluster_id`).",
+        f"{table.num_rows:,} rules; {rewritten:,} published as rewritten text; {in_clusters:,} marked as "
+        f"near-duplicates of {representatives:,} other rules (their `cluster_id`).",
         "",
         _table(("Label origin", "Rules"), sorted(_counts(table.column("label_origin")).items())),
         "",

@@ -84,3 +84,15 @@ def test_every_config_loads_back_and_links_resolve(sample_build, tmp_path):
     assert all(a["choice"] is None for a in answers if a["error"])
     assert "/" not in "".join(answers["model"])
     assert sorted(loaded["taxonomy"]["id"]) == list(range(1, 51))
+
+
+def test_planted_near_duplicates_share_the_original_rules_cluster(sample_build, tmp_path):
+    out, _ = sample_build
+    rules = datasets.load_dataset(str(out), "rules", split="train", cache_dir=str(tmp_path / "cache"))
+    by_text = {r["rule"]: r for r in rules}
+    for edited, original in (("与朋友发生矛盾时应该心平气和的沟通。", "与朋友发生矛盾时应该心平气和地沟通。"),
+                             ("企业应当追求高质量发展而不是盲目扩张。", "企业应该追求高质量发展而不是盲目扩张。")):
+        assert by_text[edited]["cluster_id"] == by_text[original]["id"] == by_text[original]["cluster_id"]
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    clustered = {m for members in manifest["near_duplicates"]["rules"].values() for m in members}
+    assert clustered == {r["id"] for r in rules if r["cluster_id"] != r["id"]}
