@@ -9,11 +9,13 @@ says which option follows which rule (given, recovered from the text, or unknown
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from builders.context import BuildContext
 from builders.ids import stable_id
-from builders.normalizers.text import clean_text, dedup_key, has_cjk
+from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
 from builders.normalizers.values import ValueNormalizer
-from builders.option_mapping import given_mapping, option_rows, recover_mapping
+from builders.option_mapping import RuleGrams, given_mapping, option_rows, recover_mapping
 from builders.parsers.blobs import scene_and_options, split_scene_blob
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import ArtifactKind
@@ -52,9 +54,12 @@ def chinese_pair(fields: dict) -> tuple[str, str, str | None, str | None]:
     return texts[0][0], texts[1][0], texts[0][1], texts[1][1]
 
 
-def dilemma_id(rule_a_id: str, rule_b_id: str, scene: str) -> str:
-    """Stable id of a dilemma: its two rules and its normalized scene text."""
-    return stable_id("dilemma", rule_a_id, rule_b_id, dedup_key(scene))
+def dilemma_id(rule_a_id: str, rule_b_id: str, scene: str, *, cleaned: bool = False) -> str:
+    """Stable id of a dilemma: its two rules and its normalized scene text.
+
+    ``cleaned``: the scene already went through :func:`clean_text` (skips doing it again).
+    """
+    return stable_id("dilemma", rule_a_id, rule_b_id, clean_key(scene) if cleaned else dedup_key(scene))
 
 
 def pair_id(rule_a_id: str, rule_b_id: str) -> str:
@@ -68,11 +73,23 @@ class Skip(Exception):
 _PAIR_COLUMNS = ("rot1", "rot2", "translate1", "translate2", *(c for cols in _VALUE_COLUMNS for c in cols))
 
 
+@dataclass(frozen=True, slots=True)
+class RulePair:
+    """Both published rules a row names, the id of their pair, and the rule fields a dilemma carries."""
+
+    rule_a: dict
+    rule_b: dict
+    id: str
+    ref_a: dict
+    ref_b: dict
+
+
 class PairResolver:
     """The two published rules a row's ``rot``/``translate`` columns name, memoized per pair.
 
     A pair recurs in every scene and every answer generated from it, so the lookup and
-    the value-name checks run once per distinct pair.
+    the value-name checks run once per distinct pair; a rule's reference fields are built
+    once per rule and shared by every dilemma quoting it.
     """
 
     def __init__(self, ctx: BuildContext, config: str) -> None:
@@ -80,6 +97,13 @@ class PairResolver:
         self.index = ctx.rule_index()
         self.normalize = ValueNormalizer(ctx.taxonomy)
         self._cache: dict[tuple, tuple] = {}
+        self._refs: dict[str, dict] = {}
+
+    def _ref(self, row: dict) -> dict:
+        ref = self._refs.get(row["id"])
+        if ref is None:
+            ref = self._refs[row["id"]] = rule_ref(row)
+        return ref
 
     def _resolve(self, fields: dict) -> tuple:
         for columns in _VALUE_COLUMNS:
@@ -96,56 +120,63 @@ class PairResolver:
             if row is None:
                 return ("orphan", field, f"rule {text!r} is not in the rules config")
             found.append(row)
-        return ("ok", found[0], found[1])
+        rule_a, rule_b = found
+        return ("ok", RulePair(rule_a, rule_b, pair_id(rule_a["id"], rule_b["id"]), self._ref(rule_a),
+                               self._ref(rule_b)))
 
-    def rules(self, fields: dict, file: str, line: int) -> tuple[dict, dict]:
-        """Both rule rows, or :class:`Skip` after recording why in the ledger."""
-        key = tuple(fields.get(c) for c in _PAIR_COLUMNS)
+    def pair(self, fields: dict, file: str, line: int) -> RulePair:
+        """Both rules of the row, or :class:`Skip` after recording why in the ledger."""
+        key = tuple(map(fields.get, _PAIR_COLUMNS))
         result = self._cache.get(key)
         if result is None:
             result = self._cache[key] = self._resolve(fields)
+        if result[0] == "ok":
+            return result[1]
         if result[0] == "reject":
             self.ctx.ledger.reject(self.config, file, line, result[1], result[2])
-            raise Skip
-        if result[0] == "orphan":
+        else:
             self.ctx.orphan(self.config, file, line, result[1], result[2])
-            raise Skip
-        return result[1], result[2]
+        raise Skip
 
 
-def _add(fields: dict, rule_a: dict, rule_b: dict, scene: str, options: list[tuple[str, str]],
-         rows: dict[str, dict], pairs_with_dilemmas: dict[str, str], stats: dict[str, int]) -> str:
-    """Publish one dilemma row: link both rules and say which option follows which."""
-    row_id = dilemma_id(rule_a["id"], rule_b["id"], scene)
-    given_a, given_b = (fields.get("rot1_option") or "").strip(), (fields.get("rot2_option") or "").strip()
-    if given_a and given_b:  # a tree that recorded the mapping (columns rot1_option, rot2_option)
-        mapping = given_mapping([letter for letter, _ in options], given_a, given_b)
-    else:
-        mapping = recover_mapping(options, rule_a["original_rule"], rule_b["original_rule"])
-    stats[f"mapping_{mapping.source}"] += 1
-    pid = pair_id(rule_a["id"], rule_b["id"])
-    pairs_with_dilemmas.setdefault(pid, row_id)
-    rows[row_id] = {
-        "id": row_id, "pair_id": pid, "scene": scene, "options": option_rows(options, mapping),
-        "mapping_source": mapping.source, "mapping_confidence": mapping.confidence,
-        "rule_a": rule_ref(rule_a), "rule_b": rule_ref(rule_b),
-    }
-    return row_id
+class _Rows:
+    """The dilemma rows of a build, with the pairs that have dilemmas and the mapping counts."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, dict] = {}
+        self.pairs_with_dilemmas: dict[str, str] = {}
+        self.stats = {"mapping_raw": 0, "mapping_recovered": 0, "mapping_none": 0}
+        self.grams = RuleGrams()
+
+    def add(self, fields: dict, pair: RulePair, row_id: str, scene: str, options: list[tuple[str, str]]) -> None:
+        """Publish one dilemma row: link both rules and say which option follows which."""
+        given_a, given_b = (fields.get("rot1_option") or "").strip(), (fields.get("rot2_option") or "").strip()
+        if given_a and given_b:  # a tree that recorded the mapping (columns rot1_option, rot2_option)
+            mapping = given_mapping([letter for letter, _ in options], given_a, given_b)
+        else:
+            mapping = recover_mapping(options, pair.rule_a["original_rule"], pair.rule_b["original_rule"], self.grams)
+        self.stats[f"mapping_{mapping.source}"] += 1
+        self.pairs_with_dilemmas.setdefault(pair.id, row_id)
+        self.by_id[row_id] = {
+            "id": row_id, "pair_id": pair.id, "scene": scene, "options": option_rows(options, mapping),
+            "mapping_source": mapping.source, "mapping_confidence": mapping.confidence,
+            "rule_a": pair.ref_a, "rule_b": pair.ref_b,
+        }
 
 
-def _from_blob(ctx: BuildContext, record, rule_a: dict, rule_b: dict, rows: dict[str, dict],
-               pairs_with_dilemmas: dict[str, str], stats: dict[str, int]) -> None:
+def _from_blob(ctx: BuildContext, record, pair: RulePair, rows: _Rows) -> None:
     """One raw reply of a rule pair → its dilemmas; the raw row is published once, with the counts."""
     items = split_scene_blob(record.fields["scene"])
     parsed = [item for item in items if not isinstance(item, ReplyParseError)]
     failed = len(items) - len(parsed)
     new, ids = [], []
     for scene, options in parsed:
-        row_id = dilemma_id(rule_a["id"], rule_b["id"], scene)
+        row_id = dilemma_id(pair.rule_a["id"], pair.rule_b["id"], scene, cleaned=True)
         ids.append(row_id)
-        if row_id not in rows:
-            new.append(_add(record.fields, rule_a, rule_b, scene, options, rows, pairs_with_dilemmas, stats))
-    stats["blob_items_unparsable"] = stats.get("blob_items_unparsable", 0) + failed
+        if row_id not in rows.by_id:
+            rows.add(record.fields, pair, row_id, scene, options)
+            new.append(row_id)
+    rows.stats["blob_items_unparsable"] = rows.stats.get("blob_items_unparsable", 0) + failed
     if not parsed:
         reason = f"no dilemma with options A, B and C in the reply ({len(items)} numbered items)"
         ctx.ledger.reject(CONFIG, record.file, record.line, "scene", reason)
@@ -159,37 +190,36 @@ def _from_blob(ctx: BuildContext, record, rule_a: dict, rule_b: dict, rows: dict
 def build(ctx: BuildContext) -> list[dict]:
     """Dilemma rows sorted by id; rule pair rows fold into their dilemmas."""
     pairs = PairResolver(ctx, CONFIG)
-    rows: dict[str, dict] = {}
-    pairs_with_dilemmas: dict[str, str] = {}
+    rows = _Rows()
     pair_records = []
-    stats = {"mapping_raw": 0, "mapping_recovered": 0, "mapping_none": 0}
     for artifact, record in ctx.records(CONFIG, *(k.name for k in ARTIFACTS)):
         fields, file, line = record.fields, record.file, record.line
         try:
-            rule_a, rule_b = pairs.rules(fields, file, line)
+            pair = pairs.pair(fields, file, line)
         except Skip:
             continue
-        if artifact.kind.name == "rule_pairs":
-            pair_records.append((file, line, pair_id(rule_a["id"], rule_b["id"])))
+        kind = artifact.kind.name
+        if kind == "rule_pairs":
+            pair_records.append((file, line, pair.id))
             continue
-        if artifact.kind.name == "dilemma_blobs":
-            _from_blob(ctx, record, rule_a, rule_b, rows, pairs_with_dilemmas, stats)
+        if kind == "dilemma_blobs":
+            _from_blob(ctx, record, pair, rows)
             continue
         try:
             scene, options = scene_and_options(fields["scene"], fields["options"])
         except ReplyParseError as err:
             ctx.ledger.reject(CONFIG, file, line, err.field, str(err))
             continue
-        row_id = dilemma_id(rule_a["id"], rule_b["id"], scene)
-        if row_id in rows:
+        row_id = dilemma_id(pair.rule_a["id"], pair.rule_b["id"], scene, cleaned=True)
+        if row_id in rows.by_id:
             ctx.ledger.fold(CONFIG, file, line, row_id, "same dilemma")
             continue
-        _add(fields, rule_a, rule_b, scene, options, rows, pairs_with_dilemmas, stats)
+        rows.add(fields, pair, row_id, scene, options)
         ctx.ledger.publish(CONFIG, file, line, row_id)
     for file, line, pid in pair_records:
-        if pid in pairs_with_dilemmas:
-            ctx.ledger.fold(CONFIG, file, line, pairs_with_dilemmas[pid], "rule pair of these dilemmas")
+        if pid in rows.pairs_with_dilemmas:
+            ctx.ledger.fold(CONFIG, file, line, rows.pairs_with_dilemmas[pid], "rule pair of these dilemmas")
         else:
             ctx.ledger.exclude(CONFIG, file, line, "conflicting rule pair with no generated dilemma")
-    ctx.notes[CONFIG] = stats
-    return [rows[key] for key in sorted(rows)]
+    ctx.notes[CONFIG] = rows.stats
+    return [rows.by_id[key] for key in sorted(rows.by_id)]

@@ -9,6 +9,7 @@ follows through the item's option mapping.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from builders.context import BuildContext
@@ -52,14 +53,25 @@ def model_from_path(file: str, kind: str) -> str:
     return parts[-1]
 
 
-def _answer(item: dict, item_type: str, model_raw: str, repeat: int, reply: str | None) -> dict:
-    choice = parse_choice(reply)
-    follows = {o["letter"]: o["follows"] for o in item["options"]}.get(choice) if choice else None
-    model = normalize_model(model_raw)
+@lru_cache(maxsize=4096)
+def _read_reply(reply: str) -> tuple[str | None, bool]:
+    return parse_choice(reply), is_error_reply(reply)
+
+
+def _reading(reply: str | None) -> tuple[str | None, bool]:
+    """The choice in a reply and whether it is an error; models give the same few replies again and again."""
+    if isinstance(reply, str):
+        return _read_reply(reply)
+    return parse_choice(reply), is_error_reply(reply)
+
+
+def _answer(item: dict, item_type: str, model_raw: str, model: str, repeat: int, reply: str | None) -> dict:
+    choice, error = _reading(reply)
+    follows = next((o["follows"] for o in item["options"] if o["letter"] == choice), None) if choice else None
     return {
         "id": stable_id("eval", item["id"], model, str(repeat)), "item_type": item_type, "item_id": item["id"],
         "model": model, "model_raw": model_raw, "repeat": repeat, "reply": reply, "choice": choice,
-        "follows": follows, "error": is_error_reply(reply),
+        "follows": follows, "error": error,
     }
 
 
@@ -69,26 +81,38 @@ def build(ctx: BuildContext) -> list[dict]:
     dilemmas = {row["id"]: row for row in ctx.results.get("dilemmas", [])}
     scenes = {row["id"]: row for row in ctx.results.get("scenarios", [])}
     rows: dict[str, dict] = {}
+    models: dict[tuple[str, str], tuple[str, str]] = {}
+    items: dict[tuple[str, str, str], dict | None] = {}
+    """Dilemma by (its rules, raw scene): every model answers the same dilemmas."""
     for artifact, record in ctx.records(CONFIG, *(k.name for k in ARTIFACTS)):
         fields, file, line = record.fields, record.file, record.line
-        path = PurePosixPath(file)
-        if artifact.kind.name == "dilemma_answers":
+        kind = artifact.kind.name
+        if (file, kind) not in models:
+            model_raw = model_from_path(file, kind)
+            models[(file, kind)] = (model_raw, normalize_model(model_raw))
+        model_raw, model = models[(file, kind)]
+        if kind == "dilemma_answers":
             try:
-                rule_a, rule_b = pairs.rules(fields, file, line)
+                pair = pairs.pair(fields, file, line)
             except Skip:
                 continue
-            item = dilemmas.get(dilemma_id(rule_a["id"], rule_b["id"], clean_text(fields["scene"])))
+            key = (pair.rule_a["id"], pair.rule_b["id"], fields["scene"])
+            if isinstance(key[2], str) and key in items:
+                item = items[key]
+            else:
+                item = dilemmas.get(dilemma_id(key[0], key[1], clean_text(key[2]), cleaned=True))
+                if isinstance(key[2], str):
+                    items[key] = item
             if item is None:
                 ctx.orphan(CONFIG, file, line, "scene", "answer to a dilemma that is not in the dilemmas config")
                 continue
-            answers = [_answer(item, "dilemma", model_from_path(file, "dilemma_answers"), 1, fields["result"])]
+            answers = [_answer(item, "dilemma", model_raw, model, 1, fields["result"])]
         else:
-            item = scenes.get(scene_id("experiment2", path.stem, None, clean_text(fields["scene"])))
+            item = scenes.get(scene_id("experiment2", PurePosixPath(file).stem, None, clean_text(fields["scene"])))
             if item is None:
                 ctx.orphan(CONFIG, file, line, "scene", "answer to a scene that is not in the scenarios config")
                 continue
-            model_raw = model_from_path(file, "theme_answers")
-            answers = [_answer(item, "scenario", model_raw, n, fields.get(f"result{n}"))
+            answers = [_answer(item, "scenario", model_raw, model, n, fields.get(f"result{n}"))
                        for n in range(1, REPEATS + 1) if f"result{n}" in fields]
         new = [a for a in answers if a["id"] not in rows]
         if not new:

@@ -11,6 +11,7 @@ option clearly echoes a rule, or two assignments are nearly as good, nothing is 
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import permutations
@@ -33,33 +34,60 @@ class OptionMapping:
     confidence: float
 
 
-def _bigrams(text: str) -> frozenset[str]:
-    chars = _DROP.sub("", text.lower())
-    return frozenset({chars[i:i + 2] for i in range(len(chars) - 1)} or ({chars} if chars else ()))
+def _chars(text: str) -> str:
+    """The characters bigrams are taken from: lower case, no punctuation or spaces."""
+    return _DROP.sub("", text.lower())
 
 
-_rule_bigrams = lru_cache(maxsize=65536)(_bigrams)
-"""Rules recur in every scene of their pair; options do not."""
+def _bigrams_of(chars: str) -> set[str]:
+    return {chars[i:i + 2] for i in range(len(chars) - 1)} or ({chars} if chars else set())
 
 
-def _score(option_grams: frozenset[str], rule_grams: frozenset[str]) -> float:
-    return len(option_grams & rule_grams) / len(rule_grams) if rule_grams else 0.0
+def rule_grams(rule: str) -> tuple[str, ...]:
+    """A rule's distinct bigrams, interned: rules recur in every scene of their pair, so callers cache these."""
+    return tuple(map(sys.intern, _bigrams_of(_chars(rule))))
 
 
-def recover_mapping(options: list[tuple[str, str]], rule_a: str, rule_b: str) -> OptionMapping:
-    """Assign rule_a / rule_b / distractor to the three options from their text."""
+class RuleGrams(dict[str, tuple[str, ...]]):
+    """:func:`rule_grams` per rule text, for one build (every rule of a release fits; an LRU would thrash)."""
+
+    def __missing__(self, rule: str) -> tuple[str, ...]:
+        grams = self[rule] = rule_grams(rule)
+        return grams
+
+
+_shared_grams = lru_cache(maxsize=65536)(rule_grams)
+"""For callers without a cache of their own."""
+
+
+def _shares(chars: str, rule: tuple[str, ...]) -> float:
+    """The share of a rule's bigrams that the option's characters repeat."""
+    if not rule:
+        return 0.0
+    if len(chars) >= 2 and len(rule[0]) == 2:
+        # Every bigram of a rule with two or more characters has length 2, and such a bigram is
+        # among the option's bigrams exactly when it occurs in the option's characters.
+        return sum(map(chars.__contains__, rule)) / len(rule)
+    return len(_bigrams_of(chars).intersection(rule)) / len(rule)
+
+
+def recover_mapping(options: list[tuple[str, str]], rule_a: str, rule_b: str,
+                    grams: RuleGrams | None = None) -> OptionMapping:
+    """Assign rule_a / rule_b / distractor to the three options from their text.
+
+    ``grams``: a :class:`RuleGrams` cache kept by the caller across the rows of a build.
+    """
+    lookup = grams.__getitem__ if grams is not None else _shared_grams
+    grams_a, grams_b = lookup(rule_a), lookup(rule_b)
     letters = [letter for letter, _ in options]
-    grams_a, grams_b = _rule_bigrams(rule_a), _rule_bigrams(rule_b)
     scores = {}
     for letter, text in options:
-        grams = _bigrams(text)
-        scores[letter] = (_score(grams, grams_a), _score(grams, grams_b))
-    ranked = []
-    for order in permutations(letters):
-        a, b = order[0], order[1]
-        ranked.append((scores[a][0] + scores[b][1], order))
-    ranked.sort(key=lambda item: (-item[0], item[1]))
-    (best, order), (second, _) = ranked[0], ranked[1]
+        chars = _chars(text)
+        scores[letter] = (_shares(chars, grams_a), _shares(chars, grams_b))
+    # Best total first; equal totals in the order of their letters (as a key of (-total, order) sorts them).
+    ranked = sorted((-(scores[order[0]][0] + scores[order[1]][1]), order) for order in permutations(letters))
+    (best, order), second = ranked[0], ranked[1][0]
+    best, second = -best, -second
     confidence = (best - second) / best if best else 0.0
     clear = scores[order[0]][0] >= MIN_SCORE and scores[order[1]][1] >= MIN_SCORE
     if not clear or confidence < MIN_CONFIDENCE:

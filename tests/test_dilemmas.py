@@ -116,3 +116,11 @@ def test_raw_dilemma_generations_are_split_into_dilemmas(raw_tree):
                         ("2_processed", 2, "folded", None)]
     published = ctx.ledger.entries("published", "dilemmas")[0]
     assert published.reason == "2 dilemmas; 1 numbered items without options A, B, C skipped"
+
+
+def test_dilemma_id_of_a_cleaned_scene_is_the_same():
+    from builders.dilemmas import dilemma_id
+    from builders.normalizers.text import clean_text
+
+    raw = "  朋友酒后想开车， ＡＩ 说：“不行”。 "
+    assert dilemma_id("a", "b", clean_text(raw), cleaned=True) == dilemma_id("a", "b", raw)

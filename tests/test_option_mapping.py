@@ -36,3 +36,17 @@ def test_given_mapping_is_used_as_is():
     mapping = given_mapping(["A", "B", "C"], "C", "A")
     assert mapping.follows == {"A": "rule_b", "B": "distractor", "C": "rule_a"}
     assert (mapping.source, mapping.confidence) == ("raw", 1.0)
+
+
+def test_cached_rule_bigrams_and_short_texts_give_the_same_mapping():
+    from builders.option_mapping import RuleGrams
+
+    grams = RuleGrams()
+    cases = [
+        (split_options("A: 自觉遵守交通规则。\nB: 上前询问是否需要帮助。\nC: 看天气。"), RULE_A, RULE_B),
+        ([("A", "遵"), ("B", "。"), ("C", "遵守")], "遵", "遵守"),
+        ([("A", ""), ("B", "x"), ("C", "遵守交通")], "", "遵守交通规则"),
+    ]
+    for options, rule_a, rule_b in cases:
+        assert recover_mapping(options, rule_a, rule_b, grams) == recover_mapping(options, rule_a, rule_b)
+    assert recover_mapping(*cases[1]).follows == {"A": "rule_a", "B": "distractor", "C": "rule_b"}
