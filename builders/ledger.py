@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 OUTCOMES = ("published", "folded", "excluded", "rejected")
@@ -25,6 +25,14 @@ class Entry:
     id: str | None = None
     field: str | None = None
     reason: str | None = None
+
+
+_FIELDS = tuple(Entry.__slots__)
+
+
+def _record(entry: Entry) -> dict:
+    """The entry as a JSON object without its empty fields (``asdict`` deep-copies: 10× slower)."""
+    return {name: value for name in _FIELDS if (value := getattr(entry, name)) is not None}
 
 
 class Ledger:
@@ -91,6 +99,4 @@ class Ledger:
             chosen = sorted((e for e in self._entries.values() if e.outcome in outcomes),
                             key=lambda e: (e.config, e.file, e.line))
             with open(report_dir / f"{name}.jsonl", "w", encoding="utf-8") as fh:
-                for entry in chosen:
-                    record = {k: v for k, v in asdict(entry).items() if v is not None}
-                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                fh.writelines(json.dumps(_record(entry), ensure_ascii=False) + "\n" for entry in chosen)
