@@ -13,16 +13,29 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def rows_to_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
-    """Row dicts → a table of ``schema`` (Arrow's own row conversion: no Python list per column).
+def _column(values: list, type_: pa.DataType) -> pa.Array:
+    """One column; a struct shared between rows (a rule's reference in each of its dilemmas) is
+    converted once and repeated with ``take``."""
+    if not pa.types.is_struct(type_) or len({id(v) for v in values[:4096]}) > 2048:
+        return pa.array(values, type=type_)
+    index: dict[int, int] = {}
+    distinct: list = []
+    positions = []
+    for value in values:
+        position = index.get(id(value))
+        if position is None:
+            position = index[id(value)] = len(distinct)
+            distinct.append(value)
+        positions.append(position)
+    return pa.array(distinct, type=type_).take(pa.array(positions, pa.int32()))
 
-    Arrow would fill a missing key with null; builders make every row the same way, so the
-    first row's keys are checked against the schema instead.
-    """
+
+def rows_to_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """Row dicts → a table of ``schema``, column by column (every row must have every column)."""
     if rows and rows[0].keys() != set(schema.names):
         missing, extra = set(schema.names) - rows[0].keys(), rows[0].keys() - set(schema.names)
         raise ValueError(f"rows do not match the schema: missing {sorted(missing)}, unexpected {sorted(extra)}")
-    return pa.Table.from_pylist(rows, schema=schema)
+    return pa.Table.from_arrays([_column([row[f.name] for row in rows], f.type) for f in schema], schema=schema)
 
 
 def shard_paths(config: str, split: str, num_shards: int) -> list[str]:

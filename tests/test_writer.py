@@ -19,3 +19,13 @@ def test_shards_are_named_the_hub_way_and_written_identically_twice(tmp_path):
     second = write_shards(table, tmp_path / "b", "rules", "train", shard_rows=2, row_group_rows=1)
     assert first == second == shard_paths("rules", "train", 3)
     assert [(tmp_path / "a" / p).read_bytes() for p in first] == [(tmp_path / "b" / p).read_bytes() for p in first]
+
+
+def test_structs_shared_between_rows_convert_like_separate_ones():
+    rule = pa.struct([("id", pa.string()), ("tags", pa.list_(pa.string()))])
+    schema = pa.schema([("id", pa.string()), ("rule", rule)])
+    shared = {"id": "r1", "tags": ["x", "y"]}
+    rows = [{"id": str(i), "rule": shared if i % 5 else {"id": f"r{i}", "tags": []}} for i in range(10)]
+    table = rows_to_table(rows, schema)
+    assert table.column("rule").to_pylist()[:2] == [{"id": "r0", "tags": []}, shared]
+    assert table.equals(pa.Table.from_pylist([{**r, "rule": dict(r["rule"])} for r in rows], schema=schema))
