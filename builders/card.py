@@ -141,18 +141,27 @@ def rules_statistics(table: pa.Table, taxonomy: Taxonomy) -> str:
     return "\n".join(parts)
 
 
-def dilemmas_statistics(rows: list[dict]) -> str:
+def dilemmas_statistics(table: pa.Table) -> str:
     """How the option mappings were obtained, and which core values conflict most often."""
-    pairs = Counter(
-        (a, b) for r in rows for a in r["rule_a"]["core_values"] for b in r["rule_b"]["core_values"])
+    core = {side: pc.binary_join(pc.struct_field(table.column(side), "core_values"), "\x1f")
+            for side in ("rule_a", "rule_b")}
+    combos = pa.table(core).group_by(["rule_a", "rule_b"]).aggregate([([], "count_all")])
+    pairs: Counter = Counter()
+    for a_values, b_values, n in zip(*(combos.column(c).to_pylist() for c in ("rule_a", "rule_b", "count_all")),
+                                     strict=True):
+        for a in filter(None, a_values.split("\x1f")):
+            for b in filter(None, b_values.split("\x1f")):
+                pairs[(a, b)] += n
+    top = sorted(pairs.items(), key=lambda item: (-item[1], item[0]))[:20]
     return "\n".join([
-        f"{len(rows):,} dilemmas from {len({r['pair_id'] for r in rows}):,} conflicting rule pairs.",
+        f"{table.num_rows:,} dilemmas from {pc.count_distinct(table.column('pair_id')).as_py():,} "
+        "conflicting rule pairs.",
         "",
-        _table(("Option mapping", "Dilemmas"), sorted(Counter(r["mapping_source"] for r in rows).items())),
+        _table(("Option mapping", "Dilemmas"), sorted(_counts(table.column("mapping_source")).items())),
         "",
         "Core-value conflicts (core value of rule A vs rule B), most frequent first:",
         "",
-        _table(("Rule A", "Rule B", "Dilemmas"), [(a, b, n) for (a, b), n in pairs.most_common(20)]),
+        _table(("Rule A", "Rule B", "Dilemmas"), [(a, b, n) for (a, b), n in top]),
     ])
 
 

@@ -255,7 +255,7 @@ def _build_release(
         sections = {
             "rules": rules_statistics(tables["rules"], ctx.taxonomy),
             "taxonomy": "The 50 derived values with their parents; the same table as the value framework above.",
-            "dilemmas": dilemmas_statistics(ctx.results["dilemmas"]),
+            "dilemmas": dilemmas_statistics(tables["dilemmas"]),
             "scenarios": scenarios_statistics(ctx.results["scenarios"]),
             "evaluations": evaluations_statistics(ctx.results["evaluations"]),
         }
