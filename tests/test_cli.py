@@ -29,3 +29,13 @@ def test_strict_build_exits_1(raw_tree, tmp_path, capsys):
 def test_bad_version_is_refused():
     with pytest.raises(SystemExit):
         main(["build", "--version", "1.2"])
+
+
+def test_near_dup_options_reach_the_manifest(raw_tree, tmp_path, capsys):
+    out = tmp_path / "release"
+    assert main(["build", "--raw", str(raw_tree), "--out", str(out), "--near-dup", "fold",
+                 "--near-dup-threshold", "0.8", "--num-proc", "2"]) == 0
+    settings = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["settings"]["near_dup"]
+    assert (settings["mode"], settings["threshold"]) == ("fold", 0.8)
+    assert main(["build", "--raw", str(raw_tree), "--out", str(out), "--near-dup-threshold", "1.5"]) == 2
+    assert "use a Jaccard similarity in (0, 1]" in capsys.readouterr().err
