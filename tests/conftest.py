@@ -84,3 +84,22 @@ def write_raw_tree(root: Path, *, final_rows: list[list] | None = None) -> Path:
 @pytest.fixture
 def raw_tree(tmp_path: Path) -> Path:
     return write_raw_tree(tmp_path / "raw")
+
+
+@pytest.fixture
+def hub_isolation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Nothing in a publish test may reach huggingface.co or pick up a real token."""
+    from tests.hub_fixtures import isolate_hub_client
+
+    isolate_hub_client(monkeypatch, tmp_path / "hf-home")
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, hub_isolation: None):
+    """The Hub-compatible server on 127.0.0.1, with the real client pointed at it."""
+    from tests.hub_fixtures import TOKEN, point_client_at
+    from tests.hub_server import HubServer
+
+    with HubServer(token=TOKEN) as server:
+        point_client_at(monkeypatch, server.endpoint)
+        yield server

@@ -26,24 +26,14 @@ from huggingface_hub import (
 )
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
-from tests.hub_fixtures import TOKEN, isolate_hub_client, point_client_at
+from tests.hub_fixtures import TOKEN
 from tests.hub_server import HubServer, git_blob_oid
 
 REPO = "org/data"
 PARQUET = b"PAR1" + bytes(range(256)) * 40 + b"PAR1"
 
 
-@pytest.fixture(autouse=True)
-def hub_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Nothing here may reach huggingface.co or pick up a real token."""
-    isolate_hub_client(monkeypatch, tmp_path / "hf-home")
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch):
-    with HubServer(token=TOKEN) as server:
-        point_client_at(monkeypatch, server.endpoint)
-        yield server
+pytestmark = pytest.mark.usefixtures("hub_isolation")
 
 
 @pytest.fixture

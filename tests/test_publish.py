@@ -36,9 +36,7 @@ from builders.publish import (
 from tests.hub_fixtures import (
     RULES_SCHEMA,
     TOKEN,
-    isolate_hub_client,
     make_release,
-    point_client_at,
     rule_row,
     sample_rows,
     shard_hashes,
@@ -51,17 +49,7 @@ ROWS_V2 = [*ROWS_V1[:4], rule_row(4, "考试作弊是不诚实的行为，应该
 """v1.1.0 rewrites the last rule: the second shard changes, the first does not."""
 
 
-@pytest.fixture(autouse=True)
-def hub_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Nothing here may reach huggingface.co or pick up a real token."""
-    isolate_hub_client(monkeypatch, tmp_path / "hf-home")
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch):
-    with HubServer(token=TOKEN) as server:
-        point_client_at(monkeypatch, server.endpoint)
-        yield server
+pytestmark = pytest.mark.usefixtures("hub_isolation")
 
 
 @pytest.fixture(scope="module")
