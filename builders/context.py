@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
+import pyarrow as pa
 from tqdm.auto import tqdm
 
 from builders.ledger import Ledger
@@ -48,6 +49,9 @@ class BuildContext:
     ledger: Ledger = field(default_factory=Ledger)
     taxonomy: Taxonomy = field(default_factory=load_taxonomy)
     results: dict[str, list[dict]] = field(default_factory=dict)
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    """Arrow tables of ``results`` that a builder made itself (in the same row order), so the
+    writer does not convert those rows again."""
     notes: dict[str, dict] = field(default_factory=dict)
     """Per-config statistics for the report and the card (counts of repairs, conflicts, …)."""
     repairs: list[dict] = field(default_factory=list)

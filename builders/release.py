@@ -225,7 +225,8 @@ def _build_release(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        tables = {m.CONFIG: rows_to_table(ctx.results[m.CONFIG], features(m.CONFIG).arrow_schema)
+        tables = {m.CONFIG: ctx.tables[m.CONFIG] if m.CONFIG in ctx.tables
+                  else rows_to_table(ctx.results[m.CONFIG], features(m.CONFIG).arrow_schema)
                   for m in CONFIG_BUILDERS}
         splits = [_write_config(ctx, staging, m.CONFIG, tables[m.CONFIG])
                   for m in tqdm(CONFIG_BUILDERS, desc="writing", unit="config", disable=None, leave=False)]

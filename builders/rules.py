@@ -29,9 +29,10 @@ from builders.parsers.replies import (
     strip_rot_prefix,
 )
 from builders.readers.layout import Artifact, ArtifactKind
-from builders.schema import load_schema
+from builders.schema import features, load_schema
 from builders.taxonomy import Closure, UnknownValueError
 from builders.validate import RowError, TableValidator
+from builders.writer import rows_to_table, sort_table
 
 CONFIG = "rules"
 
@@ -414,6 +415,17 @@ def _near_duplicates(ctx: BuildContext, kept: list[_Resolved], stats: Counter) -
     return [kept[i] for i in clusters]
 
 
+def _sorted_by_id(ctx: BuildContext, rows: list[dict]) -> list[dict]:
+    """The rows sorted by id, and their Arrow table in ``ctx.tables``.
+
+    The table is converted before sorting: the rows then sit in memory in the order they
+    are read, and converting a quarter of a million rows in id order (scattered in memory)
+    is three times slower.
+    """
+    ctx.tables[CONFIG], order = sort_table(rows_to_table(rows, features(CONFIG).arrow_schema), "id")
+    return [rows[i] for i in order]
+
+
 def build(ctx: BuildContext) -> list[dict]:
     """Build the published rule rows, sorted by id, recording every raw row's outcome."""
     observations = _validate_observations(ctx, read_observations(ctx))
@@ -442,7 +454,7 @@ def build(ctx: BuildContext) -> list[dict]:
                 ledger.fold(CONFIG, obs.file, obs.line, best_id, f"same text as {best_id} after rewrite")
         best.row["cluster_id"] = best_id if fold_near else rep_id
         rows.append(best.row)
-    rows.sort(key=lambda r: r["id"])
+    rows = _sorted_by_id(ctx, rows)
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]
     stats["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])
     stats["rows_hierarchy_contradicted"] = sum(1 for r in repairs if r["dropped"])

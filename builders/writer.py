@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 
@@ -36,6 +37,30 @@ def rows_to_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
         missing, extra = set(schema.names) - rows[0].keys(), rows[0].keys() - set(schema.names)
         raise ValueError(f"rows do not match the schema: missing {sorted(missing)}, unexpected {sorted(extra)}")
     return pa.Table.from_arrays([_column([row[f.name] for row in rows], f.type) for f in schema], schema=schema)
+
+
+def _without_validity(array: pa.Array) -> pa.Array:
+    """The array without an all-valid validity bitmap (and so with a fresh conversion's ``nbytes``)."""
+    if array.null_count:
+        return array
+    if pa.types.is_list(array.type):
+        return pa.ListArray.from_arrays(array.offsets, _without_validity(array.values), type=array.type)
+    if array.buffers()[0] is None:
+        return array
+    return pa.Array.from_buffers(array.type, len(array), [None, *array.buffers()[1:]], offset=array.offset)
+
+
+def sort_table(table: pa.Table, column: str) -> tuple[pa.Table, list[int]]:
+    """The table sorted by a column of distinct values, and the row order (Python's sort order).
+
+    ``take`` gives every column a validity bitmap, even without nulls; those are dropped so
+    the sorted table is the same, down to ``nbytes`` (which the card reports), as one made
+    from rows that were already sorted.
+    """
+    order = pc.sort_indices(table.column(column))
+    taken = table.take(order)
+    columns = [_without_validity(taken.column(name).combine_chunks()) for name in taken.column_names]
+    return pa.Table.from_arrays(columns, schema=table.schema), order.to_pylist()
 
 
 def shard_paths(config: str, split: str, num_shards: int) -> list[str]:
