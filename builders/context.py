@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from builders.ledger import Ledger
 from builders.near_dedup import NearDupSettings
 from builders.readers.layout import Artifact
-from builders.readers.records import Record
+from builders.readers.records import RawTable, Record
 from builders.rule_links import RuleIndex
 from builders.taxonomy import Taxonomy, load_taxonomy
 
@@ -83,15 +83,31 @@ class BuildContext:
         Lines that cannot be read (bad encoding, wrong field count, malformed JSON) are
         rejected here, so each config only sees records.
         """
-        artifacts = self.of_kind(*kinds)
-        for artifact in tqdm(artifacts, desc=f"{config}: reading", unit="file", disable=None, leave=False):
-            table = artifact.read()
-            for bad in table.bad:
-                self.ledger.read(config, bad.file, bad.line)
-                self.ledger.reject(config, bad.file, bad.line, bad.field, bad.reason)
-            for record in table.records:
-                self.ledger.read(config, record.file, record.line)
+        for artifact in self.reading(config, *kinds):
+            for record in self.registered(config, artifact.read()):
                 yield artifact, record
+
+    def reading(self, config: str, *kinds: str) -> Iterable[Artifact]:
+        """Artifacts of the given kinds, with a progress bar while they are read."""
+        return tqdm(self.of_kind(*kinds), desc=f"{config}: reading", unit="file", disable=None, leave=False)
+
+    def registered(self, config: str, table: RawTable) -> Iterator[Record]:
+        """The records of a raw table, registered in the ledger as read; its bad lines rejected."""
+        for bad in table.bad:
+            self.ledger.read(config, bad.file, bad.line)
+            self.ledger.reject(config, bad.file, bad.line, bad.field, bad.reason)
+        for record in table.records:
+            self.ledger.read(config, record.file, record.line)
+            yield record
+
+    def columns(self, config: str, artifact: Artifact) -> pa.Table | Iterator[Record]:
+        """An artifact column-wise, its rows registered as read (row ``i`` is line ``i + 2``),
+        or, when it cannot be read that way, its records as :meth:`records` gives them."""
+        table = artifact.read_columns()
+        if isinstance(table, pa.Table):
+            self.ledger.read_lines(config, artifact.relpath, range(2, table.num_rows + 2))
+            return table
+        return self.registered(config, table)
 
     def orphan(self, config: str, file: str, line: int, field: str, reason: str) -> None:
         """A row pointing at a missing rule or item: rejected with ``allow_orphans``, else fatal."""

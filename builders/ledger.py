@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,10 @@ class Ledger:
     def read(self, config: str, file: str, line: int) -> None:
         """Register a raw row as read; it must later get exactly one outcome."""
         self._read[(config, file, line)] = None
+
+    def read_lines(self, config: str, file: str, lines: Iterable[int]) -> None:
+        """Register many raw rows of one file as read (a file read column-wise)."""
+        self._read.update(dict.fromkeys((config, file, line) for line in lines))
 
     def _record(self, entry: Entry) -> None:
         key = (entry.config, entry.file, entry.line)

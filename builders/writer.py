@@ -59,7 +59,8 @@ def sort_table(table: pa.Table, column: str) -> tuple[pa.Table, list[int]]:
     """
     order = pc.sort_indices(table.column(column))
     taken = table.take(order)
-    columns = [_without_validity(taken.column(name).combine_chunks()) for name in taken.column_names]
+    columns = [_without_validity(column.chunk(0) if column.num_chunks == 1 else column.combine_chunks())
+               for column in taken.columns]
     return pa.Table.from_arrays(columns, schema=table.schema), order.to_pylist()
 
 

@@ -12,9 +12,11 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import yaml
 
-from builders.readers.records import RawTable, read_table
+from builders.readers.encoding import decode_file
+from builders.readers.records import RawTable, read_csv, read_csv_columns, read_table
 
 RAW_MANIFEST = "cvc-raw.yaml"
 
@@ -47,12 +49,24 @@ class Artifact:
 
     def read(self) -> RawTable:
         """Read the file and check it has the kind's columns."""
-        table = read_table(self.path, self.relpath)
-        missing = [c for c in self.kind.columns if c not in table.columns]
+        return self._checked(read_table(self.path, self.relpath))
+
+    def read_columns(self) -> pa.Table | RawTable:
+        """A CSV column-wise when its rows can be tied to their lines that way (see
+        :func:`read_csv_columns`), else its records; either checked for the kind's columns."""
+        if self.path.suffix.lower() == ".jsonl":
+            return self.read()
+        decoded = decode_file(self.path)
+        table = read_csv_columns(decoded)
+        return self._checked(read_csv(self.path, self.relpath, decoded) if table is None else table)
+
+    def _checked(self, table: pa.Table | RawTable) -> pa.Table | RawTable:
+        columns = table.column_names if isinstance(table, pa.Table) else table.columns
+        missing = [c for c in self.kind.columns if c not in columns]
         if missing:
             raise LayoutError(
                 f"{self.relpath}: a {self.kind.name} file needs columns {list(self.kind.columns)}; "
-                f"missing {missing} (found {table.columns})"
+                f"missing {missing} (found {columns})"
             )
         return table
 

@@ -12,6 +12,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
 from builders.readers.encoding import DecodedFile, decode_file
 
 
@@ -68,6 +71,38 @@ def read_csv(path: Path, name: str, decoded: DecodedFile | None = None) -> RawTa
             continue
         records.append(Record(name, start, dict(zip(header, row, strict=True))))
     return RawTable(name, decoded.encoding, header or [], records, bad)
+
+
+def read_csv_columns(decoded: DecodedFile) -> pa.Table | None:
+    """A CSV column-wise (every cell a string, columns named by the header), read by Arrow.
+
+    Row ``i`` of the table is line ``i + 2`` of the file. That holds only when the header is
+    the first line and every row is one physical line, so ``None`` (read the records instead)
+    for a file with multi-line cells, blank lines, ``\\r``, undecodable bytes or ragged rows:
+    the row reader then names each bad line. Quoting follows :func:`read_csv`.
+    """
+    text = decoded.text
+    if decoded.bad_lines or "\r" in text or "\n\n" in text or not text or text.startswith("\n"):
+        return None
+    first = text.partition("\n")[0]
+    if '"' in first:
+        return None
+    header = [column.strip() for column in first.split(",")]
+    if len(header) < 2:
+        return None
+    names = [f"c{i}" for i in range(len(header))]
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
+        )
+    except pa.ArrowInvalid:
+        return None
+    if table.num_rows + 1 != text.count("\n") + (not text.endswith("\n")):
+        return None
+    return pa.table(dict(zip(header, table.columns, strict=True)))
 
 
 def read_jsonl(path: Path, name: str, decoded: DecodedFile | None = None) -> RawTable:

@@ -1,4 +1,7 @@
-from builders.readers.records import read_csv, read_jsonl
+import pytest
+
+from builders.readers.encoding import decode_bytes
+from builders.readers.records import read_csv, read_csv_columns, read_jsonl
 
 
 def test_csv_records_keep_their_starting_line_across_multiline_cells(tmp_path):
@@ -24,3 +27,25 @@ def test_jsonl_malformed_line_is_a_bad_line(tmp_path):
     assert [r.line for r in table.records] == [1]
     assert [b.line for b in table.bad] == [2, 4]
     assert table.columns == ["rule"]
+
+
+def test_csv_read_column_wise_matches_the_records_line_for_line(tmp_path):
+    text = 'rot , translate\n规则一,"a, ""quoted"" b"\n"规则""二"x,  c\n规则三,\n'
+    path = tmp_path / "f.csv"
+    path.write_text(text, encoding="gbk")
+    columns = read_csv_columns(decode_bytes(path.read_bytes(), path))
+    records = read_csv(path, "f.csv").records
+    assert columns.column_names == ["rot", "translate"]
+    assert [r.line for r in records] == list(range(2, columns.num_rows + 2))
+    assert columns.to_pylist() == [r.fields for r in records]
+
+
+@pytest.mark.parametrize("text", [
+    'rot,标签\n规则一,"标签：1\n重写："\n',  # a multi-line cell
+    "rot,标签\n规则一,1\n\n规则二,1\n",  # a blank line
+    "rot,标签\r\n规则一,1\r\n",
+    "rot,标签,重写\n规则一,1,\n规则二,1\n",  # a ragged row
+])
+def test_csv_that_cannot_be_tied_to_lines_column_wise_is_left_to_the_records(tmp_path, text):
+    path = tmp_path / "f.csv"
+    assert read_csv_columns(decode_bytes(text.encode("utf-8"), path)) is None
