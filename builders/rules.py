@@ -520,6 +520,7 @@ def build(ctx: BuildContext) -> list[dict]:
     representatives = _near_duplicates(ctx, [best for best, _ in kept], stats)
     fold_near = ctx.settings.near_dup.mode == "fold"
     rows = []
+    published: list[tuple[str, int, str]] = []
     ledger = ctx.ledger
     for (best, folded), representative in zip(kept, representatives, strict=True):
         best_id, rep_id = best.row["id"], representative.row["id"]
@@ -531,7 +532,7 @@ def build(ctx: BuildContext) -> list[dict]:
             continue
         for obs in best.members:
             if obs is best.kept:
-                ledger.publish(CONFIG, obs.file, obs.line, best_id)
+                published.append((obs.file, obs.line, best_id))
             else:
                 ledger.fold(CONFIG, obs.file, obs.line, best_id, "same rule text")
         for other in folded:
@@ -539,6 +540,7 @@ def build(ctx: BuildContext) -> list[dict]:
                 ledger.fold(CONFIG, obs.file, obs.line, best_id, f"same text as {best_id} after rewrite")
         best.row["cluster_id"] = best_id if fold_near else rep_id
         rows.append(best.row)
+    ledger.publish_many(CONFIG, published)
     rows = _sorted_by_id(ctx, rows)
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]
     stats["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])
