@@ -30,7 +30,8 @@ def clean_text(text: str | None) -> str:
     text = str(text)
     if _NEEDS_HALVING.search(text):
         text = text.translate(_FULLWIDTH_ASCII)
-    return " ".join(text.split())
+    cleaned = " ".join(text.split())
+    return text if cleaned == text else cleaned  # one string, not two equal ones, per clean rule
 
 
 def dedup_key(text: str) -> str:
@@ -43,7 +44,8 @@ def clean_key(cleaned: str) -> str:
     key = cleaned.casefold()
     if _NEEDS_KEY_MAPPING.search(key):
         key = key.translate(_KEY_PUNCTUATION)
-    return key.rstrip(_KEY_TRAILING)
+    key = key.rstrip(_KEY_TRAILING)
+    return cleaned if key == cleaned else key
 
 
 _CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
