@@ -205,3 +205,12 @@ def test_rows_without_any_value_are_rejected_each_with_its_line(tmp_path):
     for line in (len(FINAL_ROWS) + 2, len(FINAL_ROWS) + 3):
         field, reason = rejects[("data_control/final.csv", line)]
         assert field == "dimensions" and "fewer than 1" in reason, (field, reason)
+
+
+def test_master_table_read_column_wise_or_row_by_row_gives_the_same_build(raw_tree, monkeypatch):
+    columnar = collect(raw_tree)
+    monkeypatch.setattr("builders.readers.layout.read_csv_columns", lambda decoded: None)
+    by_rows = collect(raw_tree)
+    assert columnar.results["rules"] == by_rows.results["rules"]
+    assert columnar.ledger.entries() == by_rows.ledger.entries()
+    assert columnar.repairs == by_rows.repairs and columnar.notes == by_rows.notes
