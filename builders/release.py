@@ -13,6 +13,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -96,12 +97,16 @@ def _check_output_dir(out_dir: Path) -> None:
 
 
 def _write_config(ctx: BuildContext, staging: Path, config: str, table: pa.Table) -> SplitFiles:
-    errors = TableValidator(load_schema(config)).validate(table)
+    """Validate and write one config; the shards are written while the table is validated (a
+    failed validation raises, and the staging directory with those shards is removed)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        written = pool.submit(write_shards, table, staging, config, SPLIT, shard_rows=ctx.settings.shard_rows,
+                              row_group_rows=ctx.settings.row_group_rows)
+        errors = TableValidator(load_schema(config)).validate(table)
+        files = written.result()
     if errors:
         sample = "; ".join(str(e) for e in errors[:5])
         raise BuildError(f"internal error: built {config} rows fail their schema: {sample}")
-    files = write_shards(table, staging, config, SPLIT, shard_rows=ctx.settings.shard_rows,
-                         row_group_rows=ctx.settings.row_group_rows)
     (staging / "schemas").mkdir(exist_ok=True)
     (staging / "schemas" / f"{config}.schema.json").write_bytes(schema_bytes(config))
     return SplitFiles(config, config, SPLIT, files, table.num_rows, table.nbytes,
