@@ -463,7 +463,7 @@ def _exact_dedup(ctx: BuildContext, resolved: list[_Resolved],
     """Second dedup pass on the published text: a rewrite can land on another rule's text."""
     kept = []
     if resolved:
-        stats["folded_after_rewrite"] += 0  # the report states the count even when nothing folds
+        stats.setdefault("folded_after_rewrite", 0)  # the report states the count even when nothing folds
     for copies in group_exact(resolved, lambda r: r.key).values():
         if len(copies) == 1:
             kept.append((copies[0], []))
