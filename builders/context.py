@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from builders.ledger import Ledger
 from builders.near_dedup import NearDupSettings
 from builders.readers.layout import Artifact
-from builders.readers.records import RawTable, Record
+from builders.readers.records import ColumnTable, RawTable, Record
 from builders.rule_links import RuleIndex
 from builders.taxonomy import Taxonomy, load_taxonomy
 
@@ -100,12 +100,12 @@ class BuildContext:
             self.ledger.read(config, record.file, record.line)
             yield record
 
-    def columns(self, config: str, artifact: Artifact) -> pa.Table | Iterator[Record]:
-        """An artifact column-wise, its rows registered as read (row ``i`` is line ``i + 2``),
-        or, when it cannot be read that way, its records as :meth:`records` gives them."""
+    def columns(self, config: str, artifact: Artifact) -> ColumnTable | Iterator[Record]:
+        """An artifact column-wise, its rows registered as read, or, when it cannot be read
+        that way, its records as :meth:`records` gives them."""
         table = artifact.read_columns()
-        if isinstance(table, pa.Table):
-            self.ledger.read_lines(config, artifact.relpath, range(2, table.num_rows + 2))
+        if isinstance(table, ColumnTable):
+            self.ledger.read_lines(config, artifact.relpath, table.lines.tolist())
             return table
         return self.registered(config, table)
 

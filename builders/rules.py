@@ -31,7 +31,7 @@ from builders.parsers.replies import (
     strip_rot_prefix,
 )
 from builders.readers.layout import Artifact, ArtifactKind
-from builders.readers.records import Record
+from builders.readers.records import ColumnTable, Record
 from builders.schema import features, load_schema
 from builders.taxonomy import Closure, UnknownValueError
 from builders.validate import RowError, TableValidator
@@ -225,13 +225,14 @@ def _closures_by_row(normalize: ValueNormalizer, table: pa.Table, columns: tuple
 
 
 def _observe_master_table(ctx: BuildContext, normalize: ValueNormalizer, file: str,
-                          table: pa.Table) -> list[Observation]:
-    """The master table read column-wise (row ``i`` is line ``i + 2``): the observations and
-    ledger entries :func:`_observe` gives row by row, without a dict per row."""
+                          columns: ColumnTable) -> list[Observation]:
+    """The master table read column-wise: the observations and ledger entries :func:`_observe`
+    gives row by row, without a dict per row."""
     observations = []
-    rows = zip(table.column("rot").to_pylist(), table.column("translate").to_pylist(),
+    table = columns.table
+    rows = zip(columns.lines.tolist(), table.column("rot").to_pylist(), table.column("translate").to_pylist(),
                _closures_by_row(normalize, table, _VALUE_COLUMNS["master_table"]), strict=True)
-    for line, (raw_text, english, values) in enumerate(rows, start=2):
+    for line, raw_text, english, values in rows:
         text = clean_text(strip_rot_prefix(raw_text))
         problem = _Reject("rot", "empty rule text") if not text else values if isinstance(values, _Reject) else None
         if problem is not None:
@@ -282,7 +283,7 @@ def read_observations(ctx: BuildContext) -> list[Observation]:
     for artifact in ctx.reading(CONFIG, *(kind.name for kind in ARTIFACTS)):
         if artifact.kind.name == "master_table":
             records = ctx.columns(CONFIG, artifact)
-            if isinstance(records, pa.Table):
+            if isinstance(records, ColumnTable):
                 observations += _observe_master_table(ctx, normalize, artifact.relpath, records)
                 continue
         else:

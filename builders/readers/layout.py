@@ -12,11 +12,10 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
 import yaml
 
 from builders.readers.encoding import decode_file
-from builders.readers.records import RawTable, read_csv, read_csv_columns, read_table
+from builders.readers.records import ColumnTable, RawTable, read_csv, read_csv_columns, read_table
 
 RAW_MANIFEST = "cvc-raw.yaml"
 
@@ -51,7 +50,7 @@ class Artifact:
         """Read the file and check it has the kind's columns."""
         return self._checked(read_table(self.path, self.relpath))
 
-    def read_columns(self) -> pa.Table | RawTable:
+    def read_columns(self) -> ColumnTable | RawTable:
         """A CSV column-wise when its rows can be tied to their lines that way (see
         :func:`read_csv_columns`), else its records; either checked for the kind's columns."""
         if self.path.suffix.lower() == ".jsonl":
@@ -60,8 +59,8 @@ class Artifact:
         table = read_csv_columns(decoded)
         return self._checked(read_csv(self.path, self.relpath, decoded) if table is None else table)
 
-    def _checked(self, table: pa.Table | RawTable) -> pa.Table | RawTable:
-        columns = table.column_names if isinstance(table, pa.Table) else table.columns
+    def _checked(self, table: ColumnTable | RawTable) -> ColumnTable | RawTable:
+        columns = table.table.column_names if isinstance(table, ColumnTable) else table.columns
         missing = [c for c in self.kind.columns if c not in columns]
         if missing:
             raise LayoutError(

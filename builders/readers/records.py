@@ -12,7 +12,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from builders.readers.encoding import DecodedFile, decode_file
@@ -73,16 +75,38 @@ def read_csv(path: Path, name: str, decoded: DecodedFile | None = None) -> RawTa
     return RawTable(name, decoded.encoding, header or [], records, bad)
 
 
-def read_csv_columns(decoded: DecodedFile) -> pa.Table | None:
+@dataclass(frozen=True)
+class ColumnTable:
+    """A CSV read column-wise: every cell a string, and the line each row starts on."""
+
+    table: pa.Table
+    lines: np.ndarray
+    """1-based line where each row starts (rows with multi-line cells span several lines)."""
+
+
+def _row_lines(table: pa.Table) -> np.ndarray:
+    """The line each row starts on (the header being line 1), and one past the last row's end."""
+    newlines = np.zeros(table.num_rows, np.int64)
+    for column in table.columns:
+        newlines += pc.fill_null(pc.count_substring(column, "\n"), 0).to_numpy(zero_copy_only=False)
+    bounds = np.empty(table.num_rows + 1, np.int64)
+    bounds[0] = 2
+    np.cumsum(newlines + 1, out=bounds[1:])
+    bounds[1:] += 2
+    return bounds
+
+
+def read_csv_columns(decoded: DecodedFile) -> ColumnTable | None:
     """A CSV column-wise (every cell a string, columns named by the header), read by Arrow.
 
-    Row ``i`` of the table is line ``i + 2`` of the file. That holds only when the header is
-    the first line and every row is one physical line, so ``None`` (read the records instead)
-    for a file with multi-line cells, blank lines, ``\\r``, undecodable bytes or ragged rows:
-    the row reader then names each bad line. Quoting follows :func:`read_csv`.
+    Quoted cells may span lines: each row's line is its predecessor's plus the line breaks
+    in its cells. That holds only when the header is the first line and no line lies outside
+    a row, which the total line count proves; ``None`` (read the records instead) for a file
+    with blank lines, ``\r``, undecodable bytes or ragged rows: the row reader then names
+    each bad line. Quoting follows :func:`read_csv`.
     """
     text = decoded.text
-    if decoded.bad_lines or "\r" in text or "\n\n" in text or not text or text.startswith("\n"):
+    if decoded.bad_lines or "\r" in text or not text or text.startswith("\n"):
         return None
     first = text.partition("\n")[0]
     if '"' in first:
@@ -100,9 +124,11 @@ def read_csv_columns(decoded: DecodedFile) -> pa.Table | None:
         )
     except pa.ArrowInvalid:
         return None
-    if table.num_rows + 1 != text.count("\n") + (not text.endswith("\n")):
-        return None
-    return pa.table(dict(zip(header, table.columns, strict=True)))
+    table = pa.table(dict(zip(header, table.columns, strict=True)))
+    bounds = _row_lines(table)
+    if bounds[-1] - 1 != text.count("\n") + (not text.endswith("\n")):
+        return None  # a line outside every row (blank, or not read as a row)
+    return ColumnTable(table, bounds[:-1])
 
 
 def read_jsonl(path: Path, name: str, decoded: DecodedFile | None = None) -> RawTable:

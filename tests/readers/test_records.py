@@ -35,14 +35,24 @@ def test_csv_read_column_wise_matches_the_records_line_for_line(tmp_path):
     path.write_text(text, encoding="gbk")
     columns = read_csv_columns(decode_bytes(path.read_bytes(), path))
     records = read_csv(path, "f.csv").records
-    assert columns.column_names == ["rot", "translate"]
-    assert [r.line for r in records] == list(range(2, columns.num_rows + 2))
-    assert columns.to_pylist() == [r.fields for r in records]
+    assert columns.table.column_names == ["rot", "translate"]
+    assert columns.lines.tolist() == [r.line for r in records] == [2, 3, 4]
+    assert columns.table.to_pylist() == [r.fields for r in records]
+
+
+def test_csv_with_multiline_cells_read_column_wise_keeps_each_rows_starting_line(tmp_path):
+    text = 'rot,标签\n规则一,"标签：1\n\n重写：x"\n"规则\n二",1\n规则三,\n"规则四","a\nb\nc"'
+    path = tmp_path / "f.csv"
+    path.write_text(text, encoding="utf-8")
+    columns = read_csv_columns(decode_bytes(path.read_bytes(), path))
+    records = read_csv(path, "f.csv").records
+    assert columns.lines.tolist() == [r.line for r in records] == [2, 5, 7, 8]
+    assert columns.table.to_pylist() == [r.fields for r in records]
 
 
 @pytest.mark.parametrize("text", [
-    'rot,标签\n规则一,"标签：1\n重写："\n',  # a multi-line cell
     "rot,标签\n规则一,1\n\n规则二,1\n",  # a blank line
+    'rot,标签\n规则一,"标签：1\n重写："\n\n规则二,1\n',  # a blank line after a multi-line cell
     "rot,标签\r\n规则一,1\r\n",
     "rot,标签,重写\n规则一,1,\n规则二,1\n",  # a ragged row
 ])
