@@ -62,5 +62,8 @@ class CVC(datasets.ArrowBasedBuilder):
 
     def _generate_tables(self, raw_dir: Path):
         ctx = collect(raw_dir)
-        rows = ctx.results[self.config.schema_config]
-        yield 0, pa.Table.from_pylist(rows, schema=self.info.features.arrow_schema)
+        config = self.config.schema_config
+        if config in ctx.tables:
+            yield 0, ctx.tables[config]
+        else:
+            yield 0, pa.Table.from_pylist(ctx.results[config], schema=self.info.features.arrow_schema)

@@ -48,7 +48,8 @@ class BuildContext:
     settings: BuildSettings = field(default_factory=BuildSettings)
     ledger: Ledger = field(default_factory=Ledger)
     taxonomy: Taxonomy = field(default_factory=load_taxonomy)
-    results: dict[str, list[dict]] = field(default_factory=dict)
+    results: dict[str, list[dict] | pa.Table] = field(default_factory=dict)
+    """Each config's rows: dicts, or the Arrow table of a config built column-wise."""
     tables: dict[str, pa.Table] = field(default_factory=dict)
     """Arrow tables of ``results`` that a builder made itself (in the same row order), so the
     writer does not convert those rows again."""

@@ -9,18 +9,25 @@ says which option follows which rule (given, recovered from the text, or unknown
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
 
 from builders.context import BuildContext
 from builders.ids import stable_id
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
 from builders.normalizers.values import ValueNormalizer
-from builders.option_mapping import RuleGrams, given_mapping, option_rows, recover_mapping
-from builders.parsers.blobs import scene_and_options, split_scene_blob
+from builders.option_mapping import ROLES, recover_roles
+from builders.parsers.blobs import LETTERS, scene_and_options, split_scene_blob
 from builders.parsers.replies import ReplyParseError
-from builders.readers.layout import ArtifactKind
+from builders.readers.layout import Artifact, ArtifactKind
+from builders.readers.records import ColumnTable, Record
 from builders.rule_links import rule_ref
+from builders.schema import features
 from builders.taxonomy import UnknownValueError
+from builders.writer import sort_table
 
 CONFIG = "dilemmas"
 
@@ -126,9 +133,15 @@ class PairResolver:
 
     def pair(self, fields: dict, file: str, line: int) -> RulePair:
         """Both rules of the row, or :class:`Skip` after recording why in the ledger."""
-        key = tuple(map(fields.get, _PAIR_COLUMNS))
+        return self.pair_of(tuple(map(fields.get, _PAIR_COLUMNS)), fields, file, line)
+
+    def pair_of(self, key: tuple, fields: dict | None, file: str, line: int) -> RulePair:
+        """:meth:`pair` of a row given as its ``_PAIR_COLUMNS`` cells (``None`` where the file
+        has no such column); ``fields`` may be ``None``, and is then made from the key."""
         result = self._cache.get(key)
         if result is None:
+            if fields is None:
+                fields = {c: v for c, v in zip(_PAIR_COLUMNS, key, strict=True) if v is not None}
             result = self._cache[key] = self._resolve(fields)
         if result[0] == "ok":
             return result[1]
@@ -139,32 +152,92 @@ class PairResolver:
         raise Skip
 
 
-class _Rows:
-    """The dilemma rows of a build, with the pairs that have dilemmas and the mapping counts."""
+_REF_FIELDS = ("id", "rule", "rule_en", "dimensions", "core_values", "derived_values")
+
+
+class _Dilemmas:
+    """The dilemma rows of a build, column by column, in the order they are first seen.
+
+    Which option follows which rule is recovered for all rows at once at the end
+    (:func:`builders.option_mapping.recover_roles`), and the rule fields are taken from the
+    ``rules`` table by position, so no row is ever a dict.
+    """
 
     def __init__(self) -> None:
-        self.by_id: dict[str, dict] = {}
+        self.position: dict[str, int] = {}
+        self.ids: list[str] = []
+        self.pair_ids: list[str] = []
+        self.scenes: list[str] = []
+        self.options: list[str] = []
+        """Three option texts per row (A, B, C)."""
+        self.rules: list[tuple[dict, dict]] = []
+        self.given: dict[int, tuple[str, str]] = {}
+        """Rows whose raw data names the letters of rule A and rule B (``rot1_option``, ``rot2_option``)."""
         self.pairs_with_dilemmas: dict[str, str] = {}
-        self.stats = {"mapping_raw": 0, "mapping_recovered": 0, "mapping_none": 0}
-        self.grams = RuleGrams()
 
-    def add(self, fields: dict, pair: RulePair, row_id: str, scene: str, options: list[tuple[str, str]]) -> None:
-        """Publish one dilemma row: link both rules and say which option follows which."""
-        given_a, given_b = (fields.get("rot1_option") or "").strip(), (fields.get("rot2_option") or "").strip()
-        if given_a and given_b:  # a tree that recorded the mapping (columns rot1_option, rot2_option)
-            mapping = given_mapping([letter for letter, _ in options], given_a, given_b)
-        else:
-            mapping = recover_mapping(options, pair.rule_a["original_rule"], pair.rule_b["original_rule"], self.grams)
-        self.stats[f"mapping_{mapping.source}"] += 1
+    def add(self, fields: dict | None, pair: RulePair, row_id: str, scene: str,
+            options: list[tuple[str, str]]) -> bool:
+        """Add one dilemma (``False`` if a dilemma with this id is already there)."""
+        if row_id in self.position:
+            return False
+        if [letter for letter, _ in options] != list(LETTERS):
+            raise ValueError(f"a dilemma needs options A, B and C, got {options}")
+        at = self.position[row_id] = len(self.ids)
+        self.ids.append(row_id)
+        self.pair_ids.append(pair.id)
+        self.scenes.append(scene)
+        self.options += [text for _, text in options]
+        self.rules.append((pair.rule_a, pair.rule_b))
         self.pairs_with_dilemmas.setdefault(pair.id, row_id)
-        self.by_id[row_id] = {
-            "id": row_id, "pair_id": pair.id, "scene": scene, "options": option_rows(options, mapping),
-            "mapping_source": mapping.source, "mapping_confidence": mapping.confidence,
-            "rule_a": pair.ref_a, "rule_b": pair.ref_b,
+        if fields:
+            given_a, given_b = (fields.get("rot1_option") or "").strip(), (fields.get("rot2_option") or "").strip()
+            if given_a and given_b:
+                self.given[at] = (given_a, given_b)
+        return True
+
+    def table(self, rules: pa.Table, rule_position: dict[str, int], threads: int) -> tuple[pa.Table, dict]:
+        """The rows as a table of the config's features, sorted by id, and the mapping counts."""
+        n = len(self.ids)
+        recover = [i for i in range(n) if i not in self.given]
+        roles = np.full((n, 3), -1, np.int8)
+        confidence = np.zeros(n)
+        if recover:
+            found, sure = recover_roles([self.options[3 * i + k] for i in recover for k in range(3)],
+                                        [self.rules[i][0]["original_rule"] for i in recover],
+                                        [self.rules[i][1]["original_rule"] for i in recover], threads=threads)
+            roles[recover], confidence[recover] = found, sure
+        for i, (given_a, given_b) in self.given.items():
+            roles[i] = [ROLES.index("rule_b") if letter == given_b else ROLES.index("rule_a")
+                        if letter == given_a else ROLES.index("distractor") for letter in LETTERS]
+            confidence[i] = 1.0
+        source = np.where(roles[:, 0] >= 0, "recovered", "none").astype(object)
+        source[list(self.given)] = "raw"
+        schema = features(CONFIG).arrow_schema
+        option_type = schema.field("options").type.value_type
+        flat_roles = roles.reshape(-1)
+        options = pa.StructArray.from_arrays(
+            [pa.array(list(LETTERS) * n, pa.string()), pa.array(self.options, pa.string()),
+             pa.array(ROLES, pa.string()).take(pa.array(flat_roles, mask=flat_roles < 0))],
+            fields=list(option_type))
+        columns = {
+            "id": pa.array(self.ids, pa.string()), "pair_id": pa.array(self.pair_ids, pa.string()),
+            "scene": pa.array(self.scenes, pa.string()),
+            "options": pa.ListArray.from_arrays(pa.array(np.arange(0, 3 * n + 1, 3, dtype=np.int32)), options,
+                                                type=schema.field("options").type),
+            "mapping_source": pa.array(source.tolist(), pa.string()),
+            "mapping_confidence": pa.array(confidence, pa.float32()),
         }
+        for side, name in enumerate(("rule_a", "rule_b")):
+            ref_type = schema.field(name).type
+            at = pa.array([rule_position[pair[side]["id"]] for pair in self.rules], pa.int64())
+            columns[name] = pa.StructArray.from_arrays(
+                [rules.column(f.name).combine_chunks().take(at).cast(f.type) for f in ref_type], fields=list(ref_type))
+        table, _ = sort_table(pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema), "id")
+        stats = {f"mapping_{kind}": int((source == kind).sum()) for kind in ("raw", "recovered", "none")}
+        return table, stats
 
 
-def _from_blob(ctx: BuildContext, record, pair: RulePair, rows: _Rows) -> None:
+def _from_blob(ctx: BuildContext, record, pair: RulePair, rows: _Dilemmas, stats: dict) -> None:
     """One raw reply of a rule pair → its dilemmas; the raw row is published once, with the counts."""
     items = split_scene_blob(record.fields["scene"])
     parsed = [item for item in items if not isinstance(item, ReplyParseError)]
@@ -173,10 +246,9 @@ def _from_blob(ctx: BuildContext, record, pair: RulePair, rows: _Rows) -> None:
     for scene, options in parsed:
         row_id = dilemma_id(pair.rule_a["id"], pair.rule_b["id"], scene, cleaned=True)
         ids.append(row_id)
-        if row_id not in rows.by_id:
-            rows.add(record.fields, pair, row_id, scene, options)
+        if rows.add(record.fields, pair, row_id, scene, options):
             new.append(row_id)
-    rows.stats["blob_items_unparsable"] = rows.stats.get("blob_items_unparsable", 0) + failed
+    stats["blob_items_unparsable"] = stats.get("blob_items_unparsable", 0) + failed
     if not parsed:
         reason = f"no dilemma with options A, B and C in the reply ({len(items)} numbered items)"
         ctx.ledger.reject(CONFIG, record.file, record.line, "scene", reason)
@@ -187,39 +259,74 @@ def _from_blob(ctx: BuildContext, record, pair: RulePair, rows: _Rows) -> None:
         ctx.ledger.publish(CONFIG, record.file, record.line, new[0], note)
 
 
-def build(ctx: BuildContext) -> list[dict]:
-    """Dilemma rows sorted by id; rule pair rows fold into their dilemmas."""
-    pairs = PairResolver(ctx, CONFIG)
-    rows = _Rows()
-    pair_records = []
-    for artifact, record in ctx.records(CONFIG, *(k.name for k in ARTIFACTS)):
-        fields, file, line = record.fields, record.file, record.line
+def _scene_rows(artifact: Artifact, table: ColumnTable | Iterable[Record]) -> Iterator[tuple[dict | None, tuple,
+                                                                                          str, int]]:
+    """``(fields, pair key, file, line)`` per row of a processed dilemma file; ``fields`` is
+    ``None`` for a file read column-wise (no dict per row)."""
+    if not isinstance(table, ColumnTable):
+        for record in table:
+            yield record.fields, tuple(map(record.fields.get, _PAIR_COLUMNS)), record.file, record.line
+        return
+    names = table.table.column_names
+    columns = [table.table.column(c).to_pylist() if c in names else [None] * table.table.num_rows
+               for c in _PAIR_COLUMNS]
+    for line, key in zip(table.lines.tolist(), zip(*columns, strict=True), strict=True):
+        yield None, key, artifact.relpath, line
+
+
+def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows: _Dilemmas) -> None:
+    """A processed dilemma file (one scene per row): each row published, folded or rejected."""
+    read = ctx.columns(CONFIG, artifact)
+    columnar = read if isinstance(read, ColumnTable) else None
+    if columnar is not None:
+        names = columnar.table.column_names
+        cells = {c: columnar.table.column(c).to_pylist() for c in ("scene", "options", "rot1_option", "rot2_option")
+                 if c in names}
+    published = []
+    for i, (fields, key, file, line) in enumerate(_scene_rows(artifact, read if columnar is None else columnar)):
         try:
-            pair = pairs.pair(fields, file, line)
+            pair = pairs.pair_of(key, fields, file, line)
         except Skip:
             continue
-        kind = artifact.kind.name
-        if kind == "rule_pairs":
-            pair_records.append((file, line, pair.id))
-            continue
-        if kind == "dilemma_blobs":
-            _from_blob(ctx, record, pair, rows)
-            continue
+        row = fields if fields is not None else {c: values[i] for c, values in cells.items()}
         try:
-            scene, options = scene_and_options(fields["scene"], fields["options"])
+            scene, options = scene_and_options(row["scene"], row["options"])
         except ReplyParseError as err:
             ctx.ledger.reject(CONFIG, file, line, err.field, str(err))
             continue
         row_id = dilemma_id(pair.rule_a["id"], pair.rule_b["id"], scene, cleaned=True)
-        if row_id in rows.by_id:
+        if not rows.add(row, pair, row_id, scene, options):
             ctx.ledger.fold(CONFIG, file, line, row_id, "same dilemma")
             continue
-        rows.add(fields, pair, row_id, scene, options)
-        ctx.ledger.publish(CONFIG, file, line, row_id)
+        published.append((file, line, row_id))
+    ctx.ledger.publish_many(CONFIG, published)
+
+
+def build(ctx: BuildContext) -> pa.Table:
+    """The dilemmas table sorted by id; rule pair rows fold into their dilemmas."""
+    pairs = PairResolver(ctx, CONFIG)
+    rows = _Dilemmas()
+    stats: dict[str, int] = {}
+    pair_records = []
+    for artifact in ctx.reading(CONFIG, *(k.name for k in ARTIFACTS)):
+        kind = artifact.kind.name
+        if kind == "dilemma_scenes":
+            _processed(ctx, artifact, pairs, rows)
+            continue
+        for record in ctx.registered(CONFIG, artifact.read()):
+            try:
+                pair = pairs.pair(record.fields, record.file, record.line)
+            except Skip:
+                continue
+            if kind == "rule_pairs":
+                pair_records.append((record.file, record.line, pair.id))
+            else:
+                _from_blob(ctx, record, pair, rows, stats)
     for file, line, pid in pair_records:
         if pid in rows.pairs_with_dilemmas:
             ctx.ledger.fold(CONFIG, file, line, rows.pairs_with_dilemmas[pid], "rule pair of these dilemmas")
         else:
             ctx.ledger.exclude(CONFIG, file, line, "conflicting rule pair with no generated dilemma")
-    ctx.notes[CONFIG] = rows.stats
-    return [rows.by_id[key] for key in sorted(rows.by_id)]
+    table, mapping_stats = rows.table(ctx.tables["rules"], ctx.rule_index().positions(), ctx.num_proc)
+    ctx.notes[CONFIG] = {**mapping_stats, **stats}
+    return table

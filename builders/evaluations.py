@@ -12,6 +12,8 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import PurePosixPath
 
+import pyarrow as pa
+
 from builders.context import BuildContext
 from builders.dilemmas import PairResolver, Skip, dilemma_id
 from builders.ids import stable_id
@@ -75,10 +77,28 @@ def _answer(item: dict, item_type: str, model_raw: str, model: str, repeat: int,
     }
 
 
+class _Items:
+    """The items of a table by id, each ``{"id", "options"}`` made on first use: models
+    answer a sample of the dilemmas, so most rows are never looked at."""
+
+    def __init__(self, table: pa.Table | None) -> None:
+        self._table = table
+        ids = table.column("id").to_pylist() if table is not None else []
+        self._at = dict(zip(ids, range(len(ids)), strict=True))
+        self._items: dict[str, dict] = {}
+
+    def get(self, item_id: str) -> dict | None:
+        item = self._items.get(item_id)
+        if item is None and item_id in self._at:
+            options = self._table.column("options")[self._at[item_id]].as_py()
+            item = self._items[item_id] = {"id": item_id, "options": options}
+        return item
+
+
 def build(ctx: BuildContext) -> list[dict]:
     """Evaluation rows sorted by id."""
     pairs = PairResolver(ctx, CONFIG)
-    dilemmas = {row["id"]: row for row in ctx.results.get("dilemmas", [])}
+    dilemmas = _Items(ctx.tables.get("dilemmas"))
     scenes = {row["id"]: row for row in ctx.results.get("scenarios", [])}
     rows: dict[str, dict] = {}
     models: dict[tuple[str, str], tuple[str, str]] = {}

@@ -11,10 +11,11 @@ option clearly echoes a rule, or two assignments are nearly as good, nothing is 
 from __future__ import annotations
 
 import re
-import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import permutations
+
+import numpy as np
 
 ROLES = ("rule_a", "rule_b", "distractor")
 MIN_SCORE = 0.25
@@ -34,65 +35,136 @@ class OptionMapping:
     confidence: float
 
 
+_PERMUTATIONS = tuple(permutations(range(3)))
+"""Which option follows rule A, rule B and the distractor, in the order ties are broken (by letter)."""
+_SEPARATOR = "\U0001e922"
+"""A lower-case word character that joins option texts so they are cleaned in one call (see :func:`_chars_of`)."""
+_SINGLE = np.uint64(0x1FFFFF)
+"""Second half of the gram key of a one-character text (no code point is this large)."""
+
+
 def _chars(text: str) -> str:
     """The characters bigrams are taken from: lower case, no punctuation or spaces."""
     return _DROP.sub("", text.lower())
 
 
-def _bigrams_of(chars: str) -> set[str]:
-    return {chars[i:i + 2] for i in range(len(chars) - 1)} or ({chars} if chars else set())
+def _chars_of(texts: list[str]) -> list[str]:
+    """:func:`_chars` of each text, cleaning them joined in one call where that is the same."""
+    joined = _SEPARATOR.join(texts)
+    if "Σ" not in joined:  # the one letter whose lower case depends on its neighbours
+        pieces = _chars(joined).split(_SEPARATOR)
+        if len(pieces) == len(texts):  # no text lowers to the separator itself
+            return pieces
+    return [_chars(text) for text in texts]
 
 
-def rule_grams(rule: str) -> tuple[str, ...]:
-    """A rule's distinct bigrams, interned: rules recur in every scene of their pair, so callers cache these."""
-    return tuple(map(sys.intern, _bigrams_of(_chars(rule))))
+def _grams(chars: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's character bigrams as integer keys, and the text each key belongs to.
 
-
-class RuleGrams(dict[str, tuple[str, ...]]):
-    """:func:`rule_grams` per rule text, for one build (every rule of a release fits; an LRU would thrash)."""
-
-    def __missing__(self, rule: str) -> tuple[str, ...]:
-        grams = self[rule] = rule_grams(rule)
-        return grams
-
-
-_shared_grams = lru_cache(maxsize=65536)(rule_grams)
-"""For callers without a cache of their own."""
-
-
-def _shares(chars: str, rule: tuple[str, ...]) -> float:
-    """The share of a rule's bigrams that the option's characters repeat."""
-    if not rule:
-        return 0.0
-    if len(chars) >= 2 and len(rule[0]) == 2:
-        # Every bigram of a rule with two or more characters has length 2, and such a bigram is
-        # among the option's bigrams exactly when it occurs in the option's characters.
-        return sum(map(chars.__contains__, rule)) / len(rule)
-    return len(_bigrams_of(chars).intersection(rule)) / len(rule)
-
-
-def recover_mapping(options: list[tuple[str, str]], rule_a: str, rule_b: str,
-                    grams: RuleGrams | None = None) -> OptionMapping:
-    """Assign rule_a / rule_b / distractor to the three options from their text.
-
-    ``grams``: a :class:`RuleGrams` cache kept by the caller across the rows of a build.
+    A key packs two code points; a one-character text has the one gram ``char + _SINGLE``
+    (it only matches itself), an empty text none.
     """
-    lookup = grams.__getitem__ if grams is not None else _shared_grams
-    grams_a, grams_b = lookup(rule_a), lookup(rule_b)
+    lengths = np.fromiter(map(len, chars), np.int64, len(chars))
+    points = np.frombuffer("".join(chars).encode("utf-32-le"), np.uint32).astype(np.uint64)
+    counts = np.where(lengths >= 2, lengths - 1, lengths)
+    owner = np.repeat(np.arange(len(chars)), counts)
+    starts = np.cumsum(lengths) - lengths
+    first = np.cumsum(counts) - counts
+    at = np.arange(len(owner)) - first[owner] + starts[owner]
+    second = np.where(lengths[owner] >= 2, points[np.minimum(at + 1, max(len(points) - 1, 0))], _SINGLE)
+    return (points[at] << np.uint64(21)) | second, owner
+
+
+def _sorted_keys(chars: list[str], distinct: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Every text's gram keys as ``text index << 42 | gram``, sorted (and deduplicated with
+    ``distinct``), and how many keys each text has."""
+    grams, owner = _grams(chars)
+    keys = np.sort((owner.astype(np.uint64) << np.uint64(42)) | grams)
+    if distinct and len(keys):
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
+    return keys, np.bincount((keys >> np.uint64(42)).astype(np.int64), minlength=len(chars))
+
+
+def _shares(option_keys: np.ndarray, rule_keys: np.ndarray, per_rule: np.ndarray,
+            rule_of_option: np.ndarray) -> np.ndarray:
+    """For each option, the share of its rule's distinct bigrams that the option repeats.
+
+    Each gram of each option's rule is looked up, as ``option index << 42 | gram``, in the
+    options' sorted keys.
+    """
+    wanted = per_rule[rule_of_option]
+    query_owner = np.repeat(np.arange(len(rule_of_option)), wanted)
+    rule_first = np.cumsum(per_rule) - per_rule
+    query_at = np.arange(len(query_owner)) - (np.cumsum(wanted) - wanted)[query_owner] + rule_first[
+        rule_of_option][query_owner]
+    queries = (query_owner.astype(np.uint64) << np.uint64(42)) | (rule_keys[query_at] & np.uint64((1 << 42) - 1))
+    if len(option_keys):
+        hit = option_keys[np.minimum(np.searchsorted(option_keys, queries), len(option_keys) - 1)] == queries
+    else:
+        hit = np.zeros(len(queries), bool)
+    hits = np.bincount(query_owner[hit], minlength=len(rule_of_option))
+    return np.divide(hits, wanted, out=np.zeros(len(rule_of_option)), where=wanted > 0)
+
+
+def _chunk_roles(options: list[str], rules_a: list[str], rules_b: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`recover_roles` of one chunk (the keys' option index must fit in 22 bits)."""
+    n = len(rules_a)
+    rules: dict[str, int] = {}
+    index = [rules.setdefault(r, len(rules)) for side in (rules_a, rules_b) for r in side]
+    rule_keys, per_rule = _sorted_keys(_chars_of(list(rules)), distinct=True)
+    option_keys, _ = _sorted_keys(_chars_of(options), distinct=False)
+    share_a, share_b = (_shares(option_keys, rule_keys, per_rule, np.repeat(np.array(side, np.int64), 3)).reshape(-1, 3)
+                        for side in (index[:n], index[n:]))
+    order = np.array(_PERMUTATIONS)
+    totals = share_a[:, order[:, 0]] + share_b[:, order[:, 1]]
+    best_at = np.argmax(totals, axis=1)  # the first of equal totals: ties go to the earlier letters
+    rows = np.arange(n)
+    best = totals[rows, best_at]
+    totals[rows, best_at] = -np.inf
+    second = totals.max(axis=1)
+    sure = np.divide(best - second, best, out=np.zeros(n), where=best != 0)
+    chosen = order[best_at]
+    clear = (share_a[rows, chosen[:, 0]] >= MIN_SCORE) & (share_b[rows, chosen[:, 1]] >= MIN_SCORE)
+    ok = clear & (sure >= MIN_CONFIDENCE)
+    roles = np.full((n, 3), -1, np.int8)
+    for role in range(3):
+        roles[rows[ok], chosen[ok, role]] = role
+    return roles, np.where(ok, sure, 0.0)
+
+
+def recover_roles(options: list[str], rules_a: list[str], rules_b: list[str], *,
+                  threads: int = 1, chunk: int = 50_000) -> tuple[np.ndarray, list[float]]:
+    """:func:`recover_mapping` for many dilemmas at once, in numpy.
+
+    ``options`` holds three option texts per dilemma (A, B, C), flat. Returns each option's
+    role as an index into :data:`ROLES` (``-1`` where nothing is guessed), shaped
+    ``(dilemmas, 3)``, and each dilemma's confidence (0.0 where nothing is guessed).
+    Chunks of dilemmas bound the memory; with ``threads`` > 1 they run side by side (numpy
+    releases the GIL), with the same result.
+    """
+    n = len(rules_a)
+    if len(options) != 3 * n or len(rules_b) != n:
+        raise ValueError("recover_roles needs three options per dilemma and two rules")
+    bounds = [(begin, min(n, begin + chunk)) for begin in range(0, n, chunk)]
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        parts = list(pool.map(lambda b: _chunk_roles(options[3 * b[0]:3 * b[1]], rules_a[b[0]:b[1]],
+                                                     rules_b[b[0]:b[1]]), bounds))
+    if not parts:
+        return np.full((0, 3), -1, np.int8), []
+    roles = np.concatenate([r for r, _ in parts])
+    return roles, [round(c, 4) for c in np.concatenate([c for _, c in parts]).tolist()]
+
+
+def recover_mapping(options: list[tuple[str, str]], rule_a: str, rule_b: str) -> OptionMapping:
+    """Assign rule_a / rule_b / distractor to the three options from their text."""
+    if len(options) != 3:
+        raise ValueError(f"expected three options, got {len(options)}")
+    roles, confidence = recover_roles([text for _, text in options], [rule_a], [rule_b])
     letters = [letter for letter, _ in options]
-    scores = {}
-    for letter, text in options:
-        chars = _chars(text)
-        scores[letter] = (_shares(chars, grams_a), _shares(chars, grams_b))
-    # Best total first; equal totals in the order of their letters (as a key of (-total, order) sorts them).
-    ranked = sorted((-(scores[order[0]][0] + scores[order[1]][1]), order) for order in permutations(letters))
-    (best, order), second = ranked[0], ranked[1][0]
-    best, second = -best, -second
-    confidence = (best - second) / best if best else 0.0
-    clear = scores[order[0]][0] >= MIN_SCORE and scores[order[1]][1] >= MIN_SCORE
-    if not clear or confidence < MIN_CONFIDENCE:
+    if roles[0, 0] < 0:
         return OptionMapping({letter: None for letter in letters}, "none", 0.0)
-    return OptionMapping(dict(zip(order, ROLES, strict=True)), "recovered", round(confidence, 4))
+    return OptionMapping({letter: ROLES[r] for letter, r in zip(letters, roles[0].tolist(), strict=True)},
+                         "recovered", confidence[0])
 
 
 def option_rows(options: list[tuple[str, str]], mapping: OptionMapping) -> list[dict]:

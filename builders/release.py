@@ -138,7 +138,9 @@ def collect(raw_dir: Path, settings: BuildSettings | None = None, *, num_proc: i
     ctx = BuildContext(artifacts=artifacts, settings=settings or BuildSettings(), num_proc=num_proc)
     with _without_gc_pauses():
         for module in CONFIG_BUILDERS:
-            ctx.results[module.CONFIG] = module.build(ctx)
+            result = ctx.results[module.CONFIG] = module.build(ctx)
+            if isinstance(result, pa.Table):
+                ctx.tables[module.CONFIG] = result
     ctx.ledger.check_complete()
     if ctx.orphans:
         listed = "\n  ".join(ctx.orphans[:20])

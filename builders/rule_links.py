@@ -21,6 +21,7 @@ class RuleIndex:
         """``aliases``: original texts (by key) of rules folded into another after a rewrite → its id."""
         self._rules, self._aliases = rules, aliases or {}
         self._by_key: dict[str, dict] | None = None
+        self._positions: dict[str, int] | None = None
 
     def _index(self) -> dict[str, dict]:
         by_key: dict[str, dict] = {}
@@ -40,6 +41,13 @@ class RuleIndex:
         if self._by_key is None:
             self._by_key = self._index()
         return self._by_key.get(dedup_key(text))
+
+
+    def positions(self) -> dict[str, int]:
+        """Each rule id's row position in the rules (the order of the ``rules`` table)."""
+        if self._positions is None:
+            self._positions = {row["id"]: i for i, row in enumerate(self._rules)}
+        return self._positions
 
 
 def rule_ref(row: dict) -> dict:

@@ -51,6 +51,9 @@ def _without_validity(array: pa.Array) -> pa.Array:
         return array
     if pa.types.is_list(array.type):
         return pa.ListArray.from_arrays(array.offsets, _without_validity(array.values), type=array.type)
+    if pa.types.is_struct(array.type):
+        return pa.StructArray.from_arrays([_without_validity(child) for child in array.flatten()],
+                                          fields=list(array.type))
     if array.buffers()[0] is None:
         return array
     return pa.Array.from_buffers(array.type, len(array), [None, *array.buffers()[1:]], offset=array.offset)

@@ -43,7 +43,7 @@ def test_unswaps_rule_set_columns_by_content():
 
 def test_dilemma_links_rules_and_recovers_the_mapping(raw_tree):
     ctx = collect(_dilemma_tree(raw_tree))
-    [dilemma] = ctx.results["dilemmas"]
+    [dilemma] = ctx.results["dilemmas"].to_pylist()
     assert dilemma["rule_a"]["id"] == rule_id(RULE_A) and dilemma["rule_b"]["id"] == rule_id(RULE_B)
     assert dilemma["rule_a"]["core_values"] == ["文明", "友善"]
     assert [(o["letter"], o["follows"]) for o in dilemma["options"]] == [
@@ -74,7 +74,7 @@ def test_orphan_rules_fail_the_build_with_file_and_line(raw_tree, tmp_path):
 def test_allow_orphans_puts_them_in_the_rejects_ledger(raw_tree):
     _dilemma_tree(raw_tree, rot_a="一条不存在于规则表中的规则")
     ctx = collect(raw_tree, BuildSettings(allow_orphans=True))
-    assert ctx.results["dilemmas"] == [] and ctx.results["evaluations"] == []
+    assert ctx.results["dilemmas"].to_pylist() == [] and ctx.results["evaluations"] == []
     orphans = [e for e in ctx.ledger.entries("rejected") if (e.reason or "").startswith("orphan")]
     assert {(e.config, e.file.split("/")[-1]) for e in orphans} == {
         ("dilemmas", "rule_set.csv"), ("dilemmas", "all_dilemma_1.csv"),
@@ -109,7 +109,7 @@ def test_raw_dilemma_generations_are_split_into_dilemmas(raw_tree):
     write_csv(raw_tree / "moral_dilemma/dataset/2_dilemma/2_processed/all_dilemma_1.csv", HEADER,
               [[0, SCENE, OPTIONS, RULE_A, RULE_B, RULE_A_EN, *VALUES_A, RULE_B_EN, *VALUES_B]])
     ctx = collect(raw_tree)
-    scenes = sorted(r["scene"] for r in ctx.results["dilemmas"])
+    scenes = sorted(r["scene"] for r in ctx.results["dilemmas"].to_pylist())
     assert scenes == sorted([SCENE, "你酒后看到同事准备开车回家。"])
     outcomes = [(e.file.split("/")[-2], e.line, e.outcome, e.field) for e in ctx.ledger.entries(config="dilemmas")]
     assert outcomes == [("1_origin", 2, "published", None), ("1_origin", 9, "rejected", "scene"),

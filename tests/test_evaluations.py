@@ -58,7 +58,7 @@ def test_error_and_empty_replies_are_published_flagged_and_never_a_choice(raw_tr
 
 def test_ids_come_from_item_model_and_repeat(raw_tree):
     ctx = collect(_tree(raw_tree, {"gpt-4o.csv": ["选A"]}))
-    [dilemma], [answer] = ctx.results["dilemmas"], ctx.results["evaluations"]
+    [dilemma], [answer] = ctx.results["dilemmas"].to_pylist(), ctx.results["evaluations"]
     assert answer["id"] == stable_id("eval", dilemma["id"], "gpt-4o", "1")
     assert (answer["item_type"], answer["item_id"], answer["repeat"]) == ("dilemma", dilemma["id"], 1)
 
@@ -79,7 +79,7 @@ def test_answer_to_an_unknown_dilemma_is_an_orphan(raw_tree):
     ctx = collect(raw_tree, BuildSettings(allow_orphans=True))
     [entry] = ctx.ledger.entries("rejected", "evaluations")
     assert (entry.line, entry.field) == (2, "scene") and entry.reason.startswith("orphan")
-    assert len(ctx.results["dilemmas"]) == 1 and ctx.results["evaluations"] == []
+    assert ctx.results["dilemmas"].num_rows == 1 and ctx.results["evaluations"] == []
 
 
 def test_theme_answers_from_a_nested_model_folder(raw_tree):

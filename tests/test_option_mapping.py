@@ -1,4 +1,16 @@
-from builders.option_mapping import given_mapping, recover_mapping
+import random
+import re
+from itertools import permutations
+
+from builders.option_mapping import (
+    MIN_CONFIDENCE,
+    MIN_SCORE,
+    ROLES,
+    OptionMapping,
+    given_mapping,
+    recover_mapping,
+    recover_roles,
+)
 from builders.parsers.blobs import split_options
 
 RULE_A = "看到有人摔倒应该上前询问是否需要帮助。"
@@ -38,15 +50,48 @@ def test_given_mapping_is_used_as_is():
     assert (mapping.source, mapping.confidence) == ("raw", 1.0)
 
 
-def test_cached_rule_bigrams_and_short_texts_give_the_same_mapping():
-    from builders.option_mapping import RuleGrams
+def _reference(options: list[tuple[str, str]], rule_a: str, rule_b: str) -> OptionMapping:
+    """The mapping as the module docstring defines it, one dilemma at a time with Python sets."""
+    def grams(text: str) -> set[str]:
+        chars = re.sub(r"[^\w]", "", text.lower())
+        return {chars[i:i + 2] for i in range(len(chars) - 1)} or ({chars} if chars else set())
 
-    grams = RuleGrams()
-    cases = [
+    def share(option: str, rule: str) -> float:
+        return len(grams(option) & grams(rule)) / len(grams(rule)) if grams(rule) else 0.0
+
+    scores = {letter: (share(text, rule_a), share(text, rule_b)) for letter, text in options}
+    letters = [letter for letter, _ in options]
+    ranked = sorted((-(scores[o[0]][0] + scores[o[1]][1]), o) for o in permutations(letters))
+    (best, order), second = ranked[0], ranked[1][0]
+    confidence = (second - best) / -best if best else 0.0
+    if scores[order[0]][0] < MIN_SCORE or scores[order[1]][1] < MIN_SCORE or confidence < MIN_CONFIDENCE:
+        return OptionMapping(dict.fromkeys(letters), "none", 0.0)
+    return OptionMapping(dict(zip(order, ROLES, strict=True)), "recovered", round(confidence, 4))
+
+
+def test_batch_recovery_matches_the_definition_on_random_and_edge_case_texts():
+    rnd = random.Random(7)
+    alphabet = list("遵守交通规则应该不是的人他ABCabc12２ ，。ΣσςİＡ") + ["\U0001e900", "\U0001e922"]
+
+    def text() -> str:
+        return "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 8)))
+
+    cases = [([("A", text()), ("B", text()), ("C", text())], text(), text()) for _ in range(3000)]
+    cases += [
         (split_options("A: 自觉遵守交通规则。\nB: 上前询问是否需要帮助。\nC: 看天气。"), RULE_A, RULE_B),
         ([("A", "遵"), ("B", "。"), ("C", "遵守")], "遵", "遵守"),
         ([("A", ""), ("B", "x"), ("C", "遵守交通")], "", "遵守交通规则"),
     ]
-    for options, rule_a, rule_b in cases:
-        assert recover_mapping(options, rule_a, rule_b, grams) == recover_mapping(options, rule_a, rule_b)
-    assert recover_mapping(*cases[1]).follows == {"A": "rule_a", "B": "distractor", "C": "rule_b"}
+    expected = [_reference(*case) for case in cases]
+    assert {m.source for m in expected} == {"none", "recovered"}
+    assert [recover_mapping(*case) for case in cases] == expected
+    flat = [t for options, _, _ in cases for _, t in options]
+    rules_a, rules_b = [a for _, a, _ in cases], [b for _, _, b in cases]
+    one = recover_roles(flat, rules_a, rules_b, chunk=257)
+    two = recover_roles(flat, rules_a, rules_b, chunk=100, threads=2)
+    assert one[0].tolist() == two[0].tolist() and one[1] == two[1]
+    for (options, _, _), roles, confidence, mapping in zip(cases, one[0].tolist(), one[1], expected, strict=True):
+        follows = {letter: ROLES[r] if r >= 0 else None for (letter, _), r in zip(options, roles, strict=True)}
+        assert follows == mapping.follows
+        assert confidence == mapping.confidence
+    assert recover_mapping(*cases[-2]).follows == {"A": "rule_a", "B": "distractor", "C": "rule_b"}
