@@ -220,7 +220,7 @@ def _closures_by_row(normalize: ValueNormalizer, table: pa.Table, columns: tuple
         try:
             outcomes.append(_values(normalize, dict(zip(columns, triple, strict=True)), columns))
         except _Reject as err:
-            outcomes.append(err)
+            outcomes.append(_Reject(err.field, err.reason))  # not the raised one: its traceback holds the stack
     return [outcomes[i] for i in which.tolist()]
 
 

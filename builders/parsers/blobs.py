@@ -70,7 +70,7 @@ def split_scene_blob(blob: str) -> list[tuple[str, list[tuple[str, str]]] | Repl
         try:
             items.append(scene_and_options(item[:cut], item[cut:]))
         except ReplyParseError as err:
-            items.append(err)
+            items.append(ReplyParseError(str(err), field=err.field))  # not the raised one: it holds the stack
     return items
 
 
