@@ -9,6 +9,7 @@ says which option follows which rule (given, recovered from the text, or unknown
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ from builders.readers.records import ColumnTable, Record
 from builders.rule_links import rule_ref
 from builders.schema import features
 from builders.taxonomy import UnknownValueError
-from builders.writer import sort_table
+from builders.writer import without_validity
 
 CONFIG = "dilemmas"
 
@@ -152,7 +153,8 @@ class PairResolver:
         raise Skip
 
 
-_REF_FIELDS = ("id", "rule", "rule_en", "dimensions", "core_values", "derived_values")
+_THREADS = min(2, os.cpu_count() or 1)
+"""Threads for the option mapping (numpy releases the GIL; the result does not depend on it)."""
 
 
 class _Dilemmas:
@@ -195,44 +197,50 @@ class _Dilemmas:
                 self.given[at] = (given_a, given_b)
         return True
 
-    def table(self, rules: pa.Table, rule_position: dict[str, int], threads: int) -> tuple[pa.Table, dict]:
+    def table(self, rules: pa.Table, rule_position: dict[str, int]) -> tuple[pa.Table, dict]:
         """The rows as a table of the config's features, sorted by id, and the mapping counts."""
         n = len(self.ids)
-        recover = [i for i in range(n) if i not in self.given]
         roles = np.full((n, 3), -1, np.int8)
         confidence = np.zeros(n)
-        if recover:
-            found, sure = recover_roles([self.options[3 * i + k] for i in recover for k in range(3)],
-                                        [self.rules[i][0]["original_rule"] for i in recover],
-                                        [self.rules[i][1]["original_rule"] for i in recover], threads=threads)
-            roles[recover], confidence[recover] = found, sure
+        recover = [i for i in range(n) if i not in self.given] if self.given else None
+        if recover is None:  # every mapping is recovered: no copies of the option lists
+            roles[:], confidence[:] = recover_roles(self.options, [a["original_rule"] for a, _ in self.rules],
+                                                    [b["original_rule"] for _, b in self.rules], threads=_THREADS)
+        elif recover:
+            roles[recover], confidence[recover] = recover_roles(
+                [self.options[3 * i + k] for i in recover for k in range(3)],
+                [self.rules[i][0]["original_rule"] for i in recover],
+                [self.rules[i][1]["original_rule"] for i in recover], threads=_THREADS)
         for i, (given_a, given_b) in self.given.items():
             roles[i] = [ROLES.index("rule_b") if letter == given_b else ROLES.index("rule_a")
                         if letter == given_a else ROLES.index("distractor") for letter in LETTERS]
             confidence[i] = 1.0
         source = np.where(roles[:, 0] >= 0, "recovered", "none").astype(object)
         source[list(self.given)] = "raw"
+        # Columns are made in id order directly: sorting a finished table would copy every string again.
+        order = sorted(range(n), key=self.ids.__getitem__)
         schema = features(CONFIG).arrow_schema
-        option_type = schema.field("options").type.value_type
-        flat_roles = roles.reshape(-1)
+        flat_roles = roles[order].reshape(-1)
         options = pa.StructArray.from_arrays(
-            [pa.array(list(LETTERS) * n, pa.string()), pa.array(self.options, pa.string()),
+            [pa.array(list(LETTERS) * n, pa.string()),
+             pa.array([self.options[3 * i + k] for i in order for k in range(3)], pa.string()),
              pa.array(ROLES, pa.string()).take(pa.array(flat_roles, mask=flat_roles < 0))],
-            fields=list(option_type))
+            fields=list(schema.field("options").type.value_type))
         columns = {
-            "id": pa.array(self.ids, pa.string()), "pair_id": pa.array(self.pair_ids, pa.string()),
-            "scene": pa.array(self.scenes, pa.string()),
+            "id": pa.array([self.ids[i] for i in order], pa.string()),
+            "pair_id": pa.array([self.pair_ids[i] for i in order], pa.string()),
+            "scene": pa.array([self.scenes[i] for i in order], pa.string()),
             "options": pa.ListArray.from_arrays(pa.array(np.arange(0, 3 * n + 1, 3, dtype=np.int32)), options,
                                                 type=schema.field("options").type),
-            "mapping_source": pa.array(source.tolist(), pa.string()),
-            "mapping_confidence": pa.array(confidence, pa.float32()),
+            "mapping_source": pa.array(source[order].tolist(), pa.string()),
+            "mapping_confidence": pa.array(confidence[order], pa.float32()),
         }
         for side, name in enumerate(("rule_a", "rule_b")):
             ref_type = schema.field(name).type
-            at = pa.array([rule_position[pair[side]["id"]] for pair in self.rules], pa.int64())
+            at = pa.array([rule_position[self.rules[i][side]["id"]] for i in order], pa.int64())
             columns[name] = pa.StructArray.from_arrays(
                 [rules.column(f.name).combine_chunks().take(at).cast(f.type) for f in ref_type], fields=list(ref_type))
-        table, _ = sort_table(pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema), "id")
+        table = without_validity(pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema))
         stats = {f"mapping_{kind}": int((source == kind).sum()) for kind in ("raw", "recovered", "none")}
         return table, stats
 
@@ -327,6 +335,6 @@ def build(ctx: BuildContext) -> pa.Table:
             ctx.ledger.fold(CONFIG, file, line, rows.pairs_with_dilemmas[pid], "rule pair of these dilemmas")
         else:
             ctx.ledger.exclude(CONFIG, file, line, "conflicting rule pair with no generated dilemma")
-    table, mapping_stats = rows.table(ctx.tables["rules"], ctx.rule_index().positions(), ctx.num_proc)
+    table, mapping_stats = rows.table(ctx.tables["rules"], ctx.rule_index().positions())
     ctx.notes[CONFIG] = {**mapping_stats, **stats}
     return table
