@@ -57,6 +57,8 @@ class BuildContext:
     """Per-config statistics for the report and the card (counts of repairs, conflicts, …)."""
     repairs: list[dict] = field(default_factory=list)
     """Raw rows whose labels were changed by normalization (hierarchy closure, contradictions)."""
+    rule_keys: list[tuple[str, str]] | None = None
+    """Dedup keys of each published rule's original and published text, in row order (set by ``rules``)."""
     rule_aliases: dict[str, str] = field(default_factory=dict)
     """Dedup key of an original rule text folded into another rule after a rewrite → that rule's id."""
     num_proc: int = 1
@@ -71,7 +73,7 @@ class BuildContext:
     def rule_index(self) -> RuleIndex:
         """The published rules by text, shared by every config that quotes rules (after ``rules``)."""
         if self._rule_index is None:
-            self._rule_index = RuleIndex(self.results["rules"], self.rule_aliases)
+            self._rule_index = RuleIndex(self.results["rules"], self.rule_aliases, self.rule_keys)
         return self._rule_index
 
     def of_kind(self, *kinds: str) -> list[Artifact]:

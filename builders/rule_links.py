@@ -17,18 +17,21 @@ class RuleIndex:
     raw files never pays for indexing a quarter of a million rules.
     """
 
-    def __init__(self, rules: list[dict], aliases: dict[str, str] | None = None) -> None:
-        """``aliases``: original texts (by key) of rules folded into another after a rewrite → its id."""
-        self._rules, self._aliases = rules, aliases or {}
+    def __init__(self, rules: list[dict], aliases: dict[str, str] | None = None,
+                 keys: list[tuple[str, str]] | None = None) -> None:
+        """``aliases``: original texts (by key) of rules folded into another after a rewrite → its id.
+        ``keys``: each rule's :func:`dedup_key` of its original and published text, when known already."""
+        self._rules, self._aliases, self._keys = rules, aliases or {}, keys
         self._by_key: dict[str, dict] | None = None
         self._positions: dict[str, int] | None = None
 
     def _index(self) -> dict[str, dict]:
+        keys = self._keys or [(dedup_key(row["original_rule"]), dedup_key(row["rule"])) for row in self._rules]
         by_key: dict[str, dict] = {}
-        for row in self._rules:
-            by_key.setdefault(dedup_key(row["original_rule"]), row)
-        for row in self._rules:
-            by_key.setdefault(dedup_key(row["rule"]), row)
+        for (original, _), row in zip(keys, self._rules, strict=True):
+            by_key.setdefault(original, row)
+        for (_, published), row in zip(keys, self._rules, strict=True):
+            by_key.setdefault(published, row)
         by_id = {row["id"]: row for row in self._rules}
         for key, row_id in self._aliases.items():
             by_key.setdefault(key, by_id[row_id])

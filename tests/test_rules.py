@@ -214,3 +214,12 @@ def test_master_table_read_column_wise_or_row_by_row_gives_the_same_build(raw_tr
     assert columnar.results["rules"] == by_rows.results["rules"]
     assert columnar.ledger.entries() == by_rows.ledger.entries()
     assert columnar.repairs == by_rows.repairs and columnar.notes == by_rows.notes
+
+
+def test_rule_keys_handed_to_the_rule_index_are_the_dedup_keys_of_each_published_row():
+    from builders.resources import sample_raw_dir
+
+    ctx = collect(sample_raw_dir())
+    rows = ctx.results["rules"]
+    assert any(r["rewritten"] for r in rows) and any(r["original_rule"] != r["rule"] for r in rows)
+    assert ctx.rule_keys == [(dedup_key(r["original_rule"]), dedup_key(r["rule"])) for r in rows]
