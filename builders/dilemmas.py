@@ -10,13 +10,14 @@ says which option follows which rule (given, recovered from the text, or unknown
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
 from builders.context import BuildContext
+from builders.dedup import distinct_rows
 from builders.ids import stable_id
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
 from builders.normalizers.values import ValueNormalizer
@@ -24,7 +25,7 @@ from builders.option_mapping import ROLES, recover_roles
 from builders.parsers.blobs import LETTERS, scene_and_options, split_scene_blob
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import Artifact, ArtifactKind
-from builders.readers.records import ColumnTable, Record
+from builders.readers.records import ColumnTable
 from builders.rule_links import rule_ref
 from builders.schema import features
 from builders.taxonomy import UnknownValueError
@@ -132,25 +133,37 @@ class PairResolver:
         return ("ok", RulePair(rule_a, rule_b, pair_id(rule_a["id"], rule_b["id"]), self._ref(rule_a),
                                self._ref(rule_b)))
 
-    def pair(self, fields: dict, file: str, line: int) -> RulePair:
-        """Both rules of the row, or :class:`Skip` after recording why in the ledger."""
-        return self.pair_of(tuple(map(fields.get, _PAIR_COLUMNS)), fields, file, line)
-
-    def pair_of(self, key: tuple, fields: dict | None, file: str, line: int) -> RulePair:
-        """:meth:`pair` of a row given as its ``_PAIR_COLUMNS`` cells (``None`` where the file
-        has no such column); ``fields`` may be ``None``, and is then made from the key."""
+    def _cached(self, fields: dict) -> tuple:
+        key = tuple(map(fields.get, _PAIR_COLUMNS))
         result = self._cache.get(key)
         if result is None:
-            if fields is None:
-                fields = {c: v for c, v in zip(_PAIR_COLUMNS, key, strict=True) if v is not None}
             result = self._cache[key] = self._resolve(fields)
+        return result
+
+    def _outcome(self, result: tuple, file: str, line: int) -> RulePair | None:
         if result[0] == "ok":
             return result[1]
         if result[0] == "reject":
             self.ctx.ledger.reject(self.config, file, line, result[1], result[2])
         else:
             self.ctx.orphan(self.config, file, line, result[1], result[2])
-        raise Skip
+        return None
+
+    def pair(self, fields: dict, file: str, line: int) -> RulePair:
+        """Both rules of the row, or :class:`Skip` after recording why in the ledger."""
+        pair = self._outcome(self._cached(fields), file, line)
+        if pair is None:
+            raise Skip
+        return pair
+
+    def pairs(self, columns: ColumnTable, file: str) -> list[RulePair | None]:
+        """:meth:`pair` of every row of a file read column-wise, each distinct combination of
+        the rule and value cells resolved once; a row that fails is recorded and gets ``None``."""
+        present = [c for c in _PAIR_COLUMNS if c in columns.table.column_names]
+        first, which = distinct_rows(columns.table, present)
+        results = [self._cached(fields) for fields in columns.table.select(present).take(first).to_pylist()]
+        return [self._outcome(results[group], file, line)
+                for line, group in zip(columns.lines.tolist(), which.tolist(), strict=True)]
 
 
 _THREADS = min(2, os.cpu_count() or 1)
@@ -267,46 +280,44 @@ def _from_blob(ctx: BuildContext, record, pair: RulePair, rows: _Dilemmas, stats
         ctx.ledger.publish(CONFIG, record.file, record.line, new[0], note)
 
 
-def _scene_rows(artifact: Artifact, table: ColumnTable | Iterable[Record]) -> Iterator[tuple[dict | None, tuple,
-                                                                                          str, int]]:
-    """``(fields, pair key, file, line)`` per row of a processed dilemma file; ``fields`` is
-    ``None`` for a file read column-wise (no dict per row)."""
-    if not isinstance(table, ColumnTable):
-        for record in table:
-            yield record.fields, tuple(map(record.fields.get, _PAIR_COLUMNS)), record.file, record.line
+def _resolved_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver,
+                   cells: tuple[str, ...]) -> Iterator[tuple[dict, RulePair, int]]:
+    """``(cells, pair, line)`` for each row of a file whose two rules are published.
+
+    ``cells``: the row's cells of those columns; read column-wise where the file allows it,
+    so the rule and value cells of a quarter of a million rows never become dicts.
+    """
+    read = ctx.columns(CONFIG, artifact)
+    if not isinstance(read, ColumnTable):
+        for record in read:
+            try:
+                yield record.fields, pairs.pair(record.fields, record.file, record.line), record.line
+            except Skip:
+                continue
         return
-    names = table.table.column_names
-    columns = [table.table.column(c).to_pylist() if c in names else [None] * table.table.num_rows
-               for c in _PAIR_COLUMNS]
-    for line, key in zip(table.lines.tolist(), zip(*columns, strict=True), strict=True):
-        yield None, key, artifact.relpath, line
+    table = read.table
+    present = [c for c in cells if c in table.column_names]
+    values = [table.column(c).to_pylist() for c in present]
+    for i, (line, pair) in enumerate(zip(read.lines.tolist(), pairs.pairs(read, artifact.relpath), strict=True)):
+        if pair is not None:
+            yield {c: column[i] for c, column in zip(present, values, strict=True)}, pair, line
 
 
 def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows: _Dilemmas) -> None:
     """A processed dilemma file (one scene per row): each row published, folded or rejected."""
-    read = ctx.columns(CONFIG, artifact)
-    columnar = read if isinstance(read, ColumnTable) else None
-    if columnar is not None:
-        names = columnar.table.column_names
-        cells = {c: columnar.table.column(c).to_pylist() for c in ("scene", "options", "rot1_option", "rot2_option")
-                 if c in names}
     published = []
-    for i, (fields, key, file, line) in enumerate(_scene_rows(artifact, read if columnar is None else columnar)):
+    file = artifact.relpath
+    for fields, pair, line in _resolved_rows(ctx, artifact, pairs, ("scene", "options", "rot1_option", "rot2_option")):
         try:
-            pair = pairs.pair_of(key, fields, file, line)
-        except Skip:
-            continue
-        row = fields if fields is not None else {c: values[i] for c, values in cells.items()}
-        try:
-            scene, options = scene_and_options(row["scene"], row["options"])
+            scene, options = scene_and_options(fields["scene"], fields["options"])
         except ReplyParseError as err:
             ctx.ledger.reject(CONFIG, file, line, err.field, str(err))
             continue
         row_id = dilemma_id(pair.rule_a["id"], pair.rule_b["id"], scene, cleaned=True)
-        if not rows.add(row, pair, row_id, scene, options):
+        if rows.add(fields, pair, row_id, scene, options):
+            published.append((file, line, row_id))
+        else:
             ctx.ledger.fold(CONFIG, file, line, row_id, "same dilemma")
-            continue
-        published.append((file, line, row_id))
     ctx.ledger.publish_many(CONFIG, published)
 
 
@@ -320,15 +331,15 @@ def build(ctx: BuildContext) -> pa.Table:
         kind = artifact.kind.name
         if kind == "dilemma_scenes":
             _processed(ctx, artifact, pairs, rows)
-            continue
-        for record in ctx.registered(CONFIG, artifact.read()):
-            try:
-                pair = pairs.pair(record.fields, record.file, record.line)
-            except Skip:
-                continue
-            if kind == "rule_pairs":
-                pair_records.append((record.file, record.line, pair.id))
-            else:
+        elif kind == "rule_pairs":
+            pair_records += [(artifact.relpath, line, pair.id)
+                             for _, pair, line in _resolved_rows(ctx, artifact, pairs, ())]
+        else:
+            for record in ctx.registered(CONFIG, artifact.read()):
+                try:
+                    pair = pairs.pair(record.fields, record.file, record.line)
+                except Skip:
+                    continue
                 _from_blob(ctx, record, pair, rows, stats)
     for file, line, pid in pair_records:
         if pid in rows.pairs_with_dilemmas:

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import PurePosixPath
 
-import numpy as np
 import pyarrow as pa
 
 from builders.context import BuildContext
-from builders.dedup import group_exact, keep_best
+from builders.dedup import distinct_rows, group_exact, keep_best
 from builders.ids import stable_id
 from builders.near_dedup import find_clusters
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
@@ -211,11 +210,7 @@ def _observe(
 
 def _closures_by_row(normalize: ValueNormalizer, table: pa.Table, columns: tuple[str, str, str]) -> list:
     """Each row's normalized values (or its :class:`_Reject`), normalizing each distinct triple of cells once."""
-    codes = np.zeros(table.num_rows, np.int64)
-    for column in columns:
-        encoded = table.column(column).combine_chunks().dictionary_encode()
-        _, codes = np.unique(codes * len(encoded.dictionary) + encoded.indices.to_numpy(), return_inverse=True)
-    _, first, which = np.unique(codes, return_index=True, return_inverse=True)
+    first, which = distinct_rows(table, columns)
     cells = zip(*(table.column(column).take(first).to_pylist() for column in columns), strict=True)
     outcomes: list = []
     for triple in cells:
