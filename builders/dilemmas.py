@@ -26,7 +26,7 @@ from builders.parsers.blobs import LETTERS, scene_and_options, split_scene_blob
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import Artifact, ArtifactKind
 from builders.readers.records import ColumnTable
-from builders.rule_links import rule_ref
+from builders.rule_links import RuleIndex, rule_ref
 from builders.schema import features
 from builders.taxonomy import UnknownValueError
 from builders.writer import without_validity
@@ -210,9 +210,10 @@ class _Dilemmas:
                 self.given[at] = (given_a, given_b)
         return True
 
-    def table(self, rules: pa.Table, rule_position: dict[str, int]) -> tuple[pa.Table, dict]:
+    def table(self, rules: pa.Table, index: RuleIndex) -> tuple[pa.Table, dict]:
         """The rows as a table of the config's features, sorted by id, and the mapping counts."""
         n = len(self.ids)
+        rule_position = index.positions() if n else {}
         roles = np.full((n, 3), -1, np.int8)
         confidence = np.zeros(n)
         recover = [i for i in range(n) if i not in self.given] if self.given else None
@@ -346,6 +347,6 @@ def build(ctx: BuildContext) -> pa.Table:
             ctx.ledger.fold(CONFIG, file, line, rows.pairs_with_dilemmas[pid], "rule pair of these dilemmas")
         else:
             ctx.ledger.exclude(CONFIG, file, line, "conflicting rule pair with no generated dilemma")
-    table, mapping_stats = rows.table(ctx.tables["rules"], ctx.rule_index().positions())
+    table, mapping_stats = rows.table(ctx.tables["rules"], ctx.rule_index())
     ctx.notes[CONFIG] = {**mapping_stats, **stats}
     return table
