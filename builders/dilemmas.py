@@ -26,10 +26,10 @@ from builders.parsers.blobs import LETTERS, scene_and_options, split_scene_blob
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import Artifact, ArtifactKind
 from builders.readers.records import ColumnTable
-from builders.rule_links import RuleIndex, rule_ref
+from builders.rule_links import rule_ref
 from builders.schema import features
 from builders.taxonomy import UnknownValueError
-from builders.writer import without_validity
+from builders.writer import sort_table
 
 CONFIG = "dilemmas"
 
@@ -91,6 +91,8 @@ class RulePair:
     id: str
     ref_a: dict
     ref_b: dict
+    at: tuple[int, int]
+    """Positions of both rules in the ``rules`` table."""
 
 
 class PairResolver:
@@ -130,8 +132,9 @@ class PairResolver:
                 return ("orphan", field, f"rule {text!r} is not in the rules config")
             found.append(row)
         rule_a, rule_b = found
+        positions = self.index.positions()
         return ("ok", RulePair(rule_a, rule_b, pair_id(rule_a["id"], rule_b["id"]), self._ref(rule_a),
-                               self._ref(rule_b)))
+                               self._ref(rule_b), (positions[rule_a["id"]], positions[rule_b["id"]])))
 
     def _cached(self, fields: dict) -> tuple:
         key = tuple(map(fields.get, _PAIR_COLUMNS))
@@ -185,7 +188,8 @@ class _Dilemmas:
         self.scenes: list[str] = []
         self.options: list[str] = []
         """Three option texts per row (A, B, C)."""
-        self.rules: list[tuple[dict, dict]] = []
+        self.rules: list[tuple[int, int]] = []
+        """Positions of each row's rule A and rule B in the ``rules`` table."""
         self.given: dict[int, tuple[str, str]] = {}
         """Rows whose raw data names the letters of rule A and rule B (``rot1_option``, ``rot2_option``)."""
         self.pairs_with_dilemmas: dict[str, str] = {}
@@ -202,7 +206,7 @@ class _Dilemmas:
         self.pair_ids.append(pair.id)
         self.scenes.append(scene)
         self.options += [text for _, text in options]
-        self.rules.append((pair.rule_a, pair.rule_b))
+        self.rules.append(pair.at)
         self.pairs_with_dilemmas.setdefault(pair.id, row_id)
         if fields:
             given_a, given_b = (fields.get("rot1_option") or "").strip(), (fields.get("rot2_option") or "").strip()
@@ -210,51 +214,48 @@ class _Dilemmas:
                 self.given[at] = (given_a, given_b)
         return True
 
-    def table(self, rules: pa.Table, index: RuleIndex) -> tuple[pa.Table, dict]:
+    def table(self, rules: pa.Table) -> tuple[pa.Table, dict]:
         """The rows as a table of the config's features, sorted by id, and the mapping counts."""
         n = len(self.ids)
-        rule_position = index.positions() if n else {}
+        at = np.array(self.rules, np.int64).reshape(n, 2)
+        original = rules.column("original_rule").to_pylist() if n else []
         roles = np.full((n, 3), -1, np.int8)
         confidence = np.zeros(n)
         recover = [i for i in range(n) if i not in self.given] if self.given else None
         if recover is None:  # every mapping is recovered: no copies of the option lists
-            roles[:], confidence[:] = recover_roles(self.options, [a["original_rule"] for a, _ in self.rules],
-                                                    [b["original_rule"] for _, b in self.rules], threads=_THREADS)
+            roles[:], confidence[:] = recover_roles(self.options, [original[i] for i in at[:, 0].tolist()],
+                                                    [original[i] for i in at[:, 1].tolist()], threads=_THREADS)
         elif recover:
             roles[recover], confidence[recover] = recover_roles(
                 [self.options[3 * i + k] for i in recover for k in range(3)],
-                [self.rules[i][0]["original_rule"] for i in recover],
-                [self.rules[i][1]["original_rule"] for i in recover], threads=_THREADS)
+                [original[i] for i in at[recover, 0].tolist()], [original[i] for i in at[recover, 1].tolist()],
+                threads=_THREADS)
         for i, (given_a, given_b) in self.given.items():
             roles[i] = [ROLES.index("rule_b") if letter == given_b else ROLES.index("rule_a")
                         if letter == given_a else ROLES.index("distractor") for letter in LETTERS]
             confidence[i] = 1.0
         source = np.where(roles[:, 0] >= 0, "recovered", "none").astype(object)
         source[list(self.given)] = "raw"
-        # Columns are made in id order directly: sorting a finished table would copy every string again.
-        order = sorted(range(n), key=self.ids.__getitem__)
         schema = features(CONFIG).arrow_schema
-        flat_roles = roles[order].reshape(-1)
+        flat_roles = roles.reshape(-1)
         options = pa.StructArray.from_arrays(
-            [pa.array(list(LETTERS) * n, pa.string()),
-             pa.array([self.options[3 * i + k] for i in order for k in range(3)], pa.string()),
+            [pa.array(list(LETTERS) * n, pa.string()), pa.array(self.options, pa.string()),
              pa.array(ROLES, pa.string()).take(pa.array(flat_roles, mask=flat_roles < 0))],
             fields=list(schema.field("options").type.value_type))
         columns = {
-            "id": pa.array([self.ids[i] for i in order], pa.string()),
-            "pair_id": pa.array([self.pair_ids[i] for i in order], pa.string()),
-            "scene": pa.array([self.scenes[i] for i in order], pa.string()),
+            "id": pa.array(self.ids, pa.string()), "pair_id": pa.array(self.pair_ids, pa.string()),
+            "scene": pa.array(self.scenes, pa.string()),
             "options": pa.ListArray.from_arrays(pa.array(np.arange(0, 3 * n + 1, 3, dtype=np.int32)), options,
                                                 type=schema.field("options").type),
-            "mapping_source": pa.array(source[order].tolist(), pa.string()),
-            "mapping_confidence": pa.array(confidence[order], pa.float32()),
+            "mapping_source": pa.array(source.tolist(), pa.string()),
+            "mapping_confidence": pa.array(confidence, pa.float32()),
         }
         for side, name in enumerate(("rule_a", "rule_b")):
             ref_type = schema.field(name).type
-            at = pa.array([rule_position[self.rules[i][side]["id"]] for i in order], pa.int64())
             columns[name] = pa.StructArray.from_arrays(
-                [rules.column(f.name).combine_chunks().take(at).cast(f.type) for f in ref_type], fields=list(ref_type))
-        table = without_validity(pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema))
+                [rules.column(f.name).combine_chunks().take(at[:, side]).cast(f.type) for f in ref_type],
+                fields=list(ref_type))
+        table, _ = sort_table(pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema), "id")
         stats = {f"mapping_{kind}": int((source == kind).sum()) for kind in ("raw", "recovered", "none")}
         return table, stats
 
@@ -347,6 +348,6 @@ def build(ctx: BuildContext) -> pa.Table:
             ctx.ledger.fold(CONFIG, file, line, rows.pairs_with_dilemmas[pid], "rule pair of these dilemmas")
         else:
             ctx.ledger.exclude(CONFIG, file, line, "conflicting rule pair with no generated dilemma")
-    table, mapping_stats = rows.table(ctx.tables["rules"], ctx.rule_index())
+    table, mapping_stats = rows.table(ctx.tables["rules"])
     ctx.notes[CONFIG] = {**mapping_stats, **stats}
     return table
