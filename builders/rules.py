@@ -122,6 +122,12 @@ class Observation:
         return (_ORIGIN_RANK[self.label_origin], self.file, self.line)
 
 
+_label_reply = lru_cache(maxsize=1 << 16)(parse_label_reply)
+"""Labelling replies repeat (``标签：1\n重写：`` most of all): each distinct one is parsed once."""
+_classification = lru_cache(maxsize=1 << 16)(parse_classification)
+"""Classification replies repeat per label combination; the lists are only read, never changed."""
+
+
 def rule_id(original_zh: str) -> str:
     """The stable id of a rule: a hash of its normalized original Chinese text."""
     return stable_id("rule", dedup_key(original_zh))
@@ -184,14 +190,14 @@ def _observe(
         obs.label_origin, obs.labeler = "human", "human"
     elif kind == "llm_labels":
         try:
-            reply = parse_label_reply(fields["标签"])
+            reply = _label_reply(fields["标签"])
         except ReplyParseError as err:
             raise _Reject("标签", str(err)) from None
         obs.label, obs.rewrite = reply.label, clean_text(reply.rewrite) or None
         obs.label_origin, obs.labeler = "llm", ctx.settings.llm_labeler
     elif kind == "generated_classified":
         try:
-            parsed = parse_classification(fields["derived_values"])
+            parsed = _classification(fields["derived_values"])
         except ReplyParseError as err:
             raise _Reject("derived_values", str(err)) from None
         try:
