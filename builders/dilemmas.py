@@ -282,14 +282,14 @@ def _from_blob(ctx: BuildContext, record, pair: RulePair, rows: _Dilemmas, stats
         ctx.ledger.publish(CONFIG, record.file, record.line, new[0], note)
 
 
-def _resolved_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver,
-                   cells: tuple[str, ...]) -> Iterator[tuple[dict, RulePair, int]]:
-    """``(cells, pair, line)`` for each row of a file whose two rules are published.
+def resolved_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver,
+                  cells: tuple[str, ...]) -> Iterator[tuple[dict, RulePair, int]]:
+    """``(cells, pair, line)`` for each row of a file (of ``pairs.config``) whose two rules are published.
 
     ``cells``: the row's cells of those columns; read column-wise where the file allows it,
     so the rule and value cells of a quarter of a million rows never become dicts.
     """
-    read = ctx.columns(CONFIG, artifact)
+    read = ctx.columns(pairs.config, artifact)
     if not isinstance(read, ColumnTable):
         for record in read:
             try:
@@ -309,7 +309,7 @@ def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows:
     """A processed dilemma file (one scene per row): each row published, folded or rejected."""
     published = []
     file = artifact.relpath
-    for fields, pair, line in _resolved_rows(ctx, artifact, pairs, ("scene", "options", "rot1_option", "rot2_option")):
+    for fields, pair, line in resolved_rows(ctx, artifact, pairs, ("scene", "options", "rot1_option", "rot2_option")):
         try:
             scene, options = scene_and_options(fields["scene"], fields["options"])
         except ReplyParseError as err:
@@ -335,7 +335,7 @@ def build(ctx: BuildContext) -> pa.Table:
             _processed(ctx, artifact, pairs, rows)
         elif kind == "rule_pairs":
             pair_records += [(artifact.relpath, line, pair.id)
-                             for _, pair, line in _resolved_rows(ctx, artifact, pairs, ())]
+                             for _, pair, line in resolved_rows(ctx, artifact, pairs, ())]
         else:
             for record in ctx.registered(CONFIG, artifact.read()):
                 try:

@@ -9,17 +9,18 @@ follows through the item's option mapping.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import PurePosixPath
 
 import pyarrow as pa
 
 from builders.context import BuildContext
-from builders.dilemmas import PairResolver, Skip, dilemma_id
+from builders.dilemmas import PairResolver, RulePair, dilemma_id, resolved_rows
 from builders.ids import stable_id
 from builders.normalizers.text import clean_text
 from builders.parsers.blobs import is_error_reply, parse_choice
-from builders.readers.layout import ArtifactKind
+from builders.readers.layout import Artifact, ArtifactKind
 from builders.scenarios import scene_id
 
 CONFIG = "evaluations"
@@ -95,6 +96,18 @@ class _Items:
         return item
 
 
+def _answer_rows(ctx: BuildContext, pairs: PairResolver) -> Iterator[tuple[Artifact, dict, RulePair | None, int]]:
+    """``(artifact, cells, pair, line)`` per readable answer row: dilemma answers with both
+    rules published (``pair``), experiment-2 answers (``pair`` is ``None``)."""
+    for artifact in ctx.reading(CONFIG, *(k.name for k in ARTIFACTS)):
+        if artifact.kind.name == "dilemma_answers":
+            for fields, pair, line in resolved_rows(ctx, artifact, pairs, ("scene", "result")):
+                yield artifact, fields, pair, line
+        else:
+            for record in ctx.registered(CONFIG, artifact.read()):
+                yield artifact, record.fields, None, record.line
+
+
 def build(ctx: BuildContext) -> list[dict]:
     """Evaluation rows sorted by id."""
     pairs = PairResolver(ctx, CONFIG)
@@ -104,18 +117,13 @@ def build(ctx: BuildContext) -> list[dict]:
     models: dict[tuple[str, str], tuple[str, str]] = {}
     items: dict[tuple[str, str, str], dict | None] = {}
     """Dilemma by (its rules, raw scene): every model answers the same dilemmas."""
-    for artifact, record in ctx.records(CONFIG, *(k.name for k in ARTIFACTS)):
-        fields, file, line = record.fields, record.file, record.line
-        kind = artifact.kind.name
+    for artifact, fields, pair, line in _answer_rows(ctx, pairs):
+        file, kind = artifact.relpath, artifact.kind.name
         if (file, kind) not in models:
             model_raw = model_from_path(file, kind)
             models[(file, kind)] = (model_raw, normalize_model(model_raw))
         model_raw, model = models[(file, kind)]
         if kind == "dilemma_answers":
-            try:
-                pair = pairs.pair(fields, file, line)
-            except Skip:
-                continue
             key = (pair.rule_a["id"], pair.rule_b["id"], fields["scene"])
             if isinstance(key[2], str) and key in items:
                 item = items[key]
