@@ -21,12 +21,11 @@ from builders.dedup import distinct_rows
 from builders.ids import stable_id
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
 from builders.normalizers.values import ValueNormalizer
-from builders.option_mapping import ROLES, recover_roles
+from builders.option_mapping import ROLES, given_mapping, recover_roles
 from builders.parsers.blobs import LETTERS, scene_and_options, split_scene_blob
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import Artifact, ArtifactKind
 from builders.readers.records import ColumnTable
-from builders.rule_links import rule_ref
 from builders.schema import features
 from builders.taxonomy import UnknownValueError
 from builders.writer import sort_table
@@ -84,13 +83,11 @@ _PAIR_COLUMNS = ("rot1", "rot2", "translate1", "translate2", *(c for cols in _VA
 
 @dataclass(frozen=True, slots=True)
 class RulePair:
-    """Both published rules a row names, the id of their pair, and the rule fields a dilemma carries."""
+    """Both published rules a row names, the id of their pair, and the rules' table positions."""
 
     rule_a: dict
     rule_b: dict
     id: str
-    ref_a: dict
-    ref_b: dict
     at: tuple[int, int]
     """Positions of both rules in the ``rules`` table."""
 
@@ -108,13 +105,6 @@ class PairResolver:
         self.index = ctx.rule_index()
         self.normalize = ValueNormalizer(ctx.taxonomy)
         self._cache: dict[tuple, tuple] = {}
-        self._refs: dict[str, dict] = {}
-
-    def _ref(self, row: dict) -> dict:
-        ref = self._refs.get(row["id"])
-        if ref is None:
-            ref = self._refs[row["id"]] = rule_ref(row)
-        return ref
 
     def _resolve(self, fields: dict) -> tuple:
         for columns in _VALUE_COLUMNS:
@@ -133,8 +123,8 @@ class PairResolver:
             found.append(row)
         rule_a, rule_b = found
         positions = self.index.positions()
-        return ("ok", RulePair(rule_a, rule_b, pair_id(rule_a["id"], rule_b["id"]), self._ref(rule_a),
-                               self._ref(rule_b), (positions[rule_a["id"]], positions[rule_b["id"]])))
+        return ("ok", RulePair(rule_a, rule_b, pair_id(rule_a["id"], rule_b["id"]),
+                               (positions[rule_a["id"]], positions[rule_b["id"]])))
 
     def _cached(self, fields: dict) -> tuple:
         key = tuple(map(fields.get, _PAIR_COLUMNS))
@@ -231,9 +221,8 @@ class _Dilemmas:
                 [original[i] for i in at[recover, 0].tolist()], [original[i] for i in at[recover, 1].tolist()],
                 threads=_THREADS)
         for i, (given_a, given_b) in self.given.items():
-            roles[i] = [ROLES.index("rule_b") if letter == given_b else ROLES.index("rule_a")
-                        if letter == given_a else ROLES.index("distractor") for letter in LETTERS]
-            confidence[i] = 1.0
+            follows = given_mapping(list(LETTERS), given_a, given_b).follows
+            roles[i], confidence[i] = [ROLES.index(follows[letter]) for letter in LETTERS], 1.0
         source = np.where(roles[:, 0] >= 0, "recovered", "none").astype(object)
         source[list(self.given)] = "raw"
         schema = features(CONFIG).arrow_schema

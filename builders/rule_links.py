@@ -52,7 +52,3 @@ class RuleIndex:
             self._positions = {row["id"]: i for i, row in enumerate(self._rules)}
         return self._positions
 
-
-def rule_ref(row: dict) -> dict:
-    """The fields of a rule that a dilemma carries (``rule_ref`` in the schemas)."""
-    return {key: row[key] for key in ("id", "rule", "rule_en", "dimensions", "core_values", "derived_values")}

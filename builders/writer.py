@@ -67,15 +67,10 @@ def sort_table(table: pa.Table, column: str) -> tuple[pa.Table, list[int]]:
     from rows that were already sorted.
     """
     order = pc.sort_indices(table.column(column))
-    return without_validity(table.take(order)), order.to_pylist()
-
-
-def without_validity(table: pa.Table) -> pa.Table:
-    """The table with no all-valid validity bitmaps (as a conversion from rows makes it), so a
-    table built by ``take`` has the same ``nbytes``, which the card reports."""
+    taken = table.take(order)
     columns = [_without_validity(column.chunk(0) if column.num_chunks == 1 else column.combine_chunks())
-               for column in table.columns]
-    return pa.Table.from_arrays(columns, schema=table.schema)
+               for column in taken.columns]
+    return pa.Table.from_arrays(columns, schema=table.schema), order.to_pylist()
 
 
 def shard_paths(config: str, split: str, num_shards: int) -> list[str]:
