@@ -223,7 +223,7 @@ def _build_release(
     if bump == "auto" and previous_view is None:
         raise BuildError("--bump auto needs --previous (the release to compare with)")
     ctx = collect(raw_dir, settings, num_proc=num_proc)
-    counts = {m.CONFIG: ctx.ledger.counts(m.CONFIG) for m in CONFIG_BUILDERS}
+    counts = ctx.ledger.counts_by_config(m.CONFIG for m in CONFIG_BUILDERS)
     report = BuildReport(out_dir, report_dir, counts, ctx.notes)
     _write_report(ctx, report_dir, counts)
     if strict and report.rejected:

@@ -22,3 +22,21 @@ def test_bulk_publish_refuses_rows_never_read_or_already_recorded():
     ledger.reject("rules", "final.csv", 2, "rot", "empty rule text")
     with pytest.raises(RuntimeError, match="already rejected"):
         ledger.publish_many("rules", [("final.csv", 2, "rule-a")])
+
+
+def test_counts_of_every_config_in_one_pass_match_the_counts_of_each():
+    ledger = Ledger()
+    ledger.read_lines("rules", "a.csv", [2, 3, 4, 5])
+    ledger.read("dilemmas", "b.csv", 2)
+    ledger.read("dilemmas", "b.csv", 3)
+    ledger.publish("rules", "a.csv", 2, "rule-1")
+    ledger.fold("rules", "a.csv", 3, "rule-1", "same rule text")
+    ledger.exclude("rules", "a.csv", 4, "labelled 0")
+    ledger.reject("rules", "a.csv", 5, "rot", "empty rule text")
+    ledger.reject("dilemmas", "b.csv", 2, "options", "no options")
+    by_config = ledger.counts_by_config(["rules", "dilemmas", "taxonomy"])
+    assert by_config["rules"] == {"read": 4, "published": 1, "folded": 1, "excluded": 1, "rejected": 1}
+    assert by_config["dilemmas"] == {"read": 2, "published": 0, "folded": 0, "excluded": 0, "rejected": 1}
+    assert by_config["taxonomy"] == {"read": 0, "published": 0, "folded": 0, "excluded": 0, "rejected": 0}
+    assert all(ledger.counts(c) == counts for c, counts in by_config.items())
+    assert ledger.counts()["read"] == 6 and ledger.counts()["rejected"] == 2
