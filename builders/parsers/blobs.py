@@ -15,7 +15,9 @@ from builders.parsers.replies import ReplyParseError
 
 LETTERS = ("A", "B", "C")
 _NUMBERED = re.compile(r"(?:^|\n)[ \t]*\d+[ \t]*[:：.、．][ \t]*")
-_OPTION = re.compile(r"(?:^|(?<=[\s。！？!?；;]))([A-C])[ \t]*[:：.．、)）][ \t]*")
+_OPTION = re.compile(r"([A-C])(?<![^\s。！？!?；;][A-C])[ \t]*[:：.．、)）][ \t]*")
+"""An option letter at the start or after whitespace or a sentence mark. The letter comes first so
+the regex engine can skip to candidate letters; the lookbehind then checks the character before it."""
 _CHOICE = re.compile(r"(?<![A-Za-z])([ABC])(?![A-Za-z])")
 
 

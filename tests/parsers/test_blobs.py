@@ -55,3 +55,19 @@ def test_scene_blob_splits_numbered_scenes_with_options_in_either_layout():
                      [("A", "先救小孩。"), ("B", "先救小狗。"), ("C", "吃一块面包。")])
     assert second == ("同事请你帮忙造假报表。", [("A", "拒绝。"), ("B", "答应。"), ("C", "看看窗外。")])
     assert isinstance(third, ReplyParseError) and third.field == "options"
+
+
+def test_option_letters_are_found_where_the_rule_says_on_random_texts():
+    import random
+    import re
+
+    from builders.parsers.blobs import _OPTION
+
+    # The rule as first written: a letter at the very start, or right after whitespace or a sentence mark.
+    reference = re.compile(r"(?:^|(?<=[\s。！？!?；;]))([A-C])[ \t]*[:：.．、)）][ \t]*")
+    rnd = random.Random(5)
+    alphabet = list("ABCDabc:：.．、)） \t\n。！？!?；;x规")
+    for _ in range(20000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 16)))
+        assert [m.span(1) + m.span() for m in _OPTION.finditer(text)] == \
+            [m.span(1) + m.span() for m in reference.finditer(text)], text
