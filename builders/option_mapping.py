@@ -145,6 +145,8 @@ def recover_roles(options: list[str], rules_a: list[str], rules_b: list[str], *,
     n = len(rules_a)
     if len(options) != 3 * n or len(rules_b) != n:
         raise ValueError("recover_roles needs three options per dilemma and two rules")
+    if not 0 < chunk < (1 << 22) // 3:
+        raise ValueError(f"chunk must be 1 to {(1 << 22) // 3 - 1} dilemmas (a key's text index has 22 bits)")
     bounds = [(begin, min(n, begin + chunk)) for begin in range(0, n, chunk)]
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         parts = list(pool.map(lambda b: _chunk_roles(options[3 * b[0]:3 * b[1]], rules_a[b[0]:b[1]],

@@ -2,6 +2,8 @@ import random
 import re
 from itertools import permutations
 
+import pytest
+
 from builders.option_mapping import (
     MIN_CONFIDENCE,
     MIN_SCORE,
@@ -95,3 +97,8 @@ def test_batch_recovery_matches_the_definition_on_random_and_edge_case_texts():
         assert follows == mapping.follows
         assert confidence == mapping.confidence
     assert recover_mapping(*cases[-2]).follows == {"A": "rule_a", "B": "distractor", "C": "rule_b"}
+
+
+def test_a_chunk_too_large_for_the_keys_is_refused():
+    with pytest.raises(ValueError, match="chunk must be"):
+        recover_roles(["a", "b", "c"], ["a"], ["b"], chunk=1 << 21)
