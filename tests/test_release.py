@@ -105,3 +105,24 @@ def test_refuses_to_replace_a_directory_that_is_not_a_release(raw_tree, tmp_path
     with pytest.raises(BuildError, match="not a release directory"):
         build_release(raw_tree, out)
     assert (out / "notes.txt").exists()
+
+
+def test_a_finished_build_is_freed_without_the_cyclic_collector():
+    # A stored exception's traceback once held the whole build in a reference cycle.
+    import gc
+    import weakref
+
+    from builders.release import collect
+    from builders.resources import sample_raw_dir
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        ctx = collect(sample_raw_dir())
+        assert ctx.ledger.counts("rules")["rejected"] > 0 and ctx.ledger.counts("dilemmas")["read"] > 0
+        alive = weakref.ref(ctx)
+        del ctx
+        assert alive() is None
+    finally:
+        if enabled:
+            gc.enable()
