@@ -184,7 +184,7 @@ class _Dilemmas:
         """Rows whose raw data names the letters of rule A and rule B (``rot1_option``, ``rot2_option``)."""
         self.pairs_with_dilemmas: dict[str, str] = {}
 
-    def add(self, fields: dict | None, pair: RulePair, row_id: str, scene: str,
+    def add(self, fields: dict, pair: RulePair, row_id: str, scene: str,
             options: list[tuple[str, str]]) -> bool:
         """Add one dilemma (``False`` if a dilemma with this id is already there)."""
         if row_id in self.position:
@@ -211,14 +211,12 @@ class _Dilemmas:
         original = rules.column("original_rule").to_pylist() if n else []
         roles = np.full((n, 3), -1, np.int8)
         confidence = np.zeros(n)
-        recover = [i for i in range(n) if i not in self.given] if self.given else None
-        if recover is None:  # every mapping is recovered: no copies of the option lists
-            roles[:], confidence[:] = recover_roles(self.options, [original[i] for i in at[:, 0].tolist()],
-                                                    [original[i] for i in at[:, 1].tolist()], threads=_THREADS)
-        elif recover:
+        recover = [i for i in range(n) if i not in self.given]
+        if recover:
+            options = self.options if len(recover) == n else [self.options[3 * i + k]
+                                                              for i in recover for k in range(3)]
             roles[recover], confidence[recover] = recover_roles(
-                [self.options[3 * i + k] for i in recover for k in range(3)],
-                [original[i] for i in at[recover, 0].tolist()], [original[i] for i in at[recover, 1].tolist()],
+                options, [original[i] for i in at[recover, 0].tolist()], [original[i] for i in at[recover, 1].tolist()],
                 threads=_THREADS)
         for i, (given_a, given_b) in self.given.items():
             follows = given_mapping(list(LETTERS), given_a, given_b).follows
