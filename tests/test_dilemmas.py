@@ -124,3 +124,19 @@ def test_dilemma_id_of_a_cleaned_scene_is_the_same():
 
     raw = "  朋友酒后想开车， ＡＩ 说：“不行”。 "
     assert dilemma_id("a", "b", clean_text(raw), cleaned=True) == dilemma_id("a", "b", raw)
+
+
+def test_letters_given_by_the_raw_data_are_used_as_they_are(raw_tree):
+    # The text says C follows rule A and B rule B; the raw columns say otherwise, and win.
+    given = [[1, "另一个情境：你该如何选择？", OPTIONS, RULE_A, RULE_B, "A", "C"]]
+    write_csv(raw_tree / "moral_dilemma/dataset/2_dilemma/2_processed/all_dilemma_2.csv",
+              ["index", "scene", "options", "rot1", "rot2", "rot1_option", "rot2_option"], given)
+    ctx = collect(_dilemma_tree(raw_tree))
+    by_source = {d["mapping_source"]: d for d in ctx.results["dilemmas"].to_pylist()}
+    assert set(by_source) == {"raw", "recovered"}
+    assert [(o["letter"], o["follows"]) for o in by_source["raw"]["options"]] == [
+        ("A", "rule_a"), ("B", "distractor"), ("C", "rule_b")]
+    assert by_source["raw"]["mapping_confidence"] == 1.0
+    assert [(o["letter"], o["follows"]) for o in by_source["recovered"]["options"]] == [
+        ("A", "distractor"), ("B", "rule_b"), ("C", "rule_a")]
+    assert ctx.notes["dilemmas"]["mapping_raw"] == 1
