@@ -10,7 +10,7 @@ says which option follows which rule (given, recovered from the text, or unknown
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,26 +105,47 @@ class PairResolver:
         self.index = ctx.rule_index()
         self.normalize = ValueNormalizer(ctx.taxonomy)
         self._cache: dict[tuple, tuple] = {}
+        self._pairs: dict[tuple[int, int], RulePair] = {}
+        self._text_positions: dict[str, int] = {}
+
+    def _values_failure(self, columns: tuple[str, str, str], cells: tuple) -> tuple | None:
+        """``("reject", column, reason)`` if one side's value cells name an unknown value."""
+        try:
+            self.normalize(*cells)
+        except UnknownValueError as err:
+            return ("reject", columns[("dimensions", "core_values", "derived_values").index(err.tier)], str(err))
+        return None
+
+    def _pair_at(self, at_a: int, at_b: int) -> RulePair:
+        pair = self._pairs.get((at_a, at_b))
+        if pair is None:
+            rule_a, rule_b = self.index.row(at_a), self.index.row(at_b)
+            pair = self._pairs[(at_a, at_b)] = RulePair(rule_a, rule_b, pair_id(rule_a["id"], rule_b["id"]),
+                                                        (at_a, at_b))
+        return pair
+
+    def _position(self, text: str) -> int:
+        """The position of the rule a raw cell names, or -1 (memoized: answers repeat the dilemmas' rules)."""
+        at = self._text_positions.get(text)
+        if at is None:
+            found = self.index.position(clean_text(text))
+            at = self._text_positions[text] = -1 if found is None else found
+        return at
 
     def _resolve(self, fields: dict) -> tuple:
         for columns in _VALUE_COLUMNS:
             if all(c in fields for c in columns):
-                try:
-                    self.normalize(*(fields[c] for c in columns))
-                except UnknownValueError as err:
-                    column = columns[("dimensions", "core_values", "derived_values").index(err.tier)]
-                    return ("reject", column, str(err))
+                failure = self._values_failure(columns, tuple(fields[c] for c in columns))
+                if failure is not None:
+                    return failure
         zh_a, zh_b, _, _ = chinese_pair(fields)
         found = []
         for field, text in (("rot1", zh_a), ("rot2", zh_b)):
-            row = self.index.find(text)
-            if row is None:
-                return ("orphan", field, f"rule {text!r} is not in the rules config")
-            found.append(row)
-        rule_a, rule_b = found
-        positions = self.index.positions()
-        return ("ok", RulePair(rule_a, rule_b, pair_id(rule_a["id"], rule_b["id"]),
-                               (positions[rule_a["id"]], positions[rule_b["id"]])))
+            at = self.index.position(text)
+            if at is None:
+                return _orphan(field, text)
+            found.append(at)
+        return ("ok", self._pair_at(*found))
 
     def _cached(self, fields: dict) -> tuple:
         key = tuple(map(fields.get, _PAIR_COLUMNS))
@@ -150,13 +171,83 @@ class PairResolver:
         return pair
 
     def pairs(self, columns: ColumnTable, file: str) -> list[RulePair | None]:
-        """:meth:`pair` of every row of a file read column-wise, each distinct combination of
-        the rule and value cells resolved once; a row that fails is recorded and gets ``None``."""
-        present = [c for c in _PAIR_COLUMNS if c in columns.table.column_names]
-        first, which = distinct_rows(columns.table, present)
-        results = [self._cached(fields) for fields in columns.table.select(present).take(first).to_pylist()]
-        return [self._outcome(results[group], file, line)
-                for line, group in zip(columns.lines.tolist(), which.tolist(), strict=True)]
+        """:meth:`pair` of every row of a file read column-wise; a row that fails is recorded and gets ``None``.
+
+        Works on Arrow dictionary codes: each distinct rule text is looked up once and each
+        distinct set of value cells normalized once, whatever the number of rows quoting them.
+        """
+        table = columns.table
+        failures: list[tuple] = []
+        failed = np.full(table.num_rows, -1, np.int64)
+        """Per row, its first failure in ``failures`` (the order :meth:`_resolve` checks them in)."""
+
+        def fail(rows: np.ndarray, codes: np.ndarray) -> None:
+            first = (failed < 0) & rows
+            failed[first] = codes[first]
+
+        for value_columns in _VALUE_COLUMNS:
+            if all(c in table.column_names for c in value_columns):
+                first, which = distinct_rows(table, value_columns)
+                codes = np.full(len(first), -1, np.int64)
+                cells_of_groups = zip(*(table.column(c).take(first).to_pylist() for c in value_columns), strict=True)
+                for group, cells in enumerate(cells_of_groups):
+                    failure = self._values_failure(value_columns, cells)
+                    if failure is not None:
+                        codes[group] = len(failures)
+                        failures.append(failure)
+                fail(codes[which] >= 0, codes[which])
+        at = []
+        for n in ("1", "2"):
+            rot, translate = _TextColumn(table, f"rot{n}"), _TextColumn(table, f"translate{n}")
+            use_translate = translate.cjk() & ~rot.cjk()
+            chosen = np.where(use_translate, translate.positions(self._position, use_translate),
+                              rot.positions(self._position, ~use_translate))
+            for row in np.flatnonzero((chosen < 0) & (failed < 0)).tolist():
+                text = translate.text(row) if use_translate[row] else rot.text(row)
+                failed[row] = len(failures)
+                failures.append(_orphan(f"rot{n}", clean_text(text)))
+            at.append(chosen)
+        result = np.full(table.num_rows, None, object)
+        ok = failed < 0
+        if ok.any():
+            keys, inverse = np.unique(np.stack([at[0][ok], at[1][ok]], axis=1), axis=0, return_inverse=True)
+            pairs = np.empty(len(keys), object)
+            pairs[:] = [self._pair_at(a, b) for a, b in keys.tolist()]
+            result[ok] = pairs[inverse.reshape(-1)]
+        lines = columns.lines
+        for row in np.flatnonzero(~ok).tolist():
+            self._outcome(failures[failed[row]], file, int(lines[row]))
+        return result.tolist()
+
+
+def _orphan(field: str, text: str) -> tuple:
+    return ("orphan", field, f"rule {text!r} is not in the rules config")
+
+
+class _TextColumn:
+    """One text column of a table as dictionary codes (a missing column: every cell empty)."""
+
+    def __init__(self, table: pa.Table, name: str) -> None:
+        if name in table.column_names:
+            encoded = table.column(name).combine_chunks().dictionary_encode()
+            self.values = [value or "" for value in encoded.dictionary.to_pylist()] + [""]
+            self.codes = encoded.indices.fill_null(len(self.values) - 1).to_numpy()
+        else:
+            self.values, self.codes = [""], np.zeros(table.num_rows, np.int64)
+
+    def text(self, row: int) -> str:
+        return self.values[self.codes[row]]
+
+    def cjk(self) -> np.ndarray:
+        """Per row: the cell holds Chinese characters."""
+        return np.array([has_cjk(value) for value in self.values], bool)[self.codes]
+
+    def positions(self, position: Callable[[str], int], rows: np.ndarray) -> np.ndarray:
+        """Per row: the position of the rule its cell names, or -1; looked up for ``rows`` only."""
+        found = np.full(len(self.values), -1, np.int64)
+        needed = np.unique(self.codes[rows])
+        found[needed] = [position(self.values[code]) for code in needed.tolist()]
+        return found[self.codes]
 
 
 _THREADS = min(2, os.cpu_count() or 1)

@@ -22,33 +22,40 @@ class RuleIndex:
         """``aliases``: original texts (by key) of rules folded into another after a rewrite → its id.
         ``keys``: each rule's :func:`dedup_key` of its original and published text, when known already."""
         self._rules, self._aliases, self._keys = rules, aliases or {}, keys
-        self._by_key: dict[str, dict] | None = None
+        self._by_key: dict[str, int] | None = None
         self._positions: dict[str, int] | None = None
 
-    def _index(self) -> dict[str, dict]:
+    def _index(self) -> dict[str, int]:
         keys = self._keys or [(dedup_key(row["original_rule"]), dedup_key(row["rule"])) for row in self._rules]
-        by_key: dict[str, dict] = {}
-        for (original, _), row in zip(keys, self._rules, strict=True):
-            by_key.setdefault(original, row)
-        for (_, published), row in zip(keys, self._rules, strict=True):
-            by_key.setdefault(published, row)
-        by_id = {row["id"]: row for row in self._rules}
+        by_key: dict[str, int] = {}
+        for at, (original, _) in enumerate(keys):
+            by_key.setdefault(original, at)
+        for at, (_, published) in enumerate(keys):
+            by_key.setdefault(published, at)
+        positions = self.positions()
         for key, row_id in self._aliases.items():
-            by_key.setdefault(key, by_id[row_id])
+            by_key.setdefault(key, positions[row_id])
         return by_key
 
-    def find(self, text: str | None) -> dict | None:
-        """The rule row whose text matches, or ``None``."""
+    def position(self, text: str | None) -> int | None:
+        """The position of the rule whose text matches, or ``None``."""
         if not text:
             return None
         if self._by_key is None:
             self._by_key = self._index()
         return self._by_key.get(dedup_key(text))
 
+    def find(self, text: str | None) -> dict | None:
+        """The rule row whose text matches, or ``None``."""
+        at = self.position(text)
+        return None if at is None else self._rules[at]
+
+    def row(self, at: int) -> dict:
+        """The rule at a position of the rules table."""
+        return self._rules[at]
 
     def positions(self) -> dict[str, int]:
         """Each rule id's row position in the rules (the order of the ``rules`` table)."""
         if self._positions is None:
             self._positions = {row["id"]: i for i, row in enumerate(self._rules)}
         return self._positions
-

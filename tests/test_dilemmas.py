@@ -1,10 +1,13 @@
 """dilemmas, scenarios and evaluations built from a small tree on top of the rules fixture."""
 
 import datasets
+import numpy as np
+import pyarrow as pa
 import pytest
 
 from builders.context import BuildSettings, IntegrityError
-from builders.dilemmas import chinese_pair
+from builders.dilemmas import PairResolver, Skip, chinese_pair
+from builders.readers.records import ColumnTable
 from builders.release import build_release, collect
 from builders.rules import rule_id
 from tests.conftest import write_csv
@@ -140,3 +143,45 @@ def test_letters_given_by_the_raw_data_are_used_as_they_are(raw_tree):
     assert [(o["letter"], o["follows"]) for o in by_source["recovered"]["options"]] == [
         ("A", "distractor"), ("B", "rule_b"), ("C", "rule_a")]
     assert ctx.notes["dilemmas"]["mapping_raw"] == 1
+
+
+def test_rule_pairs_resolved_column_wise_match_resolving_each_row(raw_tree):
+    ctx = collect(raw_tree, BuildSettings(allow_orphans=True))
+    values_a, values_b = dict(zip(HEADER[6:9], VALUES_A, strict=True)), dict(zip(HEADER[10:], VALUES_B, strict=True))
+    good = {"rot1": RULE_A, "rot2": RULE_B, "translate1": RULE_A_EN, "translate2": RULE_B_EN, **values_a, **values_b}
+    rows = [
+        good,
+        {**good, "rot1": RULE_A_EN, "translate1": RULE_A},  # rule_set.csv's swapped columns
+        {**good, "rot1": "不在规则表中", "core_values_2": "不存在的价值"},  # the value check comes first
+        {**good, "rot1": "不在规则表中", "rot2": "也不在规则表中"},
+        {**good, "rot2": "也不在规则表中"},
+        {**good, "rot1": None, "translate1": RULE_A},
+        {**good, "rot2": "  ", "translate2": None},
+        {**good, "rot1": "尊重其他种族的传统文化是应该的 。"},  # the same dedup key as RULE_A
+        {**good, "derived_values_1": "不存在的价值", "rot2": "也不在规则表中"},
+        {**good, "translate1": "也不在规则表中"},  # both Chinese: rot1 is the rule
+        good,
+    ]
+    files = {"column-wise": "a.csv", "row by row": "b.csv"}
+    for file in files.values():
+        ctx.ledger.read_lines("dilemmas", file, range(2, 2 + len(rows)))
+    table = pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in good]))
+    lines = np.arange(2, 2 + len(rows))
+    column_wise = PairResolver(ctx, "dilemmas").pairs(ColumnTable(table, lines), files["column-wise"])
+    one_by_one = PairResolver(ctx, "dilemmas")
+    row_by_row = []
+    for fields, line in zip(rows, lines.tolist(), strict=True):
+        try:
+            row_by_row.append(one_by_one.pair(fields, files["row by row"], line))
+        except Skip:
+            row_by_row.append(None)
+
+    assert column_wise == row_by_row
+    assert [i for i, pair in enumerate(column_wise) if pair is None] == [2, 3, 4, 6, 8]
+    assert column_wise[0].at == column_wise[7].at and column_wise[0].id == column_wise[1].id
+
+    def outcomes(file):
+        return [(e.line, e.field, e.reason) for e in ctx.ledger.entries("rejected") if e.file == file]
+
+    assert outcomes("a.csv") == outcomes("b.csv")
+    assert [field for _, field, _ in outcomes("a.csv")] == ["core_values_2", "rot1", "rot2", "rot2", "derived_values_1"]

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from builders.ledger import Ledger
@@ -40,3 +42,31 @@ def test_counts_of_every_config_in_one_pass_match_the_counts_of_each():
     assert by_config["taxonomy"] == {"read": 0, "published": 0, "folded": 0, "excluded": 0, "rejected": 0}
     assert all(ledger.counts(c) == counts for c, counts in by_config.items())
     assert ledger.counts()["read"] == 6 and ledger.counts()["rejected"] == 2
+
+
+def test_written_ledgers_are_json_dumps_of_each_entry_without_its_empty_fields(tmp_path):
+    ledger = Ledger()
+    ledger.read_lines("rules", "b.csv", range(2, 7))
+    ledger.read_lines("dilemmas", "a.csv", [10, 9])
+    ledger.reject("rules", "b.csv", 6, "rot", 'quote " backslash \\ newline \n tab \t 中文 \u2028 \x01')
+    ledger.reject("rules", "b.csv", 2, "label", "中文", row_id="rule-1")
+    ledger.fold("rules", "b.csv", 3, "rule-1", "same rule")
+    ledger.exclude("rules", "b.csv", 4, "label: 否")
+    ledger.exclude("dilemmas", "a.csv", 10, "中文", row_id="dilemma-2")
+    ledger.fold("dilemmas", "a.csv", 9, "dilemma-1", "same rule")
+    ledger.publish("rules", "b.csv", 5, "rule-5")
+    ledger.write(tmp_path)
+
+    def expected(outcomes):
+        return "".join(
+            json.dumps({k: v for k, v in vars_of(e).items() if v is not None}, ensure_ascii=False) + "\n"
+            for e in ledger.entries() if e.outcome in outcomes)
+
+    assert (tmp_path / "rejects.jsonl").read_text(encoding="utf-8") == expected(("rejected",))
+    assert (tmp_path / "folds.jsonl").read_text(encoding="utf-8") == expected(("folded", "excluded"))
+    folds = (tmp_path / "folds.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["line"] for line in folds] == [9, 10, 3, 4]
+
+
+def vars_of(entry):
+    return {name: getattr(entry, name) for name in entry.__slots__}
