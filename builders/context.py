@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import pyarrow as pa
@@ -69,6 +69,16 @@ class BuildContext:
     """``file:line: …`` of rows pointing at something missing, when orphans are not allowed."""
 
     _rule_index: RuleIndex | None = field(default=None, init=False, repr=False)
+    _deferred: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
+
+    def defer(self, step: Callable[[], None]) -> None:
+        """Run ``step`` once every config is built (work whose result no later config reads)."""
+        self._deferred.append(step)
+
+    def finish(self) -> None:
+        """Run the deferred steps, in the order they were deferred."""
+        while self._deferred:
+            self._deferred.pop(0)()
 
     def rule_index(self) -> RuleIndex:
         """The published rules by text, shared by every config that quotes rules (after ``rules``)."""

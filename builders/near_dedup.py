@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -319,3 +319,14 @@ def find_clusters(
     pairs, _ = near_duplicate_pairs(texts, threshold=threshold, shingle=shingle, num_perm=num_perm, bands=bands,
                                     seed=seed, max_bucket=max_bucket, num_proc=num_proc)
     return _components(len(texts), pairs, rank).tolist()
+
+
+def find_clusters_in_background(texts: Sequence[str], **kwargs) -> Future[list[int]]:
+    """:func:`find_clusters` in a worker process, so the build goes on while it runs (same result).
+
+    For a second core that would otherwise sit idle: the caller only waits when it needs the clusters.
+    """
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    future = pool.submit(find_clusters, list(texts), **kwargs)
+    pool.shutdown(wait=False)
+    return future

@@ -141,6 +141,7 @@ def collect(raw_dir: Path, settings: BuildSettings | None = None, *, num_proc: i
             result = ctx.results[module.CONFIG] = module.build(ctx)
             if isinstance(result, pa.Table):
                 ctx.tables[module.CONFIG] = result
+        ctx.finish()
     ctx.ledger.check_complete()
     if ctx.orphans:
         listed = "\n  ".join(ctx.orphans[:20])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -20,7 +21,7 @@ import pyarrow as pa
 from builders.context import BuildContext
 from builders.dedup import distinct_rows, group_exact, keep_best
 from builders.ids import stable_id
-from builders.near_dedup import find_clusters
+from builders.near_dedup import find_clusters, find_clusters_in_background
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
 from builders.normalizers.values import ValueNormalizer
 from builders.parsers.replies import (
@@ -484,24 +485,48 @@ def _exact_dedup(ctx: BuildContext, resolved: list[_Resolved],
     return kept
 
 
-def _near_duplicates(ctx: BuildContext, kept: list[_Resolved], stats: Counter) -> list[_Resolved]:
-    """Each kept rule's near-duplicate representative: its best-annotated cluster member (itself if alone)."""
+def _near_duplicate_clusters(ctx: BuildContext, kept: list[_Resolved]) -> list[int] | Future[list[int]] | None:
+    """Each kept rule's cluster as the index of its best-annotated member (itself if alone).
+
+    ``None`` when near-duplicates are off. When they are only marked and a second process
+    is allowed, the clusters come later (a future): nothing else in the build depends on them.
+    """
     settings = ctx.settings.near_dup
     if settings.mode == "off" or not kept:
-        return kept
+        return None
     order = sorted(range(len(kept)), key=lambda i: kept[i].rank)
     rank = [0] * len(kept)
     for position, i in enumerate(order):
         rank[i] = position
-    clusters = find_clusters([r.row["rule"] for r in kept], rank=rank, num_proc=ctx.num_proc, **settings.kwargs())
+    texts = [r.row["rule"] for r in kept]
+    if settings.mode == "mark" and ctx.num_proc > 1:
+        return find_clusters_in_background(texts, rank=rank, **settings.kwargs())
+    return find_clusters(texts, rank=rank, num_proc=ctx.num_proc, **settings.kwargs())
+
+
+def _mark_near_duplicates(ctx: BuildContext, rows: list[dict], kept_ids: list[str], clusters: list[int],
+                          order: list[int]) -> None:
+    """Record the clusters: the ``cluster_id`` of the published rows, ``ctx.near_duplicates``, their counts.
+
+    ``kept_ids``: the ids in the order the clusters were computed in; ``order``: where in that
+    order each of ``rows`` (in table order) is.
+    """
     members: dict[str, list[str]] = {}
-    for resolved, representative in zip(kept, clusters, strict=True):
-        if kept[representative] is not resolved:
-            members.setdefault(kept[representative].row["id"], []).append(resolved.row["id"])
+    for row_id, representative in zip(kept_ids, clusters, strict=True):
+        if kept_ids[representative] != row_id:
+            members.setdefault(kept_ids[representative], []).append(row_id)
     ctx.near_duplicates[CONFIG] = {rep: sorted(ids) for rep, ids in sorted(members.items())}
-    stats["near_duplicate_clusters"] = len(members)
-    stats["near_duplicate_members"] = sum(map(len, members.values()))
-    return [kept[i] for i in clusters]
+    notes = ctx.notes.setdefault(CONFIG, {})
+    notes["near_duplicate_clusters"] = len(members)
+    notes["near_duplicate_members"] = sum(map(len, members.values()))
+    if not members or ctx.settings.near_dup.mode == "fold":
+        return  # every cluster_id is already the row's own id, or the row it was folded into
+    cluster_ids = [kept_ids[clusters[i]] for i in order]
+    for row, cluster_id in zip(rows, cluster_ids, strict=True):
+        row["cluster_id"] = cluster_id
+    table = ctx.tables[CONFIG]
+    at = table.schema.get_field_index("cluster_id")
+    ctx.tables[CONFIG] = table.set_column(at, table.schema.field(at), pa.array(cluster_ids, pa.string()))
 
 
 def _sorted_by_id(ctx: BuildContext, rows: list[dict]) -> list[int]:
@@ -521,15 +546,19 @@ def build(ctx: BuildContext) -> list[dict]:
     stats: Counter = Counter()
     resolved = [r for g in _group(ctx, observations) if (r := _resolve(ctx, g, stats))]
     kept = _exact_dedup(ctx, resolved, stats)
-    representatives = _near_duplicates(ctx, [best for best, _ in kept], stats)
+    kept_ids = [best.row["id"] for best, _ in kept]
+    clusters = _near_duplicate_clusters(ctx, [best for best, _ in kept])
     fold_near = ctx.settings.near_dup.mode == "fold"
+    representatives = clusters if fold_near and clusters is not None else range(len(kept))
     rows = []
     keys: list[tuple[str, str]] = []
     published: list[tuple[str, int, str]] = []
+    published_order: list[int] = []
+    """Index in ``kept`` of each published row."""
     ledger = ctx.ledger
-    for (best, folded), representative in zip(kept, representatives, strict=True):
-        best_id, rep_id = best.row["id"], representative.row["id"]
-        if fold_near and rep_id != best_id:
+    for i, ((best, folded), representative) in enumerate(zip(kept, representatives, strict=True)):
+        best_id, rep_id = best.row["id"], kept_ids[representative]
+        if rep_id != best_id:
             for other in (best, *folded):
                 ctx.rule_aliases[other.group_key] = ctx.rule_aliases[other.key] = rep_id
                 for obs in other.members:
@@ -543,8 +572,9 @@ def build(ctx: BuildContext) -> list[dict]:
         for other in folded:
             for obs in other.members:
                 ledger.fold(CONFIG, obs.file, obs.line, best_id, f"same text as {best_id} after rewrite")
-        best.row["cluster_id"] = best_id if fold_near else rep_id
+        best.row["cluster_id"] = best_id  # when near-duplicates are marked, set again once the clusters are known
         rows.append(best.row)
+        published_order.append(i)
         keys.append((best.kept.key, best.key if best.row["rewritten"] else best.kept.key))
     ledger.publish_many(CONFIG, published)
     order = _sorted_by_id(ctx, rows)
@@ -554,4 +584,9 @@ def build(ctx: BuildContext) -> list[dict]:
     stats["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])
     stats["rows_hierarchy_contradicted"] = sum(1 for r in repairs if r["dropped"])
     ctx.notes.setdefault(CONFIG, {}).update(stats)
+    in_table_order = [published_order[i] for i in order]
+    if isinstance(clusters, Future):
+        ctx.defer(lambda: _mark_near_duplicates(ctx, rows, kept_ids, clusters.result(), in_table_order))
+    elif clusters is not None:
+        _mark_near_duplicates(ctx, rows, kept_ids, clusters, in_table_order)
     return rows

@@ -1,5 +1,7 @@
 import random
 
+import pytest
+
 from builders.ids import stable_id
 from builders.normalizers.text import dedup_key
 from builders.release import collect
@@ -155,14 +157,19 @@ def _near_dup_ctx(tmp_path, mode: str, num_proc: int = 1):
     return collect(raw, BuildSettings(near_dup=NearDupSettings(mode=mode)), num_proc=num_proc)
 
 
-def test_near_duplicates_are_marked_with_the_representative_id(tmp_path):
-    ctx = _near_dup_ctx(tmp_path, "mark")
+@pytest.mark.parametrize("num_proc", [1, 2], ids=["in the build", "in a background process"])
+def test_near_duplicates_are_marked_with_the_representative_id(tmp_path, num_proc):
+    ctx = _near_dup_ctx(tmp_path, "mark", num_proc)
     rows = _by_original(ctx)
     kept, edited = rows["爱护公共设施是每个公民的责任"], rows["爱护公共设施是每个公民的义务"]
     assert edited["cluster_id"] == kept["cluster_id"] == kept["id"] != edited["id"]
     assert ctx.near_duplicates["rules"] == {kept["id"]: [edited["id"]]}
     others = [r for r in ctx.results["rules"] if r["id"] not in (kept["id"], edited["id"])]
     assert others and all(r["cluster_id"] == r["id"] for r in others)
+    table = ctx.tables["rules"]
+    assert table.column("cluster_id").to_pylist() == [r["cluster_id"] for r in ctx.results["rules"]]
+    assert table.column("id").to_pylist() == [r["id"] for r in ctx.results["rules"]]
+    assert ctx.notes["rules"]["near_duplicate_clusters"] == ctx.notes["rules"]["near_duplicate_members"] == 1
 
 
 def test_folding_near_duplicates_records_them_and_keeps_links(tmp_path):
