@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 from builders.ledger import Ledger
 from builders.near_dedup import NearDupSettings
 from builders.readers.layout import Artifact
+from builders.readers.prefetch import Prefetch, Prepare, read_prepared
 from builders.readers.records import ColumnTable, RawTable, Record
 from builders.rule_links import RuleIndex
 from builders.taxonomy import Taxonomy, load_taxonomy
@@ -68,6 +69,8 @@ class BuildContext:
     orphans: list[str] = field(default_factory=list)
     """``file:line: …`` of rows pointing at something missing, when orphans are not allowed."""
 
+    prefetch: Prefetch | None = None
+    """Files of later configs being read in a background process (``num_proc > 1``)."""
     _rule_index: RuleIndex | None = field(default=None, init=False, repr=False)
     _deferred: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
@@ -113,10 +116,17 @@ class BuildContext:
             self.ledger.read(config, record.file, record.line)
             yield record
 
-    def columns(self, config: str, artifact: Artifact) -> ColumnTable | Iterator[Record]:
+    def columns(self, config: str, artifact: Artifact,
+                prepare: Prepare | None = None) -> ColumnTable | Iterator[Record]:
         """An artifact column-wise, its rows registered as read, or, when it cannot be read
-        that way, its records as :meth:`records` gives them."""
-        table = artifact.read_columns()
+        that way, its records as :meth:`records` gives them.
+
+        ``prepare``: the config's work on the columns that needs no earlier config; the
+        :attr:`prefetch` may have done it already, in another process.
+        """
+        table = self.prefetch.take(artifact) if self.prefetch else None
+        if table is None:
+            table = read_prepared(artifact, prepare)
         if isinstance(table, ColumnTable):
             self.ledger.read_lines(config, artifact.relpath, table.lines.tolist())
             return table

@@ -22,9 +22,10 @@ from builders.ids import stable_id
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
 from builders.normalizers.values import ValueNormalizer
 from builders.option_mapping import ROLES, given_mapping, recover_roles
-from builders.parsers.blobs import LETTERS, scene_and_options, split_scene_blob
+from builders.parsers.blobs import LETTERS, SCENE_COLUMNS, parse_scenes, scene_and_options, split_scene_blob
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import Artifact, ArtifactKind
+from builders.readers.prefetch import Prepare
 from builders.readers.records import ColumnTable
 from builders.schema import features
 from builders.taxonomy import UnknownValueError
@@ -67,7 +68,12 @@ def dilemma_id(rule_a_id: str, rule_b_id: str, scene: str, *, cleaned: bool = Fa
 
     ``cleaned``: the scene already went through :func:`clean_text` (skips doing it again).
     """
-    return stable_id("dilemma", rule_a_id, rule_b_id, clean_key(scene) if cleaned else dedup_key(scene))
+    return dilemma_id_of_key(rule_a_id, rule_b_id, clean_key(scene) if cleaned else dedup_key(scene))
+
+
+def dilemma_id_of_key(rule_a_id: str, rule_b_id: str, scene_key: str) -> str:
+    """:func:`dilemma_id` of a scene whose :func:`dedup_key` is known."""
+    return stable_id("dilemma", rule_a_id, rule_b_id, scene_key)
 
 
 def pair_id(rule_a_id: str, rule_b_id: str) -> str:
@@ -360,14 +366,15 @@ def _from_blob(ctx: BuildContext, record, pair: RulePair, rows: _Dilemmas, stats
         ctx.ledger.publish(CONFIG, record.file, record.line, new[0], note)
 
 
-def resolved_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver,
-                  cells: tuple[str, ...]) -> Iterator[tuple[dict, RulePair, int]]:
+def resolved_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, cells: tuple[str, ...],
+                  prepare: Prepare | None = None) -> Iterator[tuple[dict, RulePair, int]]:
     """``(cells, pair, line)`` for each row of a file (of ``pairs.config``) whose two rules are published.
 
     ``cells``: the row's cells of those columns; read column-wise where the file allows it,
     so the rule and value cells of a quarter of a million rows never become dicts.
+    ``prepare``: see :meth:`BuildContext.columns` (rows read one by one are not prepared).
     """
-    read = ctx.columns(pairs.config, artifact)
+    read = ctx.columns(pairs.config, artifact, prepare)
     if not isinstance(read, ColumnTable):
         for record in read:
             try:
@@ -383,17 +390,44 @@ def resolved_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver,
             yield {c: column[i] for c, column in zip(present, values, strict=True)}, pair, line
 
 
+def parsed_scenes(table: pa.Table) -> pa.Table:
+    """A processed dilemma file's columns and each row's parsed scene and options (:data:`SCENE_COLUMNS`).
+
+    Needs no rule, so a prefetch can run it in another process while the rules build.
+    """
+    parsed = parse_scenes(table.column("scene").to_pylist(), table.column("options").to_pylist())
+    for name in SCENE_COLUMNS:
+        table = table.append_column(name, parsed.column(name))
+    return table
+
+
+PREFETCH = {"dilemma_scenes": parsed_scenes}
+"""Artifact kinds a build may read ahead in a background process, with the preparation that needs no rule."""
+
+
+def _scene(fields: dict) -> tuple[str, str, list[tuple[str, str]]]:
+    """A row's scene, its key and its options: parsed already when the file was read column-wise."""
+    if "scene_key" not in fields:
+        scene, options = scene_and_options(fields["scene"], fields["options"])
+        return scene, clean_key(scene), options
+    if fields["parse_error"] is not None:
+        raise ReplyParseError(fields["parse_error"], field=fields["parse_field"])
+    texts = (fields["option_a"], fields["option_b"], fields["option_c"])
+    return fields["scene_text"], fields["scene_key"], list(zip(LETTERS, texts, strict=True))
+
+
 def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows: _Dilemmas) -> None:
     """A processed dilemma file (one scene per row): each row published, folded or rejected."""
     published = []
     file = artifact.relpath
-    for fields, pair, line in resolved_rows(ctx, artifact, pairs, ("scene", "options", "rot1_option", "rot2_option")):
+    cells = ("scene", "options", "rot1_option", "rot2_option", *SCENE_COLUMNS)
+    for fields, pair, line in resolved_rows(ctx, artifact, pairs, cells, prepare=parsed_scenes):
         try:
-            scene, options = scene_and_options(fields["scene"], fields["options"])
+            scene, scene_key, options = _scene(fields)
         except ReplyParseError as err:
             ctx.ledger.reject(CONFIG, file, line, err.field, str(err))
             continue
-        row_id = dilemma_id(pair.rule_a["id"], pair.rule_b["id"], scene, cleaned=True)
+        row_id = dilemma_id_of_key(pair.rule_a["id"], pair.rule_b["id"], scene_key)
         if rows.add(fields, pair, row_id, scene, options):
             published.append((file, line, row_id))
         else:

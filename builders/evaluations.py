@@ -96,6 +96,10 @@ class _Items:
         return item
 
 
+PREFETCH = {"dilemma_answers": None}
+"""Artifact kinds a build may read ahead in a background process (:data:`builders.dilemmas.PREFETCH`)."""
+
+
 def _answer_rows(ctx: BuildContext, pairs: PairResolver) -> Iterator[tuple[Artifact, dict, RulePair | None, int]]:
     """``(artifact, cells, pair, line)`` per readable answer row: dilemma answers with both
     rules published (``pair``), experiment-2 answers (``pair`` is ``None``)."""

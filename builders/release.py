@@ -36,6 +36,7 @@ from builders.context import BuildContext, BuildSettings, IntegrityError
 from builders.diff import ReleaseDiff, ReleaseView, diff_releases, open_release
 from builders.manifest import MANIFEST, read_manifest, sha256_file, write_manifest
 from builders.readers.layout import discover
+from builders.readers.prefetch import Prefetch
 from builders.schema import features, load_schema, schema_bytes, schema_sha256
 from builders.validate import TableValidator
 from builders.versioning import VersionError, check_version, next_version
@@ -136,12 +137,20 @@ def collect(raw_dir: Path, settings: BuildSettings | None = None, *, num_proc: i
     """
     artifacts = discover(Path(raw_dir), _all_kinds())
     ctx = BuildContext(artifacts=artifacts, settings=settings or BuildSettings(), num_proc=num_proc)
-    with _without_gc_pauses():
-        for module in CONFIG_BUILDERS:
-            result = ctx.results[module.CONFIG] = module.build(ctx)
-            if isinstance(result, pa.Table):
-                ctx.tables[module.CONFIG] = result
-        ctx.finish()
+    if num_proc > 1:
+        ctx.prefetch = Prefetch([(artifact, prepare) for module in CONFIG_BUILDERS
+                                 for kind, prepare in getattr(module, "PREFETCH", {}).items()
+                                 for artifact in ctx.of_kind(kind)])
+    try:
+        with _without_gc_pauses():
+            for module in CONFIG_BUILDERS:
+                result = ctx.results[module.CONFIG] = module.build(ctx)
+                if isinstance(result, pa.Table):
+                    ctx.tables[module.CONFIG] = result
+            ctx.finish()
+    finally:
+        if ctx.prefetch:
+            ctx.prefetch.close()
     ctx.ledger.check_complete()
     if ctx.orphans:
         listed = "\n  ".join(ctx.orphans[:20])

@@ -185,3 +185,27 @@ def test_rule_pairs_resolved_column_wise_match_resolving_each_row(raw_tree):
 
     assert outcomes("a.csv") == outcomes("b.csv")
     assert [field for _, field, _ in outcomes("a.csv")] == ["core_values_2", "rot1", "rot2", "rot2", "derived_values_1"]
+
+
+def test_reading_ahead_in_a_background_process_changes_nothing(raw_tree, tmp_path):
+    """num_proc 2 reads the dilemma and answer files in a worker while the rules build."""
+    _dilemma_tree(raw_tree)
+    write_csv(raw_tree / "moral_dilemma/dataset/2_dilemma/2_processed/all_dilemma_2.csv", HEADER,
+              [[1, "另一个情境：你该如何选择？", "A：只有一个选项", RULE_A, RULE_B, RULE_A_EN, *VALUES_A, RULE_B_EN,
+                *VALUES_B],
+               [2, "  ", OPTIONS, RULE_A, RULE_B, RULE_A_EN, *VALUES_A, RULE_B_EN, *VALUES_B],
+               [3, "第三个情境：你该如何选择？", OPTIONS, RULE_A, RULE_B, RULE_A_EN, *VALUES_A, RULE_B_EN, *VALUES_B]])
+    row_by_row = raw_tree / "moral_dilemma/dataset/2_dilemma/2_processed/all_dilemma_3.csv"
+    write_csv(row_by_row, HEADER, [[4, "第四个情境：你该如何选择？", OPTIONS, RULE_A, RULE_B, RULE_A_EN, *VALUES_A,
+                                    RULE_B_EN, *VALUES_B]])
+    row_by_row.write_text(row_by_row.read_text(encoding="utf-8") + "\n", encoding="utf-8")  # a blank line
+    one = build_release(raw_tree, tmp_path / "one", report_dir=tmp_path / "report-one", num_proc=1)
+    two = build_release(raw_tree, tmp_path / "two", report_dir=tmp_path / "report-two", num_proc=2)
+    assert (one.release_dir / "manifest.json").read_bytes() == (two.release_dir / "manifest.json").read_bytes()
+    for name in ("rejects.jsonl", "folds.jsonl", "report.json"):
+        assert (tmp_path / "report-one" / name).read_bytes() == (tmp_path / "report-two" / name).read_bytes()
+    rejects = (tmp_path / "report-one/rejects.jsonl").read_text(encoding="utf-8")
+    assert '"line": 2, "outcome": "rejected", "field": "options"' in rejects
+    assert '"line": 3, "outcome": "rejected", "field": "scene"' in rejects
+    dilemmas = datasets.load_dataset(str(two.release_dir), "dilemmas", split="train", cache_dir=str(tmp_path / "c"))
+    assert dilemmas.num_rows == 3

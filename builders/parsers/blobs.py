@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-from builders.normalizers.text import clean_text
+import pyarrow as pa
+
+from builders.normalizers.text import clean_key, clean_text
 from builders.parsers.replies import ReplyParseError
 
 LETTERS = ("A", "B", "C")
@@ -93,3 +95,23 @@ def is_error_reply(reply: str | None) -> bool:
     """Upstream stored failed calls as ``""`` or ``"ERROR: …"`` in the answer column."""
     text = (reply or "").strip()
     return not text or text.upper().startswith("ERROR")
+
+
+SCENE_COLUMNS = ("scene_text", "scene_key", "option_a", "option_b", "option_c", "parse_field", "parse_error")
+"""What :func:`parse_scenes` gives per row: the scene, its :func:`clean_key`, the three option texts,
+or the raw column and the reason the row cannot be parsed."""
+
+
+def parse_scenes(scenes: list[str | None], options: list[str | None]) -> pa.Table:
+    """:func:`scene_and_options` of many rows, as Arrow columns (:data:`SCENE_COLUMNS`)."""
+    parsed: list[tuple] = []
+    failed = (None,) * 5
+    for scene_cell, options_cell in zip(scenes, options, strict=True):
+        try:
+            scene, (a, b, c) = scene_and_options(scene_cell, options_cell)
+        except ReplyParseError as err:
+            parsed.append((*failed, err.field, str(err)))
+            continue
+        parsed.append((scene, clean_key(scene), a[1], b[1], c[1], None, None))
+    columns = zip(*parsed, strict=True) if parsed else [()] * len(SCENE_COLUMNS)
+    return pa.table([pa.array(column, pa.string()) for column in columns], names=list(SCENE_COLUMNS))

@@ -71,3 +71,24 @@ def test_option_letters_are_found_where_the_rule_says_on_random_texts():
         text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 16)))
         assert [m.span(1) + m.span() for m in _OPTION.finditer(text)] == \
             [m.span(1) + m.span() for m in reference.finditer(text)], text
+
+
+def test_scenes_parsed_as_columns_are_what_each_row_gives():
+    from builders.normalizers.text import clean_key
+    from builders.parsers.blobs import SCENE_COLUMNS, parse_scenes, scene_and_options
+
+    rows = [("  一个情境：ＡＩ 该怎么办？ ", "A：甲 B：乙\nC：丙"), (None, "A：甲 B：乙 C：丙"),
+            ("情境", "A：甲 B：乙"), ("情境", None), ("情境", "A：甲 B： C：丙")]
+    table = parse_scenes([scene for scene, _ in rows], [options for _, options in rows])
+    assert table.column_names == list(SCENE_COLUMNS)
+    expected = []
+    for scene_cell, options_cell in rows:
+        try:
+            scene, options = scene_and_options(scene_cell, options_cell)
+        except ReplyParseError as err:
+            expected.append((None,) * 5 + (err.field, str(err)))
+            continue
+        expected.append((scene, clean_key(scene), *(text for _, text in options), None, None))
+    assert [tuple(row.values()) for row in table.to_pylist()] == expected
+    assert [field for *_, field, _ in expected] == [None, "scene", "options", "options", "options"]
+    assert parse_scenes([], []).num_rows == 0
