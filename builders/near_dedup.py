@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -321,12 +321,22 @@ def find_clusters(
     return _components(len(texts), pairs, rank).tolist()
 
 
-def find_clusters_in_background(texts: Sequence[str], **kwargs) -> Future[list[int]]:
+class BackgroundClusters:
     """:func:`find_clusters` in a worker process, so the build goes on while it runs (same result).
 
-    For a second core that would otherwise sit idle: the caller only waits when it needs the clusters.
+    For a second core that would otherwise sit idle: the caller only waits when it asks for
+    the :meth:`result`. If the worker dies (out of memory, say), the clusters are found in
+    this process instead.
     """
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    future = pool.submit(find_clusters, list(texts), **kwargs)
-    pool.shutdown(wait=False)
-    return future
+
+    def __init__(self, texts: Sequence[str], **kwargs) -> None:
+        self._texts, self._kwargs = list(texts), kwargs
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self._future = pool.submit(find_clusters, self._texts, **kwargs)
+        pool.shutdown(wait=False)
+
+    def result(self) -> list[int]:
+        try:
+            return self._future.result()
+        except Exception:  # noqa: BLE001 - a real error in find_clusters is raised again here
+            return find_clusters(self._texts, **self._kwargs)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -21,7 +20,7 @@ import pyarrow as pa
 from builders.context import BuildContext
 from builders.dedup import distinct_rows, group_exact, keep_best
 from builders.ids import stable_id
-from builders.near_dedup import find_clusters, find_clusters_in_background
+from builders.near_dedup import BackgroundClusters, find_clusters
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
 from builders.normalizers.values import ValueNormalizer
 from builders.parsers.replies import (
@@ -485,11 +484,11 @@ def _exact_dedup(ctx: BuildContext, resolved: list[_Resolved],
     return kept
 
 
-def _near_duplicate_clusters(ctx: BuildContext, kept: list[_Resolved]) -> list[int] | Future[list[int]] | None:
+def _near_duplicate_clusters(ctx: BuildContext, kept: list[_Resolved]) -> list[int] | BackgroundClusters | None:
     """Each kept rule's cluster as the index of its best-annotated member (itself if alone).
 
     ``None`` when near-duplicates are off. When they are only marked and a second process
-    is allowed, the clusters come later (a future): nothing else in the build depends on them.
+    is allowed, they are found in the background: nothing else in the build depends on them.
     """
     settings = ctx.settings.near_dup
     if settings.mode == "off" or not kept:
@@ -500,7 +499,7 @@ def _near_duplicate_clusters(ctx: BuildContext, kept: list[_Resolved]) -> list[i
         rank[i] = position
     texts = [r.row["rule"] for r in kept]
     if settings.mode == "mark" and ctx.num_proc > 1:
-        return find_clusters_in_background(texts, rank=rank, **settings.kwargs())
+        return BackgroundClusters(texts, rank=rank, **settings.kwargs())
     return find_clusters(texts, rank=rank, num_proc=ctx.num_proc, **settings.kwargs())
 
 
@@ -585,7 +584,7 @@ def build(ctx: BuildContext) -> list[dict]:
     stats["rows_hierarchy_contradicted"] = sum(1 for r in repairs if r["dropped"])
     ctx.notes.setdefault(CONFIG, {}).update(stats)
     in_table_order = [published_order[i] for i in order]
-    if isinstance(clusters, Future):
+    if isinstance(clusters, BackgroundClusters):
         ctx.defer(lambda: _mark_near_duplicates(ctx, rows, kept_ids, clusters.result(), in_table_order))
     elif clusters is not None:
         _mark_near_duplicates(ctx, rows, kept_ids, clusters, in_table_order)

@@ -45,14 +45,14 @@ def rows_to_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays([_column([row[f.name] for row in rows], f.type) for f in schema], schema=schema)
 
 
-def _without_validity(array: pa.Array) -> pa.Array:
+def without_validity(array: pa.Array) -> pa.Array:
     """The array without an all-valid validity bitmap (and so with a fresh conversion's ``nbytes``)."""
     if array.null_count:
         return array
     if pa.types.is_list(array.type):
-        return pa.ListArray.from_arrays(array.offsets, _without_validity(array.values), type=array.type)
+        return pa.ListArray.from_arrays(array.offsets, without_validity(array.values), type=array.type)
     if pa.types.is_struct(array.type):
-        return pa.StructArray.from_arrays([_without_validity(child) for child in array.flatten()],
+        return pa.StructArray.from_arrays([without_validity(child) for child in array.flatten()],
                                           fields=list(array.type))
     if array.buffers()[0] is None:
         return array
@@ -68,7 +68,7 @@ def sort_table(table: pa.Table, column: str) -> tuple[pa.Table, list[int]]:
     """
     order = pc.sort_indices(table.column(column))
     taken = table.take(order)
-    columns = [_without_validity(column.chunk(0) if column.num_chunks == 1 else column.combine_chunks())
+    columns = [without_validity(column.chunk(0) if column.num_chunks == 1 else column.combine_chunks())
                for column in taken.columns]
     return pa.Table.from_arrays(columns, schema=table.schema), order.to_pylist()
 

@@ -209,3 +209,26 @@ def test_reading_ahead_in_a_background_process_changes_nothing(raw_tree, tmp_pat
     assert '"line": 3, "outcome": "rejected", "field": "scene"' in rejects
     dilemmas = datasets.load_dataset(str(two.release_dir), "dilemmas", split="train", cache_dir=str(tmp_path / "c"))
     assert dilemmas.num_rows == 3
+
+
+def test_dilemma_table_is_the_table_its_rows_convert_to(raw_tree):
+    """Built column-wise in id order, with no all-valid bitmaps (they would change the card's byte counts)."""
+    from builders.schema import features
+    from builders.writer import rows_to_table
+
+    _dilemma_tree(raw_tree)
+    write_csv(raw_tree / "moral_dilemma/dataset/2_dilemma/2_processed/all_dilemma_2.csv", HEADER,
+              [[i, f"第{i}个情境：你该如何选择？", OPTIONS, RULE_A, RULE_B, RULE_A_EN, *VALUES_A, RULE_B_EN, *VALUES_B]
+               for i in range(1, 6)])
+    table = collect(raw_tree).results["dilemmas"]
+    rows = sorted(table.to_pylist(), key=lambda row: row["id"])
+    assert table.column("id").to_pylist() == [row["id"] for row in rows] and len(rows) == 6
+    assert table.equals(rows_to_table(rows, features("dilemmas").arrow_schema))
+
+    def all_valid_bitmaps(array):
+        children = array.flatten() if isinstance(array, pa.StructArray) else (
+            [array.values] if isinstance(array, pa.ListArray) else [])
+        own = int(array.null_count == 0 and array.buffers()[0] is not None)
+        return own + sum(all_valid_bitmaps(child) for child in children)
+
+    assert sum(all_valid_bitmaps(column.chunk(0)) for column in table.columns) == 0

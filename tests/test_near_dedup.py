@@ -1,8 +1,9 @@
 """Near-duplicate clustering on a small planted set: precision, recall, determinism."""
 
+import multiprocessing
 from itertools import combinations
 
-from builders.near_dedup import NearDupSettings, find_clusters, near_duplicate_pairs
+from builders.near_dedup import BackgroundClusters, NearDupSettings, find_clusters, near_duplicate_pairs
 
 BASES = [
     "在公共场合大声喧哗是不文明的行为", "乘坐公交车时应该主动给老人让座", "企业应该追求高质量发展而不是盲目扩张",
@@ -95,3 +96,14 @@ def test_settings_record_the_keywords_and_large_template_buckets_stay_bounded():
     texts = [f"在公共场合大声喧哗是不文明的{'的' * (i % 3)}" for i in range(40)]
     clusters = find_clusters(texts, **settings.kwargs())
     assert clusters == [0, 0, 0] * 13 + [0]
+
+
+def test_clusters_found_in_the_background_are_the_same_even_if_the_worker_dies():
+    texts = ["爱护公共设施是每个公民的责任", "爱护公共设施是每个公民的义务", "尊重其他种族的传统文化是应该的", "短"]
+    expected = find_clusters(texts, rank=[3, 2, 1, 0])
+    assert BackgroundClusters(texts, rank=[3, 2, 1, 0]).result() == expected
+    killed = BackgroundClusters(texts, rank=[3, 2, 1, 0])
+    for child in multiprocessing.active_children():
+        child.kill()
+    assert killed.result() == expected
+    assert expected[:2] == [1, 1]

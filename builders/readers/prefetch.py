@@ -68,7 +68,11 @@ class Prefetch:
         if pending is None:
             return None
         future, path = pending
-        if not future.result():
+        try:
+            done = future.result()
+        except Exception:  # noqa: BLE001 - e.g. the worker was killed: the build reads the file itself
+            return None
+        if not done:
             return None
         table = pa.ipc.open_file(pa.memory_map(path + ".arrow")).read_all()  # the table keeps the map open
         return ColumnTable(table, np.load(path + ".lines.npy"))

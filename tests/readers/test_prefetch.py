@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,3 +47,18 @@ def test_prefetched_files_are_the_tables_the_build_would_read_itself(tmp_path):
         prefetch.close()
     assert not Path(prefetch._dir).exists()
     assert taken.table.column("scene").to_pylist() == ["scene a", "scene b"]  # still readable once closed
+
+
+def die(table: pa.Table) -> pa.Table:
+    """A preparation that kills the worker process, as the out-of-memory killer would."""
+    os._exit(1)
+
+
+def test_files_of_a_worker_that_died_are_left_to_the_build(tmp_path):
+    first = _artifact(tmp_path, "a.csv", HEADER + "0,scene,o,规则一,规则二\n")
+    second = _artifact(tmp_path, "b.csv", HEADER + "0,scene,o,规则一,规则二\n")
+    prefetch = Prefetch([(first, die), (second, None)])
+    try:
+        assert prefetch.take(first) is None and prefetch.take(second) is None
+    finally:
+        prefetch.close()
