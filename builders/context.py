@@ -124,13 +124,25 @@ class BuildContext:
         ``prepare``: the config's work on the columns that needs no earlier config; the
         :attr:`prefetch` may have done it already, in another process.
         """
-        table = self.prefetch.take(artifact) if self.prefetch else None
-        if table is None:
-            table = read_prepared(artifact, prepare)
+        table = self._read_prepared(artifact, prepare)
         if isinstance(table, ColumnTable):
             self.ledger.read_lines(config, artifact.relpath, table.lines.tolist())
             return table
         return self.registered(config, table)
+
+    def column_table(self, config: str, artifact: Artifact, prepare: Prepare | None = None) -> ColumnTable:
+        """:meth:`columns`, always column-wise: a CSV that could only be read row by row is
+        turned into columns once its records are registered (and its bad lines rejected)."""
+        table = self._read_prepared(artifact, prepare)
+        if isinstance(table, ColumnTable):
+            self.ledger.read_lines(config, artifact.relpath, table.lines.tolist())
+            return table
+        columns = ColumnTable.of_records(table.columns, list(self.registered(config, table)))
+        return ColumnTable(prepare(columns.table), columns.lines) if prepare else columns
+
+    def _read_prepared(self, artifact: Artifact, prepare: Prepare | None) -> ColumnTable | RawTable:
+        table = self.prefetch.take(artifact) if self.prefetch else None
+        return read_prepared(artifact, prepare) if table is None else table
 
     def orphan(self, config: str, file: str, line: int, field: str, reason: str) -> None:
         """A row pointing at a missing rule or item: rejected with ``allow_orphans``, else fatal."""

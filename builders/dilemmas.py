@@ -22,7 +22,7 @@ from builders.ids import stable_id
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
 from builders.normalizers.values import ValueNormalizer
 from builders.option_mapping import ROLES, given_mapping, recover_roles
-from builders.parsers.blobs import LETTERS, SCENE_COLUMNS, parse_scenes, scene_and_options, split_scene_blob
+from builders.parsers.blobs import LETTERS, SCENE_COLUMNS, parse_scenes, split_scene_blob
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import Artifact, ArtifactKind
 from builders.readers.prefetch import Prepare
@@ -49,20 +49,6 @@ ARTIFACTS = [
 _VALUE_COLUMNS = (("level1", "core_values_1", "derived_values_1"), ("level2", "core_values_2", "derived_values_2"))
 
 
-def chinese_pair(fields: dict) -> tuple[str, str, str | None, str | None]:
-    """The two rules' Chinese and English texts, whichever of ``rot``/``translate`` holds which.
-
-    Upstream's ``rule_set.csv`` has English in ``rot1``/``rot2`` and Chinese in
-    ``translate1``/``translate2``; every later file has them the other way round.
-    """
-    texts = []
-    for n in ("1", "2"):
-        rot, translate = fields.get(f"rot{n}") or "", fields.get(f"translate{n}") or ""
-        zh, en = (translate, rot) if has_cjk(translate) and not has_cjk(rot) else (rot, translate)
-        texts.append((clean_text(zh), clean_text(en) or None))
-    return texts[0][0], texts[1][0], texts[0][1], texts[1][1]
-
-
 def dilemma_id(rule_a_id: str, rule_b_id: str, scene: str, *, cleaned: bool = False) -> str:
     """Stable id of a dilemma: its two rules and its normalized scene text.
 
@@ -80,13 +66,6 @@ def pair_id(rule_a_id: str, rule_b_id: str) -> str:
     return stable_id("pair", rule_a_id, rule_b_id)
 
 
-class Skip(Exception):
-    """The row was rejected or orphaned (already recorded in the ledger)."""
-
-
-_PAIR_COLUMNS = ("rot1", "rot2", "translate1", "translate2", *(c for cols in _VALUE_COLUMNS for c in cols))
-
-
 @dataclass(frozen=True, slots=True)
 class RulePair:
     """Both published rules a row names, the id of their pair, and the rules' table positions."""
@@ -99,18 +78,18 @@ class RulePair:
 
 
 class PairResolver:
-    """The two published rules a row's ``rot``/``translate`` columns name, memoized per pair.
+    """The two published rules each row's ``rot``/``translate`` columns name.
 
-    A pair recurs in every scene and every answer generated from it, so the lookup and
-    the value-name checks run once per distinct pair; a rule's reference fields are built
-    once per rule and shared by every dilemma quoting it.
+    Upstream's ``rule_set.csv`` has English in ``rot1``/``rot2`` and Chinese in
+    ``translate1``/``translate2``; every later file has them the other way round, so the
+    Chinese side is told by its content. A pair recurs in every scene and every answer
+    generated from it: each distinct text is looked up once, each pair made once.
     """
 
     def __init__(self, ctx: BuildContext, config: str) -> None:
         self.ctx, self.config = ctx, config
         self.index = ctx.rule_index()
         self.normalize = ValueNormalizer(ctx.taxonomy)
-        self._cache: dict[tuple, tuple] = {}
         self._pairs: dict[tuple[int, int], RulePair] = {}
         self._text_positions: dict[str, int] = {}
 
@@ -138,54 +117,25 @@ class PairResolver:
             at = self._text_positions[text] = -1 if found is None else found
         return at
 
-    def _resolve(self, fields: dict) -> tuple:
-        for columns in _VALUE_COLUMNS:
-            if all(c in fields for c in columns):
-                failure = self._values_failure(columns, tuple(fields[c] for c in columns))
-                if failure is not None:
-                    return failure
-        zh_a, zh_b, _, _ = chinese_pair(fields)
-        found = []
-        for field, text in (("rot1", zh_a), ("rot2", zh_b)):
-            at = self.index.position(text)
-            if at is None:
-                return _orphan(field, text)
-            found.append(at)
-        return ("ok", self._pair_at(*found))
-
-    def _cached(self, fields: dict) -> tuple:
-        key = tuple(map(fields.get, _PAIR_COLUMNS))
-        result = self._cache.get(key)
-        if result is None:
-            result = self._cache[key] = self._resolve(fields)
-        return result
-
-    def _outcome(self, result: tuple, file: str, line: int) -> RulePair | None:
-        if result[0] == "ok":
-            return result[1]
-        if result[0] == "reject":
-            self.ctx.ledger.reject(self.config, file, line, result[1], result[2])
+    def _record(self, failure: tuple, file: str, line: int) -> None:
+        kind, field, reason = failure
+        if kind == "reject":
+            self.ctx.ledger.reject(self.config, file, line, field, reason)
         else:
-            self.ctx.orphan(self.config, file, line, result[1], result[2])
-        return None
-
-    def pair(self, fields: dict, file: str, line: int) -> RulePair:
-        """Both rules of the row, or :class:`Skip` after recording why in the ledger."""
-        pair = self._outcome(self._cached(fields), file, line)
-        if pair is None:
-            raise Skip
-        return pair
+            self.ctx.orphan(self.config, file, line, field, reason)
 
     def pairs(self, columns: ColumnTable, file: str) -> list[RulePair | None]:
-        """:meth:`pair` of every row of a file read column-wise; a row that fails is recorded and gets ``None``.
+        """Both rules of every row; a row that fails is recorded in the ledger and gets ``None``.
 
-        Works on Arrow dictionary codes: each distinct rule text is looked up once and each
-        distinct set of value cells normalized once, whatever the number of rows quoting them.
+        A row fails on an unknown value name (rejected; the first side's values checked
+        first) or a rule missing from the rules config (an orphan; ``rot1`` first). Works
+        on Arrow dictionary codes: each distinct text is looked up once and each distinct
+        set of value cells normalized once, whatever the number of rows quoting them.
         """
         table = columns.table
         failures: list[tuple] = []
         failed = np.full(table.num_rows, -1, np.int64)
-        """Per row, its first failure in ``failures`` (the order :meth:`_resolve` checks them in)."""
+        """Per row, its first failure in ``failures``."""
 
         def fail(rows: np.ndarray, codes: np.ndarray) -> None:
             first = (failed < 0) & rows
@@ -223,7 +173,7 @@ class PairResolver:
             result[ok] = pairs[inverse]
         lines = columns.lines
         for row in np.flatnonzero(~ok).tolist():
-            self._outcome(failures[failed[row]], file, int(lines[row]))
+            self._record(failures[failed[row]], file, int(lines[row]))
         return result.tolist()
 
 
@@ -282,24 +232,24 @@ class _Dilemmas:
         """Rows whose raw data names the letters of rule A and rule B (``rot1_option``, ``rot2_option``)."""
         self.pairs_with_dilemmas: dict[str, str] = {}
 
-    def add(self, fields: dict, pair: RulePair, row_id: str, scene: str,
-            options: list[tuple[str, str]]) -> bool:
-        """Add one dilemma (``False`` if a dilemma with this id is already there)."""
+    def add(self, pair: RulePair, row_id: str, scene: str, options: tuple[str, str, str],
+            given_a: str | None = None, given_b: str | None = None) -> bool:
+        """Add one dilemma (``False`` if a dilemma with this id is already there).
+
+        ``options``: the texts of options A, B and C; ``given_a``/``given_b``: the letters
+        of the options following rule A and rule B, where the raw data names them.
+        """
         if row_id in self.position:
             return False
-        if [letter for letter, _ in options] != list(LETTERS):
-            raise ValueError(f"a dilemma needs options A, B and C, got {options}")
         at = self.position[row_id] = len(self.ids)
         self.ids.append(row_id)
         self.pair_ids.append(pair.id)
         self.scenes.append(scene)
-        self.options += [text for _, text in options]
+        self.options += options
         self.rules.append(pair.at)
         self.pairs_with_dilemmas.setdefault(pair.id, row_id)
-        if fields:
-            given_a, given_b = (fields.get("rot1_option") or "").strip(), (fields.get("rot2_option") or "").strip()
-            if given_a and given_b:
-                self.given[at] = (given_a, given_b)
+        if given_a and given_b and given_a.strip() and given_b.strip():
+            self.given[at] = (given_a.strip(), given_b.strip())
         return True
 
     def table(self, rules: pa.Table) -> tuple[pa.Table, dict]:
@@ -351,50 +301,41 @@ class _Dilemmas:
         return pa.Table.from_arrays([without_validity(columns[f.name]) for f in schema], schema=schema), stats
 
 
-def _from_blob(ctx: BuildContext, record, pair: RulePair, rows: _Dilemmas, stats: dict) -> None:
+def _from_blob(ctx: BuildContext, file: str, line: int, blob: str | None, pair: RulePair, rows: _Dilemmas,
+               stats: dict) -> None:
     """One raw reply of a rule pair → its dilemmas; the raw row is published once, with the counts."""
-    items = split_scene_blob(record.fields["scene"])
+    items = split_scene_blob(blob)
     parsed = [item for item in items if not isinstance(item, ReplyParseError)]
     failed = len(items) - len(parsed)
     new, ids = [], []
     for scene, options in parsed:
         row_id = dilemma_id(pair.rule_a["id"], pair.rule_b["id"], scene, cleaned=True)
         ids.append(row_id)
-        if rows.add(record.fields, pair, row_id, scene, options):
+        if rows.add(pair, row_id, scene, tuple(text for _, text in options)):
             new.append(row_id)
     stats["blob_items_unparsable"] = stats.get("blob_items_unparsable", 0) + failed
     if not parsed:
         reason = f"no dilemma with options A, B and C in the reply ({len(items)} numbered items)"
-        ctx.ledger.reject(CONFIG, record.file, record.line, "scene", reason)
+        ctx.ledger.reject(CONFIG, file, line, "scene", reason)
     elif not new:
-        ctx.ledger.fold(CONFIG, record.file, record.line, ids[0], "same dilemmas")
+        ctx.ledger.fold(CONFIG, file, line, ids[0], "same dilemmas")
     else:
         note = f"{len(new)} dilemmas" + (f"; {failed} numbered items without options A, B, C skipped" if failed else "")
-        ctx.ledger.publish(CONFIG, record.file, record.line, new[0], note)
+        ctx.ledger.publish(CONFIG, file, line, new[0], note)
 
 
 def resolved_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, cells: tuple[str, ...],
-                  prepare: Prepare | None = None) -> Iterator[tuple[dict, RulePair, int]]:
+                  prepare: Prepare | None = None) -> Iterator[tuple[tuple, RulePair, int]]:
     """``(cells, pair, line)`` for each row of a file (of ``pairs.config``) whose two rules are published.
 
-    ``cells``: the row's cells of those columns; read column-wise where the file allows it,
-    so the rule and value cells of a quarter of a million rows never become dicts.
-    ``prepare``: see :meth:`BuildContext.columns` (rows read one by one are not prepared).
+    ``cells``: the row's cells of those columns, in that order (``None`` for a column the
+    file lacks). ``prepare``: see :meth:`BuildContext.columns`.
     """
-    read = ctx.columns(pairs.config, artifact, prepare)
-    if not isinstance(read, ColumnTable):
-        for record in read:
-            try:
-                yield record.fields, pairs.pair(record.fields, record.file, record.line), record.line
-            except Skip:
-                continue
-        return
+    read = ctx.column_table(pairs.config, artifact, prepare)
     table = read.table
-    present = [c for c in cells if c in table.column_names]
-    values = [table.column(c).to_pylist() for c in present]
-    for i, (line, pair) in enumerate(zip(read.lines.tolist(), pairs.pairs(read, artifact.relpath), strict=True)):
-        if pair is not None:
-            yield {c: column[i] for c, column in zip(present, values, strict=True)}, pair, line
+    values = [table.column(c).to_pylist() if c in table.column_names else [None] * table.num_rows for c in cells]
+    rows = zip(read.lines.tolist(), pairs.pairs(read, artifact.relpath), *values, strict=True)
+    return ((tuple(row_cells), pair, line) for line, pair, *row_cells in rows if pair is not None)
 
 
 def parsed_scenes(table: pa.Table) -> pa.Table:
@@ -412,30 +353,18 @@ PREFETCH = {"dilemma_scenes": parsed_scenes}
 """Artifact kinds a build may read ahead in a background process, with the preparation that needs no rule."""
 
 
-def _scene(fields: dict) -> tuple[str, str, list[tuple[str, str]]]:
-    """A row's scene, its key and its options: parsed already when the file was read column-wise."""
-    if "scene_key" not in fields:
-        scene, options = scene_and_options(fields["scene"], fields["options"])
-        return scene, clean_key(scene), options
-    if fields["parse_error"] is not None:
-        raise ReplyParseError(fields["parse_error"], field=fields["parse_field"])
-    texts = (fields["option_a"], fields["option_b"], fields["option_c"])
-    return fields["scene_text"], fields["scene_key"], list(zip(LETTERS, texts, strict=True))
-
-
 def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows: _Dilemmas) -> None:
     """A processed dilemma file (one scene per row): each row published, folded or rejected."""
     published = []
     file = artifact.relpath
-    cells = ("scene", "options", "rot1_option", "rot2_option", *SCENE_COLUMNS)
-    for fields, pair, line in resolved_rows(ctx, artifact, pairs, cells, prepare=parsed_scenes):
-        try:
-            scene, scene_key, options = _scene(fields)
-        except ReplyParseError as err:
-            ctx.ledger.reject(CONFIG, file, line, err.field, str(err))
+    cells = (*SCENE_COLUMNS, "rot1_option", "rot2_option")
+    for (scene, key, a, b, c, field, error, given_a, given_b), pair, line in resolved_rows(
+            ctx, artifact, pairs, cells, prepare=parsed_scenes):
+        if error is not None:
+            ctx.ledger.reject(CONFIG, file, line, field, error)
             continue
-        row_id = dilemma_id_of_key(pair.rule_a["id"], pair.rule_b["id"], scene_key)
-        if rows.add(fields, pair, row_id, scene, options):
+        row_id = dilemma_id_of_key(pair.rule_a["id"], pair.rule_b["id"], key)
+        if rows.add(pair, row_id, scene, (a, b, c), given_a, given_b):
             published.append((file, line, row_id))
         else:
             ctx.ledger.fold(CONFIG, file, line, row_id, "same dilemma")
@@ -456,12 +385,8 @@ def build(ctx: BuildContext) -> pa.Table:
             pair_records += [(artifact.relpath, line, pair.id)
                              for _, pair, line in resolved_rows(ctx, artifact, pairs, ())]
         else:
-            for record in ctx.registered(CONFIG, artifact.read()):
-                try:
-                    pair = pairs.pair(record.fields, record.file, record.line)
-                except Skip:
-                    continue
-                _from_blob(ctx, record, pair, rows, stats)
+            for (blob,), pair, line in resolved_rows(ctx, artifact, pairs, ("scene",)):
+                _from_blob(ctx, artifact.relpath, line, blob, pair, rows, stats)
     for file, line, pid in pair_records:
         if pid in rows.pairs_with_dilemmas:
             ctx.ledger.fold(CONFIG, file, line, rows.pairs_with_dilemmas[pid], "rule pair of these dilemmas")

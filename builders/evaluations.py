@@ -105,8 +105,8 @@ def _answer_rows(ctx: BuildContext, pairs: PairResolver) -> Iterator[tuple[Artif
     rules published (``pair``), experiment-2 answers (``pair`` is ``None``)."""
     for artifact in ctx.reading(CONFIG, *(k.name for k in ARTIFACTS)):
         if artifact.kind.name == "dilemma_answers":
-            for fields, pair, line in resolved_rows(ctx, artifact, pairs, ("scene", "result")):
-                yield artifact, fields, pair, line
+            for (scene, result), pair, line in resolved_rows(ctx, artifact, pairs, ("scene", "result")):
+                yield artifact, {"scene": scene, "result": result}, pair, line
         else:
             for record in ctx.registered(CONFIG, artifact.read()):
                 yield artifact, record.fields, None, record.line

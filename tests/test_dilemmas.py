@@ -6,7 +6,7 @@ import pyarrow as pa
 import pytest
 
 from builders.context import BuildSettings, IntegrityError
-from builders.dilemmas import PairResolver, Skip, chinese_pair
+from builders.dilemmas import PairResolver, pair_id
 from builders.readers.records import ColumnTable
 from builders.release import build_release, collect
 from builders.rules import rule_id
@@ -36,12 +36,6 @@ def _dilemma_tree(raw, rot_a=RULE_A):
               ["index", "scene", "options", "result", *HEADER[3:]],
               [[0, SCENE, OPTIONS, "ERROR: timeout", *row[3:]]])
     return raw
-
-
-def test_unswaps_rule_set_columns_by_content():
-    swapped = {"rot1": RULE_A_EN, "translate1": RULE_A, "rot2": RULE_B_EN, "translate2": RULE_B}
-    later = {"rot1": RULE_A, "translate1": RULE_A_EN, "rot2": RULE_B, "translate2": RULE_B_EN}
-    assert chinese_pair(swapped) == chinese_pair(later) == (RULE_A, RULE_B, RULE_A_EN, RULE_B_EN)
 
 
 def test_dilemma_links_rules_and_recovers_the_mapping(raw_tree):
@@ -145,13 +139,13 @@ def test_letters_given_by_the_raw_data_are_used_as_they_are(raw_tree):
     assert ctx.notes["dilemmas"]["mapping_raw"] == 1
 
 
-def test_rule_pairs_resolved_column_wise_match_resolving_each_row(raw_tree):
+def test_rule_pairs_are_found_by_their_chinese_text_whichever_column_holds_it(raw_tree):
     ctx = collect(raw_tree, BuildSettings(allow_orphans=True))
     values_a, values_b = dict(zip(HEADER[6:9], VALUES_A, strict=True)), dict(zip(HEADER[10:], VALUES_B, strict=True))
     good = {"rot1": RULE_A, "rot2": RULE_B, "translate1": RULE_A_EN, "translate2": RULE_B_EN, **values_a, **values_b}
     rows = [
         good,
-        {**good, "rot1": RULE_A_EN, "translate1": RULE_A},  # rule_set.csv's swapped columns
+        {**good, "rot1": RULE_A_EN, "translate1": RULE_A, "rot2": RULE_B_EN, "translate2": RULE_B},  # rule_set.csv
         {**good, "rot1": "不在规则表中", "core_values_2": "不存在的价值"},  # the value check comes first
         {**good, "rot1": "不在规则表中", "rot2": "也不在规则表中"},
         {**good, "rot2": "也不在规则表中"},
@@ -162,30 +156,20 @@ def test_rule_pairs_resolved_column_wise_match_resolving_each_row(raw_tree):
         {**good, "translate1": "也不在规则表中"},  # both Chinese: rot1 is the rule
         good,
     ]
-    files = {"column-wise": "a.csv", "row by row": "b.csv"}
-    for file in files.values():
-        ctx.ledger.read_lines("dilemmas", file, range(2, 2 + len(rows)))
+    ctx.ledger.read_lines("dilemmas", "a.csv", range(2, 2 + len(rows)))
     table = pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in good]))
-    lines = np.arange(2, 2 + len(rows))
-    column_wise = PairResolver(ctx, "dilemmas").pairs(ColumnTable(table, lines), files["column-wise"])
-    one_by_one = PairResolver(ctx, "dilemmas")
-    row_by_row = []
-    for fields, line in zip(rows, lines.tolist(), strict=True):
-        try:
-            row_by_row.append(one_by_one.pair(fields, files["row by row"], line))
-        except Skip:
-            row_by_row.append(None)
+    found = PairResolver(ctx, "dilemmas").pairs(ColumnTable(table, np.arange(2, 2 + len(rows))), "a.csv")
 
-    assert column_wise == row_by_row
-    assert [i for i, pair in enumerate(column_wise) if pair is None] == [2, 3, 4, 6, 8]
-    assert column_wise[0].at == column_wise[7].at and column_wise[0].id == column_wise[1].id
-
-    def outcomes(file):
-        return [(e.line, e.field, e.reason) for e in ctx.ledger.entries("rejected") if e.file == file]
-
-    assert outcomes("a.csv") == outcomes("b.csv")
-    assert [field for _, field, _ in outcomes("a.csv")] == ["core_values_2", "rot1", "rot2", "rot2", "derived_values_1"]
-
+    ids = {rule["original_rule"]: rule["id"] for rule in ctx.results["rules"]}
+    assert [(pair.rule_a["id"], pair.rule_b["id"]) if pair else None for pair in found] == [
+        (ids[RULE_A], ids[RULE_B]), (ids[RULE_A], ids[RULE_B]), None, None, None, (ids[RULE_A], ids[RULE_B]), None,
+        (ids[RULE_A], ids[RULE_B]), None, (ids[RULE_A], ids[RULE_B]), (ids[RULE_A], ids[RULE_B])]
+    assert len({id(pair) for pair in found if pair}) == 1 and found[0].id == pair_id(ids[RULE_A], ids[RULE_B])
+    rejected = [(e.line, e.field, e.reason) for e in ctx.ledger.entries("rejected") if e.file == "a.csv"]
+    assert [(line, field) for line, field, _ in rejected] == [
+        (4, "core_values_2"), (5, "rot1"), (6, "rot2"), (8, "rot2"), (10, "derived_values_1")]
+    assert rejected[1][2] == "orphan: rule '不在规则表中' is not in the rules config"
+    assert rejected[3][2] == "orphan: rule '' is not in the rules config"
 
 def test_reading_ahead_in_a_background_process_changes_nothing(raw_tree, tmp_path):
     """num_proc 2 reads the dilemma and answer files in a worker while the rules build."""

@@ -83,6 +83,12 @@ class ColumnTable:
     lines: np.ndarray
     """1-based line where each row starts (rows with multi-line cells span several lines)."""
 
+    @classmethod
+    def of_records(cls, columns: list[str], records: list[Record]) -> ColumnTable:
+        """Records of a CSV read row by row, column-wise (every cell the string it was read as)."""
+        table = pa.table({c: pa.array([r.fields.get(c) for r in records], pa.string()) for c in columns})
+        return cls(table, np.array([r.line for r in records], np.int64))
+
 
 def _row_lines(table: pa.Table) -> np.ndarray:
     """The line each row starts on (the header being line 1), and one past the last row's end."""
