@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from builders.readers.encoding import decode_file
-from builders.readers.records import ColumnTable, RawTable, read_csv, read_csv_columns, read_table
+from builders.readers.records import ColumnTable, RawTable, read_csv, read_csv_columns, read_header, read_table
 
 RAW_MANIFEST = "cvc-raw.yaml"
 
@@ -70,10 +70,6 @@ class Artifact:
         return table
 
 
-def _header(path: Path) -> list[str]:
-    return read_table(path, path.name).columns
-
-
 def _from_manifest(raw_dir: Path, kinds: dict[str, ArtifactKind]) -> list[Artifact]:
     with open(raw_dir / RAW_MANIFEST, encoding="utf-8") as fh:
         spec = yaml.safe_load(fh) or {}
@@ -106,7 +102,7 @@ def discover(raw_dir: Path, kinds: list[ArtifactKind]) -> list[Artifact]:
         placed = [kind for kind in kinds if kind.matches_place(relpath)]
         if not placed:
             continue
-        columns = set(_header(path)) if len(placed) > 1 else None
+        columns = set(read_header(path, relpath)) if len(placed) > 1 else None
         fitting = [k for k in placed if columns is None or set(k.columns) <= columns]
         if not fitting:
             wanted = "; ".join(f"{k.name}: {list(k.columns)}" for k in placed)

@@ -53,3 +53,24 @@ def test_csv_read_column_wise_matches_the_records_line_for_line(tmp_path, text, 
 def test_csv_that_cannot_be_tied_to_lines_column_wise_is_left_to_the_records(tmp_path, text):
     path = tmp_path / "f.csv"
     assert read_csv_columns(decode_bytes(text.encode("utf-8"), path)) is None
+
+
+@pytest.mark.parametrize(("header", "encoding"), [("rot,标签,重写", "gbk"), ("index,scene,options", "utf-8")])
+@pytest.mark.parametrize("rows", [3, 20_000])
+def test_header_is_read_from_the_first_rows_of_a_big_file(tmp_path, header, encoding, rows):
+    from builders.readers.records import read_header, read_table
+
+    path = tmp_path / "f.csv"
+    body = "".join(f'规则{i},"多行\n内容 {i}",x\n' for i in range(rows))
+    path.write_text(f"\n{header}\n{body}", encoding=encoding)
+    assert path.stat().st_size > (1 << 16) or rows == 3
+    assert read_header(path, "f.csv") == read_table(path, "f.csv").columns == header.split(",")
+
+
+def test_header_longer_than_the_first_bytes_read_is_read_whole(tmp_path):
+    from builders.readers.records import read_header
+
+    path = tmp_path / "f.csv"
+    names = [f"column_{i}" for i in range(10_000)]
+    path.write_text(",".join(names) + "\n", encoding="utf-8")
+    assert read_header(path, "f.csv") == names
