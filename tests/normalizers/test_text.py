@@ -16,3 +16,16 @@ def test_dedup_key_collides_on_cosmetic_differences_only():
 
 def test_has_cjk():
     assert has_cjk("AI要负责任") and not has_cjk("Be kind.")
+
+
+def test_key_punctuation_is_mapped_as_str_translate_maps_it():
+    import random
+
+    from builders.normalizers.text import _KEY_PUNCTUATION, _KEY_TRAILING, clean_key
+
+    marks = [chr(code) for code in _KEY_PUNCTUATION] + ["，", "。", '"', "'", "a", "B", "规", "则", ".", "！"]
+    rng = random.Random(0)
+    for _ in range(20_000):
+        text = "".join(rng.choice(marks) for _ in range(rng.randint(0, 12)))
+        expected = text.casefold().translate(_KEY_PUNCTUATION).rstrip(_KEY_TRAILING)
+        assert clean_key(text) == expected, text
