@@ -137,10 +137,10 @@ def collect(raw_dir: Path, settings: BuildSettings | None = None, *, num_proc: i
     """
     artifacts = discover(Path(raw_dir), _all_kinds())
     ctx = BuildContext(artifacts=artifacts, settings=settings or BuildSettings(), num_proc=num_proc)
-    if num_proc > 1:
-        ctx.prefetch = Prefetch([(artifact, prepare) for module in CONFIG_BUILDERS
-                                 for kind, prepare in getattr(module, "PREFETCH", {}).items()
-                                 for artifact in ctx.of_kind(kind)])
+    ahead = [(artifact, prepare) for module in CONFIG_BUILDERS
+             for kind, prepare in getattr(module, "PREFETCH", {}).items() for artifact in ctx.of_kind(kind)]
+    if num_proc > 1 and ahead:
+        ctx.prefetch = Prefetch(ahead)
     try:
         with _without_gc_pauses():
             for module in CONFIG_BUILDERS:

@@ -79,7 +79,5 @@ class Prefetch:
 
     def close(self) -> None:
         """Stop reading what nobody took and remove the files (a taken table keeps its mapping)."""
-        for future, _ in self._pending.values():
-            future.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(self._dir, ignore_errors=True)
