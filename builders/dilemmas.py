@@ -113,7 +113,7 @@ class PairResolver:
         """The position of the rule a raw cell names, or -1 (memoized: answers repeat the dilemmas' rules)."""
         at = self._text_positions.get(text)
         if at is None:
-            found = self.index.position(clean_text(text))
+            found = self.index.position(text)  # looked up under dedup_key, which cleans the text
             at = self._text_positions[text] = -1 if found is None else found
         return at
 
