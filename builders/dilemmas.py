@@ -68,10 +68,10 @@ def pair_id(rule_a_id: str, rule_b_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RulePair:
-    """Both published rules a row names, the id of their pair, and the rules' table positions."""
+    """The ids of both published rules a row names, the id of their pair, and the rules' table positions."""
 
-    rule_a: dict
-    rule_b: dict
+    rule_a: str
+    rule_b: str
     id: str
     at: tuple[int, int]
     """Positions of both rules in the ``rules`` table."""
@@ -104,9 +104,8 @@ class PairResolver:
     def _pair_at(self, at_a: int, at_b: int) -> RulePair:
         pair = self._pairs.get((at_a, at_b))
         if pair is None:
-            rule_a, rule_b = self.index.row(at_a), self.index.row(at_b)
-            pair = self._pairs[(at_a, at_b)] = RulePair(rule_a, rule_b, pair_id(rule_a["id"], rule_b["id"]),
-                                                        (at_a, at_b))
+            rule_a, rule_b = self.index.id(at_a), self.index.id(at_b)
+            pair = self._pairs[(at_a, at_b)] = RulePair(rule_a, rule_b, pair_id(rule_a, rule_b), (at_a, at_b))
         return pair
 
     def _position(self, text: str) -> int:
@@ -309,7 +308,7 @@ def _from_blob(ctx: BuildContext, file: str, line: int, blob: str | None, pair: 
     failed = len(items) - len(parsed)
     new, ids = [], []
     for scene, options in parsed:
-        row_id = dilemma_id(pair.rule_a["id"], pair.rule_b["id"], scene, cleaned=True)
+        row_id = dilemma_id(pair.rule_a, pair.rule_b, scene, cleaned=True)
         ids.append(row_id)
         if rows.add(pair, row_id, scene, tuple(text for _, text in options)):
             new.append(row_id)
@@ -363,7 +362,7 @@ def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows:
         if error is not None:
             ctx.ledger.reject(CONFIG, file, line, field, error)
             continue
-        row_id = dilemma_id_of_key(pair.rule_a["id"], pair.rule_b["id"], key)
+        row_id = dilemma_id_of_key(pair.rule_a, pair.rule_b, key)
         if rows.add(pair, row_id, scene, (a, b, c), given_a, given_b):
             published.append((file, line, row_id))
         else:

@@ -7,6 +7,8 @@ or the original (pre-rewrite) text.
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from builders.normalizers.text import dedup_key
 
 
@@ -17,16 +19,20 @@ class RuleIndex:
     raw files never pays for indexing a quarter of a million rules.
     """
 
-    def __init__(self, rules: list[dict], aliases: dict[str, str] | None = None,
+    def __init__(self, rules: pa.Table, aliases: dict[str, str] | None = None,
                  keys: list[tuple[str, str]] | None = None) -> None:
-        """``aliases``: original texts (by key) of rules folded into another after a rewrite → its id.
-        ``keys``: each rule's :func:`dedup_key` of its original and published text, when known already."""
+        """``rules``: the rules table. ``aliases``: original texts (by key) of rules folded into
+        another after a rewrite → its id. ``keys``: each rule's :func:`dedup_key` of its original
+        and published text, when known already."""
         self._rules, self._aliases, self._keys = rules, aliases or {}, keys
         self._by_key: dict[str, int] | None = None
         self._positions: dict[str, int] | None = None
+        self._ids: list[str] | None = None
 
     def _index(self) -> dict[str, int]:
-        keys = self._keys or [(dedup_key(row["original_rule"]), dedup_key(row["rule"])) for row in self._rules]
+        keys = self._keys or [
+            (dedup_key(original), dedup_key(rule)) for original, rule in zip(
+                self._rules.column("original_rule").to_pylist(), self._rules.column("rule").to_pylist(), strict=True)]
         by_key: dict[str, int] = {}
         for at, (original, _) in enumerate(keys):
             by_key.setdefault(original, at)
@@ -48,14 +54,20 @@ class RuleIndex:
     def find(self, text: str | None) -> dict | None:
         """The rule row whose text matches, or ``None``."""
         at = self.position(text)
-        return None if at is None else self._rules[at]
+        return None if at is None else self.row(at)
 
     def row(self, at: int) -> dict:
         """The rule at a position of the rules table."""
-        return self._rules[at]
+        return self._rules.slice(at, 1).to_pylist()[0]
+
+    def id(self, at: int) -> str:
+        """The id of the rule at a position of the rules table."""
+        if self._ids is None:
+            self._ids = self._rules.column("id").to_pylist()
+        return self._ids[at]
 
     def positions(self) -> dict[str, int]:
         """Each rule id's row position in the rules (the order of the ``rules`` table)."""
         if self._positions is None:
-            self._positions = {row["id"]: i for i, row in enumerate(self._rules)}
+            self._positions = {self.id(i): i for i in range(self._rules.num_rows)} if self._rules.num_rows else {}
         return self._positions

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import PurePosixPath
 
+import numpy as np
 import pyarrow as pa
 
 from builders.context import BuildContext
-from builders.dedup import distinct_rows, group_exact, keep_best
+from builders.dedup import group_exact, keep_best
 from builders.ids import stable_id
 from builders.near_dedup import BackgroundClusters, find_clusters
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
@@ -48,6 +49,7 @@ _VALUE_COLUMNS = {
     "v1_release": ("level", "core values", "derived values"),
 }
 _RULE_COLUMN = {"v1_release": "rule"}
+_TIERS = ("dimensions", "core_values", "derived_values")
 
 ARTIFACTS = [
     ArtifactKind("master_table", CONFIG, ("data_control/final.csv",),
@@ -112,6 +114,8 @@ class Observation:
     label_origin: str = "none"
     labeler: str | None = None
     source: str = "unknown"
+    seq: int = 0
+    """Where the row was read: artifacts in reading order, rows in file order."""
 
     def rank(self) -> tuple:
         """Which copy's text and values win."""
@@ -159,7 +163,7 @@ def _values(normalize: ValueNormalizer, fields: dict, columns: tuple[str, str, s
     try:
         return normalize(*(fields.get(c) for c in columns))
     except UnknownValueError as err:
-        column = columns[("dimensions", "core_values", "derived_values").index(err.tier)]
+        column = columns[_TIERS.index(err.tier)]
         raise _Reject(column, str(err)) from None
 
 
@@ -215,41 +219,85 @@ def _observe(
 
 
 def _closures_by_row(normalize: ValueNormalizer, table: pa.Table, columns: tuple[str, str, str]) -> list:
-    """Each row's normalized values (or its :class:`_Reject`), normalizing each distinct triple of cells once."""
-    first, which = distinct_rows(table, columns)
-    cells = zip(*(table.column(column).take(first).to_pylist() for column in columns), strict=True)
-    outcomes: list = []
-    for triple in cells:
-        try:
-            outcomes.append(_values(normalize, dict(zip(columns, triple, strict=True)), columns))
-        except _Reject as err:
-            outcomes.append(_Reject(err.field, err.reason))  # not the raised one: its traceback holds the stack
-    return [outcomes[i] for i in which.tolist()]
+    """Each row's normalized values, or the :class:`_Reject` naming the column of its first unknown label."""
+    outcomes = normalize.columns(*(table.column(column) for column in columns))
+    return [_Reject(columns[_TIERS.index(o.tier)], str(o)) if isinstance(o, UnknownValueError) else o
+            for o in outcomes]
 
 
-def _observe_master_table(ctx: BuildContext, normalize: ValueNormalizer, file: str,
-                          columns: ColumnTable) -> list[Observation]:
-    """The master table read column-wise: the observations and ledger entries :func:`_observe`
-    gives row by row, without a dict per row."""
-    observations = []
+@dataclass
+class _MasterRows:
+    """The valid rows of a master table, column-wise: most of them become published rows as
+    they are, without an :class:`Observation` each (see :func:`_split_plain`)."""
+
+    files: list[str]
+    lines: np.ndarray
+    seq: np.ndarray
+    text: list[str]
+    key: list[str]
+    zh: np.ndarray
+    text_en: list[str | None]
+    values: list[Closure]
+
+    @classmethod
+    def empty(cls) -> _MasterRows:
+        return cls([], np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], np.zeros(0, bool), [], [])
+
+    def observation(self, i: int) -> Observation:
+        return Observation(self.files[i], int(self.lines[i]), "master_table", self.text[i],
+                           "zh" if self.zh[i] else "en", self.key[i], self.text_en[i], self.values[i],
+                           source="master_table", seq=int(self.seq[i]))
+
+    def take(self, rows: np.ndarray) -> _MasterRows:
+        at = rows.tolist()
+        return _MasterRows([self.files[i] for i in at], self.lines[rows], self.seq[rows], [self.text[i] for i in at],
+                           [self.key[i] for i in at], self.zh[rows], [self.text_en[i] for i in at],
+                           [self.values[i] for i in at])
+
+
+def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator: TableValidator, file: str,
+                       columns: ColumnTable, seq: int) -> _MasterRows:
+    """The master table read column-wise: the ledger entries :func:`_observe` and
+    :func:`_validate_observations` give row by row, and the valid rows."""
     table = columns.table
-    rows = zip(columns.lines.tolist(), table.column("rot").to_pylist(), table.column("translate").to_pylist(),
-               _closures_by_row(normalize, table, _VALUE_COLUMNS["master_table"]), strict=True)
-    for line, raw_text, english, values in rows:
-        text = clean_text(strip_rot_prefix(raw_text))
-        problem = _Reject("rot", "empty rule text") if not text else values if isinstance(values, _Reject) else None
-        if problem is not None:
-            row_id = rule_id(raw_text) if has_cjk(raw_text) else None
-            ctx.ledger.reject(CONFIG, file, line, problem.field, problem.reason, row_id)
-            continue
-        obs = Observation(file, line, "master_table", text, "zh" if has_cjk(text) else "en", clean_key(text),
-                          clean_text(english) or None, values, source="master_table")
-        _keep(ctx, observations, obs)
-    return observations
+    lines = columns.lines
+    raw = table.column("rot").to_pylist()
+    texts = [clean_text(strip_rot_prefix(text)) for text in raw]
+    values = _closures_by_row(normalize, table, _VALUE_COLUMNS["master_table"])
+    valid = np.ones(len(texts), bool)
+    for i in [i for i, (text, v) in enumerate(zip(texts, values, strict=True)) if not text or isinstance(v, _Reject)]:
+        problem = _Reject("rot", "empty rule text") if not texts[i] else values[i]
+        row_id = rule_id(raw[i]) if has_cjk(raw[i]) else None
+        ctx.ledger.reject(CONFIG, file, int(lines[i]), problem.field, problem.reason, row_id)
+        valid[i] = False
+    rows = np.flatnonzero(valid)
+    at = rows.tolist()
+    texts = [texts[i] for i in at]
+    english = [clean_text(e) or None for e in table.column("translate").take(rows).to_pylist()]
+    values = [values[i] for i in at]
+    master = _MasterRows([file] * len(texts), lines[rows], seq + lines[rows], texts, [clean_key(t) for t in texts],
+                         np.array([has_cjk(t) for t in texts], bool), english, values)
+    for line, closure in zip(master.lines.tolist(), values, strict=True):
+        if closure.added or closure.dropped:
+            ctx.repairs.append({"config": CONFIG, "file": file, "line": line,
+                                "added": closure.added, "dropped": closure.dropped})
+    n = len(texts)
+    invalid = _schema_errors(validator, pa.table({
+        "rule": texts, "rule_en": pa.array(english, pa.string()), "source": pa.repeat("master_table", n),
+        "label_origin": pa.repeat("none", n), "labeler": pa.nulls(n, pa.string()),
+    }), values)
+    for row, message in invalid.items():
+        ctx.ledger.reject(CONFIG, file, int(master.lines[row]), message.split(":")[0], message,
+                          rule_id(texts[row]) if master.zh[row] else None)
+    if invalid:
+        keep = np.ones(n, bool)
+        keep[list(invalid)] = False
+        master = master.take(np.flatnonzero(keep))
+    return master
 
 
 def _observe_records(ctx: BuildContext, normalize: ValueNormalizer, artifact: Artifact,
-                     records: Iterable[Record]) -> list[Observation]:
+                     records: Iterable[Record], seq: int) -> list[Observation]:
     """Records of one artifact → observations; rows that cannot be used go to the ledger."""
     observations: list[Observation] = []
     for record in records:
@@ -262,6 +310,7 @@ def _observe_records(ctx: BuildContext, normalize: ValueNormalizer, artifact: Ar
         if obs is None:
             ctx.ledger.exclude(CONFIG, record.file, record.line, "filtered upstream (retain != 1)")
             continue
+        obs.seq = seq + record.line
         _keep(ctx, observations, obs)
     return observations
 
@@ -276,48 +325,48 @@ def _keep(ctx: BuildContext, observations: list[Observation], obs: Observation) 
         })
 
 
-def read_observations(ctx: BuildContext) -> list[Observation]:
+_SEQ_STRIDE = 1 << 32
+"""``Observation.seq`` of an artifact's rows: its reading position times this, plus the row's line."""
+
+
+def read_observations(ctx: BuildContext) -> tuple[list[Observation], list[_MasterRows]]:
     """Read every rule artifact; rows that cannot be read are rejected in the ledger.
 
-    The master table (a quarter of a million rows) is read column-wise when its layout allows.
+    The master table (a quarter of a million rows) is read column-wise when its layout
+    allows, and its valid rows are returned as columns; every other row as an observation.
     """
     observations: list[Observation] = []
+    masters: list[_MasterRows] = []
     normalize = ValueNormalizer(ctx.taxonomy)
-    for artifact in ctx.reading(CONFIG, *(kind.name for kind in ARTIFACTS)):
+    validator = TableValidator(load_schema(CONFIG))
+    for position, artifact in enumerate(ctx.reading(CONFIG, *(kind.name for kind in ARTIFACTS))):
+        seq = position * _SEQ_STRIDE
         if artifact.kind.name == "master_table":
             records = ctx.columns(CONFIG, artifact)
             if isinstance(records, ColumnTable):
-                observations += _observe_master_table(ctx, normalize, artifact.relpath, records)
+                masters.append(_read_master_table(ctx, normalize, validator, artifact.relpath, records, seq))
                 continue
         else:
             records = ctx.registered(CONFIG, artifact.read())
-        observations += _observe_records(ctx, normalize, artifact, records)
-    return observations
+        observations += _observe_records(ctx, normalize, artifact, records, seq)
+    return observations, masters
 
 
-def _validate_observations(ctx: BuildContext, observations: list[Observation]) -> list[Observation]:
-    """Check the normalized fields of every valued observation against the schema.
+def _schema_errors(validator: TableValidator, fields: pa.Table, values: list[Closure]) -> dict[int, str]:
+    """The first schema error of each invalid row (``field: message``), given its text fields and values.
 
     Value lists are checked once per distinct closure (the normalizer shares them between
     rows), then their errors are given to every row that has that closure.
     """
-    valued = [o for o in observations if o.values is not None]
-    validator = TableValidator(load_schema(CONFIG))
-    errors = validator.validate(pa.table({
-        "rule": [o.text for o in valued],
-        "rule_en": [o.text_en for o in valued],
-        "source": [o.source for o in valued],
-        "label_origin": [o.label_origin for o in valued],
-        "labeler": pa.array([o.labeler for o in valued], pa.string()),
-    }), partial=True)
+    errors = validator.validate(fields, partial=True)
     index: dict[int, int] = {}
     closures: list[Closure] = []
     which: list[int] = []
-    for o in valued:
-        i = index.get(id(o.values))
+    for closure in values:
+        i = index.get(id(closure))
         if i is None:
-            i = index[id(o.values)] = len(closures)
-            closures.append(o.values)
+            i = index[id(closure)] = len(closures)
+            closures.append(closure)
         which.append(i)
     closure_errors: dict[int, list[RowError]] = {}
     for error in validator.validate(pa.table({
@@ -332,12 +381,54 @@ def _validate_observations(ctx: BuildContext, observations: list[Observation]) -
     invalid: dict[int, str] = {}
     for error in errors:
         invalid.setdefault(error.row, f"{error.field}: {error.message}")
+    return invalid
+
+
+def _validate_observations(ctx: BuildContext, observations: list[Observation]) -> list[Observation]:
+    """Check the normalized fields of every valued observation against the schema."""
+    valued = [o for o in observations if o.values is not None]
+    invalid = _schema_errors(TableValidator(load_schema(CONFIG)), pa.table({
+        "rule": [o.text for o in valued],
+        "rule_en": pa.array([o.text_en for o in valued], pa.string()),
+        "source": [o.source for o in valued],
+        "label_origin": [o.label_origin for o in valued],
+        "labeler": pa.array([o.labeler for o in valued], pa.string()),
+    }), [o.values for o in valued])
     for row, message in invalid.items():
         obs = valued[row]
         ctx.ledger.reject(CONFIG, obs.file, obs.line, message.split(":")[0], message,
                           rule_id(obs.text) if obs.lang == "zh" else None)
     rejected = {id(valued[row]) for row in invalid}
     return [o for o in observations if id(o) not in rejected]
+
+
+def _split_plain(masters: list[_MasterRows], observations: list[Observation]) -> _MasterRows | None:
+    """The master rows published as they are: Chinese, alone under their key in every artifact,
+    and no English copy links to them. The others join ``observations`` (in reading order)."""
+    if not masters:
+        return None
+    zh_keys = Counter(o.key for o in observations if o.lang == "zh")
+    for master in masters:
+        zh_keys.update(k for k, zh in zip(master.key, master.zh.tolist(), strict=True) if zh)
+    wanted = {o.key for o in observations if o.lang == "en"}
+    for master in masters:
+        wanted.update(k for k, zh in zip(master.key, master.zh.tolist(), strict=True) if not zh)
+    plain_parts = []
+    for master in masters:
+        plain = master.zh & np.array([zh_keys[k] == 1 for k in master.key], bool)
+        if wanted:
+            plain &= np.array([not e or clean_key(e) not in wanted for e in master.text_en], bool)
+        observations += [master.observation(i) for i in np.flatnonzero(~plain).tolist()]
+        plain_parts.append(master.take(np.flatnonzero(plain)))
+    observations.sort(key=lambda o: o.seq)
+    if len(plain_parts) == 1:
+        return plain_parts[0]
+    return _MasterRows(
+        [f for p in plain_parts for f in p.files], np.concatenate([p.lines for p in plain_parts]),
+        np.concatenate([p.seq for p in plain_parts]),
+        [t for p in plain_parts for t in p.text], [k for p in plain_parts for k in p.key],
+        np.concatenate([p.zh for p in plain_parts]), [e for p in plain_parts for e in p.text_en],
+        [v for p in plain_parts for v in p.values])
 
 
 @dataclass(slots=True)
@@ -386,6 +477,8 @@ class _Resolved:
     """Dedup key of the original text."""
     kept: Observation
     members: list[Observation]
+    seq: int
+    """``Observation.seq`` of the group's first copy: where the rule comes in reading order."""
 
     @property
     def rank(self) -> tuple:
@@ -419,7 +512,7 @@ def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> _Resolved | No
     if len(members) == 1 and (only := members[0]).values is not None and only.label is None:
         # Most rules: one unlabelled copy from a rule table, published as it is.
         return _Resolved(_row(group_id, only.text, only, only.text_en, only.source, None),
-                         group.key, group.key, only, members)
+                         group.key, group.key, only, members, only.seq)
     return _resolve_copies(ctx, group, group_id, stats)
 
 
@@ -459,18 +552,35 @@ def _resolve_copies(ctx: BuildContext, group: _Group, group_id: str, stats: Coun
         english = next((o.text_en for o in by_rank if o.text_en), None)
         source = next((o.source for o in by_rank if o.source not in _GENERIC_SOURCES), kept.source)
     key = clean_key(rule) if rule != original else group.key
-    return _Resolved(_row(group_id, rule, kept, english, source, annotation), key, group.key, kept, members)
+    return _Resolved(_row(group_id, rule, kept, english, source, annotation), key, group.key, kept, members,
+                     members[0].seq)
+
+
+def _demote(ctx: BuildContext, plain: _MasterRows, resolved: list[_Resolved],
+            stats: Counter) -> tuple[_MasterRows, list[_Resolved]]:
+    """Take out of the plain rows those whose text a rewrite gives another rule: they take part
+    in the second dedup pass as resolved rules."""
+    rewritten = {r.key for r in resolved if r.key != r.group_key}
+    hit = np.array([k in rewritten for k in plain.key], bool) if rewritten else np.zeros(len(plain.key), bool)
+    if not hit.any():
+        return plain, []
+    demoted = [_resolve(ctx, _Group(plain.key[i], [plain.observation(i)]), stats) for i in np.flatnonzero(hit)]
+    return plain.take(np.flatnonzero(~hit)), demoted
 
 
 def _exact_dedup(ctx: BuildContext, resolved: list[_Resolved],
-                 stats: Counter) -> list[tuple[_Resolved, list[_Resolved]]]:
-    """Second dedup pass on the published text: a rewrite can land on another rule's text."""
+                 stats: Counter) -> list[tuple[_Resolved, list[_Resolved], int]]:
+    """Second dedup pass on the published text: a rewrite can land on another rule's text.
+
+    ``resolved`` in reading order; the result in the order of each text's first copy, each
+    kept rule with the rules folded into it and the ``seq`` of that first copy.
+    """
     kept = []
     if resolved:
         stats.setdefault("folded_after_rewrite", 0)  # the report states the count even when nothing folds
     for copies in group_exact(resolved, lambda r: r.key).values():
         if len(copies) == 1:
-            kept.append((copies[0], []))
+            kept.append((copies[0], [], copies[0].seq))
             continue
         best, folded = keep_best(copies, lambda r: r.rank)
         for other in folded:
@@ -480,35 +590,67 @@ def _exact_dedup(ctx: BuildContext, resolved: list[_Resolved],
         english = next((o.row["rule_en"] for o in sorted(folded, key=lambda r: r.rank) if o.row["rule_en"]), None)
         if english and (best.row["rule_en"] is None or best.row["rewritten"]):
             best.row["rule_en"] = english
-        kept.append((best, folded))
+        kept.append((best, folded, copies[0].seq))
     return kept
 
 
-def _near_duplicate_clusters(ctx: BuildContext, kept: list[_Resolved]) -> list[int] | BackgroundClusters | None:
-    """Each kept rule's cluster as the index of its best-annotated member (itself if alone).
+@dataclass
+class _Kept:
+    """Every rule left after exact dedup, in reading order: resolved groups and plain master rows.
+
+    Position ``p`` in reading order is ``entries[p]``: ``< len(resolved)`` a resolved group,
+    else a plain row (``entries[p] - len(resolved)``).
+    """
+
+    resolved: list[tuple[_Resolved, list[_Resolved], int]]
+    plain: _MasterRows
+    plain_ids: list[str]
+    entries: np.ndarray
+
+    @classmethod
+    def of(cls, resolved: list[tuple[_Resolved, list[_Resolved], int]], plain: _MasterRows) -> _Kept:
+        seqs = np.concatenate([np.array([seq for *_, seq in resolved], np.int64), plain.seq.astype(np.int64)])
+        return cls(resolved, plain, [stable_id("rule", key) for key in plain.key], np.argsort(seqs, kind="stable"))
+
+    def ids(self) -> list[str]:
+        """Each kept rule's id, in reading order."""
+        ids = [best.row["id"] for best, *_ in self.resolved] + self.plain_ids
+        return [ids[e] for e in self.entries.tolist()]
+
+    def texts_and_ranks(self) -> tuple[list[str], list[tuple]]:
+        """The published text and the :attr:`_Resolved.rank` of each kept rule, in reading order."""
+        texts = [best.row["rule"] for best, *_ in self.resolved] + self.plain.text
+        ranks = [best.rank for best, *_ in self.resolved] + [
+            (_ORIGIN_RANK["none"], (_ARTIFACT_RANK["master_table"], file, line), row_id)
+            for file, line, row_id in zip(self.plain.files, self.plain.lines.tolist(), self.plain_ids, strict=True)]
+        at = self.entries.tolist()
+        return [texts[e] for e in at], [ranks[e] for e in at]
+
+
+def _near_duplicate_clusters(ctx: BuildContext, kept: _Kept) -> list[int] | BackgroundClusters | None:
+    """Each kept rule's cluster as the position (reading order) of its best-annotated member (itself if alone).
 
     ``None`` when near-duplicates are off. When they are only marked and a second process
     is allowed, they are found in the background: nothing else in the build depends on them.
     """
     settings = ctx.settings.near_dup
-    if settings.mode == "off" or not kept:
+    if settings.mode == "off" or not len(kept.entries):
         return None
-    order = sorted(range(len(kept)), key=lambda i: kept[i].rank)
-    rank = [0] * len(kept)
+    texts, ranks = kept.texts_and_ranks()
+    order = sorted(range(len(ranks)), key=ranks.__getitem__)
+    rank = [0] * len(ranks)
     for position, i in enumerate(order):
         rank[i] = position
-    texts = [r.row["rule"] for r in kept]
     if settings.mode == "mark" and ctx.num_proc > 1:
         return BackgroundClusters(texts, rank=rank, **settings.kwargs())
     return find_clusters(texts, rank=rank, num_proc=ctx.num_proc, **settings.kwargs())
 
 
-def _mark_near_duplicates(ctx: BuildContext, rows: list[dict], kept_ids: list[str], clusters: list[int],
-                          order: list[int]) -> None:
-    """Record the clusters: the ``cluster_id`` of the published rows, ``ctx.near_duplicates``, their counts.
+def _mark_near_duplicates(ctx: BuildContext, kept_ids: list[str], clusters: list[int], positions: list[int]) -> None:
+    """Record the clusters: the ``cluster_id`` of the published rules, ``ctx.near_duplicates``, their counts.
 
-    ``kept_ids``: the ids in the order the clusters were computed in; ``order``: where in that
-    order each of ``rows`` (in table order) is.
+    ``kept_ids``: the ids in the order the clusters were computed in; ``positions``: where in
+    that order each row of the rules table is.
     """
     members: dict[str, list[str]] = {}
     for row_id, representative in zip(kept_ids, clusters, strict=True):
@@ -520,43 +662,67 @@ def _mark_near_duplicates(ctx: BuildContext, rows: list[dict], kept_ids: list[st
     notes["near_duplicate_members"] = sum(map(len, members.values()))
     if not members or ctx.settings.near_dup.mode == "fold":
         return  # every cluster_id is already the row's own id, or the row it was folded into
-    cluster_ids = [kept_ids[clusters[i]] for i in order]
-    for row, cluster_id in zip(rows, cluster_ids, strict=True):
-        row["cluster_id"] = cluster_id
     table = ctx.tables[CONFIG]
     at = table.schema.get_field_index("cluster_id")
-    ctx.tables[CONFIG] = table.set_column(at, table.schema.field(at), pa.array(cluster_ids, pa.string()))
+    cluster_ids = pa.array([kept_ids[clusters[p]] for p in positions], pa.string())
+    ctx.tables[CONFIG] = ctx.results[CONFIG] = table.set_column(at, table.schema.field(at), cluster_ids)
 
 
-def _sorted_by_id(ctx: BuildContext, rows: list[dict]) -> list[int]:
-    """The order that sorts the rows by id, and their sorted Arrow table in ``ctx.tables``.
+def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Table:
+    """The published rows of plain master rows, built from their columns."""
+    n = len(ids)
+    index: dict[int, int] = {}
+    closures: list[Closure] = []
+    which = []
+    for closure in plain.values:
+        i = index.get(id(closure))
+        if i is None:
+            i = index[id(closure)] = len(closures)
+            closures.append(closure)
+        which.append(i)
+    which = pa.array(which, pa.int64())
 
-    The table is converted before sorting: the rows then sit in memory in the order they
-    are read, and converting a quarter of a million rows in id order (scattered in memory)
-    is three times slower.
-    """
-    ctx.tables[CONFIG], order = sort_table(rows_to_table(rows, features(CONFIG).arrow_schema), "id")
-    return order
+    def values(tier: str) -> pa.Array:
+        return pa.array([getattr(c, tier) for c in closures], schema.field(tier).type).take(which)
+
+    columns = {
+        "id": pa.array(ids, pa.string()), "rule": pa.array(plain.text, pa.string()),
+        "rule_en": pa.array(plain.text_en, pa.string()), "original_rule": pa.array(plain.text, pa.string()),
+        "rewritten": pa.repeat(False, n), **{tier: values(tier) for tier in _TIERS},
+        "source": pa.repeat("master_table", n), "label": pa.nulls(n, schema.field("label").type),
+        "label_origin": pa.repeat("none", n), "labeler": pa.nulls(n, pa.string()),
+        "cluster_id": pa.array(ids, pa.string()),
+    }
+    return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
 
 
-def build(ctx: BuildContext) -> list[dict]:
-    """Build the published rule rows, sorted by id, recording every raw row's outcome."""
-    observations = _validate_observations(ctx, read_observations(ctx))
+def build(ctx: BuildContext) -> pa.Table:
+    """Build the published rules, sorted by id, recording every raw row's outcome."""
+    observations, masters = read_observations(ctx)
+    observations = _validate_observations(ctx, observations)
+    plain = _split_plain(masters, observations)
     stats: Counter = Counter()
     resolved = [r for g in _group(ctx, observations) if (r := _resolve(ctx, g, stats))]
-    kept = _exact_dedup(ctx, resolved, stats)
-    kept_ids = [best.row["id"] for best, _ in kept]
-    clusters = _near_duplicate_clusters(ctx, [best for best, _ in kept])
+    demoted: list[_Resolved] = []
+    if plain is not None:
+        plain, demoted = _demote(ctx, plain, resolved, stats)
+    resolved = sorted(resolved + demoted, key=lambda r: r.seq) if demoted else resolved
+    kept = _Kept.of(_exact_dedup(ctx, resolved, stats), plain or _MasterRows.empty())
+    kept_ids = kept.ids()
+    clusters = _near_duplicate_clusters(ctx, kept)
     fold_near = ctx.settings.near_dup.mode == "fold"
-    representatives = clusters if fold_near and clusters is not None else range(len(kept))
-    rows = []
+    representatives = np.asarray(clusters if fold_near and clusters is not None else range(len(kept_ids)))
+    position_of = np.empty(len(kept.entries), np.int64)
+    position_of[kept.entries] = np.arange(len(kept.entries))
+    rows: list[dict] = []
     keys: list[tuple[str, str]] = []
     published: list[tuple[str, int, str]] = []
-    published_order: list[int] = []
-    """Index in ``kept`` of each published row."""
+    positions: list[int] = []
+    """Reading-order position of each published row."""
     ledger = ctx.ledger
-    for i, ((best, folded), representative) in enumerate(zip(kept, representatives, strict=True)):
-        best_id, rep_id = best.row["id"], kept_ids[representative]
+    for i, (best, folded, _) in enumerate(kept.resolved):
+        position = int(position_of[i])
+        best_id, rep_id = best.row["id"], kept_ids[representatives[position]]
         if rep_id != best_id:
             for other in (best, *folded):
                 ctx.rule_aliases[other.group_key] = ctx.rule_aliases[other.key] = rep_id
@@ -573,19 +739,35 @@ def build(ctx: BuildContext) -> list[dict]:
                 ledger.fold(CONFIG, obs.file, obs.line, best_id, f"same text as {best_id} after rewrite")
         best.row["cluster_id"] = best_id  # when near-duplicates are marked, set again once the clusters are known
         rows.append(best.row)
-        published_order.append(i)
+        positions.append(position)
         keys.append((best.kept.key, best.key if best.row["rewritten"] else best.kept.key))
+    plain, plain_ids = kept.plain, kept.plain_ids
+    plain_positions = position_of[len(kept.resolved):]
+    folded_plain = representatives[plain_positions] != plain_positions
+    for i in np.flatnonzero(folded_plain).tolist():
+        rep_id = kept_ids[representatives[plain_positions[i]]]
+        ctx.rule_aliases[plain.key[i]] = rep_id
+        ledger.fold(CONFIG, plain.files[i], int(plain.lines[i]), rep_id, f"near-duplicate of {rep_id}")
+    if folded_plain.any():
+        kept_plain = np.flatnonzero(~folded_plain)
+        plain, plain_ids = plain.take(kept_plain), [plain_ids[i] for i in kept_plain.tolist()]
+        plain_positions = plain_positions[kept_plain]
     ledger.publish_many(CONFIG, published)
-    order = _sorted_by_id(ctx, rows)
-    rows = [rows[i] for i in order]
+    ledger.publish_many(CONFIG, zip(plain.files, plain.lines.tolist(), plain_ids, strict=True))
+    schema = features(CONFIG).arrow_schema
+    table, order = sort_table(pa.concat_tables([rows_to_table(rows, schema), _plain_table(plain, plain_ids, schema)]),
+                              "id")
+    keys += [(key, key) for key in plain.key]
     ctx.rule_keys = [keys[i] for i in order]
+    positions += plain_positions.tolist()
+    in_table_order = [positions[i] for i in order]
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]
     stats["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])
     stats["rows_hierarchy_contradicted"] = sum(1 for r in repairs if r["dropped"])
     ctx.notes.setdefault(CONFIG, {}).update(stats)
-    in_table_order = [published_order[i] for i in order]
+    ctx.tables[CONFIG] = table
     if isinstance(clusters, BackgroundClusters):
-        ctx.defer(lambda: _mark_near_duplicates(ctx, rows, kept_ids, clusters.result(), in_table_order))
+        ctx.defer(lambda: _mark_near_duplicates(ctx, kept_ids, clusters.result(), in_table_order))
     elif clusters is not None:
-        _mark_near_duplicates(ctx, rows, kept_ids, clusters, in_table_order)
-    return rows
+        _mark_near_duplicates(ctx, kept_ids, clusters, in_table_order)
+    return ctx.tables[CONFIG]

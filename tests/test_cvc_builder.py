@@ -5,7 +5,7 @@ from CVC import CVC
 
 
 def test_builder_class_prepares_rules_and_default(raw_tree, tmp_path):
-    expected = collect(raw_tree).results["rules"]
+    expected = collect(raw_tree).results["rules"].to_pylist()
     builder = CVC(config_name="rules", data_dir=str(raw_tree), cache_dir=str(tmp_path / "cache"))
     builder.download_and_prepare()
     rules = builder.as_dataset(split="train")

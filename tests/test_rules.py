@@ -9,7 +9,7 @@ from tests.conftest import FINAL_ROWS, write_csv, write_raw_tree
 
 
 def _by_original(ctx):
-    return {row["original_rule"]: row for row in ctx.results["rules"]}
+    return {row["original_rule"]: row for row in ctx.results["rules"].to_pylist()}
 
 
 def _rejects(ctx):
@@ -20,7 +20,7 @@ def test_every_raw_row_has_exactly_one_outcome_and_counts_add_up(raw_tree):
     ctx = collect(raw_tree)
     counts = ctx.ledger.counts("rules")
     assert counts["read"] == sum(counts[k] for k in ("published", "folded", "excluded", "rejected"))
-    assert counts["published"] == len(ctx.results["rules"])
+    assert counts["published"] == ctx.results["rules"].num_rows
     raw_rows = 6 + 6 + 3 + 3 + 3 + 3  # final, llm, human, generated, seed, jsonl (incl. the broken line)
     assert counts["read"] == raw_rows
 
@@ -89,7 +89,7 @@ def test_exact_duplicates_fold_into_one_row_with_english_and_provenance(raw_tree
     folds = {(e.file, e.line): e.id for e in ctx.ledger.entries("folded")}
     assert folds[("data_control/final.csv", 4)] == drunk["id"]  # whitespace variant
     assert folds[("basic_value_rule/mic/remain.csv", 2)] == drunk["id"]
-    assert len({r["original_rule"] for r in ctx.results["rules"]}) == len(ctx.results["rules"])
+    assert len({r["original_rule"] for r in ctx.results["rules"].to_pylist()}) == ctx.results["rules"].num_rows
 
 
 def test_generated_rule_keeps_source_and_loses_rot_prefix(raw_tree):
@@ -103,8 +103,8 @@ def test_ids_are_stable_under_shuffling_and_independent_of_rewrites(tmp_path):
     shuffled = FINAL_ROWS[:]
     random.Random(7).shuffle(shuffled)
     second = collect(write_raw_tree(tmp_path / "b", final_rows=shuffled))
-    assert {r["id"]: r["original_rule"] for r in first.results["rules"]} == {
-        r["id"]: r["original_rule"] for r in second.results["rules"]}
+    assert {r["id"]: r["original_rule"] for r in first.results["rules"].to_pylist()} == {
+        r["id"]: r["original_rule"] for r in second.results["rules"].to_pylist()}
     rewritten = _by_original(first)["考试作弊是可以理解的"]
     assert rewritten["id"] == stable_id("rule", dedup_key("考试作弊是可以理解的"))
 
@@ -114,7 +114,7 @@ def test_rows_that_rewrite_to_an_existing_rule_fold_into_it(tmp_path):
     write_csv(raw / "data_control/label_rot_data/human/batch2.csv", ["rot", "标签", "重写"],
               [["爱护公共设施是每个公民的责任", "1", "盗掘古墓是不道德的行为"]])
     ctx = collect(raw)
-    texts = [r["rule"] for r in ctx.results["rules"]]
+    texts = [r["rule"] for r in ctx.results["rules"].to_pylist()]
     assert len(texts) == len({dedup_key(t) for t in texts})
     folded = [e for e in ctx.ledger.entries("folded") if "after rewrite" in (e.reason or "")]
     assert folded, "the rewritten copy must be folded into the existing rule"
@@ -164,11 +164,11 @@ def test_near_duplicates_are_marked_with_the_representative_id(tmp_path, num_pro
     kept, edited = rows["爱护公共设施是每个公民的责任"], rows["爱护公共设施是每个公民的义务"]
     assert edited["cluster_id"] == kept["cluster_id"] == kept["id"] != edited["id"]
     assert ctx.near_duplicates["rules"] == {kept["id"]: [edited["id"]]}
-    others = [r for r in ctx.results["rules"] if r["id"] not in (kept["id"], edited["id"])]
+    others = [r for r in ctx.results["rules"].to_pylist() if r["id"] not in (kept["id"], edited["id"])]
     assert others and all(r["cluster_id"] == r["id"] for r in others)
     table = ctx.tables["rules"]
-    assert table.column("cluster_id").to_pylist() == [r["cluster_id"] for r in ctx.results["rules"]]
-    assert table.column("id").to_pylist() == [r["id"] for r in ctx.results["rules"]]
+    assert table.column("cluster_id").to_pylist() == [r["cluster_id"] for r in ctx.results["rules"].to_pylist()]
+    assert table.column("id").to_pylist() == [r["id"] for r in ctx.results["rules"].to_pylist()]
     assert ctx.notes["rules"]["near_duplicate_clusters"] == ctx.notes["rules"]["near_duplicate_members"] == 1
 
 
@@ -177,7 +177,7 @@ def test_folding_near_duplicates_records_them_and_keeps_links(tmp_path):
     rows = _by_original(ctx)
     assert "爱护公共设施是每个公民的义务" not in rows
     kept = rows["爱护公共设施是每个公民的责任"]
-    assert all(r["cluster_id"] == r["id"] for r in ctx.results["rules"])
+    assert all(r["cluster_id"] == r["id"] for r in ctx.results["rules"].to_pylist())
     folded = [e for e in ctx.ledger.entries("folded") if e.reason == f"near-duplicate of {kept['id']}"]
     assert [(e.file, e.line) for e in folded] == [("data_control/final.csv", len(NEAR_DUP_ROWS) + 1)]
     assert ctx.rule_index().find("爱护公共设施是每个公民的义务")["id"] == kept["id"]
@@ -188,7 +188,7 @@ def test_folding_near_duplicates_records_them_and_keeps_links(tmp_path):
 def test_near_dup_off_leaves_every_rule_its_own_cluster(tmp_path):
     ctx = _near_dup_ctx(tmp_path, "off")
     assert ctx.near_duplicates == {}
-    assert all(r["cluster_id"] == r["id"] for r in ctx.results["rules"])
+    assert all(r["cluster_id"] == r["id"] for r in ctx.results["rules"].to_pylist())
     assert len(_by_original(ctx)) == len(_by_original(_near_dup_ctx(tmp_path, "mark")))
 
 
@@ -218,7 +218,7 @@ def test_master_table_read_column_wise_or_row_by_row_gives_the_same_build(raw_tr
     columnar = collect(raw_tree)
     monkeypatch.setattr("builders.readers.layout.read_csv_columns", lambda decoded: None)
     by_rows = collect(raw_tree)
-    assert columnar.results["rules"] == by_rows.results["rules"]
+    assert columnar.results["rules"].to_pylist() == by_rows.results["rules"].to_pylist()
     assert columnar.ledger.entries() == by_rows.ledger.entries()
     assert columnar.repairs == by_rows.repairs and columnar.notes == by_rows.notes
 
@@ -227,6 +227,6 @@ def test_rule_keys_handed_to_the_rule_index_are_the_dedup_keys_of_each_published
     from builders.resources import sample_raw_dir
 
     ctx = collect(sample_raw_dir())
-    rows = ctx.results["rules"]
+    rows = ctx.results["rules"].to_pylist()
     assert any(r["rewritten"] for r in rows) and any(r["original_rule"] != r["rule"] for r in rows)
     assert ctx.rule_keys == [(dedup_key(r["original_rule"]), dedup_key(r["rule"])) for r in rows]

@@ -17,7 +17,7 @@ def test_experiment1_blobs_become_one_row_per_scene(ctx):
     assert sorted(r["scene"] for r in guided) == sorted([
         "你看到一位老人摔倒在街上。", "同事请求你帮助完成紧急报表。", "新搬来的邻居不知道垃圾分类的规则。",
         "朋友无意中弄坏了你借给他的雨伞。"])
-    rules = {r["id"]: r["rule"] for r in ctx.results["rules"]}
+    rules = {r["id"]: r["rule"] for r in ctx.results["rules"].to_pylist()}
     assert all(len(r["guiding_rule_ids"]) == 5 and all(i in rules for i in r["guiding_rule_ids"]) for r in guided)
     unguided = [r for r in rows if r["condition"] == "without_rules"]
     assert unguided and all(r["guiding_rules"] == [] for r in unguided)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from builders.parsers.replies import split_values
-from builders.taxonomy import Closure, Taxonomy
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from builders.parsers.replies import VALUE_SEPARATORS, split_values
+from builders.taxonomy import Closure, Taxonomy, UnknownValueError
 
 _TIERS = ("dimensions", "core_values", "derived_values")
+_UNKNOWN = int(np.iinfo(np.uint64).max)
+"""The combined bits of a row with an unknown label (no row of known labels has them all set)."""
 
 
 def _cache_key(cell: object) -> object:
@@ -26,6 +32,7 @@ class ValueNormalizer:
         self._cache: dict[tuple, Closure] = {}
         self._cells: dict[tuple[str, object], frozenset[str]] = {}
         self._closures: dict[tuple[frozenset[str], ...], Closure] = {}
+        self._bit_sets: dict[tuple[str, int], frozenset[str]] = {}
 
     def _cell(self, tier: str, cell: object) -> frozenset[str]:
         key = (tier, _cache_key(cell))
@@ -45,6 +52,83 @@ class ValueNormalizer:
                 closure = self._closures[sets] = self.taxonomy.close(*(list(s) for s in sets))
             self._cache[key] = closure
         return closure
+
+    def columns(self, dimensions: pa.ChunkedArray | pa.Array, core_values: pa.ChunkedArray | pa.Array,
+                derived_values: pa.ChunkedArray | pa.Array) -> list[Closure | UnknownValueError]:
+        """Each row's closure (or the error :meth:`__call__` raises for it) from string columns.
+
+        The cells are split by Arrow and each distinct label is looked up once; a row is then
+        a bit set per tier, so a table of a quarter of a million rows costs one closure per
+        distinct combination, not one Python call per row. Rows with an unknown label go
+        through :meth:`__call__`, which names the first of them.
+        """
+        arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+                  for a in (dimensions, core_values, derived_values)]
+        rows = len(arrays[0])
+        unknown = np.zeros(rows, bool)
+        masks = []
+        for tier, array in zip(_TIERS, arrays, strict=True):
+            mask, bad = self._tier_bits(tier, array)
+            masks.append(mask)
+            unknown |= bad
+        _, derived_code = np.unique(masks[2], return_inverse=True)
+        combined = (derived_code.astype(np.uint64) << np.uint64(32)) | (masks[1] << np.uint64(8)) | masks[0]
+        combined[unknown] = _UNKNOWN
+        distinct, first, which = np.unique(combined, return_index=True, return_inverse=True)
+        outcomes: list[Closure | UnknownValueError | None] = []
+        tier_bits = [mask[first].tolist() for mask in masks]
+        for key, *bits in zip(distinct.tolist(), *tier_bits, strict=True):
+            if key == _UNKNOWN:
+                outcomes.append(None)
+                continue
+            sets = tuple(self._names(tier, b) for tier, b in zip(_TIERS, bits, strict=True))
+            closure = self._closures.get(sets)
+            if closure is None:
+                closure = self._closures[sets] = self.taxonomy.close(*(list(s) for s in sets))
+            outcomes.append(closure)
+        result = [outcomes[i] for i in which.tolist()]
+        for row in np.flatnonzero(unknown).tolist():
+            try:
+                result[row] = self(*(array[row].as_py() for array in arrays))
+            except UnknownValueError as err:
+                result[row] = err.with_traceback(None)  # kept: its traceback would hold the caller's frames
+        return result
+
+    def _tier_bits(self, tier: str, array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's canonical labels of one tier as bits (in framework order), and whether
+        a label of the row is unknown. Only the distinct cells are split."""
+        cells = array.dictionary_encode()
+        pieces = pc.split_pattern_regex(cells.dictionary, VALUE_SEPARATORS.pattern)
+        parents = pc.list_parent_indices(pieces).to_numpy()
+        encoded = pc.list_flatten(pieces).dictionary_encode()
+        order = self.taxonomy.names(tier)
+        bits = np.zeros(len(encoded.dictionary), np.uint64)
+        unknown_piece = np.zeros(len(encoded.dictionary), bool)
+        for i, piece in enumerate(encoded.dictionary.to_pylist()):
+            name = piece.strip()
+            if name:
+                try:
+                    bits[i] = 1 << order.index(self.taxonomy.canonical(tier, name))
+                except UnknownValueError:
+                    unknown_piece[i] = True
+        indices = encoded.indices.to_numpy()
+        cell_bits = np.zeros(len(cells.dictionary) + 1, np.uint64)  # the last: a null cell
+        np.bitwise_or.at(cell_bits, parents, bits[indices])
+        cell_unknown = np.zeros(len(cells.dictionary) + 1, bool)
+        cell_unknown[parents[unknown_piece[indices]]] = True
+        rows = cells.indices.fill_null(len(cells.dictionary)).to_numpy()
+        return cell_bits[rows], cell_unknown[rows]
+
+    def _names(self, tier: str, bits: int) -> frozenset[str]:
+        names = self._bit_sets.get((tier, bits))
+        if names is None:
+            order, found, rest = self.taxonomy.names(tier), [], bits
+            while rest:
+                low = rest & -rest
+                found.append(order[low.bit_length() - 1])
+                rest ^= low
+            names = self._bit_sets[(tier, bits)] = frozenset(found)
+        return names
 
 
 def normalize_values(
