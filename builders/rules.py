@@ -17,12 +17,21 @@ from pathlib import PurePosixPath
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from builders.context import BuildContext
 from builders.dedup import group_exact, keep_best
-from builders.ids import stable_id
+from builders.ids import stable_id, stable_ids
 from builders.near_dedup import BackgroundClusters, find_clusters
-from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
+from builders.normalizers.text import (
+    clean_key,
+    clean_key_column,
+    clean_text,
+    clean_text_column,
+    dedup_key,
+    has_cjk,
+    has_cjk_column,
+)
 from builders.normalizers.values import ValueNormalizer
 from builders.parsers.replies import (
     ReplyParseError,
@@ -30,6 +39,7 @@ from builders.parsers.replies import (
     parse_label,
     parse_label_reply,
     strip_rot_prefix,
+    strip_rot_prefix_column,
 )
 from builders.readers.layout import Artifact, ArtifactKind
 from builders.readers.records import ColumnTable, Record
@@ -233,25 +243,36 @@ class _MasterRows:
     files: list[str]
     lines: np.ndarray
     seq: np.ndarray
-    text: list[str]
+    text: pa.Array
     key: list[str]
     zh: np.ndarray
-    text_en: list[str | None]
+    text_en: pa.Array
+    """``None`` where the row has no translation."""
     values: list[Closure]
 
     @classmethod
     def empty(cls) -> _MasterRows:
-        return cls([], np.zeros(0, np.int64), np.zeros(0, np.int64), [], [], np.zeros(0, bool), [], [])
+        return cls([], np.zeros(0, np.int64), np.zeros(0, np.int64), pa.array([], pa.string()), [],
+                   np.zeros(0, bool), pa.array([], pa.string()), [])
+
+    @classmethod
+    def concat(cls, parts: list[_MasterRows]) -> _MasterRows:
+        if len(parts) == 1:
+            return parts[0]
+        return cls([f for p in parts for f in p.files], np.concatenate([p.lines for p in parts]),
+                   np.concatenate([p.seq for p in parts]), pa.concat_arrays([p.text for p in parts]),
+                   [k for p in parts for k in p.key], np.concatenate([p.zh for p in parts]),
+                   pa.concat_arrays([p.text_en for p in parts]), [v for p in parts for v in p.values])
 
     def observation(self, i: int) -> Observation:
-        return Observation(self.files[i], int(self.lines[i]), "master_table", self.text[i],
-                           "zh" if self.zh[i] else "en", self.key[i], self.text_en[i], self.values[i],
+        return Observation(self.files[i], int(self.lines[i]), "master_table", self.text[i].as_py(),
+                           "zh" if self.zh[i] else "en", self.key[i], self.text_en[i].as_py(), self.values[i],
                            source="master_table", seq=int(self.seq[i]))
 
     def take(self, rows: np.ndarray) -> _MasterRows:
         at = rows.tolist()
-        return _MasterRows([self.files[i] for i in at], self.lines[rows], self.seq[rows], [self.text[i] for i in at],
-                           [self.key[i] for i in at], self.zh[rows], [self.text_en[i] for i in at],
+        return _MasterRows([self.files[i] for i in at], self.lines[rows], self.seq[rows], self.text.take(rows),
+                           [self.key[i] for i in at], self.zh[rows], self.text_en.take(rows),
                            [self.values[i] for i in at])
 
 
@@ -261,34 +282,35 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     :func:`_validate_observations` give row by row, and the valid rows."""
     table = columns.table
     lines = columns.lines
-    raw = table.column("rot").to_pylist()
-    texts = [clean_text(strip_rot_prefix(text)) for text in raw]
+    raw = table.column("rot")
+    texts = clean_text_column(strip_rot_prefix_column(raw))
     values = _closures_by_row(normalize, table, _VALUE_COLUMNS["master_table"])
-    valid = np.ones(len(texts), bool)
-    for i in [i for i, (text, v) in enumerate(zip(texts, values, strict=True)) if not text or isinstance(v, _Reject)]:
-        problem = _Reject("rot", "empty rule text") if not texts[i] else values[i]
-        row_id = rule_id(raw[i]) if has_cjk(raw[i]) else None
-        ctx.ledger.reject(CONFIG, file, int(lines[i]), problem.field, problem.reason, row_id)
-        valid[i] = False
-    rows = np.flatnonzero(valid)
-    at = rows.tolist()
-    texts = [texts[i] for i in at]
-    english = [clean_text(e) or None for e in table.column("translate").take(rows).to_pylist()]
-    values = [values[i] for i in at]
-    master = _MasterRows([file] * len(texts), lines[rows], seq + lines[rows], texts, [clean_key(t) for t in texts],
-                         np.array([has_cjk(t) for t in texts], bool), english, values)
+    empty = pc.equal(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
+    failed = empty | np.array([isinstance(v, _Reject) for v in values], bool)
+    for i in np.flatnonzero(failed).tolist():
+        problem = _Reject("rot", "empty rule text") if empty[i] else values[i]
+        text = raw[i].as_py() or ""
+        ctx.ledger.reject(CONFIG, file, int(lines[i]), problem.field, problem.reason,
+                          rule_id(text) if has_cjk(text) else None)
+    rows = np.flatnonzero(~failed)
+    texts = texts.take(rows)
+    english = clean_text_column(table.column("translate").take(rows))
+    english = pc.if_else(pc.equal(pc.binary_length(english), 0), pa.scalar(None, pa.string()), english)
+    values = [values[i] for i in rows.tolist()]
+    master = _MasterRows([file] * len(texts), lines[rows], seq + lines[rows], texts,
+                         clean_key_column(texts).to_pylist(), has_cjk_column(texts), english, values)
     for line, closure in zip(master.lines.tolist(), values, strict=True):
         if closure.added or closure.dropped:
             ctx.repairs.append({"config": CONFIG, "file": file, "line": line,
                                 "added": closure.added, "dropped": closure.dropped})
     n = len(texts)
     invalid = _schema_errors(validator, pa.table({
-        "rule": texts, "rule_en": pa.array(english, pa.string()), "source": pa.repeat("master_table", n),
+        "rule": texts, "rule_en": english, "source": pa.repeat("master_table", n),
         "label_origin": pa.repeat("none", n), "labeler": pa.nulls(n, pa.string()),
     }), values)
     for row, message in invalid.items():
         ctx.ledger.reject(CONFIG, file, int(master.lines[row]), message.split(":")[0], message,
-                          rule_id(texts[row]) if master.zh[row] else None)
+                          rule_id(texts[row].as_py()) if master.zh[row] else None)
     if invalid:
         keep = np.ones(n, bool)
         keep[list(invalid)] = False
@@ -417,18 +439,12 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation]) ->
     for master in masters:
         plain = master.zh & np.array([zh_keys[k] == 1 for k in master.key], bool)
         if wanted:
-            plain &= np.array([not e or clean_key(e) not in wanted for e in master.text_en], bool)
+            english = clean_key_column(master.text_en).to_pylist()
+            plain &= np.array([not e or e not in wanted for e in english], bool)
         observations += [master.observation(i) for i in np.flatnonzero(~plain).tolist()]
         plain_parts.append(master.take(np.flatnonzero(plain)))
     observations.sort(key=lambda o: o.seq)
-    if len(plain_parts) == 1:
-        return plain_parts[0]
-    return _MasterRows(
-        [f for p in plain_parts for f in p.files], np.concatenate([p.lines for p in plain_parts]),
-        np.concatenate([p.seq for p in plain_parts]),
-        [t for p in plain_parts for t in p.text], [k for p in plain_parts for k in p.key],
-        np.concatenate([p.zh for p in plain_parts]), [e for p in plain_parts for e in p.text_en],
-        [v for p in plain_parts for v in p.values])
+    return _MasterRows.concat(plain_parts)
 
 
 @dataclass(slots=True)
@@ -610,7 +626,7 @@ class _Kept:
     @classmethod
     def of(cls, resolved: list[tuple[_Resolved, list[_Resolved], int]], plain: _MasterRows) -> _Kept:
         seqs = np.concatenate([np.array([seq for *_, seq in resolved], np.int64), plain.seq.astype(np.int64)])
-        return cls(resolved, plain, [stable_id("rule", key) for key in plain.key], np.argsort(seqs, kind="stable"))
+        return cls(resolved, plain, stable_ids("rule", plain.key), np.argsort(seqs, kind="stable"))
 
     def ids(self) -> list[str]:
         """Each kept rule's id, in reading order."""
@@ -619,7 +635,7 @@ class _Kept:
 
     def texts_and_ranks(self) -> tuple[list[str], list[tuple]]:
         """The published text and the :attr:`_Resolved.rank` of each kept rule, in reading order."""
-        texts = [best.row["rule"] for best, *_ in self.resolved] + self.plain.text
+        texts = [best.row["rule"] for best, *_ in self.resolved] + self.plain.text.to_pylist()
         ranks = [best.rank for best, *_ in self.resolved] + [
             (_ORIGIN_RANK["none"], (_ARTIFACT_RANK["master_table"], file, line), row_id)
             for file, line, row_id in zip(self.plain.files, self.plain.lines.tolist(), self.plain_ids, strict=True)]
@@ -686,8 +702,7 @@ def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Ta
         return pa.array([getattr(c, tier) for c in closures], schema.field(tier).type).take(which)
 
     columns = {
-        "id": pa.array(ids, pa.string()), "rule": pa.array(plain.text, pa.string()),
-        "rule_en": pa.array(plain.text_en, pa.string()), "original_rule": pa.array(plain.text, pa.string()),
+        "id": pa.array(ids, pa.string()), "rule": plain.text, "rule_en": plain.text_en, "original_rule": plain.text,
         "rewritten": pa.repeat(False, n), **{tier: values(tier) for tier in _TIERS},
         "source": pa.repeat("master_table", n), "label": pa.nulls(n, schema.field("label").type),
         "label_origin": pa.repeat("none", n), "labeler": pa.nulls(n, pa.string()),

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 _FULLWIDTH_ASCII = {code: code - 0xFEE0 for code in range(0xFF10, 0xFF1A)}
 _FULLWIDTH_ASCII |= {code: code - 0xFEE0 for code in range(0xFF21, 0xFF3B)}
 _FULLWIDTH_ASCII |= {code: code - 0xFEE0 for code in range(0xFF41, 0xFF5B)}
@@ -59,3 +63,60 @@ _CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 def has_cjk(text: str) -> bool:
     """True when the text contains Chinese characters (tells a zh rule from an en one)."""
     return _CJK.search(text) is not None
+
+
+# Column-wise forms of the functions above, for tables of a quarter of a million rows. Each
+# finds with one Arrow scan the rows the function could change and calls it on those only,
+# so the result is the function's, row for row.
+
+def _char_class(chars: str) -> str:
+    return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in chars) + "]"
+
+
+_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+"""What ``str.split()`` splits on (the last of them is U+3000)."""
+_NEEDS_CLEANING = "^ | $|  |" + _char_class(
+    _WHITESPACE.replace(" ", "") + "".join(map(chr, _FULLWIDTH_ASCII)))
+"""A text :func:`clean_text` changes: a space at an end, two spaces, other whitespace, or a
+full-width character it halves."""
+_KEY_SAFE = ("^[\\x{20}-\\x{7e}\\x{3400}-\\x{4dbf}\\x{4e00}-\\x{9fff}\\x{3001}-\\x{303f}"
+             "\\x{2010}-\\x{2027}\\x{2030}-\\x{205e}\\x{ff01}-\\x{ff0f}\\x{ff1a}-\\x{ff20}"
+             "\\x{ff3b}-\\x{ff40}\\x{ff5b}-\\x{ff65}]*$")
+"""Texts whose only cased letters are ASCII (so ``casefold`` is ``lower``): when they hold no
+mark to map either, their key is computed by Arrow; any other text's by :func:`clean_key`."""
+
+
+def _strings(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    return array.cast(pa.string()).fill_null("")
+
+
+def _patched(target: pa.Array, source: pa.Array, rows: np.ndarray, function) -> pa.Array:
+    """``target`` with its given rows replaced by ``function`` of the same rows of ``source``."""
+    if not len(rows):
+        return target
+    fixed = pa.array([function(text) for text in source.take(rows).to_pylist()], pa.string())
+    mask = np.zeros(len(target), bool)
+    mask[rows] = True
+    return pc.replace_with_mask(target, pa.array(mask), fixed)
+
+
+def clean_text_column(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """:func:`clean_text` of every cell (a null cell gives ``""``)."""
+    array = _strings(array)
+    needs = pc.match_substring_regex(array, _NEEDS_CLEANING).to_numpy(zero_copy_only=False)
+    return _patched(array, array, np.flatnonzero(needs), clean_text)
+
+
+def clean_key_column(cleaned: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """:func:`clean_key` of every cell of texts that went through :func:`clean_text`."""
+    cleaned = _strings(cleaned)
+    simple = pc.and_(pc.match_substring_regex(cleaned, _KEY_SAFE),
+                     pc.invert(pc.match_substring_regex(cleaned, _NEEDS_KEY_MAPPING.pattern)))
+    key = pc.utf8_rtrim(pc.utf8_lower(cleaned), characters=_KEY_TRAILING)
+    return _patched(key, cleaned, np.flatnonzero(~simple.to_numpy(zero_copy_only=False)), clean_key)
+
+
+def has_cjk_column(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """:func:`has_cjk` of every cell."""
+    return pc.match_substring_regex(_strings(array), _CJK.pattern).to_numpy(zero_copy_only=False)

@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 
 class ReplyParseError(ValueError):
     """A raw reply that does not have the shape its prompt asked for; ``field`` names the raw column."""
@@ -80,3 +84,17 @@ def parse_label_reply(reply: str) -> LabelReply:
 def strip_rot_prefix(text: str) -> str:
     """Drop a leading ``rot:`` / ``RoT：`` that the rule-writing prompt asked for."""
     return _ROT_PREFIX.sub("", text, count=1)
+
+
+def strip_rot_prefix_column(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """:func:`strip_rot_prefix` of every cell (a null cell stays null); only cells holding
+    ``rot`` in any case are looked at in Python."""
+    array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+    rows = np.flatnonzero(pc.fill_null(pc.match_substring(array, "rot", ignore_case=True), False).to_numpy(
+        zero_copy_only=False))
+    if not len(rows):
+        return array
+    mask = np.zeros(len(array), bool)
+    mask[rows] = True
+    stripped = pa.array([strip_rot_prefix(text) for text in array.take(rows).to_pylist()], pa.string())
+    return pc.replace_with_mask(array, pa.array(mask), stripped)

@@ -1,4 +1,17 @@
-from builders.normalizers.text import clean_text, dedup_key, has_cjk
+import random
+
+import pyarrow as pa
+
+from builders.normalizers.text import (
+    clean_key,
+    clean_key_column,
+    clean_text,
+    clean_text_column,
+    dedup_key,
+    has_cjk,
+    has_cjk_column,
+)
+from builders.parsers.replies import strip_rot_prefix, strip_rot_prefix_column
 
 
 def test_clean_text_collapses_whitespace_and_halves_fullwidth_ascii():
@@ -19,7 +32,6 @@ def test_has_cjk():
 
 
 def test_key_punctuation_is_mapped_as_str_translate_maps_it():
-    import random
 
     from builders.normalizers.text import _KEY_PUNCTUATION, _KEY_TRAILING, clean_key
 
@@ -29,3 +41,33 @@ def test_key_punctuation_is_mapped_as_str_translate_maps_it():
         text = "".join(rng.choice(marks) for _ in range(rng.randint(0, 12)))
         expected = text.casefold().translate(_KEY_PUNCTUATION).rstrip(_KEY_TRAILING)
         assert clean_key(text) == expected, text
+
+
+def _random_texts(seed: int, count: int) -> list[str]:
+    """Texts mixing Chinese, ASCII, every kind of whitespace, full-width forms and cased non-ASCII letters."""
+    pick = random.Random(seed)
+    alphabet = (list("爱护公共设施是每个公民的责任地，。、；：？！“”‘’（）《》…—") + list("abcXYZ rot:RoT,.;:!?()0")
+                + [c for c in map(chr, range(0x3001)) if c.isspace()] + list("ＡＢｃ１２\u200b\ufeff\u3000")
+                + list("ßÀÉĲΣσςﬁİ\x00\x07"))
+    texts = ["", " ", "rot: 规则", "RoT：规则。", "ROT : 规则!!", "规则．", "Ａ ｂ"]
+    plain = alphabet[:alphabet.index("0") + 1]  # what most rules hold: the column forms leave these to Arrow
+    for _ in range(count):
+        chars = plain if pick.random() < 0.5 else alphabet
+        texts.append("".join(pick.choice(chars) for _ in range(pick.randint(0, 12))))
+    return texts
+
+
+def test_column_forms_give_each_rows_result():
+    texts = _random_texts(3, 5000)
+    column = pa.array(texts + [None], pa.string())
+    cleaned = clean_text_column(column).to_pylist()
+    assert cleaned == [clean_text(t) for t in texts] + [""]
+    assert clean_key_column(pa.array(cleaned)).to_pylist() == [clean_key(t) for t in cleaned]
+    assert has_cjk_column(pa.array(cleaned)).tolist() == [has_cjk(t) for t in cleaned]
+    assert strip_rot_prefix_column(column).to_pylist() == [strip_rot_prefix(t) for t in texts] + [None]
+
+
+def test_column_forms_of_plain_rows_leave_them_to_arrow():
+    rows = pa.chunked_array([["爱护公共设施是每个公民的责任。", "Respect others."], ["不要 说谎"]])
+    assert clean_text_column(rows).to_pylist() == ["爱护公共设施是每个公民的责任。", "Respect others.", "不要 说谎"]
+    assert clean_key_column(rows).to_pylist() == ["爱护公共设施是每个公民的责任", "respectothers", "不要说谎"]
