@@ -429,22 +429,21 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation]) ->
     and no English copy links to them. The others join ``observations`` (in reading order)."""
     if not masters:
         return None
-    zh_keys = Counter(o.key for o in observations if o.lang == "zh")
-    for master in masters:
-        zh_keys.update(k for k, zh in zip(master.key, master.zh.tolist(), strict=True) if zh)
-    wanted = {o.key for o in observations if o.lang == "en"}
-    for master in masters:
-        wanted.update(k for k, zh in zip(master.key, master.zh.tolist(), strict=True) if not zh)
-    plain_parts = []
-    for master in masters:
-        plain = master.zh & np.array([zh_keys[k] == 1 for k in master.key], bool)
-        if wanted:
-            english = clean_key_column(master.text_en).to_pylist()
-            plain &= np.array([not e or e not in wanted for e in english], bool)
-        observations += [master.observation(i) for i in np.flatnonzero(~plain).tolist()]
-        plain_parts.append(master.take(np.flatnonzero(plain)))
+    master = _MasterRows.concat(masters)
+    keys = pa.array(master.key, pa.string()).dictionary_encode()
+    codes = keys.indices.to_numpy()
+    plain = master.zh & (np.bincount(codes[master.zh], minlength=len(keys.dictionary))[codes] == 1)
+    others = pa.array([o.key for o in observations if o.lang == "zh"], pa.string())
+    if len(others):
+        plain &= ~pc.is_in(keys.dictionary, value_set=others).to_numpy(zero_copy_only=False)[codes]
+    wanted = [o.key for o in observations if o.lang == "en"] + [k for k, zh in zip(
+        master.key, master.zh.tolist(), strict=True) if not zh]
+    if wanted:
+        linked = pc.is_in(clean_key_column(master.text_en), value_set=pa.array(wanted, pa.string()))
+        plain &= ~pc.and_(linked, pc.is_valid(master.text_en)).to_numpy(zero_copy_only=False)
+    observations += [master.observation(i) for i in np.flatnonzero(~plain).tolist()]
     observations.sort(key=lambda o: o.seq)
-    return _MasterRows.concat(plain_parts)
+    return master.take(np.flatnonzero(plain))
 
 
 @dataclass(slots=True)

@@ -131,8 +131,11 @@ def read_csv_columns(decoded: DecodedFile) -> ColumnTable | None:
     except pa.ArrowInvalid:
         return None
     table = pa.table(dict(zip(header, table.columns, strict=True)))
+    lines = text.count("\n") + (not text.endswith("\n"))
+    if lines == table.num_rows + 1:
+        return ColumnTable(table, np.arange(2, table.num_rows + 2, dtype=np.int64))  # no cell spans lines
     bounds = _row_lines(table)
-    if bounds[-1] - 1 != text.count("\n") + (not text.endswith("\n")):
+    if bounds[-1] - 1 != lines:
         return None  # a line outside every row (blank, or not read as a row)
     return ColumnTable(table, bounds[:-1])
 
