@@ -264,10 +264,15 @@ class _MasterRows:
                    [k for p in parts for k in p.key], np.concatenate([p.zh for p in parts]),
                    pa.concat_arrays([p.text_en for p in parts]), [v for p in parts for v in p.values])
 
-    def observation(self, i: int) -> Observation:
-        return Observation(self.files[i], int(self.lines[i]), "master_table", self.text[i].as_py(),
-                           "zh" if self.zh[i] else "en", self.key[i], self.text_en[i].as_py(), self.values[i],
-                           source="master_table", seq=int(self.seq[i]))
+    def observations(self, rows: np.ndarray) -> list[Observation]:
+        """The given rows as observations (rows that go through the build one by one)."""
+        at = rows.tolist()
+        columns = zip([self.files[i] for i in at], self.lines[rows].tolist(), self.text.take(rows).to_pylist(),
+                      self.zh[rows].tolist(), [self.key[i] for i in at], self.text_en.take(rows).to_pylist(),
+                      [self.values[i] for i in at], self.seq[rows].tolist(), strict=True)
+        return [Observation(file, line, "master_table", text, "zh" if zh else "en", key, english, values,
+                            source="master_table", seq=seq)
+                for file, line, text, zh, key, english, values, seq in columns]
 
     def take(self, rows: np.ndarray) -> _MasterRows:
         at = rows.tolist()
@@ -337,6 +342,100 @@ def _observe_records(ctx: BuildContext, normalize: ValueNormalizer, artifact: Ar
     return observations
 
 
+def _per_distinct(column: pa.ChunkedArray | pa.Array, function) -> list:
+    """``function`` of each row's cell, called once per distinct cell."""
+    encoded = (column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column).dictionary_encode()
+    outcomes = [function(cell) for cell in [*encoded.dictionary.to_pylist(), None]]  # the last: a null cell
+    return [outcomes[i] for i in encoded.indices.fill_null(len(encoded.dictionary)).to_numpy().tolist()]
+
+
+def _label_or_reject(cell: str) -> int | _Reject:
+    try:
+        return parse_label(cell)
+    except ReplyParseError as err:
+        return _Reject("标签", str(err))
+
+
+def _reply_or_reject(cell: str) -> tuple[int, str | None] | _Reject:
+    try:
+        reply = _label_reply(cell)
+    except ReplyParseError as err:
+        return _Reject("标签", str(err))
+    return reply.label, clean_text(reply.rewrite) or None
+
+
+def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Artifact, columns: ColumnTable,
+                     seq: int) -> list[Observation]:
+    """A CSV artifact read column-wise → what :func:`_observe_records` gives for its records,
+    with each distinct value triple, label cell and reply parsed once."""
+    kind, file, table = artifact.kind.name, artifact.relpath, columns.table
+    column = _RULE_COLUMN.get(kind, "rot")
+    raw = table.column(column).to_pylist()
+    cleaned = clean_text_column(strip_rot_prefix_column(table.column(column)))
+    texts, keys, zh = cleaned.to_pylist(), clean_key_column(cleaned).to_pylist(), has_cjk_column(cleaned).tolist()
+    n = len(texts)
+    problems: list[_Reject | None] = [None if text else _Reject(column, "empty rule text") for text in texts]
+
+    def first_problem(outcomes: list) -> None:
+        for i, outcome in enumerate(outcomes):
+            if problems[i] is None and isinstance(outcome, _Reject):
+                problems[i] = outcome
+
+    values: list = [None] * n
+    if kind in _VALUE_COLUMNS:
+        values = _closures_by_row(normalize, table, _VALUE_COLUMNS[kind])
+        first_problem(values)
+    labels: list = [None] * n
+    rewrites: list = [None] * n
+    excluded = [False] * n
+    if kind == "human_labels":
+        labels = _per_distinct(table.column("标签"), _label_or_reject)
+        first_problem(labels)
+        rewrites = [rewrite or None for rewrite in clean_text_column(table.column("重写")).to_pylist()]
+    elif kind == "llm_labels":
+        replies = _per_distinct(table.column("标签"), _reply_or_reject)
+        first_problem(replies)
+        labels = [None if isinstance(r, _Reject) else r[0] for r in replies]
+        rewrites = [None if isinstance(r, _Reject) else r[1] for r in replies]
+    elif kind == "generated_classified":
+        def classified(cell: str) -> Closure | _Reject:
+            try:
+                parsed = _classification(cell)
+            except ReplyParseError as err:
+                return _Reject("derived_values", str(err))
+            try:
+                return normalize(*parsed.values())
+            except UnknownValueError as err:
+                return _Reject("derived_values", str(err))
+
+        values = _per_distinct(table.column("derived_values"), classified)
+        first_problem(values)
+    elif kind == "seed_rules" and "retain" in table.column_names:
+        excluded = _per_distinct(table.column("retain"), lambda cell: str(cell).strip() not in ("1", ""))
+    source = {"human_retained": "human_curated", "generated_classified": _source_from_path(file),
+              "seed_rules": _source_from_path(file)}.get(kind, "unknown")
+    origin, labeler = {"human_retained": ("human", "human"), "human_labels": ("human", "human"),
+                       "llm_labels": ("llm", ctx.settings.llm_labeler)}.get(kind, ("none", None))
+    if kind == "human_retained":
+        labels = [1] * n
+    ledger = ctx.ledger
+    observations: list[Observation] = []
+    rows = zip(columns.lines.tolist(), texts, keys, zh, values, labels, rewrites, problems, excluded, raw,
+               strict=True)
+    for line, text, key, is_zh, closure, label, rewrite, problem, skip, raw_text in rows:
+        if problem is not None:
+            row_id = rule_id(raw_text) if isinstance(raw_text, str) and has_cjk(raw_text) else None
+            ledger.reject(CONFIG, file, line, problem.field, problem.reason, row_id)
+        elif skip:
+            ledger.exclude(CONFIG, file, line, "filtered upstream (retain != 1)")
+        else:
+            _keep(ctx, observations, Observation(
+                file, line, kind, text, "zh" if is_zh else "en", key, None, closure, label, rewrite,
+                origin if label is not None else "none", labeler if label is not None else None, source,
+                seq + line))
+    return observations
+
+
 def _keep(ctx: BuildContext, observations: list[Observation], obs: Observation) -> None:
     """Add an observation, recording in the repairs when normalization changed its values."""
     observations.append(obs)
@@ -368,6 +467,9 @@ def read_observations(ctx: BuildContext) -> tuple[list[Observation], list[_Maste
             if isinstance(records, ColumnTable):
                 masters.append(_read_master_table(ctx, normalize, validator, artifact.relpath, records, seq))
                 continue
+        elif artifact.path.suffix.lower() == ".csv":
+            observations += _observe_columns(ctx, normalize, artifact, ctx.column_table(CONFIG, artifact), seq)
+            continue
         else:
             records = ctx.registered(CONFIG, artifact.read())
         observations += _observe_records(ctx, normalize, artifact, records, seq)
@@ -441,7 +543,7 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation]) ->
     if wanted:
         linked = pc.is_in(clean_key_column(master.text_en), value_set=pa.array(wanted, pa.string()))
         plain &= ~pc.and_(linked, pc.is_valid(master.text_en)).to_numpy(zero_copy_only=False)
-    observations += [master.observation(i) for i in np.flatnonzero(~plain).tolist()]
+    observations += master.observations(np.flatnonzero(~plain))
     observations.sort(key=lambda o: o.seq)
     return master.take(np.flatnonzero(plain))
 
@@ -579,7 +681,7 @@ def _demote(ctx: BuildContext, plain: _MasterRows, resolved: list[_Resolved],
     hit = np.array([k in rewritten for k in plain.key], bool) if rewritten else np.zeros(len(plain.key), bool)
     if not hit.any():
         return plain, []
-    demoted = [_resolve(ctx, _Group(plain.key[i], [plain.observation(i)]), stats) for i in np.flatnonzero(hit)]
+    demoted = [_resolve(ctx, _Group(obs.key, [obs]), stats) for obs in plain.observations(np.flatnonzero(hit))]
     return plain.take(np.flatnonzero(~hit)), demoted
 
 

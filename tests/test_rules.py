@@ -230,3 +230,47 @@ def test_rule_keys_handed_to_the_rule_index_are_the_dedup_keys_of_each_published
     rows = ctx.results["rules"].to_pylist()
     assert any(r["rewritten"] for r in rows) and any(r["original_rule"] != r["rule"] for r in rows)
     assert ctx.rule_keys == [(dedup_key(r["original_rule"]), dedup_key(r["rule"])) for r in rows]
+
+
+def test_every_csv_kind_observed_column_wise_as_row_by_row(tmp_path):
+    """The column-wise observation of a CSV artifact gives what the row-by-row one gives:
+    the same observations and the same ledger entries, in every kind's corner cases."""
+    from builders import rules
+    from builders.context import BuildContext
+    from builders.normalizers.values import ValueNormalizer
+    from builders.readers.layout import discover
+    from builders.readers.records import ColumnTable
+    from builders.release import _all_kinds
+
+    root = write_raw_tree(tmp_path / "raw")
+    write_csv(root / "data_control/label_rot_data/human/batch2.csv", ["rot", "标签", "重写"], [
+        ["", "1", ""], ["rot: 守时是美德", " -1 ", " 守时是一种美德 "], ["守时是美德", "+1", ""], ["守时", "2", "x"]])
+    write_csv(root / "data_control/label_rot_data/llm/llm_label_raw.csv",
+              ["index", "rot", "level", "core values", "derived values", "标签"], [
+                  [0, "守时是美德", "个人", "诚信", "", "标签：1\n重写："],
+                  [1, "守时是美德", "个人", "诚信", "不存在", "标签：1\n重写："],
+                  [2, "要守时", "个人", "诚信", "", "没有标签"],
+                  [3, "要守时", "", "", "", "标签：-1\n重写： 守时是美德 "]])
+    write_csv(root / "basic_value_rule/sc101/remain.csv",
+              ["rot", "characters", "Level", "Core Values", "Derived Values", "action", "model", "retain"], [
+                  ["Be on time.", "", "个人", "诚信", "", "", "", "0"],
+                  ["Be on time!", "", "个人", "不存在", "", "", "", "0"],
+                  ["Be kind.", "", "个人", "友善", "", "", "", " 1 "],
+                  ["Be fair.", "", "个人", "公正", "", "", "", ""]])
+    write_csv(root / "rule_generation/6_final/cmos_all_p_dev_rot.csv", ["rot", "derived_values"], [
+        ["rot：要守时", "层面：个人\n核心价值：诚信\n衍生价值：无"], ["要守信", "无法分类"],
+        ["要守约", "层面：个人\n核心价值：不存在"], ["", "层面：个人"]])
+    csv_artifacts = [a for a in discover(root, _all_kinds())
+                     if a.kind.config == "rules" and a.path.suffix == ".csv" and a.kind.name != "master_table"]
+    assert {a.kind.name for a in csv_artifacts} >= {
+        "human_labels", "llm_labels", "seed_rules", "generated_classified"}
+    for artifact in csv_artifacts:
+        by_rows, by_columns = BuildContext(artifacts=[artifact]), BuildContext(artifacts=[artifact])
+        records = list(by_rows.registered("rules", artifact.read()))
+        expected = rules._observe_records(by_rows, ValueNormalizer(by_rows.taxonomy), artifact, records, 7)
+        columns = ColumnTable.of_records(artifact.read().columns, records)
+        by_columns.ledger.read_lines("rules", artifact.relpath, columns.lines.tolist())
+        got = rules._observe_columns(by_columns, ValueNormalizer(by_columns.taxonomy), artifact, columns, 7)
+        assert got == expected, artifact.relpath
+        assert by_columns.ledger.entries() == by_rows.ledger.entries(), artifact.relpath
+        assert by_columns.repairs == by_rows.repairs
