@@ -9,6 +9,8 @@ the best annotation (human over LLM), the provenance from the most specific sour
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -126,6 +128,8 @@ class Observation:
     source: str = "unknown"
     seq: int = 0
     """Where the row was read: artifacts in reading order, rows in file order."""
+    en_key: str | None = None
+    """The dedup key of ``text_en``, when it was computed column-wise already."""
 
     def rank(self) -> tuple:
         """Which copy's text and values win."""
@@ -264,15 +268,18 @@ class _MasterRows:
                    [k for p in parts for k in p.key], np.concatenate([p.zh for p in parts]),
                    pa.concat_arrays([p.text_en for p in parts]), [v for p in parts for v in p.values])
 
-    def observations(self, rows: np.ndarray) -> list[Observation]:
-        """The given rows as observations (rows that go through the build one by one)."""
+    def observations(self, rows: np.ndarray, en_keys: pa.Array | None = None) -> list[Observation]:
+        """The given rows as observations (rows that go through the build one by one); ``en_keys``:
+        the dedup keys of all rows' translations, if computed."""
         at = rows.tolist()
+        english = self.text_en.take(rows).to_pylist()
         columns = zip([self.files[i] for i in at], self.lines[rows].tolist(), self.text.take(rows).to_pylist(),
-                      self.zh[rows].tolist(), [self.key[i] for i in at], self.text_en.take(rows).to_pylist(),
-                      [self.values[i] for i in at], self.seq[rows].tolist(), strict=True)
+                      self.zh[rows].tolist(), [self.key[i] for i in at], english,
+                      [self.values[i] for i in at], self.seq[rows].tolist(),
+                      [None] * len(at) if en_keys is None else en_keys.take(rows).to_pylist(), strict=True)
         return [Observation(file, line, "master_table", text, "zh" if zh else "en", key, english, values,
-                            source="master_table", seq=seq)
-                for file, line, text, zh, key, english, values, seq in columns]
+                            source="master_table", seq=seq, en_key=en_key)
+                for file, line, text, zh, key, english, values, seq, en_key in columns]
 
     def take(self, rows: np.ndarray) -> _MasterRows:
         at = rows.tolist()
@@ -526,6 +533,10 @@ def _validate_observations(ctx: BuildContext, observations: list[Observation]) -
     return [o for o in observations if id(o) not in rejected]
 
 
+def _seq(obs: Observation) -> int:
+    return obs.seq
+
+
 def _split_plain(masters: list[_MasterRows], observations: list[Observation]) -> _MasterRows | None:
     """The master rows published as they are: Chinese, alone under their key in every artifact,
     and no English copy links to them. The others join ``observations`` (in reading order)."""
@@ -540,11 +551,16 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation]) ->
         plain &= ~pc.is_in(keys.dictionary, value_set=others).to_numpy(zero_copy_only=False)[codes]
     wanted = [o.key for o in observations if o.lang == "en"] + [k for k, zh in zip(
         master.key, master.zh.tolist(), strict=True) if not zh]
+    en_keys = None
     if wanted:
-        linked = pc.is_in(clean_key_column(master.text_en), value_set=pa.array(wanted, pa.string()))
+        en_keys = clean_key_column(master.text_en)
+        linked = pc.is_in(en_keys, value_set=pa.array(wanted, pa.string()))
         plain &= ~pc.and_(linked, pc.is_valid(master.text_en)).to_numpy(zero_copy_only=False)
-    observations += master.observations(np.flatnonzero(~plain))
-    observations.sort(key=lambda o: o.seq)
+    rest = master.observations(np.flatnonzero(~plain), en_keys)
+    for _, run in itertools.groupby(rest, key=lambda o: o.seq // _SEQ_STRIDE):  # one run per master file
+        run = list(run)
+        at = bisect.bisect(observations, run[0].seq, key=_seq)
+        observations[at:at] = run  # in reading order, as if read one by one
     return master.take(np.flatnonzero(plain))
 
 
@@ -563,7 +579,7 @@ def _group(ctx: BuildContext, observations: list[Observation]) -> list[_Group]:
     english = [o for o in observations if o.lang == "en"]
     wanted = {o.key for o in english}
     by_english: dict[str, str] = {}
-    translations = ((clean_key(o.text_en), o) for o in zh if o.text_en) if wanted else ()
+    translations = ((o.en_key or clean_key(o.text_en), o) for o in zh if o.text_en) if wanted else ()
     for key, obs in sorted(((k, o) for k, o in translations if k in wanted), key=lambda pair: pair[1].rank()):
         by_english.setdefault(key, obs.key)
     linked = 0
@@ -622,10 +638,9 @@ def _row(row_id: str, rule: str, kept: Observation, english: str | None, source:
     }
 
 
-def _resolve(ctx: BuildContext, group: _Group, stats: Counter) -> _Resolved | None:
-    """One group → a published row, or ``None`` when it is excluded or rejected."""
+def _resolve(ctx: BuildContext, group: _Group, group_id: str, stats: Counter) -> _Resolved | None:
+    """One group (and its id) → a published row, or ``None`` when it is excluded or rejected."""
     members = group.members
-    group_id = stable_id("rule", group.key)
     if len(members) == 1 and (only := members[0]).values is not None and only.label is None:
         # Most rules: one unlabelled copy from a rule table, published as it is.
         return _Resolved(_row(group_id, only.text, only, only.text_en, only.source, None),
@@ -644,7 +659,8 @@ def _resolve_copies(ctx: BuildContext, group: _Group, group_id: str, stats: Coun
                           "label for a rule that no rule table lists (no value labels)", group_id)
         return None
     single = len(members) == 1
-    kept = valued[0] if single else min(valued, key=Observation.rank)
+    by_rank = members if single else sorted(members, key=Observation.rank)
+    kept = valued[0] if single else next(o for o in by_rank if o.values is not None)
     labelled = [o for o in members if o.label is not None]
     annotation = min(labelled, key=Observation.label_rank) if labelled else None
     if annotation and len({o.label for o in labelled}) > 1:
@@ -665,7 +681,6 @@ def _resolve_copies(ctx: BuildContext, group: _Group, group_id: str, stats: Coun
     if single:
         english, source = kept.text_en, kept.source
     else:
-        by_rank = sorted(members, key=Observation.rank)
         english = next((o.text_en for o in by_rank if o.text_en), None)
         source = next((o.source for o in by_rank if o.source not in _GENERIC_SOURCES), kept.source)
     key = clean_key(rule) if rule != original else group.key
@@ -681,7 +696,9 @@ def _demote(ctx: BuildContext, plain: _MasterRows, resolved: list[_Resolved],
     hit = np.array([k in rewritten for k in plain.key], bool) if rewritten else np.zeros(len(plain.key), bool)
     if not hit.any():
         return plain, []
-    demoted = [_resolve(ctx, _Group(obs.key, [obs]), stats) for obs in plain.observations(np.flatnonzero(hit))]
+    rows = np.flatnonzero(hit)
+    demoted = [_resolve(ctx, _Group(obs.key, [obs]), stable_id("rule", obs.key), stats)
+               for obs in plain.observations(rows)]
     return plain.take(np.flatnonzero(~hit)), demoted
 
 
@@ -734,14 +751,25 @@ class _Kept:
         ids = [best.row["id"] for best, *_ in self.resolved] + self.plain_ids
         return [ids[e] for e in self.entries.tolist()]
 
-    def texts_and_ranks(self) -> tuple[list[str], list[tuple]]:
-        """The published text and the :attr:`_Resolved.rank` of each kept rule, in reading order."""
+    def texts_and_ranks(self) -> tuple[list[str], list[int]]:
+        """The published text of each kept rule and its place in :attr:`_Resolved.rank` order, in reading order.
+
+        The rank's last part, the id, never decides: no two kept rules have the same kept copy.
+        """
+        kept = [best.kept for best, *_ in self.resolved]
         texts = [best.row["rule"] for best, *_ in self.resolved] + self.plain.text.to_pylist()
-        ranks = [best.rank for best, *_ in self.resolved] + [
-            (_ORIGIN_RANK["none"], (_ARTIFACT_RANK["master_table"], file, line), row_id)
-            for file, line, row_id in zip(self.plain.files, self.plain.lines.tolist(), self.plain_ids, strict=True)]
-        at = self.entries.tolist()
-        return [texts[e] for e in at], [ranks[e] for e in at]
+        origin = [_ORIGIN_RANK[best.row["label_origin"]] for best, *_ in self.resolved]
+        origin += [_ORIGIN_RANK["none"]] * len(self.plain_ids)
+        kind = [_ARTIFACT_RANK[o.kind] for o in kept] + [_ARTIFACT_RANK["master_table"]] * len(self.plain_ids)
+        files = [o.file for o in kept] + self.plain.files
+        names = {name: i for i, name in enumerate(sorted(set(files)))}
+        lines = np.concatenate([np.array([o.line for o in kept], np.int64), self.plain.lines.astype(np.int64)])
+        at = self.entries
+        order = np.lexsort((lines[at], np.array([names[f] for f in files])[at], np.array(kind)[at],
+                            np.array(origin)[at]))
+        rank = np.empty(len(order), np.int64)
+        rank[order] = np.arange(len(order))
+        return [texts[e] for e in at.tolist()], rank.tolist()
 
 
 def _near_duplicate_clusters(ctx: BuildContext, kept: _Kept) -> list[int] | BackgroundClusters | None:
@@ -753,11 +781,7 @@ def _near_duplicate_clusters(ctx: BuildContext, kept: _Kept) -> list[int] | Back
     settings = ctx.settings.near_dup
     if settings.mode == "off" or not len(kept.entries):
         return None
-    texts, ranks = kept.texts_and_ranks()
-    order = sorted(range(len(ranks)), key=ranks.__getitem__)
-    rank = [0] * len(ranks)
-    for position, i in enumerate(order):
-        rank[i] = position
+    texts, rank = kept.texts_and_ranks()
     if settings.mode == "mark" and ctx.num_proc > 1:
         return BackgroundClusters(texts, rank=rank, **settings.kwargs())
     return find_clusters(texts, rank=rank, num_proc=ctx.num_proc, **settings.kwargs())
@@ -818,7 +842,9 @@ def build(ctx: BuildContext) -> pa.Table:
     observations = _validate_observations(ctx, observations)
     plain = _split_plain(masters, observations)
     stats: Counter = Counter()
-    resolved = [r for g in _group(ctx, observations) if (r := _resolve(ctx, g, stats))]
+    groups = _group(ctx, observations)
+    resolved = [r for g, group_id in zip(groups, stable_ids("rule", [g.key for g in groups]), strict=True)
+                if (r := _resolve(ctx, g, group_id, stats))]
     demoted: list[_Resolved] = []
     if plain is not None:
         plain, demoted = _demote(ctx, plain, resolved, stats)

@@ -82,8 +82,8 @@ full-width character it halves."""
 _KEY_SAFE = ("^[\\x{20}-\\x{7e}\\x{3400}-\\x{4dbf}\\x{4e00}-\\x{9fff}\\x{3001}-\\x{303f}"
              "\\x{2010}-\\x{2027}\\x{2030}-\\x{205e}\\x{ff01}-\\x{ff0f}\\x{ff1a}-\\x{ff20}"
              "\\x{ff3b}-\\x{ff40}\\x{ff5b}-\\x{ff65}]*$")
-"""Texts whose only cased letters are ASCII (so ``casefold`` is ``lower``): when they hold no
-mark to map either, their key is computed by Arrow; any other text's by :func:`clean_key`."""
+"""Texts whose only cased letters are ASCII (so ``casefold`` is ``lower``): their key is
+computed by Arrow; any other text's by :func:`clean_key`."""
 
 
 def _strings(array: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -111,10 +111,16 @@ def clean_text_column(array: pa.Array | pa.ChunkedArray) -> pa.Array:
 def clean_key_column(cleaned: pa.Array | pa.ChunkedArray) -> pa.Array:
     """:func:`clean_key` of every cell of texts that went through :func:`clean_text`."""
     cleaned = _strings(cleaned)
-    simple = pc.and_(pc.match_substring_regex(cleaned, _KEY_SAFE),
-                     pc.invert(pc.match_substring_regex(cleaned, _NEEDS_KEY_MAPPING.pattern)))
-    key = pc.utf8_rtrim(pc.utf8_lower(cleaned), characters=_KEY_TRAILING)
-    return _patched(key, cleaned, np.flatnonzero(~simple.to_numpy(zero_copy_only=False)), clean_key)
+    safe = pc.match_substring_regex(cleaned, _KEY_SAFE)
+    key = pc.utf8_lower(cleaned)
+    marked = pc.and_(safe, pc.match_substring_regex(cleaned, _NEEDS_KEY_MAPPING.pattern))
+    if pc.any(marked).as_py():
+        mapped = key.filter(marked)
+        for mark, replacement in _KEY_REPLACEMENTS:
+            mapped = pc.replace_substring(mapped, mark, replacement)
+        key = pc.replace_with_mask(key, marked, mapped)
+    key = pc.utf8_rtrim(key, characters=_KEY_TRAILING)
+    return _patched(key, cleaned, np.flatnonzero(~safe.to_numpy(zero_copy_only=False)), clean_key)
 
 
 def has_cjk_column(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
