@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from builders.context import BuildContext
 from builders.dedup import distinct_rows
 from builders.ids import stable_id
-from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk
+from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk_column
 from builders.normalizers.values import ValueNormalizer
 from builders.option_mapping import ROLES, given_mapping, recover_roles
 from builders.parsers.blobs import LETTERS, SCENE_COLUMNS, parse_scenes, split_scene_blob
@@ -91,7 +92,6 @@ class PairResolver:
         self.index = ctx.rule_index()
         self.normalize = ValueNormalizer(ctx.taxonomy)
         self._pairs: dict[tuple[int, int], RulePair] = {}
-        self._text_positions: dict[str, int] = {}
 
     def _values_failure(self, columns: tuple[str, str, str], cells: tuple) -> tuple | None:
         """``("reject", column, reason)`` if one side's value cells name an unknown value."""
@@ -107,14 +107,6 @@ class PairResolver:
             rule_a, rule_b = self.index.id(at_a), self.index.id(at_b)
             pair = self._pairs[(at_a, at_b)] = RulePair(rule_a, rule_b, pair_id(rule_a, rule_b), (at_a, at_b))
         return pair
-
-    def _position(self, text: str) -> int:
-        """The position of the rule a raw cell names, or -1 (memoized: answers repeat the dilemmas' rules)."""
-        at = self._text_positions.get(text)
-        if at is None:
-            found = self.index.position(text)  # looked up under dedup_key, which cleans the text
-            at = self._text_positions[text] = -1 if found is None else found
-        return at
 
     def _record(self, failure: tuple, file: str, line: int) -> None:
         kind, field, reason = failure
@@ -155,8 +147,8 @@ class PairResolver:
         for n in ("1", "2"):
             rot, translate = _TextColumn(table, f"rot{n}"), _TextColumn(table, f"translate{n}")
             use_translate = translate.cjk() & ~rot.cjk()
-            chosen = np.where(use_translate, translate.positions(self._position, use_translate),
-                              rot.positions(self._position, ~use_translate))
+            chosen = np.where(use_translate, translate.positions(self.index.positions_of, use_translate),
+                              rot.positions(self.index.positions_of, ~use_translate))
             for row in np.flatnonzero((chosen < 0) & (failed < 0)).tolist():
                 text = translate.text(row) if use_translate[row] else rot.text(row)
                 failed[row] = len(failures)
@@ -186,23 +178,23 @@ class _TextColumn:
     def __init__(self, table: pa.Table, name: str) -> None:
         if name in table.column_names:
             encoded = table.column(name).combine_chunks().dictionary_encode()
-            self.values = [value or "" for value in encoded.dictionary.to_pylist()] + [""]
+            self.values = pa.concat_arrays([encoded.dictionary.cast(pa.string()), pa.array([""])])
             self.codes = encoded.indices.fill_null(len(self.values) - 1).to_numpy()
         else:
-            self.values, self.codes = [""], np.zeros(table.num_rows, np.int64)
+            self.values, self.codes = pa.array([""]), np.zeros(table.num_rows, np.int64)
 
     def text(self, row: int) -> str:
-        return self.values[self.codes[row]]
+        return self.values[int(self.codes[row])].as_py() or ""
 
     def cjk(self) -> np.ndarray:
         """Per row: the cell holds Chinese characters."""
-        return np.array([has_cjk(value) for value in self.values], bool)[self.codes]
+        return has_cjk_column(self.values)[self.codes]
 
-    def positions(self, position: Callable[[str], int], rows: np.ndarray) -> np.ndarray:
+    def positions(self, positions_of: Callable[[pa.Array], np.ndarray], rows: np.ndarray) -> np.ndarray:
         """Per row: the position of the rule its cell names, or -1; looked up for ``rows`` only."""
         found = np.full(len(self.values), -1, np.int64)
         needed = np.unique(self.codes[rows])
-        found[needed] = [position(self.values[code]) for code in needed.tolist()]
+        found[needed] = positions_of(self.values.take(needed))
         return found[self.codes]
 
 
@@ -215,26 +207,44 @@ class _Dilemmas:
 
     Which option follows which rule is recovered for all rows at once at the end
     (:func:`builders.option_mapping.recover_roles`), and the rule fields are taken from the
-    ``rules`` table by position, so no row is ever a dict.
+    ``rules`` table by position, so no row is ever a dict. The scene and option texts of a
+    file read column-wise are taken from its Arrow columns, not converted back from Python.
     """
 
     def __init__(self) -> None:
         self.position: dict[str, int] = {}
         self.ids: list[str] = []
         self.pair_ids: list[str] = []
+        self.texts_at: list[int] = []
+        """Per row: its row in :attr:`sources`, or ``-1 - k`` for the ``k``-th row added as Python strings."""
+        self.sources: list[pa.Table] = []
+        """``scene``, ``a``, ``b``, ``c`` columns of the files read column-wise, one after the other."""
+        self._source_rows = 0
         self.scenes: list[str] = []
+        """Scene texts of the rows added as Python strings."""
         self.options: list[str] = []
         """Three option texts per row (A, B, C)."""
-        self.rules: list[tuple[int, int]] = []
+        self.option_rows: list[str] = []
+        """Option texts of the rows added as Python strings, three per row."""
+        self.rules_a: list[int] = []
+        self.rules_b: list[int] = []
         """Positions of each row's rule A and rule B in the ``rules`` table."""
         self.given: dict[int, tuple[str, str]] = {}
         """Rows whose raw data names the letters of rule A and rule B (``rot1_option``, ``rot2_option``)."""
         self.pairs_with_dilemmas: dict[str, str] = {}
 
-    def add(self, pair: RulePair, row_id: str, scene: str, options: tuple[str, str, str],
+    def source(self, scenes: pa.ChunkedArray, a: pa.ChunkedArray, b: pa.ChunkedArray, c: pa.ChunkedArray) -> int:
+        """Register the scene and option columns of a file; the row of its first row in :attr:`sources`."""
+        start = self._source_rows
+        self.sources.append(pa.table({"scene": scenes, "a": a, "b": b, "c": c}))
+        self._source_rows += len(scenes)
+        return start
+
+    def add(self, pair: RulePair, row_id: str, scene: str | int, options: tuple[str, str, str],
             given_a: str | None = None, given_b: str | None = None) -> bool:
         """Add one dilemma (``False`` if a dilemma with this id is already there).
 
+        ``scene``: the scene text, or the row in :attr:`sources` holding the scene and options;
         ``options``: the texts of options A, B and C; ``given_a``/``given_b``: the letters
         of the options following rule A and rule B, where the raw data names them.
         """
@@ -243,18 +253,34 @@ class _Dilemmas:
         at = self.position[row_id] = len(self.ids)
         self.ids.append(row_id)
         self.pair_ids.append(pair.id)
-        self.scenes.append(scene)
+        if isinstance(scene, int):
+            self.texts_at.append(scene)
+        else:
+            self.texts_at.append(-1 - len(self.scenes))
+            self.scenes.append(scene)
+            self.option_rows += options
         self.options += options
-        self.rules.append(pair.at)
+        self.rules_a.append(pair.at[0])
+        self.rules_b.append(pair.at[1])
         self.pairs_with_dilemmas.setdefault(pair.id, row_id)
         if given_a and given_b and given_a.strip() and given_b.strip():
             self.given[at] = (given_a.strip(), given_b.strip())
         return True
 
+    def _texts(self) -> tuple[pa.Table, np.ndarray]:
+        """Every scene and option text in one table, and each row's place in it."""
+        added = pa.table({"scene": pa.array(self.scenes, pa.string()),
+                          **{k: pa.array(self.option_rows[i::3], pa.string()) for i, k in enumerate("abc")}})
+        texts = pa.concat_tables([t.cast(added.schema) for t in self.sources] + [added]).combine_chunks()
+        at = np.array(self.texts_at, np.int64)
+        python = at < 0
+        at[python] = self._source_rows - 1 - at[python]
+        return texts, at
+
     def table(self, rules: pa.Table) -> tuple[pa.Table, dict]:
         """The rows as a table of the config's features, sorted by id, and the mapping counts."""
         n = len(self.ids)
-        at = np.array(self.rules, np.int64).reshape(n, 2)
+        at = np.stack([np.fromiter(self.rules_a, np.int64, n), np.fromiter(self.rules_b, np.int64, n)], axis=1)
         original = rules.column("original_rule").to_pylist() if n else []
         roles = np.full((n, 3), -1, np.int8)
         confidence = np.zeros(n)
@@ -272,30 +298,38 @@ class _Dilemmas:
         source[list(self.given)] = "raw"
         stats = {f"mapping_{kind}": int((source == kind).sum()) for kind in ("raw", "recovered", "none")}
         # Columns are built in id order (cheaper than sorting the finished table's nested columns).
-        order = sorted(range(n), key=self.ids.__getitem__)
-        by_id = np.array(order, np.int64)
-        flat_order = (3 * by_id[:, None] + np.arange(3)).reshape(-1)
+        ids = pa.array(self.ids, pa.string())
+        order = pc.sort_indices(ids)
+        by_id = order.to_numpy()
+        texts, text_at = self._texts()
+        text_at = text_at[by_id]
+        flat_text_at = (text_at[:, None] + len(texts) * np.arange(3)).reshape(-1)
         schema = features(CONFIG).arrow_schema
         flat_roles = roles[by_id].reshape(-1)
+        option_texts = pa.concat_arrays([texts.column(k).chunk(0) if texts.column(k).num_chunks else
+                                         pa.array([], pa.string()) for k in "abc"])
         options = pa.StructArray.from_arrays(
             [pa.array(list(LETTERS) * n, pa.string()),
-             pa.array([self.options[i] for i in flat_order.tolist()], pa.string()),
+             option_texts.take(pa.array(flat_text_at)),
              pa.array(ROLES, pa.string()).take(pa.array(flat_roles, mask=flat_roles < 0))],
             fields=list(schema.field("options").type.value_type))
         columns = {
-            "id": pa.array([self.ids[i] for i in order], pa.string()),
-            "pair_id": pa.array([self.pair_ids[i] for i in order], pa.string()),
-            "scene": pa.array([self.scenes[i] for i in order], pa.string()),
+            "id": ids.take(order),
+            "pair_id": pa.array(self.pair_ids, pa.string()).take(order),
+            "scene": texts.column("scene").combine_chunks().take(pa.array(text_at)),
             "options": pa.ListArray.from_arrays(pa.array(np.arange(0, 3 * n + 1, 3, dtype=np.int32)), options,
                                                 type=schema.field("options").type),
             "mapping_source": pa.array(source[by_id].tolist(), pa.string()),
             "mapping_confidence": pa.array(confidence[by_id], pa.float32()),
         }
+        rule_columns: dict[str, pa.Array] = {}
         for side, name in enumerate(("rule_a", "rule_b")):
             ref_type = schema.field(name).type
+            for f in ref_type:
+                if f.name not in rule_columns:
+                    rule_columns[f.name] = rules.column(f.name).combine_chunks()
             columns[name] = pa.StructArray.from_arrays(
-                [rules.column(f.name).combine_chunks().take(at[by_id, side]).cast(f.type) for f in ref_type],
-                fields=list(ref_type))
+                [rule_columns[f.name].take(at[by_id, side]).cast(f.type) for f in ref_type], fields=list(ref_type))
         # Without all-valid bitmaps (``take`` adds them), the card's byte counts are those of sorted rows.
         return pa.Table.from_arrays([without_validity(columns[f.name]) for f in schema], schema=schema), stats
 
@@ -356,14 +390,22 @@ def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows:
     """A processed dilemma file (one scene per row): each row published, folded or rejected."""
     published = []
     file = artifact.relpath
-    cells = (*SCENE_COLUMNS, "rot1_option", "rot2_option")
-    for (scene, key, a, b, c, field, error, given_a, given_b), pair, line in resolved_rows(
-            ctx, artifact, pairs, cells, prepare=parsed_scenes):
+    read = ctx.column_table(CONFIG, artifact, parsed_scenes)
+    table = read.table
+    first = rows.source(*(table.column(c) for c in ("scene_text", "option_a", "option_b", "option_c")))
+    cells = [table.column(c).to_pylist() if c in table.column_names else [None] * table.num_rows
+             for c in ("scene_key", "option_a", "option_b", "option_c", "parse_field", "parse_error",
+                       "rot1_option", "rot2_option")]
+    found = pairs.pairs(read, file)
+    for row, (line, pair, key, a, b, c, field, error, given_a, given_b) in enumerate(
+            zip(read.lines.tolist(), found, *cells, strict=True)):
+        if pair is None:
+            continue
         if error is not None:
             ctx.ledger.reject(CONFIG, file, line, field, error)
             continue
         row_id = dilemma_id_of_key(pair.rule_a, pair.rule_b, key)
-        if rows.add(pair, row_id, scene, (a, b, c), given_a, given_b):
+        if rows.add(pair, row_id, first + row, (a, b, c), given_a, given_b):
             published.append((file, line, row_id))
         else:
             ctx.ledger.fold(CONFIG, file, line, row_id, "same dilemma")

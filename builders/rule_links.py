@@ -7,9 +7,11 @@ or the original (pre-rewrite) text.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from builders.normalizers.text import dedup_key
+from builders.normalizers.text import clean_key_column, clean_text_column, dedup_key
 
 
 class RuleIndex:
@@ -50,6 +52,16 @@ class RuleIndex:
         if self._by_key is None:
             self._by_key = self._index()
         return self._by_key.get(dedup_key(text))
+
+    def positions_of(self, texts: pa.Array) -> np.ndarray:
+        """:meth:`position` of every text (``-1`` for none), the keys computed column-wise."""
+        if self._by_key is None:
+            self._by_key = self._index()
+        get = self._by_key.get
+        keys = clean_key_column(clean_text_column(texts)).to_pylist()
+        empty = pc.fill_null(pc.equal(texts, ""), True).to_numpy(zero_copy_only=False)
+        return np.array([-1 if blank else get(key, -1) for key, blank in zip(keys, empty.tolist(), strict=True)],
+                        np.int64)
 
     def find(self, text: str | None) -> dict | None:
         """The rule row whose text matches, or ``None``."""
