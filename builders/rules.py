@@ -836,31 +836,14 @@ def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Ta
     return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
 
 
-def build(ctx: BuildContext) -> pa.Table:
-    """Build the published rules, sorted by id, recording every raw row's outcome."""
-    observations, masters = read_observations(ctx)
-    observations = _validate_observations(ctx, observations)
-    plain = _split_plain(masters, observations)
-    stats: Counter = Counter()
-    groups = _group(ctx, observations)
-    resolved = [r for g, group_id in zip(groups, stable_ids("rule", [g.key for g in groups]), strict=True)
-                if (r := _resolve(ctx, g, group_id, stats))]
-    demoted: list[_Resolved] = []
-    if plain is not None:
-        plain, demoted = _demote(ctx, plain, resolved, stats)
-    resolved = sorted(resolved + demoted, key=lambda r: r.seq) if demoted else resolved
-    kept = _Kept.of(_exact_dedup(ctx, resolved, stats), plain or _MasterRows.empty())
-    kept_ids = kept.ids()
-    clusters = _near_duplicate_clusters(ctx, kept)
-    fold_near = ctx.settings.near_dup.mode == "fold"
-    representatives = np.asarray(clusters if fold_near and clusters is not None else range(len(kept_ids)))
-    position_of = np.empty(len(kept.entries), np.int64)
-    position_of[kept.entries] = np.arange(len(kept.entries))
+def _publish_resolved(ctx: BuildContext, kept: _Kept, kept_ids: list[str], representatives: np.ndarray,
+                      position_of: np.ndarray) -> tuple[list[dict], list[tuple[str, str]], list[int]]:
+    """Record the outcome of every copy of the resolved rules: the rows published, their keys
+    (original, published) and their positions in reading order."""
     rows: list[dict] = []
     keys: list[tuple[str, str]] = []
-    published: list[tuple[str, int, str]] = []
     positions: list[int] = []
-    """Reading-order position of each published row."""
+    published: list[tuple[str, int, str]] = []
     ledger = ctx.ledger
     for i, (best, folded, _) in enumerate(kept.resolved):
         position = int(position_of[i])
@@ -883,19 +866,49 @@ def build(ctx: BuildContext) -> pa.Table:
         rows.append(best.row)
         positions.append(position)
         keys.append((best.kept.key, best.key if best.row["rewritten"] else best.kept.key))
-    plain, plain_ids = kept.plain, kept.plain_ids
-    plain_positions = position_of[len(kept.resolved):]
-    folded_plain = representatives[plain_positions] != plain_positions
-    for i in np.flatnonzero(folded_plain).tolist():
-        rep_id = kept_ids[representatives[plain_positions[i]]]
-        ctx.rule_aliases[plain.key[i]] = rep_id
-        ledger.fold(CONFIG, plain.files[i], int(plain.lines[i]), rep_id, f"near-duplicate of {rep_id}")
-    if folded_plain.any():
-        kept_plain = np.flatnonzero(~folded_plain)
-        plain, plain_ids = plain.take(kept_plain), [plain_ids[i] for i in kept_plain.tolist()]
-        plain_positions = plain_positions[kept_plain]
     ledger.publish_many(CONFIG, published)
-    ledger.publish_many(CONFIG, zip(plain.files, plain.lines.tolist(), plain_ids, strict=True))
+    return rows, keys, positions
+
+
+def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], representatives: np.ndarray,
+                   position_of: np.ndarray) -> tuple[_MasterRows, list[str], np.ndarray]:
+    """Record the outcome of the plain rows: the rows published, their ids and their positions in reading order."""
+    plain, plain_ids = kept.plain, kept.plain_ids
+    positions = position_of[len(kept.resolved):]
+    folded = representatives[positions] != positions
+    for i in np.flatnonzero(folded).tolist():
+        rep_id = kept_ids[representatives[positions[i]]]
+        ctx.rule_aliases[plain.key[i]] = rep_id
+        ctx.ledger.fold(CONFIG, plain.files[i], int(plain.lines[i]), rep_id, f"near-duplicate of {rep_id}")
+    if folded.any():
+        rest = np.flatnonzero(~folded)
+        plain, plain_ids, positions = plain.take(rest), [plain_ids[i] for i in rest.tolist()], positions[rest]
+    ctx.ledger.publish_many(CONFIG, zip(plain.files, plain.lines.tolist(), plain_ids, strict=True))
+    return plain, plain_ids, positions
+
+
+def build(ctx: BuildContext) -> pa.Table:
+    """Build the published rules, sorted by id, recording every raw row's outcome."""
+    observations, masters = read_observations(ctx)
+    observations = _validate_observations(ctx, observations)
+    plain = _split_plain(masters, observations)
+    stats: Counter = Counter()
+    groups = _group(ctx, observations)
+    resolved = [r for g, group_id in zip(groups, stable_ids("rule", [g.key for g in groups]), strict=True)
+                if (r := _resolve(ctx, g, group_id, stats))]
+    demoted: list[_Resolved] = []
+    if plain is not None:
+        plain, demoted = _demote(ctx, plain, resolved, stats)
+    resolved = sorted(resolved + demoted, key=lambda r: r.seq) if demoted else resolved
+    kept = _Kept.of(_exact_dedup(ctx, resolved, stats), plain or _MasterRows.empty())
+    kept_ids = kept.ids()
+    clusters = _near_duplicate_clusters(ctx, kept)
+    fold_near = ctx.settings.near_dup.mode == "fold"
+    representatives = np.asarray(clusters if fold_near and clusters is not None else range(len(kept_ids)))
+    position_of = np.empty(len(kept.entries), np.int64)
+    position_of[kept.entries] = np.arange(len(kept.entries))
+    rows, keys, positions = _publish_resolved(ctx, kept, kept_ids, representatives, position_of)
+    plain, plain_ids, plain_positions = _publish_plain(ctx, kept, kept_ids, representatives, position_of)
     schema = features(CONFIG).arrow_schema
     table, order = sort_table(pa.concat_tables([rows_to_table(rows, schema), _plain_table(plain, plain_ids, schema)]),
                               "id")
