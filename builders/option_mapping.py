@@ -106,12 +106,14 @@ def _shares(option_keys: np.ndarray, rule_keys: np.ndarray, per_rule: np.ndarray
     return np.divide(hits, wanted, out=np.zeros(len(rule_of_option)), where=wanted > 0)
 
 
-def _chunk_roles(options: list[str], rules_a: list[str], rules_b: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`recover_roles` of one chunk (the keys' option index must fit in 22 bits)."""
+def _chunk_roles(options: list[str], rules_a: list[int], rules_b: list[int],
+                 rule_chars: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`recover_roles` of one chunk (the keys' option index must fit in 22 bits); its
+    rules as indices into ``rule_chars``, the :func:`_chars` of every distinct rule."""
     n = len(rules_a)
-    rules: dict[str, int] = {}
+    rules: dict[int, int] = {}
     index = [rules.setdefault(r, len(rules)) for side in (rules_a, rules_b) for r in side]
-    rule_keys, per_rule = _sorted_keys(_chars_of(list(rules)), distinct=True)
+    rule_keys, per_rule = _sorted_keys([rule_chars[r] for r in rules], distinct=True)
     option_keys, _ = _sorted_keys(_chars_of(options), distinct=False)
     share_a, share_b = (_shares(option_keys, rule_keys, per_rule, np.repeat(np.array(side, np.int64), 3)).reshape(-1, 3)
                         for side in (index[:n], index[n:]))
@@ -148,9 +150,13 @@ def recover_roles(options: list[str], rules_a: list[str], rules_b: list[str], *,
     if not 0 < chunk < (1 << 22) // 3:
         raise ValueError(f"chunk must be 1 to {(1 << 22) // 3 - 1} dilemmas (a key's text index has 22 bits)")
     bounds = [(begin, min(n, begin + chunk)) for begin in range(0, n, chunk)]
+    distinct: dict[str, int] = {}  # every chunk quotes the same few rules: each is cleaned once
+    index_a = [distinct.setdefault(rule, len(distinct)) for rule in rules_a]
+    index_b = [distinct.setdefault(rule, len(distinct)) for rule in rules_b]
+    rule_chars = _chars_of(list(distinct))
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        parts = list(pool.map(lambda b: _chunk_roles(options[3 * b[0]:3 * b[1]], rules_a[b[0]:b[1]],
-                                                     rules_b[b[0]:b[1]]), bounds))
+        parts = list(pool.map(lambda b: _chunk_roles(options[3 * b[0]:3 * b[1]], index_a[b[0]:b[1]],
+                                                     index_b[b[0]:b[1]], rule_chars), bounds))
     if not parts:
         return np.full((0, 3), -1, np.int8), []
     roles = np.concatenate([r for r, _ in parts])
