@@ -274,3 +274,34 @@ def test_every_csv_kind_observed_column_wise_as_row_by_row(tmp_path):
         assert got == expected, artifact.relpath
         assert by_columns.ledger.entries() == by_rows.ledger.entries(), artifact.relpath
         assert by_columns.repairs == by_rows.repairs
+
+
+def test_two_master_tables_column_wise_give_the_row_by_row_build(tmp_path, monkeypatch):
+    """Master rows alone under their key in one master table but not in the other, and the
+    splicing of each table's remaining rows back into reading order, as row by row."""
+    root = write_raw_tree(tmp_path / "raw")
+    write_csv(root / "data_control/final2.csv", ["rot", "translate", "level", "core values", "derived values"], [
+        ["爱护公共设施是每个公民的责任。", "Public facilities belong to everyone.", "国家", "文明", "精神文明"],
+        ["诚实守信是做人的根本", "Honesty is the root of being a person.", "个人", "诚信", "言行一致"],
+        ["Be kind.", "Be kind.", "个人", "友善", "尊重他人"],
+        ["盗掘古墓是不道德的行为", "", "社会", "法治", "严格守法"],
+    ])
+    (root / "cvc-raw.yaml").write_text("""artifacts:
+  - {kind: master_table, path: "data_control/final*.csv"}
+  - {kind: llm_labels, path: "data_control/label_rot_data/llm/*.csv"}
+  - {kind: human_labels, path: "data_control/label_rot_data/human/*.csv"}
+  - {kind: seed_rules, path: "basic_value_rule/*/*.csv"}
+  - {kind: generated_classified, path: "rule_generation/6_final/*.csv"}
+  - {kind: v1_release, path: "*.jsonl"}
+""", encoding="utf-8")
+    columnar = collect(root)
+    assert [a.relpath for a in columnar.artifacts if a.kind.name == "master_table"] == [
+        "data_control/final.csv", "data_control/final2.csv"]
+    monkeypatch.setattr("builders.readers.layout.read_csv_columns", lambda decoded: None)
+    by_rows = collect(root)
+    assert columnar.results["rules"].to_pylist() == by_rows.results["rules"].to_pylist()
+    assert columnar.ledger.entries() == by_rows.ledger.entries()
+    assert columnar.repairs == by_rows.repairs and columnar.notes == by_rows.notes
+    assert columnar.rule_keys == by_rows.rule_keys
+    folded = {(e.file, e.line) for e in columnar.ledger.entries("folded")}
+    assert ("data_control/final2.csv", 2) in folded or ("data_control/final.csv", 7) in folded
