@@ -272,13 +272,17 @@ class _Dilemmas:
         added = pa.table({"scene": pa.array(self.scenes, pa.string()),
                           **{k: pa.array(self.option_rows[i::3], pa.string()) for i, k in enumerate("abc")}})
         texts = pa.concat_tables([t.cast(added.schema) for t in self.sources] + [added]).combine_chunks()
+        self.sources = []
         at = np.array(self.texts_at, np.int64)
         python = at < 0
         at[python] = self._source_rows - 1 - at[python]
         return texts, at
 
     def table(self, rules: pa.Table) -> tuple[pa.Table, dict]:
-        """The rows as a table of the config's features, sorted by id, and the mapping counts."""
+        """The rows as a table of the config's features, sorted by id, and the mapping counts.
+
+        Called once, at the end: it frees the option strings the mapping read.
+        """
         n = len(self.ids)
         at = np.stack([np.fromiter(self.rules_a, np.int64, n), np.fromiter(self.rules_b, np.int64, n)], axis=1)
         original = rules.column("original_rule").to_pylist() if n else []
@@ -291,6 +295,9 @@ class _Dilemmas:
             roles[recover], confidence[recover] = recover_roles(
                 options, [original[i] for i in at[recover, 0].tolist()], [original[i] for i in at[recover, 1].tolist()],
                 threads=_THREADS)
+            del options
+        del original
+        self.options = []  # only the mapping reads them: a quarter of a gigabyte, freed before the texts are copied
         for i, (given_a, given_b) in self.given.items():
             follows = given_mapping(list(LETTERS), given_a, given_b).follows
             roles[i], confidence[i] = [ROLES.index(follows[letter]) for letter in LETTERS], 1.0
