@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -312,9 +313,7 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     master = _MasterRows([file] * len(texts), lines[rows], seq + lines[rows], texts,
                          clean_key_column(texts).to_pylist(), has_cjk_column(texts), english, values)
     for line, closure in zip(master.lines.tolist(), values, strict=True):
-        if closure.added or closure.dropped:
-            ctx.repairs.append({"config": CONFIG, "file": file, "line": line,
-                                "added": closure.added, "dropped": closure.dropped})
+        _record_repair(ctx, file, line, closure)
     n = len(texts)
     invalid = _schema_errors(validator, pa.table({
         "rule": texts, "rule_en": english, "source": pa.repeat("master_table", n),
@@ -443,14 +442,17 @@ def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Ar
     return observations
 
 
+def _record_repair(ctx: BuildContext, file: str, line: int, values: Closure | None) -> None:
+    """Record in the repairs a raw row whose values normalization changed."""
+    if values is not None and (values.added or values.dropped):
+        ctx.repairs.append({"config": CONFIG, "file": file, "line": line,
+                            "added": values.added, "dropped": values.dropped})
+
+
 def _keep(ctx: BuildContext, observations: list[Observation], obs: Observation) -> None:
     """Add an observation, recording in the repairs when normalization changed its values."""
     observations.append(obs)
-    if obs.values is not None and (obs.values.added or obs.values.dropped):
-        ctx.repairs.append({
-            "config": CONFIG, "file": obs.file, "line": obs.line,
-            "added": obs.values.added, "dropped": obs.values.dropped,
-        })
+    _record_repair(ctx, obs.file, obs.line, obs.values)
 
 
 _SEQ_STRIDE = 1 << 32
@@ -483,13 +485,8 @@ def read_observations(ctx: BuildContext) -> tuple[list[Observation], list[_Maste
     return observations, masters
 
 
-def _schema_errors(validator: TableValidator, fields: pa.Table, values: list[Closure]) -> dict[int, str]:
-    """The first schema error of each invalid row (``field: message``), given its text fields and values.
-
-    Value lists are checked once per distinct closure (the normalizer shares them between
-    rows), then their errors are given to every row that has that closure.
-    """
-    errors = validator.validate(fields, partial=True)
+def _distinct_closures(values: list[Closure]) -> tuple[list[Closure], list[int]]:
+    """The distinct closures (the normalizer shares one object per combination) and each row's index among them."""
     index: dict[int, int] = {}
     closures: list[Closure] = []
     which: list[int] = []
@@ -499,6 +496,17 @@ def _schema_errors(validator: TableValidator, fields: pa.Table, values: list[Clo
             i = index[id(closure)] = len(closures)
             closures.append(closure)
         which.append(i)
+    return closures, which
+
+
+def _schema_errors(validator: TableValidator, fields: pa.Table, values: list[Closure]) -> dict[int, str]:
+    """The first schema error of each invalid row (``field: message``), given its text fields and values.
+
+    Value lists are checked once per distinct closure (the normalizer shares them between
+    rows), then their errors are given to every row that has that closure.
+    """
+    errors = validator.validate(fields, partial=True)
+    closures, which = _distinct_closures(values)
     closure_errors: dict[int, list[RowError]] = {}
     for error in validator.validate(pa.table({
         "dimensions": [c.dimensions for c in closures],
@@ -533,10 +541,6 @@ def _validate_observations(ctx: BuildContext, observations: list[Observation]) -
     return [o for o in observations if id(o) not in rejected]
 
 
-def _seq(obs: Observation) -> int:
-    return obs.seq
-
-
 def _split_plain(masters: list[_MasterRows], observations: list[Observation]) -> _MasterRows | None:
     """The master rows published as they are: Chinese, alone under their key in every artifact,
     and no English copy links to them. The others join ``observations`` (in reading order)."""
@@ -559,7 +563,7 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation]) ->
     rest = master.observations(np.flatnonzero(~plain), en_keys)
     for _, run in itertools.groupby(rest, key=lambda o: o.seq // _SEQ_STRIDE):  # one run per master file
         run = list(run)
-        at = bisect.bisect(observations, run[0].seq, key=_seq)
+        at = bisect.bisect(observations, run[0].seq, key=attrgetter("seq"))
         observations[at:at] = run  # in reading order, as if read one by one
     return master.take(np.flatnonzero(plain))
 
@@ -812,16 +816,8 @@ def _mark_near_duplicates(ctx: BuildContext, kept_ids: list[str], clusters: list
 def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Table:
     """The published rows of plain master rows, built from their columns."""
     n = len(ids)
-    index: dict[int, int] = {}
-    closures: list[Closure] = []
-    which = []
-    for closure in plain.values:
-        i = index.get(id(closure))
-        if i is None:
-            i = index[id(closure)] = len(closures)
-            closures.append(closure)
-        which.append(i)
-    which = pa.array(which, pa.int64())
+    closures, rows = _distinct_closures(plain.values)
+    which = pa.array(rows, pa.int64())
 
     def values(tier: str) -> pa.Array:
         return pa.array([getattr(c, tier) for c in closures], schema.field(tier).type).take(which)
