@@ -71,8 +71,8 @@ def pair_id(rule_a_id: str, rule_b_id: str) -> str:
 class RulePair:
     """The ids of both published rules a row names, the id of their pair, and the rules' table positions."""
 
-    rule_a: str
-    rule_b: str
+    rule_a_id: str
+    rule_b_id: str
     id: str
     at: tuple[int, int]
     """Positions of both rules in the ``rules`` table."""
@@ -349,7 +349,7 @@ def _from_blob(ctx: BuildContext, file: str, line: int, blob: str | None, pair: 
     failed = len(items) - len(parsed)
     new, ids = [], []
     for scene, options in parsed:
-        row_id = dilemma_id(pair.rule_a, pair.rule_b, scene, cleaned=True)
+        row_id = dilemma_id(pair.rule_a_id, pair.rule_b_id, scene, cleaned=True)
         ids.append(row_id)
         if rows.add(pair, row_id, scene, tuple(text for _, text in options)):
             new.append(row_id)
@@ -411,7 +411,7 @@ def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows:
         if error is not None:
             ctx.ledger.reject(CONFIG, file, line, field, error)
             continue
-        row_id = dilemma_id_of_key(pair.rule_a, pair.rule_b, key)
+        row_id = dilemma_id_of_key(pair.rule_a_id, pair.rule_b_id, key)
         if rows.add(pair, row_id, first + row, (a, b, c), given_a, given_b):
             published.append((file, line, row_id))
         else:

@@ -128,7 +128,7 @@ def build(ctx: BuildContext) -> list[dict]:
             models[(file, kind)] = (model_raw, normalize_model(model_raw))
         model_raw, model = models[(file, kind)]
         if kind == "dilemma_answers":
-            key = (pair.rule_a, pair.rule_b, fields["scene"])
+            key = (pair.rule_a_id, pair.rule_b_id, fields["scene"])
             if isinstance(key[2], str) and key in items:
                 item = items[key]
             else:

@@ -161,7 +161,7 @@ def test_rule_pairs_are_found_by_their_chinese_text_whichever_column_holds_it(ra
     found = PairResolver(ctx, "dilemmas").pairs(ColumnTable(table, np.arange(2, 2 + len(rows))), "a.csv")
 
     ids = {rule["original_rule"]: rule["id"] for rule in ctx.results["rules"].to_pylist()}
-    assert [(pair.rule_a, pair.rule_b) if pair else None for pair in found] == [
+    assert [(pair.rule_a_id, pair.rule_b_id) if pair else None for pair in found] == [
         (ids[RULE_A], ids[RULE_B]), (ids[RULE_A], ids[RULE_B]), None, None, None, (ids[RULE_A], ids[RULE_B]), None,
         (ids[RULE_A], ids[RULE_B]), None, (ids[RULE_A], ids[RULE_B]), (ids[RULE_A], ids[RULE_B])]
     assert len({id(pair) for pair in found if pair}) == 1 and found[0].id == pair_id(ids[RULE_A], ids[RULE_B])
