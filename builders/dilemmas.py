@@ -395,7 +395,8 @@ PREFETCH = {"dilemma_scenes": parsed_scenes}
 
 def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows: _Dilemmas) -> None:
     """A processed dilemma file (one scene per row): each row published, folded or rejected."""
-    published = []
+    published: list[tuple[str, int, str]] = []
+    folds: list[tuple[str, int, str, str]] = []
     file = artifact.relpath
     read = ctx.column_table(CONFIG, artifact, parsed_scenes)
     table = read.table
@@ -415,8 +416,9 @@ def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows:
         if rows.add(pair, row_id, first + row, (a, b, c), given_a, given_b):
             published.append((file, line, row_id))
         else:
-            ctx.ledger.fold(CONFIG, file, line, row_id, "same dilemma")
+            folds.append((file, line, row_id, "same dilemma"))
     ctx.ledger.publish_many(CONFIG, published)
+    ctx.ledger.fold_many(CONFIG, folds)
 
 
 def build(ctx: BuildContext) -> pa.Table:

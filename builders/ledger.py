@@ -94,15 +94,23 @@ class Ledger:
 
     def publish_many(self, config: str, published: Iterable[tuple[str, int, str]]) -> None:
         """Record many ``(file, line, row id)`` as published: a rules build publishes a quarter of a million."""
-        read, entries = self._read, self._entries
-        for file, line, row_id in published:
-            key = (config, file, line)
-            if key not in read or key in entries:
-                self.publish(config, file, line, row_id)  # raises the same error as one by one
-            entries[key] = Entry(config, file, line, "published", row_id)
+        self._record_many(config, "published", ((file, line, row_id, None) for file, line, row_id in published))
 
     def fold(self, config: str, file: str, line: int, into: str, reason: str) -> None:
         self._record(Entry(config, file, line, "folded", id=into, reason=reason))
+
+    def fold_many(self, config: str, folded: Iterable[tuple[str, int, str, str]]) -> None:
+        """Record many ``(file, line, id folded into, reason)`` as folded (hundreds of thousands of copies)."""
+        self._record_many(config, "folded", folded)
+
+    def _record_many(self, config: str, outcome: str, rows: Iterable[tuple[str, int, str, str | None]]) -> None:
+        read, entries = self._read, self._entries
+        for file, line, row_id, reason in rows:
+            key = (config, file, line)
+            entry = Entry(config, file, line, outcome, row_id, None, reason)
+            if key not in read or key in entries:
+                self._record(entry)  # raises the same error as one by one
+            entries[key] = entry
 
     def exclude(self, config: str, file: str, line: int, reason: str, row_id: str | None = None) -> None:
         self._record(Entry(config, file, line, "excluded", id=row_id, reason=reason))

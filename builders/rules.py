@@ -579,7 +579,7 @@ class _Group:
 def _group(ctx: BuildContext, observations: list[Observation]) -> list[_Group]:
     """Group copies by normalized Chinese text; link English copies through their translation."""
     zh = [o for o in observations if o.lang == "zh"]
-    groups = {k: _Group(k, v) for k, v in group_exact(zh, lambda o: o.key).items()}
+    groups = {k: _Group(k, v) for k, v in group_exact(zh, attrgetter("key")).items()}
     english = [o for o in observations if o.lang == "en"]
     wanted = {o.key for o in english}
     by_english: dict[str, str] = {}
@@ -716,7 +716,7 @@ def _exact_dedup(ctx: BuildContext, resolved: list[_Resolved],
     kept = []
     if resolved:
         stats.setdefault("folded_after_rewrite", 0)  # the report states the count even when nothing folds
-    for copies in group_exact(resolved, lambda r: r.key).values():
+    for copies in group_exact(resolved, attrgetter("key")).values():
         if len(copies) == 1:
             kept.append((copies[0], [], copies[0].seq))
             continue
@@ -840,29 +840,29 @@ def _publish_resolved(ctx: BuildContext, kept: _Kept, kept_ids: list[str], repre
     keys: list[tuple[str, str]] = []
     positions: list[int] = []
     published: list[tuple[str, int, str]] = []
-    ledger = ctx.ledger
+    folds: list[tuple[str, int, str, str]] = []
     for i, (best, folded, _) in enumerate(kept.resolved):
         position = int(position_of[i])
         best_id, rep_id = best.row["id"], kept_ids[representatives[position]]
         if rep_id != best_id:
             for other in (best, *folded):
                 ctx.rule_aliases[other.group_key] = ctx.rule_aliases[other.key] = rep_id
-                for obs in other.members:
-                    ledger.fold(CONFIG, obs.file, obs.line, rep_id, f"near-duplicate of {rep_id}")
+                folds += [(obs.file, obs.line, rep_id, f"near-duplicate of {rep_id}") for obs in other.members]
             continue
         for obs in best.members:
             if obs is best.kept:
                 published.append((obs.file, obs.line, best_id))
             else:
-                ledger.fold(CONFIG, obs.file, obs.line, best_id, "same rule text")
+                folds.append((obs.file, obs.line, best_id, "same rule text"))
         for other in folded:
-            for obs in other.members:
-                ledger.fold(CONFIG, obs.file, obs.line, best_id, f"same text as {best_id} after rewrite")
+            reason = f"same text as {best_id} after rewrite"
+            folds += [(obs.file, obs.line, best_id, reason) for obs in other.members]
         best.row["cluster_id"] = best_id  # when near-duplicates are marked, set again once the clusters are known
         rows.append(best.row)
         positions.append(position)
         keys.append((best.kept.key, best.key if best.row["rewritten"] else best.kept.key))
-    ledger.publish_many(CONFIG, published)
+    ctx.ledger.fold_many(CONFIG, folds)
+    ctx.ledger.publish_many(CONFIG, published)
     return rows, keys, positions
 
 

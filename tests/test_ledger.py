@@ -26,6 +26,20 @@ def test_bulk_publish_refuses_rows_never_read_or_already_recorded():
         ledger.publish_many("rules", [("final.csv", 2, "rule-a")])
 
 
+def test_bulk_fold_records_what_one_by_one_folding_records_and_refuses_the_same_rows():
+    one, bulk = Ledger(), Ledger()
+    for ledger in (one, bulk):
+        ledger.read_lines("rules", "llm.csv", range(2, 5))
+    for line in range(2, 5):
+        one.fold("rules", "llm.csv", line, "rule-a", "same rule text")
+    bulk.fold_many("rules", [("llm.csv", line, "rule-a", "same rule text") for line in range(2, 5)])
+    assert bulk.entries() == one.entries()
+    with pytest.raises(RuntimeError, match="llm.csv:5 was given an outcome but never read"):
+        bulk.fold_many("rules", [("llm.csv", 5, "rule-a", "same rule text")])
+    with pytest.raises(RuntimeError, match="already folded"):
+        bulk.fold_many("rules", [("llm.csv", 2, "rule-b", "same rule text")])
+
+
 def test_counts_of_every_config_in_one_pass_match_the_counts_of_each():
     ledger = Ledger()
     ledger.read_lines("rules", "a.csv", [2, 3, 4, 5])
