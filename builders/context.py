@@ -116,23 +116,14 @@ class BuildContext:
             self.ledger.read(config, record.file, record.line)
             yield record
 
-    def columns(self, config: str, artifact: Artifact,
-                prepare: Prepare | None = None) -> ColumnTable | Iterator[Record]:
-        """An artifact column-wise, its rows registered as read, or, when it cannot be read
-        that way, its records as :meth:`records` gives them.
+    def column_table(self, config: str, artifact: Artifact, prepare: Prepare | None = None) -> ColumnTable:
+        """An artifact column-wise, its rows registered as read. A CSV that can only be read
+        row by row is turned into columns once its records are registered (and its bad lines
+        rejected).
 
         ``prepare``: the config's work on the columns that needs no earlier config; the
         :attr:`prefetch` may have done it already, in another process.
         """
-        table = self._read_prepared(artifact, prepare)
-        if isinstance(table, ColumnTable):
-            self.ledger.read_lines(config, artifact.relpath, table.lines.tolist())
-            return table
-        return self.registered(config, table)
-
-    def column_table(self, config: str, artifact: Artifact, prepare: Prepare | None = None) -> ColumnTable:
-        """:meth:`columns`, always column-wise: a CSV that could only be read row by row is
-        turned into columns once its records are registered (and its bad lines rejected)."""
         table = self._read_prepared(artifact, prepare)
         if isinstance(table, ColumnTable):
             self.ledger.read_lines(config, artifact.relpath, table.lines.tolist())

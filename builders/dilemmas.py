@@ -369,7 +369,7 @@ def resolved_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, ce
     """``(cells, pair, line)`` for each row of a file (of ``pairs.config``) whose two rules are published.
 
     ``cells``: the row's cells of those columns, in that order (``None`` for a column the
-    file lacks). ``prepare``: see :meth:`BuildContext.columns`.
+    file lacks). ``prepare``: see :meth:`BuildContext.column_table`.
     """
     read = ctx.column_table(pairs.config, artifact, prepare)
     table = read.table

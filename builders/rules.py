@@ -462,8 +462,8 @@ _SEQ_STRIDE = 1 << 32
 def read_observations(ctx: BuildContext) -> tuple[list[Observation], list[_MasterRows]]:
     """Read every rule artifact; rows that cannot be read are rejected in the ledger.
 
-    The master table (a quarter of a million rows) is read column-wise when its layout
-    allows, and its valid rows are returned as columns; every other row as an observation.
+    CSV files are read column-wise; the valid rows of a master table are returned as
+    columns, every other row as an observation.
     """
     observations: list[Observation] = []
     masters: list[_MasterRows] = []
@@ -471,17 +471,14 @@ def read_observations(ctx: BuildContext) -> tuple[list[Observation], list[_Maste
     validator = TableValidator(load_schema(CONFIG))
     for position, artifact in enumerate(ctx.reading(CONFIG, *(kind.name for kind in ARTIFACTS))):
         seq = position * _SEQ_STRIDE
-        if artifact.kind.name == "master_table":
-            records = ctx.columns(CONFIG, artifact)
-            if isinstance(records, ColumnTable):
-                masters.append(_read_master_table(ctx, normalize, validator, artifact.relpath, records, seq))
-                continue
-        elif artifact.path.suffix.lower() == ".csv":
-            observations += _observe_columns(ctx, normalize, artifact, ctx.column_table(CONFIG, artifact), seq)
+        if artifact.path.suffix.lower() != ".csv":  # JSONL: value cells may be lists
+            observations += _observe_records(ctx, normalize, artifact, ctx.registered(CONFIG, artifact.read()), seq)
             continue
+        columns = ctx.column_table(CONFIG, artifact)
+        if artifact.kind.name == "master_table":
+            masters.append(_read_master_table(ctx, normalize, validator, artifact.relpath, columns, seq))
         else:
-            records = ctx.registered(CONFIG, artifact.read())
-        observations += _observe_records(ctx, normalize, artifact, records, seq)
+            observations += _observe_columns(ctx, normalize, artifact, columns, seq)
     return observations, masters
 
 
