@@ -18,7 +18,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builders.context import BuildContext
-from builders.dedup import distinct_rows
 from builders.ids import stable_id
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk_column
 from builders.normalizers.values import ValueNormalizer
@@ -29,7 +28,7 @@ from builders.readers.layout import Artifact, ArtifactKind
 from builders.readers.prefetch import Prepare
 from builders.readers.records import ColumnTable
 from builders.schema import features
-from builders.taxonomy import UnknownValueError
+from builders.taxonomy import TIERS, UnknownValueError
 from builders.writer import without_validity
 
 CONFIG = "dilemmas"
@@ -93,14 +92,6 @@ class PairResolver:
         self.normalize = ValueNormalizer(ctx.taxonomy)
         self._pairs: dict[tuple[int, int], RulePair] = {}
 
-    def _values_failure(self, columns: tuple[str, str, str], cells: tuple) -> tuple | None:
-        """``("reject", column, reason)`` if one side's value cells name an unknown value."""
-        try:
-            self.normalize(*cells)
-        except UnknownValueError as err:
-            return ("reject", columns[("dimensions", "core_values", "derived_values").index(err.tier)], str(err))
-        return None
-
     def _pair_at(self, at_a: int, at_b: int) -> RulePair:
         pair = self._pairs.get((at_a, at_b))
         if pair is None:
@@ -134,15 +125,12 @@ class PairResolver:
 
         for value_columns in _VALUE_COLUMNS:
             if all(c in table.column_names for c in value_columns):
-                first, which = distinct_rows(table, value_columns)
-                codes = np.full(len(first), -1, np.int64)
-                cells_of_groups = zip(*(table.column(c).take(first).to_pylist() for c in value_columns), strict=True)
-                for group, cells in enumerate(cells_of_groups):
-                    failure = self._values_failure(value_columns, cells)
-                    if failure is not None:
-                        codes[group] = len(failures)
-                        failures.append(failure)
-                fail(codes[which] >= 0, codes[which])
+                codes = np.full(table.num_rows, -1, np.int64)
+                for row, outcome in enumerate(self.normalize.columns(*(table.column(c) for c in value_columns))):
+                    if isinstance(outcome, UnknownValueError):
+                        codes[row] = len(failures)
+                        failures.append(("reject", value_columns[TIERS.index(outcome.tier)], str(outcome)))
+                fail(codes >= 0, codes)
         at = []
         for n in ("1", "2"):
             rot, translate = _TextColumn(table, f"rot{n}"), _TextColumn(table, f"translate{n}")

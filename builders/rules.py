@@ -47,7 +47,7 @@ from builders.parsers.replies import (
 from builders.readers.layout import Artifact, ArtifactKind
 from builders.readers.records import ColumnTable, Record
 from builders.schema import features, load_schema
-from builders.taxonomy import Closure, UnknownValueError
+from builders.taxonomy import TIERS, Closure, UnknownValueError
 from builders.validate import RowError, TableValidator
 from builders.writer import rows_to_table, sort_table
 
@@ -62,7 +62,6 @@ _VALUE_COLUMNS = {
     "v1_release": ("level", "core values", "derived values"),
 }
 _RULE_COLUMN = {"v1_release": "rule"}
-_TIERS = ("dimensions", "core_values", "derived_values")
 
 ARTIFACTS = [
     ArtifactKind("master_table", CONFIG, ("data_control/final.csv",),
@@ -178,7 +177,7 @@ def _values(normalize: ValueNormalizer, fields: dict, columns: tuple[str, str, s
     try:
         return normalize(*(fields.get(c) for c in columns))
     except UnknownValueError as err:
-        column = columns[_TIERS.index(err.tier)]
+        column = columns[TIERS.index(err.tier)]
         raise _Reject(column, str(err)) from None
 
 
@@ -236,7 +235,7 @@ def _observe(
 def _closures_by_row(normalize: ValueNormalizer, table: pa.Table, columns: tuple[str, str, str]) -> list:
     """Each row's normalized values, or the :class:`_Reject` naming the column of its first unknown label."""
     outcomes = normalize.columns(*(table.column(column) for column in columns))
-    return [_Reject(columns[_TIERS.index(o.tier)], str(o)) if isinstance(o, UnknownValueError) else o
+    return [_Reject(columns[TIERS.index(o.tier)], str(o)) if isinstance(o, UnknownValueError) else o
             for o in outcomes]
 
 
@@ -821,7 +820,7 @@ def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Ta
 
     columns = {
         "id": pa.array(ids, pa.string()), "rule": plain.text, "rule_en": plain.text_en, "original_rule": plain.text,
-        "rewritten": pa.repeat(False, n), **{tier: values(tier) for tier in _TIERS},
+        "rewritten": pa.repeat(False, n), **{tier: values(tier) for tier in TIERS},
         "source": pa.repeat("master_table", n), "label": pa.nulls(n, schema.field("label").type),
         "label_origin": pa.repeat("none", n), "labeler": pa.nulls(n, pa.string()),
         "cluster_id": pa.array(ids, pa.string()),

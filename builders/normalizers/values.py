@@ -7,9 +7,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builders.parsers.replies import VALUE_SEPARATORS, split_values
-from builders.taxonomy import Closure, Taxonomy, UnknownValueError
+from builders.taxonomy import TIERS, Closure, Taxonomy, UnknownValueError
 
-_TIERS = ("dimensions", "core_values", "derived_values")
 _UNKNOWN = int(np.iinfo(np.uint64).max)
 """The combined bits of a row with an unknown label (no row of known labels has them all set)."""
 
@@ -46,7 +45,7 @@ class ValueNormalizer:
         closure = self._cache.get(key)
         if closure is None:
             cells = (dimensions, core_values, derived_values)
-            sets = tuple(self._cell(tier, cell) for tier, cell in zip(_TIERS, cells, strict=True))
+            sets = tuple(self._cell(tier, cell) for tier, cell in zip(TIERS, cells, strict=True))
             closure = self._closures.get(sets)
             if closure is None:
                 closure = self._closures[sets] = self.taxonomy.close(*(list(s) for s in sets))
@@ -67,7 +66,7 @@ class ValueNormalizer:
         rows = len(arrays[0])
         unknown = np.zeros(rows, bool)
         masks = []
-        for tier, array in zip(_TIERS, arrays, strict=True):
+        for tier, array in zip(TIERS, arrays, strict=True):
             mask, bad = self._tier_bits(tier, array)
             masks.append(mask)
             unknown |= bad
@@ -81,7 +80,7 @@ class ValueNormalizer:
             if key == _UNKNOWN:
                 outcomes.append(None)
                 continue
-            sets = tuple(self._names(tier, b) for tier, b in zip(_TIERS, bits, strict=True))
+            sets = tuple(self._names(tier, b) for tier, b in zip(TIERS, bits, strict=True))
             closure = self._closures.get(sets)
             if closure is None:
                 closure = self._closures[sets] = self.taxonomy.close(*(list(s) for s in sets))
@@ -135,7 +134,7 @@ def normalize_values(
     taxonomy: Taxonomy, dimensions: object, core_values: object, derived_values: object
 ) -> Closure:
     """Normalize one row's raw value cells (strings or lists) without memoization."""
-    raw = dict(zip(_TIERS, (dimensions, core_values, derived_values), strict=True))
+    raw = dict(zip(TIERS, (dimensions, core_values, derived_values), strict=True))
     canonical = {
         tier: [taxonomy.canonical(tier, name) for name in split_values(cell)]
         for tier, cell in raw.items()
