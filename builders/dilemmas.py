@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builders.context import BuildContext
-from builders.ids import stable_id
+from builders.ids import stable_id, stable_ids_under
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk_column
 from builders.normalizers.values import ValueNormalizer
 from builders.option_mapping import ROLES, given_mapping, recover_roles
@@ -28,7 +28,7 @@ from builders.readers.layout import Artifact, ArtifactKind
 from builders.readers.prefetch import Prepare
 from builders.readers.records import ColumnTable
 from builders.schema import features
-from builders.taxonomy import TIERS, UnknownValueError
+from builders.taxonomy import TIERS
 from builders.writer import without_validity
 
 CONFIG = "dilemmas"
@@ -110,27 +110,28 @@ class PairResolver:
         """Both rules of every row; a row that fails is recorded in the ledger and gets ``None``.
 
         A row fails on an unknown value name (rejected; the first side's values checked
-        first) or a rule missing from the rules config (an orphan; ``rot1`` first). Works
-        on Arrow dictionary codes: each distinct text is looked up once and each distinct
-        set of value cells normalized once, whatever the number of rows quoting them.
+        first) or a rule missing from the rules config (an orphan; ``rot1`` first).
+        """
+        codes, pairs = self.pair_codes(columns, file)
+        return [pairs[code] if code >= 0 else None for code in codes.tolist()]
+
+    def pair_codes(self, columns: ColumnTable, file: str) -> tuple[np.ndarray, list[RulePair]]:
+        """:meth:`pairs` as each row's index into a list of distinct pairs (``-1``: the row failed).
+
+        Works on Arrow dictionary codes: each distinct text is looked up once and each
+        distinct value cell split once, whatever the number of rows quoting them.
         """
         table = columns.table
         failures: list[tuple] = []
         failed = np.full(table.num_rows, -1, np.int64)
         """Per row, its first failure in ``failures``."""
 
-        def fail(rows: np.ndarray, codes: np.ndarray) -> None:
-            first = (failed < 0) & rows
-            failed[first] = codes[first]
-
         for value_columns in _VALUE_COLUMNS:
             if all(c in table.column_names for c in value_columns):
-                codes = np.full(table.num_rows, -1, np.int64)
-                for row, outcome in enumerate(self.normalize.columns(*(table.column(c) for c in value_columns))):
-                    if isinstance(outcome, UnknownValueError):
-                        codes[row] = len(failures)
-                        failures.append(("reject", value_columns[TIERS.index(outcome.tier)], str(outcome)))
-                fail(codes >= 0, codes)
+                for row, error in self.normalize.errors(*(table.column(c) for c in value_columns)).items():
+                    if failed[row] < 0:
+                        failed[row] = len(failures)
+                        failures.append(("reject", value_columns[TIERS.index(error.tier)], str(error)))
         at = []
         for n in ("1", "2"):
             rot, translate = _TextColumn(table, f"rot{n}"), _TextColumn(table, f"translate{n}")
@@ -142,18 +143,18 @@ class PairResolver:
                 failed[row] = len(failures)
                 failures.append(_orphan(f"rot{n}", clean_text(text)))
             at.append(chosen)
-        result = np.full(table.num_rows, None, object)
+        codes = np.full(table.num_rows, -1, np.int64)
+        pairs: list[RulePair] = []
         ok = failed < 0
         if ok.any():
             width = max(int(at[1].max()) + 1, 1)
             keys, inverse = np.unique(at[0][ok] * width + at[1][ok], return_inverse=True)  # 1-D: 15× faster
-            pairs = np.empty(len(keys), object)
-            pairs[:] = [self._pair_at(key // width, key % width) for key in keys.tolist()]
-            result[ok] = pairs[inverse]
+            codes[ok] = inverse
+            pairs = [self._pair_at(key // width, key % width) for key in keys.tolist()]
         lines = columns.lines
         for row in np.flatnonzero(~ok).tolist():
             self._record(failures[failed[row]], file, int(lines[row]))
-        return result.tolist()
+        return codes, pairs
 
 
 def _orphan(field: str, text: str) -> tuple:
@@ -202,7 +203,10 @@ class _Dilemmas:
     def __init__(self) -> None:
         self.position: dict[str, int] = {}
         self.ids: list[str] = []
-        self.pair_ids: list[str] = []
+        self.pair_of: list[int] = []
+        """Per row: its rule pair in :attr:`pairs`."""
+        self.pairs: list[RulePair] = []
+        self._pair_index: dict[str, int] = {}
         self.texts_at: list[int] = []
         """Per row: its row in :attr:`sources`, or ``-1 - k`` for the ``k``-th row added as Python strings."""
         self.sources: list[pa.Table] = []
@@ -210,16 +214,10 @@ class _Dilemmas:
         self._source_rows = 0
         self.scenes: list[str] = []
         """Scene texts of the rows added as Python strings."""
-        self.options: list[str] = []
-        """Three option texts per row (A, B, C)."""
         self.option_rows: list[str] = []
-        """Option texts of the rows added as Python strings, three per row."""
-        self.rules_a: list[int] = []
-        self.rules_b: list[int] = []
-        """Positions of each row's rule A and rule B in the ``rules`` table."""
+        """Option texts of the rows added as Python strings, three per row (A, B, C)."""
         self.given: dict[int, tuple[str, str]] = {}
         """Rows whose raw data names the letters of rule A and rule B (``rot1_option``, ``rot2_option``)."""
-        self.pairs_with_dilemmas: dict[str, str] = {}
 
     def source(self, scenes: pa.ChunkedArray, a: pa.ChunkedArray, b: pa.ChunkedArray, c: pa.ChunkedArray) -> int:
         """Register the scene and option columns of a file; the row of its first row in :attr:`sources`."""
@@ -228,32 +226,53 @@ class _Dilemmas:
         self._source_rows += len(scenes)
         return start
 
-    def add(self, pair: RulePair, row_id: str, scene: str | int, options: tuple[str, str, str],
-            given_a: str | None = None, given_b: str | None = None) -> bool:
-        """Add one dilemma (``False`` if a dilemma with this id is already there).
+    def _pair(self, pair: RulePair) -> int:
+        index = self._pair_index.get(pair.id)
+        if index is None:
+            index = self._pair_index[pair.id] = len(self.pairs)
+            self.pairs.append(pair)
+        return index
 
-        ``scene``: the scene text, or the row in :attr:`sources` holding the scene and options;
-        ``options``: the texts of options A, B and C; ``given_a``/``given_b``: the letters
-        of the options following rule A and rule B, where the raw data names them.
-        """
+    def add(self, pair: RulePair, row_id: str, scene: str, options: tuple[str, str, str]) -> bool:
+        """Add one dilemma given as Python strings (``False`` if a dilemma with this id is already there)."""
         if row_id in self.position:
             return False
-        at = self.position[row_id] = len(self.ids)
+        self.position[row_id] = len(self.ids)
         self.ids.append(row_id)
-        self.pair_ids.append(pair.id)
-        if isinstance(scene, int):
-            self.texts_at.append(scene)
-        else:
-            self.texts_at.append(-1 - len(self.scenes))
-            self.scenes.append(scene)
-            self.option_rows += options
-        self.options += options
-        self.rules_a.append(pair.at[0])
-        self.rules_b.append(pair.at[1])
-        self.pairs_with_dilemmas.setdefault(pair.id, row_id)
-        if given_a and given_b and given_a.strip() and given_b.strip():
-            self.given[at] = (given_a.strip(), given_b.strip())
+        self.pair_of.append(self._pair(pair))
+        self.texts_at.append(-1 - len(self.scenes))
+        self.scenes.append(scene)
+        self.option_rows += options
         return True
+
+    def add_sources(self, pairs: list[RulePair], codes: list[int], ids: list[str], rows: list[int],
+                    given: list[tuple[str | None, str | None]] | None = None) -> list[bool]:
+        """Add dilemmas whose texts are in :attr:`sources`; for each, whether it is new.
+
+        Row ``i`` follows the pair ``pairs[codes[i]]``, has the id ``ids[i]`` and its texts in
+        row ``rows[i]`` of the sources; ``given``: the letters of the options following rule A
+        and rule B, where the raw data names them.
+        """
+        index = [self._pair(pair) for pair in pairs]
+        position, new = self.position, []
+        for i, (code, row_id, row) in enumerate(zip(codes, ids, rows, strict=True)):
+            if row_id in position:
+                new.append(False)
+                continue
+            at = position[row_id] = len(self.ids)
+            self.ids.append(row_id)
+            self.pair_of.append(index[code])
+            self.texts_at.append(row)
+            new.append(True)
+            given_a, given_b = given[i] if given else (None, None)
+            if given_a and given_b and given_a.strip() and given_b.strip():
+                self.given[at] = (given_a.strip(), given_b.strip())
+        return new
+
+    def first_of_pairs(self) -> dict[str, str]:
+        """The id of the first dilemma of each rule pair that has one."""
+        pairs, first = np.unique(np.array(self.pair_of, np.int64), return_index=True)
+        return {self.pairs[p].id: self.ids[f] for p, f in zip(pairs.tolist(), first.tolist(), strict=True)}
 
     def _texts(self) -> tuple[pa.Table, np.ndarray]:
         """Every scene and option text in one table, and each row's place in it."""
@@ -269,23 +288,24 @@ class _Dilemmas:
     def table(self, rules: pa.Table) -> tuple[pa.Table, dict]:
         """The rows as a table of the config's features, sorted by id, and the mapping counts.
 
-        Called once, at the end: it frees the option strings the mapping read.
+        Called once, at the end: it frees the texts of the sources.
         """
         n = len(self.ids)
-        at = np.stack([np.fromiter(self.rules_a, np.int64, n), np.fromiter(self.rules_b, np.int64, n)], axis=1)
-        original = rules.column("original_rule").to_pylist() if n else []
+        pair_of = np.array(self.pair_of, np.int64)
+        at = np.array([pair.at for pair in self.pairs], np.int64).reshape(-1, 2)[pair_of]
+        texts, text_at = self._texts()
         roles = np.full((n, 3), -1, np.int8)
         confidence = np.zeros(n)
         recover = [i for i in range(n) if i not in self.given]
         if recover:
-            options = self.options if len(recover) == n else [self.options[3 * i + k]
-                                                              for i in recover for k in range(3)]
+            original = rules.column("original_rule").to_pylist()
+            options: list[str] = [None] * (3 * len(recover))  # type: ignore[list-item]
+            for k, name in enumerate("abc"):
+                options[k::3] = texts.column(name).take(pa.array(text_at[recover])).to_pylist()
             roles[recover], confidence[recover] = recover_roles(
                 options, [original[i] for i in at[recover, 0].tolist()], [original[i] for i in at[recover, 1].tolist()],
                 threads=_THREADS)
-            del options
-        del original
-        self.options = []  # only the mapping reads them: a quarter of a gigabyte, freed before the texts are copied
+            del options, original
         for i, (given_a, given_b) in self.given.items():
             follows = given_mapping(list(LETTERS), given_a, given_b).follows
             roles[i], confidence[i] = [ROLES.index(follows[letter]) for letter in LETTERS], 1.0
@@ -296,7 +316,6 @@ class _Dilemmas:
         ids = pa.array(self.ids, pa.string())
         order = pc.sort_indices(ids)
         by_id = order.to_numpy()
-        texts, text_at = self._texts()
         text_at = text_at[by_id]
         flat_text_at = (text_at[:, None] + len(texts) * np.arange(3)).reshape(-1)
         schema = features(CONFIG).arrow_schema
@@ -310,7 +329,7 @@ class _Dilemmas:
             fields=list(schema.field("options").type.value_type))
         columns = {
             "id": ids.take(order),
-            "pair_id": pa.array(self.pair_ids, pa.string()).take(order),
+            "pair_id": pa.array([pair.id for pair in self.pairs], pa.string()).take(pa.array(pair_of[by_id])),
             "scene": texts.column("scene").combine_chunks().take(pa.array(text_at)),
             "options": pa.ListArray.from_arrays(pa.array(np.arange(0, 3 * n + 1, 3, dtype=np.int32)), options,
                                                 type=schema.field("options").type),
@@ -383,30 +402,29 @@ PREFETCH = {"dilemma_scenes": parsed_scenes}
 
 def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows: _Dilemmas) -> None:
     """A processed dilemma file (one scene per row): each row published, folded or rejected."""
-    published: list[tuple[str, int, str]] = []
-    folds: list[tuple[str, int, str, str]] = []
     file = artifact.relpath
     read = ctx.column_table(CONFIG, artifact, parsed_scenes)
-    table = read.table
+    table, lines = read.table, read.lines
     first = rows.source(*(table.column(c) for c in ("scene_text", "option_a", "option_b", "option_c")))
-    cells = [table.column(c).to_pylist() if c in table.column_names else [None] * table.num_rows
-             for c in ("scene_key", "option_a", "option_b", "option_c", "parse_field", "parse_error",
-                       "rot1_option", "rot2_option")]
-    found = pairs.pairs(read, file)
-    for row, (line, pair, key, a, b, c, field, error, given_a, given_b) in enumerate(
-            zip(read.lines.tolist(), found, *cells, strict=True)):
-        if pair is None:
-            continue
-        if error is not None:
-            ctx.ledger.reject(CONFIG, file, line, field, error)
-            continue
-        row_id = dilemma_id_of_key(pair.rule_a_id, pair.rule_b_id, key)
-        if rows.add(pair, row_id, first + row, (a, b, c), given_a, given_b):
-            published.append((file, line, row_id))
-        else:
-            folds.append((file, line, row_id, "same dilemma"))
-    ctx.ledger.publish_many(CONFIG, published)
-    ctx.ledger.fold_many(CONFIG, folds)
+    codes, found = pairs.pair_codes(read, file)
+    unparsed = table.column("parse_error").is_valid().to_numpy(zero_copy_only=False) & (codes >= 0)
+    errors = zip(*(table.column(c).filter(pa.array(unparsed)).to_pylist() for c in ("parse_field", "parse_error")),
+                 strict=True)
+    for row, (field, error) in zip(np.flatnonzero(unparsed).tolist(), errors, strict=True):
+        ctx.ledger.reject(CONFIG, file, int(lines[row]), field, error)
+    keep = np.flatnonzero((codes >= 0) & ~unparsed)
+    kept_codes = codes[keep].tolist()
+    ids = stable_ids_under("dilemma", [(pair.rule_a_id, pair.rule_b_id) for pair in found], kept_codes,
+                           table.column("scene_key").take(keep).to_pylist())
+    given = None
+    if "rot1_option" in table.column_names or "rot2_option" in table.column_names:
+        given = list(zip(*(table.column(c).take(keep).to_pylist() if c in table.column_names else [None] * len(keep)
+                           for c in ("rot1_option", "rot2_option")), strict=True))
+    new = rows.add_sources(found, kept_codes, ids, (first + keep).tolist(), given)
+    outcomes = list(zip(lines[keep].tolist(), ids, new, strict=True))
+    ctx.ledger.publish_many(CONFIG, ((file, line, row_id) for line, row_id, is_new in outcomes if is_new))
+    ctx.ledger.fold_many(CONFIG, ((file, line, row_id, "same dilemma") for line, row_id, is_new in outcomes
+                                  if not is_new))
 
 
 def build(ctx: BuildContext) -> pa.Table:
@@ -425,9 +443,10 @@ def build(ctx: BuildContext) -> pa.Table:
         else:
             for (blob,), pair, line in resolved_rows(ctx, artifact, pairs, ("scene",)):
                 _from_blob(ctx, artifact.relpath, line, blob, pair, rows, stats)
+    with_dilemmas = rows.first_of_pairs()
     for file, line, pid in pair_records:
-        if pid in rows.pairs_with_dilemmas:
-            ctx.ledger.fold(CONFIG, file, line, rows.pairs_with_dilemmas[pid], "rule pair of these dilemmas")
+        if pid in with_dilemmas:
+            ctx.ledger.fold(CONFIG, file, line, with_dilemmas[pid], "rule pair of these dilemmas")
         else:
             ctx.ledger.exclude(CONFIG, file, line, "conflicting rule pair with no generated dilemma")
     table, mapping_stats = rows.table(ctx.tables["rules"])

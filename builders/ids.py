@@ -7,7 +7,7 @@ text, before any rewrite), so it does not depend on row order, file names or lat
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 
 def stable_id(prefix: str, *parts: str) -> str:
@@ -22,6 +22,23 @@ def stable_ids(prefix: str, keys: Iterable[str]) -> list[str]:
     ids = []
     for key in keys:
         digest = base.copy()
+        digest.update(key.encode("utf-8"))
+        ids.append(head + digest.hexdigest()[:16])
+    return ids
+
+
+def stable_ids_under(prefix: str, heads: Sequence[tuple[str, ...]], head_of: Iterable[int],
+                     keys: Iterable[str]) -> list[str]:
+    """:func:`stable_id` ``(prefix, *heads[h], key)`` of each ``h`` of ``head_of`` and its key.
+
+    Hundreds of thousands of dilemmas share a few tens of thousands of rule pairs: each
+    pair's part of the hash is computed once.
+    """
+    bases = [hashlib.sha256("\x00".join((prefix, *head, "")).encode("utf-8")) for head in heads]
+    head = f"{prefix}-"
+    ids = []
+    for h, key in zip(head_of, keys, strict=True):
+        digest = bases[h].copy()
         digest.update(key.encode("utf-8"))
         ids.append(head + digest.hexdigest()[:16])
     return ids

@@ -30,6 +30,8 @@ class RuleIndex:
         self._by_key: dict[str, int] | None = None
         self._positions: dict[str, int] | None = None
         self._ids: list[str] | None = None
+        self._seen: dict[str | None, int] = {}
+        """Texts :meth:`positions_of` has looked up → their positions."""
 
     def _index(self) -> dict[str, int]:
         keys = self._keys or [
@@ -54,7 +56,19 @@ class RuleIndex:
         return self._by_key.get(dedup_key(text))
 
     def positions_of(self, texts: pa.Array) -> np.ndarray:
-        """:meth:`position` of every text (``-1`` for none), the keys computed column-wise."""
+        """:meth:`position` of every text (``-1`` for none), the keys computed column-wise.
+
+        Dilemmas, their rule pairs and every model's answers quote the same rules: a text
+        seen by an earlier call is looked up by its raw text, not cleaned again.
+        """
+        seen = self._seen
+        strings = texts.to_pylist()
+        missing = [i for i, text in enumerate(strings) if text not in seen]
+        if missing:
+            seen.update(zip([strings[i] for i in missing], self._look_up(texts.take(missing)).tolist(), strict=True))
+        return np.fromiter(map(seen.__getitem__, strings), np.int64, len(strings))
+
+    def _look_up(self, texts: pa.Array) -> np.ndarray:
         if self._by_key is None:
             self._by_key = self._index()
         get = self._by_key.get

@@ -115,6 +115,37 @@ def test_raw_dilemma_generations_are_split_into_dilemmas(raw_tree):
     assert published.reason == "2 dilemmas; 1 numbered items without options A, B, C skipped"
 
 
+def test_processed_rows_publish_fold_or_reject_each_row(raw_tree):
+    """Repeats of a scene fold into its first row, in this file or another; a row whose
+    options cannot be split is rejected, naming the column."""
+    row = [0, SCENE, OPTIONS, RULE_A, RULE_B, RULE_A_EN, *VALUES_A, RULE_B_EN, *VALUES_B]
+    other = [1, "另一个情境：你该如何选择？", *row[2:]]
+    write_csv(raw_tree / "moral_dilemma/dataset/2_dilemma/2_processed/all_dilemma_1.csv", HEADER,
+              [row, [2, SCENE + " ", *row[2:]], other, [3, "第三个情境。", "没有选项", *row[3:]]])
+    write_csv(raw_tree / "moral_dilemma/dataset/2_dilemma/2_processed/all_dilemma_2.csv", HEADER, [other, row])
+    write_csv(raw_tree / "moral_dilemma/dataset/1_rule_set/rule_set.csv",
+              ["rot1", "rot2", "translate1", *HEADER[6:9], "translate2", *HEADER[10:]],
+              [[RULE_A_EN, RULE_B_EN, RULE_A, *VALUES_A, RULE_B, *VALUES_B],
+               [RULE_B_EN, RULE_A_EN, RULE_B, *VALUES_B, RULE_A, *VALUES_A]])
+    ctx = collect(raw_tree)
+    ids = {d["scene"]: d["id"] for d in ctx.results["dilemmas"].to_pylist()}
+    assert len(ids) == 2
+    first, second = ids[SCENE], ids["另一个情境：你该如何选择？"]
+    outcomes = [(e.file.split("/")[-1], e.line, e.outcome, e.id, e.field, e.reason)
+                for e in ctx.ledger.entries(config="dilemmas")]
+    assert outcomes == [
+        ("rule_set.csv", 2, "folded", first, None, "rule pair of these dilemmas"),
+        ("rule_set.csv", 3, "excluded", None, None, "conflicting rule pair with no generated dilemma"),
+        ("all_dilemma_1.csv", 2, "published", first, None, None),
+        ("all_dilemma_1.csv", 3, "folded", first, None, "same dilemma"),
+        ("all_dilemma_1.csv", 4, "published", second, None, None),
+        ("all_dilemma_1.csv", 5, "rejected", None, "options", "expected options A, B and C in order, found none"),
+        ("all_dilemma_2.csv", 2, "folded", second, None, "same dilemma"),
+        ("all_dilemma_2.csv", 3, "folded", first, None, "same dilemma"),
+    ]
+    assert ctx.results["dilemmas"].column("pair_id").to_pylist() == [pair_id(rule_id(RULE_A), rule_id(RULE_B))] * 2
+
+
 def test_dilemma_id_of_a_cleaned_scene_is_the_same():
     from builders.dilemmas import dilemma_id
     from builders.normalizers.text import clean_text

@@ -61,10 +61,8 @@ class ValueNormalizer:
         distinct combination, not one Python call per row. Rows with an unknown label go
         through :meth:`__call__`, which names the first of them.
         """
-        arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
-                  for a in (dimensions, core_values, derived_values)]
-        rows = len(arrays[0])
-        unknown = np.zeros(rows, bool)
+        arrays = _arrays(dimensions, core_values, derived_values)
+        unknown = np.zeros(len(arrays[0]), bool)
         masks = []
         for tier, array in zip(TIERS, arrays, strict=True):
             mask, bad = self._tier_bits(tier, array)
@@ -87,11 +85,26 @@ class ValueNormalizer:
             outcomes.append(closure)
         result = [outcomes[i] for i in which.tolist()]
         for row in np.flatnonzero(unknown).tolist():
-            try:
-                result[row] = self(*(array[row].as_py() for array in arrays))
-            except UnknownValueError as err:
-                result[row] = err.with_traceback(None)  # kept: its traceback would hold the caller's frames
+            result[row] = self._row(arrays, row)
         return result
+
+    def errors(self, dimensions: pa.ChunkedArray | pa.Array, core_values: pa.ChunkedArray | pa.Array,
+               derived_values: pa.ChunkedArray | pa.Array) -> dict[int, UnknownValueError]:
+        """The rows :meth:`columns` gives an error, with that error: a check that closes nothing,
+        for a file that quotes labels it does not publish."""
+        arrays = _arrays(dimensions, core_values, derived_values)
+        unknown = np.zeros(len(arrays[0]), bool)
+        for tier, array in zip(TIERS, arrays, strict=True):
+            unknown |= self._tier_bits(tier, array)[1]
+        outcomes = {row: self._row(arrays, row) for row in np.flatnonzero(unknown).tolist()}
+        return {row: outcome for row, outcome in outcomes.items() if isinstance(outcome, UnknownValueError)}
+
+    def _row(self, arrays: list[pa.Array], row: int) -> Closure | UnknownValueError:
+        """One row through :meth:`__call__`, its error returned instead of raised."""
+        try:
+            return self(*(array[row].as_py() for array in arrays))
+        except UnknownValueError as err:
+            return err.with_traceback(None)  # kept: its traceback would hold the caller's frames
 
     def _tier_bits(self, tier: str, array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """Each row's canonical labels of one tier as bits (in framework order), and whether
@@ -128,6 +141,10 @@ class ValueNormalizer:
                 rest ^= low
             names = self._bit_sets[(tier, bits)] = frozenset(found)
         return names
+
+
+def _arrays(*columns: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
+    return [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
 
 
 def normalize_values(

@@ -48,6 +48,9 @@ def test_columns_gives_what_each_row_gives():
     assert sum(isinstance(o, UnknownValueError) for o in expected) > 100
     assert len(got) == len(expected)
     assert all(_same(a, b) for a, b in zip(got, expected, strict=True))
+    errors = ValueNormalizer(taxonomy).errors(*(pa.array(column, pa.string()) for column in zip(*cells, strict=True)))
+    assert sorted(errors) == [i for i, o in enumerate(expected) if isinstance(o, UnknownValueError)]
+    assert all(_same(errors[i], expected[i]) for i in errors)
 
 
 def test_columns_shares_closures_with_the_row_path():
