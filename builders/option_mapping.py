@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import permutations
+from itertools import chain, permutations
 
 import numpy as np
 
@@ -37,10 +37,12 @@ class OptionMapping:
 
 _PERMUTATIONS = tuple(permutations(range(3)))
 """Which option follows rule A, rule B and the distractor, in the order ties are broken (by letter)."""
-_SEPARATOR = "\U0001e922"
-"""A lower-case word character that joins option texts so they are cleaned in one call (see :func:`_chars_of`)."""
 _SINGLE = np.uint64(0x1FFFFF)
 """Second half of the gram key of a one-character text (no code point is this large)."""
+_DROPPED = np.uint32(0xFFFFFFFF)
+"""What :func:`_table` maps a code point to that :func:`_chars` removes."""
+_FINAL = np.uint64(~np.uint64(0))
+"""Ends the sorted rule keys so every lookup lands on a key (a real key's dilemma index is below ``2**21 - 1``)."""
 
 
 def _chars(text: str) -> str:
@@ -48,75 +50,112 @@ def _chars(text: str) -> str:
     return _DROP.sub("", text.lower())
 
 
-def _chars_of(texts: list[str]) -> list[str]:
-    """:func:`_chars` of each text, cleaning them joined in one call where that is the same."""
-    joined = _SEPARATOR.join(texts)
-    if "Σ" not in joined:  # the one letter whose lower case depends on its neighbours
-        pieces = _chars(joined).split(_SEPARATOR)
-        if len(pieces) == len(texts):  # no text lowers to the separator itself
-            return pieces
-    return [_chars(text) for text in texts]
+def _table(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each code point up to the largest present: its lower case (or :data:`_DROPPED`), and whether its lower
+    case is not one character of its own (Σ depends on its neighbours, İ lowers to two).
 
-
-def _grams(chars: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Each text's character bigrams as integer keys, and the text each key belongs to.
-
-    A key packs two code points; a one-character text has the one gram ``char + _SINGLE``
-    (it only matches itself), an empty text none.
+    Python decides each code point present, so the table agrees with :func:`_chars` character by character.
     """
-    lengths = np.fromiter(map(len, chars), np.int64, len(chars))
-    points = np.frombuffer("".join(chars).encode("utf-32-le"), np.uint32).astype(np.uint64)
-    counts = np.where(lengths >= 2, lengths - 1, lengths)
-    owner = np.repeat(np.arange(len(chars)), counts)
-    starts = np.cumsum(lengths) - lengths
-    first = np.cumsum(counts) - counts
-    at = np.arange(len(owner)) - first[owner] + starts[owner]
-    second = np.where(lengths[owner] >= 2, points[np.minimum(at + 1, max(len(points) - 1, 0))], _SINGLE)
-    return (points[at] << np.uint64(21)) | second, owner
+    size = int(points.max()) + 1 if len(points) else 1
+    seen = np.zeros(size, bool)
+    seen[points] = True
+    present = np.flatnonzero(seen)
+    chars = [chr(point) for point in present.tolist()]
+    lowered = [char.lower() for char in chars]
+    table = np.full(size, _DROPPED)
+    table[present] = [ord(low[0]) if _DROP.match(low) is None else _DROPPED for low in lowered]
+    odd = np.zeros(size, bool)
+    odd[present] = [len(low) != 1 or char == "Σ" for char, low in zip(chars, lowered, strict=True)]
+    return table, odd
 
 
-def _sorted_keys(chars: list[str], distinct: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Every text's gram keys as ``text index << 42 | gram``, sorted (and deduplicated with
-    ``distinct``), and how many keys each text has."""
-    grams, owner = _grams(chars)
-    keys = np.sort((owner.astype(np.uint64) << np.uint64(42)) | grams)
-    if distinct and len(keys):
-        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    return keys, np.bincount((keys >> np.uint64(42)).astype(np.int64), minlength=len(chars))
+def _points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """All texts' code points, flat, and each text's length."""
+    return (np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32),
+            np.fromiter(map(len, texts), np.int64, len(texts)))
 
 
-def _shares(option_keys: np.ndarray, rule_keys: np.ndarray, per_rule: np.ndarray,
-            rule_of_option: np.ndarray) -> np.ndarray:
-    """For each option, the share of its rule's distinct bigrams that the option repeats.
+def _chars_of(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_chars` of each text as code points, flat, and each result's length.
 
-    Each gram of each option's rule is looked up, as ``option index << 42 | gram``, in the
-    options' sorted keys.
+    Code points go through :func:`_table` (one numpy lookup instead of a regex pass per text); a text with an odd
+    code point is cleaned by :func:`_chars` itself and taken as it comes back.
     """
-    wanted = per_rule[rule_of_option]
-    query_owner = np.repeat(np.arange(len(rule_of_option)), wanted)
-    rule_first = np.cumsum(per_rule) - per_rule
-    query_at = np.arange(len(query_owner)) - (np.cumsum(wanted) - wanted)[query_owner] + rule_first[
-        rule_of_option][query_owner]
-    queries = (query_owner.astype(np.uint64) << np.uint64(42)) | (rule_keys[query_at] & np.uint64((1 << 42) - 1))
-    if len(option_keys):
-        hit = option_keys[np.minimum(np.searchsorted(option_keys, queries), len(option_keys) - 1)] == queries
-    else:
-        hit = np.zeros(len(queries), bool)
-    hits = np.bincount(query_owner[hit], minlength=len(rule_of_option))
-    return np.divide(hits, wanted, out=np.zeros(len(rule_of_option)), where=wanted > 0)
+    points, lengths = _points(texts)
+    table, odd = _table(points)
+    as_is = None
+    if odd.any():
+        cleaned = np.zeros(len(texts), bool)
+        cleaned[np.repeat(np.arange(len(texts)), lengths)[odd[points]]] = True
+        texts = [_chars(text) if clean else text for text, clean in zip(texts, cleaned.tolist(), strict=True)]
+        points, lengths = _points(texts)
+        table, _ = _table(points)
+        as_is = np.repeat(cleaned, lengths)
+    chars = table[points] if as_is is None else np.where(as_is, points, table[points])
+    kept = chars != _DROPPED
+    ends = np.concatenate(([0], np.cumsum(lengths)))
+    return chars[kept], np.diff(np.concatenate(([0], np.cumsum(kept)))[ends])
 
 
-def _chunk_roles(options: list[str], rules_a: list[int], rules_b: list[int],
-                 rule_chars: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`recover_roles` of one chunk (the keys' option index must fit in 22 bits); its
-    rules as indices into ``rule_chars``, the :func:`_chars` of every distinct rule."""
-    n = len(rules_a)
-    rules: dict[int, int] = {}
-    index = [rules.setdefault(r, len(rules)) for side in (rules_a, rules_b) for r in side]
-    rule_keys, per_rule = _sorted_keys([rule_chars[r] for r in rules], distinct=True)
-    option_keys, _ = _sorted_keys(_chars_of(options), distinct=False)
-    share_a, share_b = (_shares(option_keys, rule_keys, per_rule, np.repeat(np.array(side, np.int64), 3)).reshape(-1, 3)
-                        for side in (index[:n], index[n:]))
+def _grams(chars: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's character bigrams as integer keys in text order, flat, and how many each text has.
+
+    A key packs two code points; a one-character text has the one gram ``char + _SINGLE`` (it only matches
+    itself), an empty text none.
+    """
+    points = chars.astype(np.uint64)
+    second = np.empty_like(points)
+    second[:-1] = points[1:]
+    last = np.cumsum(lengths)[lengths > 0] - 1
+    second[last] = _SINGLE
+    opens = np.ones(len(points), bool)
+    opens[last[lengths[lengths > 0] >= 2]] = False  # the last character of a longer text starts no gram
+    return ((points << np.uint64(21)) | second)[opens], np.where(lengths >= 2, lengths - 1, lengths)
+
+
+def _rule_keys(rules: np.ndarray, rule_grams: np.ndarray, rule_counts: np.ndarray) -> np.ndarray:
+    """The distinct grams of each dilemma's two rules as ``dilemma << 43 | gram << 1 | side``, sorted and ended
+    by :data:`_FINAL`; ``rules`` holds each dilemma's rule A and rule B (as indices into the rule grams), flat.
+
+    Per dilemma, not per rule: an option's lookups then stay within a few cache lines, and a gram both rules
+    share sits as two neighbouring keys, so one search answers both sides.
+    """
+    counts = rule_counts[rules]
+    ends = np.cumsum(counts)
+    at = np.repeat(ends - counts - (np.cumsum(rule_counts) - rule_counts)[rules], counts)
+    place = np.arange(len(rules), dtype=np.uint64)  # dilemma * 2 + side
+    owner = np.repeat(((place >> np.uint64(1)) << np.uint64(43)) | (place & np.uint64(1)), counts)
+    keys = np.sort(owner | (rule_grams[np.arange(len(at)) - at] << np.uint64(1)))
+    return np.concatenate((keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys, [_FINAL]))
+
+
+def _chunk_roles(options: list[str], rules: np.ndarray, rule_grams: np.ndarray,
+                 rule_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`recover_roles` of one chunk (the keys' dilemma index must fit in 21 bits); ``rules`` as for
+    :func:`_rule_keys`.
+
+    Each option gram is looked up among its dilemma's rule keys; the keys it hits are marked per option, so a
+    gram the option repeats counts once.
+    """
+    n = len(rules) // 2
+    grams, counts = _grams(*_chars_of(options))
+    queries = np.repeat(np.arange(n, dtype=np.uint64) << np.uint64(43), counts.reshape(n, 3).sum(axis=1)) | (
+        grams << np.uint64(1))
+    which = np.repeat(np.tile(np.arange(3, dtype=np.int8), n), counts)
+    keys = _rule_keys(rules, rule_grams, rule_counts)
+    owner = (((keys[:-1] >> np.uint64(43)) << np.uint64(1)) | (keys[:-1] & np.uint64(1))).astype(np.int64)  # 2d + side
+    wanted = np.bincount(owner, minlength=2 * n).reshape(n, 2, 1)
+    at = np.searchsorted(keys, queries)
+    hit_a = keys[at] == queries
+    at_b = at + hit_a
+    hit_b = keys[at_b] == (queries | np.uint64(1))
+    marked = np.zeros((len(keys), 3), bool)  # which option hit which key: a gram an option repeats counts once
+    marked[at[hit_a], which[hit_a]] = True
+    marked[at_b[hit_b], which[hit_b]] = True
+    key, option = np.nonzero(marked)
+    hits = np.bincount(owner[key] * 3 + option, minlength=6 * n).reshape(n, 2, 3)
+    shares = np.divide(hits, wanted, out=np.zeros(hits.shape), where=wanted > 0)
+    share_a, share_b = shares[:, 0], shares[:, 1]
     order = np.array(_PERMUTATIONS)
     totals = share_a[:, order[:, 0]] + share_b[:, order[:, 1]]
     best_at = np.argmax(totals, axis=1)  # the first of equal totals: ties go to the earlier letters
@@ -148,15 +187,20 @@ def recover_roles(options: list[str], rules_a: list[str], rules_b: list[str], *,
     if len(options) != 3 * n or len(rules_b) != n:
         raise ValueError("recover_roles needs three options per dilemma and two rules")
     if not 0 < chunk < (1 << 22) // 3:
-        raise ValueError(f"chunk must be 1 to {(1 << 22) // 3 - 1} dilemmas (a key's text index has 22 bits)")
+        raise ValueError(f"chunk must be 1 to {(1 << 22) // 3 - 1} dilemmas (a key's dilemma index has 21 bits)")
     bounds = [(begin, min(n, begin + chunk)) for begin in range(0, n, chunk)]
-    distinct: dict[str, int] = {}  # every chunk quotes the same few rules: each is cleaned once
-    index_a = [distinct.setdefault(rule, len(distinct)) for rule in rules_a]
-    index_b = [distinct.setdefault(rule, len(distinct)) for rule in rules_b]
-    rule_chars = _chars_of(list(distinct))
+    # Every chunk quotes the same few rules: each is cleaned and split into grams once. Callers repeat the same
+    # string objects, so rules are told apart by identity first (one pass that hashes nothing), then by value.
+    ids = np.fromiter(map(id, chain(rules_a, rules_b)), np.int64, 2 * n)
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    distinct: dict[str, int] = {}
+    value = np.fromiter((distinct.setdefault(rules_a[i] if i < n else rules_b[i - n], len(distinct))
+                         for i in first.tolist()), np.int64, len(first))
+    rules = value[inverse].reshape(2, n).T.ravel()  # each dilemma's rule A, then its rule B
+    rule_grams, rule_counts = _grams(*_chars_of(list(distinct)))
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        parts = list(pool.map(lambda b: _chunk_roles(options[3 * b[0]:3 * b[1]], index_a[b[0]:b[1]],
-                                                     index_b[b[0]:b[1]], rule_chars), bounds))
+        parts = list(pool.map(lambda b: _chunk_roles(options[3 * b[0]:3 * b[1]], rules[2 * b[0]:2 * b[1]],
+                                                     rule_grams, rule_counts), bounds))
     if not parts:
         return np.full((0, 3), -1, np.int8), []
     roles = np.concatenate([r for r, _ in parts])

@@ -2,6 +2,7 @@ import random
 import re
 from itertools import permutations
 
+import numpy as np
 import pytest
 
 from builders.option_mapping import (
@@ -102,3 +103,39 @@ def test_batch_recovery_matches_the_definition_on_random_and_edge_case_texts():
 def test_a_chunk_too_large_for_the_keys_is_refused():
     with pytest.raises(ValueError, match="chunk must be"):
         recover_roles(["a", "b", "c"], ["a"], ["b"], chunk=1 << 21)
+
+
+def test_batch_recovery_matches_the_definition_on_longer_texts_in_any_chunking():
+    rnd = random.Random(11)
+    words = ["遵守", "交通", "规则", "应该", "帮助", "询问", "摔倒", "Rule", "RULE", "ab", "Σσ", "ΣΑ", "İi", "_",
+             "２０", "①", "，", "。", " ", "!?", "\ud800", "\U0001e900", "\U0001f600"]
+
+    def text(most: int) -> str:
+        return "".join(rnd.choice(words) for _ in range(rnd.randint(0, most)))
+
+    rules = [text(12) for _ in range(40)] + ["", "。", "遵", "ab"]
+    cases = []
+    for _ in range(1500):
+        rule_a, rule_b = rnd.choice(rules), rnd.choice(rules)
+        pool = [text(15), text(3), rule_a + text(2), text(2) + rule_b, rule_a[::-1], "", "，。", "遵", rule_a]
+        cases.append(([(letter, rnd.choice(pool)) for letter in "ABC"], rule_a, rule_b))
+    expected = [_reference(*case) for case in cases]
+    assert {m.source for m in expected} == {"none", "recovered"}
+    flat = [t for options, _, _ in cases for _, t in options]
+    rules_a = [a for _, a, _ in cases]
+    rules_b = ["".join(list(b)) for _, _, b in cases]  # equal rules that are not the same objects
+    results = [recover_roles(flat, rules_a, rules_b, chunk=chunk, threads=threads)
+               for chunk, threads in ((1, 1), (7, 2), (500, 2), (50_000, 1))]
+    for roles, confidence in results:
+        assert roles.dtype == np.int8 and roles.shape == (len(cases), 3)
+        assert roles.tolist() == results[0][0].tolist() and confidence == results[0][1]
+    for (options, _, _), roles, confidence, mapping in zip(cases, *results[0], expected, strict=True):
+        follows = {letter: ROLES[r] if r >= 0 else None for (letter, _), r in zip(options, roles.tolist(), strict=True)}
+        assert (follows, confidence) == (mapping.follows, mapping.confidence)
+
+
+def test_batch_recovery_of_nothing_and_of_texts_without_grams():
+    roles, confidence = recover_roles([], [], [])
+    assert roles.shape == (0, 3) and confidence == []
+    roles, confidence = recover_roles(["", "。", " "] * 2, ["", "！"], ["，", ""], threads=2)
+    assert roles.tolist() == [[-1, -1, -1]] * 2 and confidence == [0.0, 0.0]
