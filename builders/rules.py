@@ -253,11 +253,14 @@ class _MasterRows:
     text_en: pa.Array
     """``None`` where the row has no translation."""
     values: list[Closure]
+    annotations: list[Observation | None] | None = None
+    """Per row, the one LLM label that accepts it as it is (``None``: unlabelled), once
+    :func:`_split_plain` has told them; ``None`` before."""
 
     @classmethod
     def empty(cls) -> _MasterRows:
         return cls([], np.zeros(0, np.int64), np.zeros(0, np.int64), pa.array([], pa.string()), [],
-                   np.zeros(0, bool), pa.array([], pa.string()), [])
+                   np.zeros(0, bool), pa.array([], pa.string()), [], [])
 
     @classmethod
     def concat(cls, parts: list[_MasterRows]) -> _MasterRows:
@@ -285,7 +288,18 @@ class _MasterRows:
         at = rows.tolist()
         return _MasterRows([self.files[i] for i in at], self.lines[rows], self.seq[rows], self.text.take(rows),
                            [self.key[i] for i in at], self.zh[rows], self.text_en.take(rows),
-                           [self.values[i] for i in at])
+                           [self.values[i] for i in at],
+                           None if self.annotations is None else [self.annotations[i] for i in at])
+
+    def labelled(self) -> list[Observation]:
+        """The annotations of the rows that have one, in row order."""
+        return [a for a in self.annotations or () if a is not None]
+
+    def first_seq(self) -> np.ndarray:
+        """Per row, the ``seq`` of its first copy: the row or its annotation, whichever was read first."""
+        if not self.labelled():
+            return self.seq.astype(np.int64)
+        return np.minimum(self.seq, [self.seq[i] if a is None else a.seq for i, a in enumerate(self.annotations)])
 
 
 def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator: TableValidator, file: str,
@@ -537,18 +551,34 @@ def _validate_observations(ctx: BuildContext, observations: list[Observation]) -
     return [o for o in observations if id(o) not in rejected]
 
 
+def _accepts_as_is(obs: Observation) -> bool:
+    """An LLM label that keeps the rule as it is: with the master row, the group's outcome is known."""
+    return obs.kind == "llm_labels" and obs.label == 1 and obs.rewrite is None
+
+
 def _split_plain(masters: list[_MasterRows], observations: list[Observation]) -> _MasterRows | None:
-    """The master rows published as they are: Chinese, alone under their key in every artifact,
-    and no English copy links to them. The others join ``observations`` (in reading order)."""
+    """The master rows published as they are: Chinese, alone under their key in every artifact
+    (but for one LLM label that accepts the rule unchanged, taken out of ``observations`` and
+    kept with the row), and no English copy links to them. The others join ``observations``
+    (in reading order)."""
     if not masters:
         return None
     master = _MasterRows.concat(masters)
     keys = pa.array(master.key, pa.string()).dictionary_encode()
     codes = keys.indices.to_numpy()
     plain = master.zh & (np.bincount(codes[master.zh], minlength=len(keys.dictionary))[codes] == 1)
-    others = pa.array([o.key for o in observations if o.lang == "zh"], pa.string())
-    if len(others):
-        plain &= ~pc.is_in(keys.dictionary, value_set=others).to_numpy(zero_copy_only=False)[codes]
+    zh = [o for o in observations if o.lang == "zh"]
+    sole = np.full(len(keys.dictionary), -1, np.int64)
+    """Per master key: the one Chinese observation under it that accepts the rule as it is (``-1``: none)."""
+    if zh:
+        found = pc.index_in(pa.array([o.key for o in zh], pa.string()), value_set=keys.dictionary)
+        of_key = pc.fill_null(found, -1).to_numpy()
+        under = np.bincount(of_key[of_key >= 0], minlength=len(keys.dictionary))
+        accepting = of_key >= 0
+        accepting[accepting] = [_accepts_as_is(zh[i]) for i in np.flatnonzero(accepting).tolist()]
+        sole[of_key[accepting]] = np.flatnonzero(accepting)
+        sole[under != 1] = -1
+        plain &= (under == 0)[codes] | (sole >= 0)[codes]
     wanted = [o.key for o in observations if o.lang == "en"] + [k for k, zh in zip(
         master.key, master.zh.tolist(), strict=True) if not zh]
     en_keys = None
@@ -556,12 +586,22 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation]) ->
         en_keys = clean_key_column(master.text_en)
         linked = pc.is_in(en_keys, value_set=pa.array(wanted, pa.string()))
         plain &= ~pc.and_(linked, pc.is_valid(master.text_en)).to_numpy(zero_copy_only=False)
-    rest = master.observations(np.flatnonzero(~plain), en_keys)
+    kept = master.take(np.flatnonzero(plain))
+    annotation_of = sole[codes[plain]].tolist()
+    kept.annotations = [zh[i] if i >= 0 else None for i in annotation_of]
+    if any(i >= 0 for i in annotation_of):
+        taken = {id(zh[i]) for i in annotation_of if i >= 0}
+        observations[:] = [o for o in observations if id(o) not in taken]
+    _splice(observations, master.observations(np.flatnonzero(~plain), en_keys))
+    return kept
+
+
+def _splice(observations: list[Observation], rest: list[Observation]) -> None:
+    """Put master rows taken as observations into ``observations`` in reading order, as if read one by one."""
     for _, run in itertools.groupby(rest, key=lambda o: o.seq // _SEQ_STRIDE):  # one run per master file
         run = list(run)
         at = bisect.bisect(observations, run[0].seq, key=attrgetter("seq"))
-        observations[at:at] = run  # in reading order, as if read one by one
-    return master.take(np.flatnonzero(plain))
+        observations[at:at] = run
 
 
 @dataclass(slots=True)
@@ -697,9 +737,12 @@ def _demote(ctx: BuildContext, plain: _MasterRows, resolved: list[_Resolved],
     if not hit.any():
         return plain, []
     rows = np.flatnonzero(hit)
-    demoted = [_resolve(ctx, _Group(obs.key, [obs]), stable_id("rule", obs.key), stats)
-               for obs in plain.observations(rows)]
-    return plain.take(np.flatnonzero(~hit)), demoted
+    annotations = plain.annotations or [None] * len(plain.key)
+    groups = [_Group(obs.key, [obs] if annotation is None else sorted([obs, annotation], key=attrgetter("seq")))
+              for obs, annotation in zip(plain.observations(rows), [annotations[i] for i in rows.tolist()],
+                                         strict=True)]
+    demoted = [_resolve(ctx, group, stable_id("rule", group.key), stats) for group in groups]
+    return plain.take(np.flatnonzero(~hit)), [r for r in demoted if r is not None]
 
 
 def _exact_dedup(ctx: BuildContext, resolved: list[_Resolved],
@@ -743,7 +786,7 @@ class _Kept:
 
     @classmethod
     def of(cls, resolved: list[tuple[_Resolved, list[_Resolved], int]], plain: _MasterRows) -> _Kept:
-        seqs = np.concatenate([np.array([seq for *_, seq in resolved], np.int64), plain.seq.astype(np.int64)])
+        seqs = np.concatenate([np.array([seq for *_, seq in resolved], np.int64), plain.first_seq()])
         return cls(resolved, plain, stable_ids("rule", plain.key), np.argsort(seqs, kind="stable"))
 
     def ids(self) -> list[str]:
@@ -759,7 +802,8 @@ class _Kept:
         kept = [best.kept for best, *_ in self.resolved]
         texts = [best.row["rule"] for best, *_ in self.resolved] + self.plain.text.to_pylist()
         origin = [_ORIGIN_RANK[best.row["label_origin"]] for best, *_ in self.resolved]
-        origin += [_ORIGIN_RANK["none"]] * len(self.plain_ids)
+        origin += [_ORIGIN_RANK["none" if a is None else a.label_origin] for a in self.plain.annotations or
+                   [None] * len(self.plain_ids)]
         kind = [_ARTIFACT_RANK[o.kind] for o in kept] + [_ARTIFACT_RANK["master_table"]] * len(self.plain_ids)
         files = [o.file for o in kept] + self.plain.files
         names = {name: i for i, name in enumerate(sorted(set(files)))}
@@ -812,6 +856,7 @@ def _mark_near_duplicates(ctx: BuildContext, kept_ids: list[str], clusters: list
 def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Table:
     """The published rows of plain master rows, built from their columns."""
     n = len(ids)
+    annotations = plain.annotations or [None] * n
     closures, rows = _distinct_closures(plain.values)
     which = pa.array(rows, pa.int64())
 
@@ -821,8 +866,10 @@ def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Ta
     columns = {
         "id": pa.array(ids, pa.string()), "rule": plain.text, "rule_en": plain.text_en, "original_rule": plain.text,
         "rewritten": pa.repeat(False, n), **{tier: values(tier) for tier in TIERS},
-        "source": pa.repeat("master_table", n), "label": pa.nulls(n, schema.field("label").type),
-        "label_origin": pa.repeat("none", n), "labeler": pa.nulls(n, pa.string()),
+        "source": pa.repeat("master_table", n),
+        "label": pa.array([None if a is None else a.label for a in annotations], schema.field("label").type),
+        "label_origin": pa.array(["none" if a is None else a.label_origin for a in annotations], pa.string()),
+        "labeler": pa.array([None if a is None else a.labeler for a in annotations], pa.string()),
         "cluster_id": pa.array(ids, pa.string()),
     }
     return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
@@ -868,14 +915,20 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
     plain, plain_ids = kept.plain, kept.plain_ids
     positions = position_of[len(kept.resolved):]
     folded = representatives[positions] != positions
+    annotations = plain.annotations or [None] * len(plain_ids)
     for i in np.flatnonzero(folded).tolist():
         rep_id = kept_ids[representatives[positions[i]]]
         ctx.rule_aliases[plain.key[i]] = rep_id
         ctx.ledger.fold(CONFIG, plain.files[i], int(plain.lines[i]), rep_id, f"near-duplicate of {rep_id}")
+        if annotations[i] is not None:
+            ctx.ledger.fold(CONFIG, annotations[i].file, annotations[i].line, rep_id, f"near-duplicate of {rep_id}")
     if folded.any():
         rest = np.flatnonzero(~folded)
         plain, plain_ids, positions = plain.take(rest), [plain_ids[i] for i in rest.tolist()], positions[rest]
+        annotations = [annotations[i] for i in rest.tolist()]
     ctx.ledger.publish_many(CONFIG, zip(plain.files, plain.lines.tolist(), plain_ids, strict=True))
+    ctx.ledger.fold_many(CONFIG, ((a.file, a.line, row_id, "same rule text")
+                                  for a, row_id in zip(annotations, plain_ids, strict=True) if a is not None))
     return plain, plain_ids, positions
 
 

@@ -305,3 +305,56 @@ def test_two_master_tables_column_wise_give_the_row_by_row_build(tmp_path, monke
     assert columnar.rule_keys == by_rows.rule_keys
     folded = {(e.file, e.line) for e in columnar.ledger.entries("folded")}
     assert ("data_control/final2.csv", 2) in folded or ("data_control/final.csv", 7) in folded
+
+
+def _no_row_plain(masters, observations):
+    """The reference for the plain rows: every master row goes through the build as an observation."""
+    import numpy as np
+
+    from builders import rules
+
+    master = rules._MasterRows.concat(masters)
+    rules._splice(observations, master.observations(np.arange(len(master.key))))
+    return rules._MasterRows.empty()
+
+
+@pytest.mark.parametrize("mode", ["off", "mark", "fold"])
+def test_plain_master_rows_give_what_the_observation_path_gives(tmp_path, monkeypatch, mode):
+    """Master rows published from their columns, alone or with the one LLM label accepting
+    them as they are, are published, folded and linked exactly as their observations would be."""
+    from builders.context import BuildSettings
+    from builders.near_dedup import NearDupSettings
+
+    rows = [*FINAL_ROWS,
+            ["按时赴约是做人的基本美德和修养", "Being on time is a basic virtue.", "个人", "诚信", ""],
+            ["按时赴约是做人的基本美德与修养", "", "个人", "诚信", ""],  # near-duplicate of the row above
+            ["诚实是做人的根本", "", "个人", "诚信", ""],  # labelled twice: not plain
+            ["在公共场合不应大声说话", "", "国家", "文明", "文明礼仪"],  # another rule's rewrite lands on it
+            ["浪费粮食是可耻的", "", "个人", "友善", "勤俭节约"]]
+    root = write_raw_tree(tmp_path / "raw", final_rows=rows)
+    from tests.conftest import LLM_ROWS
+    write_csv(root / "data_control/label_rot_data/llm/llm_label_raw.csv",
+              ["index", "rot", "level", "core values", "derived values", "标签"], [
+                  *LLM_ROWS,
+                  [90, "按时赴约是做人的基本美德和修养", "个人", "诚信", "", "标签：1\n重写："],
+                  [91, "按时赴约是做人的基本美德与修养", "个人", "诚信", "", "标签：1\n重写："],
+                  [92, "诚实是做人的根本", "个人", "诚信", "", "标签：1\n重写："],
+                  [93, "诚实是做人的根本", "个人", "诚信", "", "标签：0\n重写："],
+                  [94, "在公共场合不应大声说话", "国家", "文明", "文明礼仪", "标签：1\n重写："],
+                  [95, "公共场合大声说话不好", "国家", "文明", "文明礼仪", "标签：-1\n重写：在公共场合不应大声说话"],
+                  [96, "浪费粮食是可耻的", "个人", "友善", "勤俭节约", "标签：1\n重写：浪费粮食可耻"]])
+    settings = BuildSettings(near_dup=NearDupSettings(mode=mode))
+    fast = collect(root, settings)
+    monkeypatch.setattr("builders.rules._split_plain", _no_row_plain)
+    reference = collect(root, settings)
+    assert fast.results["rules"].to_pylist() == reference.results["rules"].to_pylist()
+    assert fast.ledger.entries() == reference.ledger.entries()
+    assert fast.repairs == reference.repairs and fast.notes == reference.notes
+    assert fast.rule_keys == reference.rule_keys and fast.rule_aliases == reference.rule_aliases
+    assert fast.near_duplicates == reference.near_duplicates
+    by_text = {r["rule"]: r for r in fast.results["rules"].to_pylist()}
+    first, second = "按时赴约是做人的基本美德和修养", "按时赴约是做人的基本美德与修养"
+    assert (by_text[first]["label"], by_text[first]["label_origin"]) == (1, "llm")
+    assert (second in by_text) == (mode != "fold")
+    if mode == "mark":
+        assert by_text[second]["cluster_id"] == by_text[first]["id"]
