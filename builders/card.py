@@ -171,33 +171,41 @@ def scenarios_statistics(rows: list[dict]) -> str:
     return _table(("Experiment", "Condition", "Theme", "Scenes"), [(*k, n) for k, n in sorted(counts.items())])
 
 
-def evaluations_statistics(rows: list[dict]) -> str:
+def evaluations_statistics(table: pa.Table) -> str:
     """Per item type and model: answer letters (the position bias upstream charted), errors, rules followed.
 
     Split by item type because ``rule_a`` is one side of a conflicting pair in a dilemma but
-    the CVC rule in an experiment-2 scenario.
+    the CVC rule in an experiment-2 scenario. Counted per distinct (item type, model, choice,
+    follows, error) in Arrow: a few hundred groups for a hundred thousand answers.
     """
     def share(count: int, total: int) -> str:
         return f"{count / total:.0%}" if total else "–"
 
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["item_type"], r["model"]), []).append(r)
-    table = []
-    for (item_type, model), mine in sorted(groups.items()):
-        chosen = [r for r in mine if r["choice"]]
-        letters = Counter(r["choice"] for r in chosen)
-        follows = Counter(r["follows"] for r in chosen if r["follows"])
-        table.append((item_type, model, len(mine), *(share(letters[x], len(chosen)) for x in "ABC"),
-                      sum(r["error"] for r in mine), len(mine) - len(chosen), sum(follows.values()),
-                      *(share(follows[k], sum(follows.values())) for k in ("rule_a", "rule_b", "distractor"))))
+    keys = ["item_type", "model", "choice", "follows", "error"]
+    counted = table.select(keys).group_by(keys).aggregate([([], "count_all")])
+    answers, errors, chosen, mapped, letters, follows = Counter(), Counter(), Counter(), Counter(), Counter(), Counter()
+    for item_type, model, choice, follow, error, n in zip(*(counted.column(c).to_pylist()
+                                                            for c in [*keys, "count_all"]), strict=True):
+        group = (item_type, model)
+        answers[group] += n
+        errors[group] += n if error else 0
+        if choice:
+            chosen[group] += n
+            letters[group, choice] += n
+            if follow:
+                mapped[group] += n
+                follows[group, follow] += n
+    rows = [(*group, answers[group], *(share(letters[group, x], chosen[group]) for x in "ABC"), errors[group],
+             answers[group] - chosen[group], mapped[group],
+             *(share(follows[group, k], mapped[group]) for k in ("rule_a", "rule_b", "distractor")))
+            for group in sorted(answers)]
     return "\n".join([
         "Letters are positions: A/B/C shares are among answers with a choice and show position bias, not values. "
         "Errors are failed calls; 'no choice' also counts unreadable or ambiguous replies. Rule shares are among "
         "choices whose option has a known mapping ('mapped'); in scenarios rule A is the CVC rule.",
         "",
         _table(("Items", "Model", "Answers", "A", "B", "C", "Errors", "No choice", "Mapped", "Rule A", "Rule B",
-                "Distractor"), table),
+                "Distractor"), rows),
     ])
 
 

@@ -42,3 +42,8 @@ def stable_ids_under(prefix: str, heads: Sequence[tuple[str, ...]], head_of: Ite
         digest.update(key.encode("utf-8"))
         ids.append(head + digest.hexdigest()[:16])
     return ids
+
+
+def stable_ids_of_parts(prefix: str, rows: Iterable[tuple[str, ...]]) -> list[str]:
+    """:func:`stable_id` of each tuple of one or more parts, the prefix hashed once (an id per model answer)."""
+    return stable_ids(prefix, ("\x00".join(parts) for parts in rows))

@@ -275,7 +275,7 @@ def _build_release(
             "taxonomy": "The 50 derived values with their parents; the same table as the value framework above.",
             "dilemmas": dilemmas_statistics(tables["dilemmas"]),
             "scenarios": scenarios_statistics(ctx.results["scenarios"]),
-            "evaluations": evaluations_statistics(ctx.results["evaluations"]),
+            "evaluations": evaluations_statistics(tables["evaluations"]),
         }
         (staging / "README.md").write_text(
             render_card(splits, sections, ctx.taxonomy, settings.version, versions=versions_section(history)),

@@ -52,7 +52,7 @@ def test_dilemma_links_rules_and_recovers_the_mapping(raw_tree):
 
 def test_evaluations_parse_choices_and_follow_the_mapping(raw_tree):
     ctx = collect(_dilemma_tree(raw_tree))
-    by_model = {r["model"]: r for r in ctx.results["evaluations"]}
+    by_model = {r["model"]: r for r in ctx.results["evaluations"].to_pylist()}
     assert (by_model["gpt-4o"]["choice"], by_model["gpt-4o"]["follows"], by_model["gpt-4o"]["error"]) == (
         "C", "rule_a", False)
     failed = by_model["Qwen2.5-7B-Instruct"]
@@ -71,7 +71,7 @@ def test_orphan_rules_fail_the_build_with_file_and_line(raw_tree, tmp_path):
 def test_allow_orphans_puts_them_in_the_rejects_ledger(raw_tree):
     _dilemma_tree(raw_tree, rot_a="一条不存在于规则表中的规则")
     ctx = collect(raw_tree, BuildSettings(allow_orphans=True))
-    assert ctx.results["dilemmas"].to_pylist() == [] and ctx.results["evaluations"] == []
+    assert ctx.results["dilemmas"].to_pylist() == [] and ctx.results["evaluations"].num_rows == 0
     orphans = [e for e in ctx.ledger.entries("rejected") if (e.reason or "").startswith("orphan")]
     assert {(e.config, e.file.split("/")[-1]) for e in orphans} == {
         ("dilemmas", "rule_set.csv"), ("dilemmas", "all_dilemma_1.csv"),

@@ -1,6 +1,6 @@
 import random
 
-from builders.ids import stable_id, stable_ids, stable_ids_under
+from builders.ids import stable_id, stable_ids, stable_ids_of_parts, stable_ids_under
 
 
 def test_stable_id_is_a_prefix_and_sixteen_hex_digits_of_the_parts():
@@ -20,3 +20,5 @@ def test_batched_ids_are_those_of_stable_id():
     assert stable_ids_under("dilemma", heads, head_of, keys) == [
         stable_id("dilemma", *heads[h], key) for h, key in zip(head_of, keys, strict=True)]
     assert stable_ids_under("dilemma", heads, [], []) == []
+    parts = [("dilemma-0123456789abcdef", "gpt-4o", "1"), ("场景", "", "5"), ("a\x00b",), ("", "")]
+    assert stable_ids_of_parts("eval", parts) == [stable_id("eval", *p) for p in parts]

@@ -33,7 +33,7 @@ def test_experiment2_gold_letters_and_human_choices_join_by_position(ctx):
 
 
 def test_theme_answers_are_five_repeats_per_model(ctx):
-    answers = [r for r in ctx.results["evaluations"] if r["item_type"] == "scenario"]
+    answers = [r for r in ctx.results["evaluations"].to_pylist() if r["item_type"] == "scenario"]
     scenes = {r["id"] for r in ctx.results["scenarios"]}
     assert all(a["item_id"] in scenes for a in answers)
     per_item_model = {}
