@@ -126,7 +126,7 @@ class BuildContext:
         """
         table = self._read_prepared(artifact, prepare)
         if isinstance(table, ColumnTable):
-            self.ledger.read_lines(config, artifact.relpath, table.lines.tolist())
+            self.ledger.read_lines(config, artifact.relpath, table.lines)
             return table
         columns = ColumnTable.of_records(table.columns, list(self.registered(config, table)))
         return ColumnTable(prepare(columns.table), columns.lines) if prepare else columns

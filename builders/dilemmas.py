@@ -421,10 +421,10 @@ def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows:
         given = list(zip(*(table.column(c).take(keep).to_pylist() if c in table.column_names else [None] * len(keep)
                            for c in ("rot1_option", "rot2_option")), strict=True))
     new = rows.add_sources(found, kept_codes, ids, (first + keep).tolist(), given)
-    outcomes = list(zip(lines[keep].tolist(), ids, new, strict=True))
-    ctx.ledger.publish_many(CONFIG, ((file, line, row_id) for line, row_id, is_new in outcomes if is_new))
-    ctx.ledger.fold_many(CONFIG, ((file, line, row_id, "same dilemma") for line, row_id, is_new in outcomes
-                                  if not is_new))
+    is_new = np.array(new, bool)
+    ctx.ledger.publish_lines(CONFIG, file, lines[keep[is_new]], [i for i, n in zip(ids, new, strict=True) if n])
+    ctx.ledger.fold_lines(CONFIG, file, lines[keep[~is_new]], [i for i, n in zip(ids, new, strict=True) if not n],
+                          "same dilemma")
 
 
 def build(ctx: BuildContext) -> pa.Table:

@@ -227,12 +227,11 @@ class _Answers:
         new = np.flatnonzero(np.fromiter((i not in self.seen for i in ids), bool, len(ids)))
         self.seen.update(ids)
         published = rows[first[new]]
-        ctx.ledger.publish_many(CONFIG, ((file, lines[row], ids[at]) for row, at in
-                                         zip(published.tolist(), new.tolist(), strict=True)))
+        ctx.ledger.publish_lines(CONFIG, file, read.lines[published], [ids[at] for at in new.tolist()])
         folded = np.ones(len(rows), bool)
         folded[first[new]] = False
-        ctx.ledger.fold_many(CONFIG, ((file, lines[rows[i]], ids[answered_at[i]], "same answers")
-                                      for i in np.flatnonzero(folded).tolist()))
+        ctx.ledger.fold_lines(CONFIG, file, read.lines[rows[folded]],
+                              [ids[at] for at in answered_at[folded].tolist()], "same answers")
 
         reply_at, replies = _encoded(table.column("result"))
         readings = [_reading(reply) for reply in replies.to_pylist()]
