@@ -253,9 +253,9 @@ class _MasterRows:
     text_en: pa.Array
     """``None`` where the row has no translation."""
     values: list[Closure]
-    annotations: list[Observation | None] | None = None
-    """Per row, the one LLM label that accepts it as it is (``None``: unlabelled), once
-    :func:`_split_plain` has told them; ``None`` before."""
+    annotations: list[Observation | None]
+    """Per row, the one LLM label that accepts it as it is (``None``: none, or not told yet:
+    :func:`_split_plain` tells them)."""
 
     @classmethod
     def empty(cls) -> _MasterRows:
@@ -269,7 +269,8 @@ class _MasterRows:
         return cls([f for p in parts for f in p.files], np.concatenate([p.lines for p in parts]),
                    np.concatenate([p.seq for p in parts]), pa.concat_arrays([p.text for p in parts]),
                    [k for p in parts for k in p.key], np.concatenate([p.zh for p in parts]),
-                   pa.concat_arrays([p.text_en for p in parts]), [v for p in parts for v in p.values])
+                   pa.concat_arrays([p.text_en for p in parts]), [v for p in parts for v in p.values],
+                   [a for p in parts for a in p.annotations])
 
     def observations(self, rows: np.ndarray, en_keys: pa.Array | None = None) -> list[Observation]:
         """The given rows as observations (rows that go through the build one by one); ``en_keys``:
@@ -289,11 +290,11 @@ class _MasterRows:
         return _MasterRows([self.files[i] for i in at], self.lines[rows], self.seq[rows], self.text.take(rows),
                            [self.key[i] for i in at], self.zh[rows], self.text_en.take(rows),
                            [self.values[i] for i in at],
-                           None if self.annotations is None else [self.annotations[i] for i in at])
+                           [self.annotations[i] for i in at])
 
     def labelled(self) -> list[Observation]:
         """The annotations of the rows that have one, in row order."""
-        return [a for a in self.annotations or () if a is not None]
+        return [a for a in self.annotations if a is not None]
 
     def first_seq(self) -> np.ndarray:
         """Per row, the ``seq`` of its first copy: the row or its annotation, whichever was read first."""
@@ -324,7 +325,8 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     english = pc.if_else(pc.equal(pc.binary_length(english), 0), pa.scalar(None, pa.string()), english)
     values = [values[i] for i in rows.tolist()]
     master = _MasterRows([file] * len(texts), lines[rows], seq + lines[rows], texts,
-                         clean_key_column(texts).to_pylist(), has_cjk_column(texts), english, values)
+                         clean_key_column(texts).to_pylist(), has_cjk_column(texts), english, values,
+                         [None] * len(texts))
     for line, closure in zip(master.lines.tolist(), values, strict=True):
         _record_repair(ctx, file, line, closure)
     n = len(texts)
@@ -737,12 +739,11 @@ def _demote(ctx: BuildContext, plain: _MasterRows, resolved: list[_Resolved],
     if not hit.any():
         return plain, []
     rows = np.flatnonzero(hit)
-    annotations = plain.annotations or [None] * len(plain.key)
     groups = [_Group(obs.key, [obs] if annotation is None else sorted([obs, annotation], key=attrgetter("seq")))
-              for obs, annotation in zip(plain.observations(rows), [annotations[i] for i in rows.tolist()],
+              for obs, annotation in zip(plain.observations(rows), [plain.annotations[i] for i in rows.tolist()],
                                          strict=True)]
     demoted = [_resolve(ctx, group, stable_id("rule", group.key), stats) for group in groups]
-    return plain.take(np.flatnonzero(~hit)), [r for r in demoted if r is not None]
+    return plain.take(np.flatnonzero(~hit)), demoted
 
 
 def _exact_dedup(ctx: BuildContext, resolved: list[_Resolved],
@@ -802,8 +803,7 @@ class _Kept:
         kept = [best.kept for best, *_ in self.resolved]
         texts = [best.row["rule"] for best, *_ in self.resolved] + self.plain.text.to_pylist()
         origin = [_ORIGIN_RANK[best.row["label_origin"]] for best, *_ in self.resolved]
-        origin += [_ORIGIN_RANK["none" if a is None else a.label_origin] for a in self.plain.annotations or
-                   [None] * len(self.plain_ids)]
+        origin += [_ORIGIN_RANK["none" if a is None else a.label_origin] for a in self.plain.annotations]
         kind = [_ARTIFACT_RANK[o.kind] for o in kept] + [_ARTIFACT_RANK["master_table"]] * len(self.plain_ids)
         files = [o.file for o in kept] + self.plain.files
         names = {name: i for i, name in enumerate(sorted(set(files)))}
@@ -856,7 +856,7 @@ def _mark_near_duplicates(ctx: BuildContext, kept_ids: list[str], clusters: list
 def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Table:
     """The published rows of plain master rows, built from their columns."""
     n = len(ids)
-    annotations = plain.annotations or [None] * n
+    annotations = plain.annotations
     closures, rows = _distinct_closures(plain.values)
     which = pa.array(rows, pa.int64())
 
@@ -915,7 +915,7 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
     plain, plain_ids = kept.plain, kept.plain_ids
     positions = position_of[len(kept.resolved):]
     folded = representatives[positions] != positions
-    annotations = plain.annotations or [None] * len(plain_ids)
+    annotations = plain.annotations
     for i in np.flatnonzero(folded).tolist():
         rep_id = kept_ids[representatives[positions[i]]]
         ctx.rule_aliases[plain.key[i]] = rep_id
