@@ -54,12 +54,13 @@ def dilemma_id(rule_a_id: str, rule_b_id: str, scene: str, *, cleaned: bool = Fa
 
     ``cleaned``: the scene already went through :func:`clean_text` (skips doing it again).
     """
-    return dilemma_id_of_key(rule_a_id, rule_b_id, clean_key(scene) if cleaned else dedup_key(scene))
+    return stable_id("dilemma", rule_a_id, rule_b_id, clean_key(scene) if cleaned else dedup_key(scene))
 
 
-def dilemma_id_of_key(rule_a_id: str, rule_b_id: str, scene_key: str) -> str:
-    """:func:`dilemma_id` of a scene whose :func:`dedup_key` is known."""
-    return stable_id("dilemma", rule_a_id, rule_b_id, scene_key)
+def dilemma_ids(pairs: list[RulePair], pair_of: list[int], scene_keys: list[str]) -> list[str]:
+    """:func:`dilemma_id` of each scene of ``pairs[pair_of[i]]`` whose :func:`dedup_key` is
+    ``scene_keys[i]``; each pair's part of the hash is computed once."""
+    return stable_ids_under("dilemma", [(pair.rule_a_id, pair.rule_b_id) for pair in pairs], pair_of, scene_keys)
 
 
 def pair_id(rule_a_id: str, rule_b_id: str) -> str:
@@ -414,8 +415,7 @@ def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows:
         ctx.ledger.reject(CONFIG, file, int(lines[row]), field, error)
     keep = np.flatnonzero((codes >= 0) & ~unparsed)
     kept_codes = codes[keep].tolist()
-    ids = stable_ids_under("dilemma", [(pair.rule_a_id, pair.rule_b_id) for pair in found], kept_codes,
-                           table.column("scene_key").take(keep).to_pylist())
+    ids = dilemma_ids(found, kept_codes, table.column("scene_key").take(keep).to_pylist())
     given = None
     if "rot1_option" in table.column_names or "rot2_option" in table.column_names:
         given = list(zip(*(table.column(c).take(keep).to_pylist() if c in table.column_names else [None] * len(keep)

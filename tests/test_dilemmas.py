@@ -147,11 +147,14 @@ def test_processed_rows_publish_fold_or_reject_each_row(raw_tree):
 
 
 def test_dilemma_id_of_a_cleaned_scene_is_the_same():
-    from builders.dilemmas import dilemma_id
-    from builders.normalizers.text import clean_text
+    from builders.dilemmas import RulePair, dilemma_id, dilemma_ids
+    from builders.normalizers.text import clean_text, dedup_key
 
     raw = "  朋友酒后想开车， ＡＩ 说：“不行”。 "
     assert dilemma_id("a", "b", clean_text(raw), cleaned=True) == dilemma_id("a", "b", raw)
+    pairs = [RulePair("a", "b", "p", (0, 1)), RulePair("b", "a", "q", (1, 0))]
+    assert dilemma_ids(pairs, [1, 0], [dedup_key(raw), dedup_key(raw)]) == [
+        dilemma_id("b", "a", raw), dilemma_id("a", "b", raw)]
 
 
 def test_letters_given_by_the_raw_data_are_used_as_they_are(raw_tree):
