@@ -279,8 +279,7 @@ class Ledger:
 
     def _record(self, config: str, file: str, line: int, outcome: str, row_id: str | None = None,
                 field: str | None = None, reason: str | None = None) -> None:
-        files = self._configs.get(config)
-        block = None if files is None else files.get(file)
+        block = self._read_file(config, file)
         if block is None:
             raise _refusal(file, line, _NOT_READ, outcome)
         block.record(file, line, outcome, row_id, field, reason)
