@@ -24,7 +24,7 @@ from builders.parsers.blobs import is_error_reply, parse_choice
 from builders.readers.layout import Artifact, ArtifactKind
 from builders.scenarios import scene_id
 from builders.schema import features
-from builders.writer import sort_table
+from builders.writer import single_chunk, sort_table
 
 CONFIG = "evaluations"
 REPEATS = 5
@@ -82,15 +82,10 @@ def _answer(item: dict, model_raw: str, model: str, repeat: int, reply: str | No
     }
 
 
-def _single(column: pa.ChunkedArray) -> pa.Array:
-    """A column as one array, without copying one that is a single chunk already."""
-    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
-
-
 def _encoded(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     """Each cell as a code into the column's distinct strings, whose last is null (for null cells):
     a reply or scene is looked at once, however many rows repeat it."""
-    encoded = (_single(column) if isinstance(column, pa.ChunkedArray) else column).dictionary_encode()
+    encoded = (single_chunk(column) if isinstance(column, pa.ChunkedArray) else column).dictionary_encode()
     values = pa.concat_arrays([encoded.dictionary, pa.nulls(1, encoded.dictionary.type)])
     return encoded.indices.fill_null(len(values) - 1).to_numpy().astype(np.int64), values
 
@@ -133,7 +128,7 @@ class _Answers:
         self.seen: set[str] = set()
         self.choices, self.follows = _Codes(), _Codes()
         self._dilemmas = dilemmas
-        self._dilemma_ids = _single(dilemmas.column("id")) if dilemmas is not None else pa.array([], pa.string())
+        self._dilemma_ids = single_chunk(dilemmas.column("id")) if dilemmas is not None else pa.array([], pa.string())
         self._options: tuple[np.ndarray, pa.Array, np.ndarray] | None = None
         """Of every option of every dilemma: the dilemma's position, the letter and the follows code."""
         self._by_letter: dict[str, np.ndarray] = {}
@@ -192,7 +187,7 @@ class _Answers:
         found = self._by_letter.get(letter)
         if found is None:
             if self._options is None:
-                options = _single(self._dilemmas.column("options"))
+                options = single_chunk(self._dilemmas.column("options"))
                 values = options.flatten()
                 follows_at, follows = _encoded(pc.struct_field(values, "follows"))
                 follows_codes = np.array([self.follows.of(f) for f in follows.to_pylist()], np.int64)

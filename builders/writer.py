@@ -59,6 +59,11 @@ def without_validity(array: pa.Array) -> pa.Array:
     return pa.Array.from_buffers(array.type, len(array), [None, *array.buffers()[1:]], offset=array.offset)
 
 
+def single_chunk(column: pa.ChunkedArray) -> pa.Array:
+    """A column as one array, without copying one that is a single chunk already."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def sort_table(table: pa.Table, column: str) -> tuple[pa.Table, list[int]]:
     """The table sorted by a column of distinct values, and the row order (Python's sort order).
 
@@ -68,8 +73,7 @@ def sort_table(table: pa.Table, column: str) -> tuple[pa.Table, list[int]]:
     """
     order = pc.sort_indices(table.column(column))
     taken = table.take(order)
-    columns = [without_validity(column.chunk(0) if column.num_chunks == 1 else column.combine_chunks())
-               for column in taken.columns]
+    columns = [without_validity(single_chunk(column)) for column in taken.columns]
     return pa.Table.from_arrays(columns, schema=table.schema), order.to_pylist()
 
 
