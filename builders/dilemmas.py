@@ -391,7 +391,7 @@ def parsed_scenes(table: pa.Table) -> pa.Table:
 
     Needs no rule, so a prefetch can run it in another process while the rules build.
     """
-    parsed = parse_scenes(table.column("scene").to_pylist(), table.column("options").to_pylist())
+    parsed = parse_scenes(table.column("scene"), table.column("options"))
     for name in SCENE_COLUMNS:
         table = table.append_column(name, parsed.column(name))
     return table

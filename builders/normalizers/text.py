@@ -69,13 +69,14 @@ def has_cjk(text: str) -> bool:
 # finds with one Arrow scan the rows the function could change and calls it on those only,
 # so the result is the function's, row for row.
 
-def _char_class(chars: str) -> str:
+def re2_char_class(chars: str) -> str:
+    """A character class of exactly these characters, in Arrow's (RE2) regex syntax."""
     return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in chars) + "]"
 
 
 _WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
 """What ``str.split()`` splits on (the last of them is U+3000)."""
-_NEEDS_CLEANING = "^ | $|  |" + _char_class(
+_NEEDS_CLEANING = "^ | $|  |" + re2_char_class(
     _WHITESPACE.replace(" ", "") + "".join(map(chr, _FULLWIDTH_ASCII)))
 """A text :func:`clean_text` changes: a space at an end, two spaces, other whitespace, or a
 full-width character it halves."""
@@ -86,9 +87,12 @@ _KEY_SAFE = ("^[\\x{20}-\\x{7e}\\x{3400}-\\x{4dbf}\\x{4e00}-\\x{9fff}\\x{3001}-\
 computed by Arrow; any other text's by :func:`clean_key`."""
 
 
-def _strings(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+def string_cells(array: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The cells as one string array, null as ``""`` (copied only where that changes something)."""
     array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-    return array.cast(pa.string()).fill_null("")
+    if array.type != pa.string():
+        array = array.cast(pa.string())
+    return array.fill_null("") if array.null_count else array
 
 
 def _patched(target: pa.Array, source: pa.Array, rows: np.ndarray, function) -> pa.Array:
@@ -101,16 +105,36 @@ def _patched(target: pa.Array, source: pa.Array, rows: np.ndarray, function) -> 
     return pc.replace_with_mask(target, pa.array(mask), fixed)
 
 
+_TRANSLATED = re2_char_class("".join(chr(code) for code in _FULLWIDTH_ASCII if not chr(code).isspace()))
+"""What :func:`clean_text` changes besides whitespace: full-width letters and digits, zero-width marks."""
+_INNER_SPACE = "  |" + re2_char_class(_WHITESPACE.replace(" ", ""))
+_SPACE_RUN = re2_char_class(_WHITESPACE) + "+"
+
+
 def clean_text_column(array: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """:func:`clean_text` of every cell (a null cell gives ``""``)."""
-    array = _strings(array)
-    needs = pc.match_substring_regex(array, _NEEDS_CLEANING).to_numpy(zero_copy_only=False)
-    return _patched(array, array, np.flatnonzero(needs), clean_text)
+    """:func:`clean_text` of every cell (a null cell gives ``""``).
+
+    A text whose only change is whitespace is trimmed, and has each run of whitespace inside
+    made one space, by Arrow: that is what ``" ".join(text.split())`` does.
+    """
+    array = string_cells(array)
+    needs = pc.match_substring_regex(array, _NEEDS_CLEANING)
+    if not pc.any(needs).as_py():
+        return array
+    translated = pc.and_(needs, pc.match_substring_regex(array, _TRANSLATED))
+    spaced = pc.and_(needs, pc.invert(translated))
+    trimmed = pc.utf8_trim(array.filter(spaced), _WHITESPACE)
+    inner = pc.match_substring_regex(trimmed, _INNER_SPACE)
+    if pc.any(inner).as_py():
+        collapsed = pc.replace_substring_regex(trimmed.filter(inner), _SPACE_RUN, " ")
+        trimmed = pc.replace_with_mask(trimmed, inner, collapsed)
+    array = pc.replace_with_mask(array, spaced, trimmed)
+    return _patched(array, array, np.flatnonzero(translated.to_numpy(zero_copy_only=False)), clean_text)
 
 
 def clean_key_column(cleaned: pa.Array | pa.ChunkedArray) -> pa.Array:
     """:func:`clean_key` of every cell of texts that went through :func:`clean_text`."""
-    cleaned = _strings(cleaned)
+    cleaned = string_cells(cleaned)
     safe = pc.match_substring_regex(cleaned, _KEY_SAFE)
     key = pc.utf8_lower(cleaned)
     marked = pc.and_(safe, pc.match_substring_regex(cleaned, _NEEDS_KEY_MAPPING.pattern))
@@ -125,4 +149,4 @@ def clean_key_column(cleaned: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def has_cjk_column(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """:func:`has_cjk` of every cell."""
-    return pc.match_substring_regex(_strings(array), _CJK.pattern).to_numpy(zero_copy_only=False)
+    return pc.match_substring_regex(string_cells(array), _CJK.pattern).to_numpy(zero_copy_only=False)

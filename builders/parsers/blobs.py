@@ -10,9 +10,18 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from builders.normalizers.text import clean_key, clean_text
+from builders.normalizers.text import (
+    clean_key,
+    clean_key_column,
+    clean_text,
+    clean_text_column,
+    re2_char_class,
+    string_cells,
+)
 from builders.parsers.replies import ReplyParseError
 
 LETTERS = ("A", "B", "C")
@@ -102,16 +111,58 @@ SCENE_COLUMNS = ("scene_text", "scene_key", "option_a", "option_b", "option_c", 
 or the raw column and the reason the row cannot be parsed."""
 
 
-def parse_scenes(scenes: list[str | None], options: list[str | None]) -> pa.Table:
-    """:func:`scene_and_options` of many rows, as Arrow columns (:data:`SCENE_COLUMNS`)."""
+_SPACE = "".join(chr(code) for code in range(0x3001) if re.match(r"\s", chr(code)))
+"""What ``\\s`` matches in a Python pattern (Arrow's RE2 ``\\s`` is ASCII only); none is above U+3000."""
+_AFTER = re2_char_class(_SPACE + "。！？!?；;")
+"""What may stand before an option letter, as :data:`_OPTION`'s lookbehind allows."""
+_SEPARATOR = "[ \\t]*" + re2_char_class(":：.．、)）") + "[ \\t]*"
+_PLAIN_OPTIONS = f"^(?:|[^A-C]*{_AFTER})A{_SEPARATOR}[^A-C]*{_AFTER}B{_SEPARATOR}[^A-C]*{_AFTER}C{_SEPARATOR}[^A-C]*$"
+"""An options cell whose only letters A to C are its three option letters, in order, each where
+:data:`_OPTION` finds one. Split at those letters (:data:`_LETTER_SPLIT`), its last three parts are the
+bodies :func:`split_options` gives before cleaning, so Arrow can split such cells."""
+_LETTER_SPLIT = f"[A-C]{_SEPARATOR}"
+
+
+def _cells(cells: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
+    """A column of cells as one string array, null as ``""`` (which every parser here treats alike)."""
+    return string_cells(pa.array(cells, pa.string()) if isinstance(cells, list) else cells)
+
+
+def parse_scenes(scenes: pa.Array | pa.ChunkedArray | list[str | None],
+                 options: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Table:
+    """:func:`scene_and_options` of many rows, as Arrow columns (:data:`SCENE_COLUMNS`).
+
+    The cells of the usual shape (:data:`_PLAIN_OPTIONS`, a scene that is not empty, three
+    options that are not) are split and cleaned by Arrow; every other row goes through
+    :func:`scene_and_options` itself, so its result and its error are that function's.
+    """
+    scene_cells, option_cells = _cells(scenes), _cells(options)
+    scene = clean_text_column(scene_cells)
+    plain = pc.match_substring_regex(option_cells, _PLAIN_OPTIONS)
+    parts = pc.list_flatten(pc.split_pattern_regex(option_cells.filter(plain), _LETTER_SPLIT))
+    if len(parts) != 4 * np.count_nonzero(plain.to_numpy(zero_copy_only=False)):
+        raise AssertionError("internal error: a plain options cell did not split into four parts")
+    nulls = pa.nulls(len(scene), pa.string())
+    bodies = [pc.replace_with_mask(nulls, plain, clean_text_column(parts.take(np.arange(i, len(parts), 4))))
+              for i in range(1, 4)]
+    fast = pc.and_(plain, pc.not_equal(scene, ""))
+    for body in bodies:
+        fast = pc.and_(fast, pc.not_equal(body, "").fill_null(False))
+    fast = fast.to_numpy(zero_copy_only=False)
+    columns = [scene, clean_key_column(scene), *bodies, nulls, nulls]
+    slow = np.flatnonzero(~fast)
+    if not len(slow):
+        return pa.table(columns, names=list(SCENE_COLUMNS))
     parsed: list[tuple] = []
-    failed = (None,) * 5
-    for scene_cell, options_cell in zip(scenes, options, strict=True):
+    for scene_cell, options_cell in zip(scene_cells.take(slow).to_pylist(), option_cells.take(slow).to_pylist(),
+                                        strict=True):
         try:
-            scene, (a, b, c) = scene_and_options(scene_cell, options_cell)
+            text, (a, b, c) = scene_and_options(scene_cell, options_cell)
         except ReplyParseError as err:
-            parsed.append((*failed, err.field, str(err)))
+            parsed.append((None,) * 5 + (err.field, str(err)))
             continue
-        parsed.append((scene, clean_key(scene), a[1], b[1], c[1], None, None))
-    columns = zip(*parsed, strict=True) if parsed else [()] * len(SCENE_COLUMNS)
-    return pa.table([pa.array(column, pa.string()) for column in columns], names=list(SCENE_COLUMNS))
+        parsed.append((text, clean_key(text), a[1], b[1], c[1], None, None))
+    mask = pa.array(~fast)
+    columns = [pc.replace_with_mask(column, mask, pa.array(values, pa.string()))
+               for column, values in zip(columns, zip(*parsed, strict=True), strict=True)]
+    return pa.table(columns, names=list(SCENE_COLUMNS))

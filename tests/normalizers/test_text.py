@@ -51,8 +51,9 @@ def _random_texts(seed: int, count: int) -> list[str]:
                 + list("ßÀÉĲΣσςﬁİ\x00\x07"))
     texts = ["", " ", "rot: 规则", "RoT：规则。", "ROT : 规则!!", "规则．", "Ａ ｂ"]
     plain = alphabet[:alphabet.index("0") + 1]  # what most rules hold: the column forms leave these to Arrow
+    spaced = plain + [c for c in map(chr, range(0x3001)) if c.isspace()] * 3  # cleaned by Arrow alone
     for _ in range(count):
-        chars = plain if pick.random() < 0.5 else alphabet
+        chars = pick.choice((plain, spaced, alphabet))
         texts.append("".join(pick.choice(chars) for _ in range(pick.randint(0, 12))))
     return texts
 

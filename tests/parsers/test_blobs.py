@@ -92,3 +92,36 @@ def test_scenes_parsed_as_columns_are_what_each_row_gives():
     assert [tuple(row.values()) for row in table.to_pylist()] == expected
     assert [field for *_, field, _ in expected] == [None, "scene", "options", "options", "options"]
     assert parse_scenes([], []).num_rows == 0
+
+
+def test_scenes_split_by_arrow_are_what_each_row_gives():
+    """Random cells around the usual ``A: …\\nB: …\\nC: …`` shape, which Arrow splits, and cells it leaves
+    to :func:`scene_and_options`: the table is the same either way."""
+    import random
+
+    from builders.normalizers.text import clean_key
+    from builders.parsers.blobs import parse_scenes, scene_and_options
+
+    pick = random.Random(5)
+    spaces = [c for c in map(chr, range(0x3001)) if c.isspace()]
+    before = ["\n", " ", "。", "！", ";", "\u3000", "\u2028", "\t"] * 6 + ["", "x", "甲"]
+    after = [":", "：", ".", "．", "、", ")", "）", " :", "\t："] * 6 + ["-", ""]
+    body = list("甲乙丙 。!a\nＡ") * 4 + spaces
+    scenes, options = [], []
+    for _ in range(3000):
+        cell = pick.choice(["", "前言", "a ", "选项"])
+        for letter in "ABC" if pick.random() < 0.9 else pick.choice(["AB", "ACB", "ABCA", "BC"]):
+            cell += pick.choice(before) + letter + pick.choice(after) + pick.choice(["", " ", "\t", "  "])
+            cell += "".join(pick.choice(body) for _ in range(pick.randint(0, 6)))
+        scenes.append(pick.choice(["情境", " 情 境\n", "ＡＩ情境"] * 3 + ["", None]))
+        options.append(cell if pick.random() < 0.98 else None)
+    expected = []
+    for scene_cell, options_cell in zip(scenes, options, strict=True):
+        try:
+            scene, options_found = scene_and_options(scene_cell, options_cell)
+        except ReplyParseError as err:
+            expected.append((None,) * 5 + (err.field, str(err)))
+            continue
+        expected.append((scene, clean_key(scene), *(text for _, text in options_found), None, None))
+    assert [tuple(row.values()) for row in parse_scenes(scenes, options).to_pylist()] == expected
+    assert 500 < sum(1 for row in expected if row[5] is None) < 2500  # both paths are taken
