@@ -12,12 +12,13 @@ import copy
 import hashlib
 import json
 from functools import cache
-from typing import Any
-
-import datasets
+from typing import TYPE_CHECKING, Any
 
 from builders.resources import schemas_dir
 from builders.taxonomy import load_taxonomy
+
+if TYPE_CHECKING:
+    import datasets
 
 _SCALARS = {"string": "string", "boolean": "bool", "integer": "int64", "number": "float64"}
 
@@ -82,6 +83,8 @@ def _types(prop: dict) -> list[str]:
 
 
 def _feature(prop: dict, where: str) -> Any:
+    import datasets  # here, not at the top: a build's worker processes validate and read but make no Features
+
     types = [t for t in _types(prop) if t != "null"]
     if len(types) != 1:
         raise ValueError(f"{where}: a field needs exactly one non-null type, got {types}")
@@ -95,6 +98,8 @@ def _feature(prop: dict, where: str) -> Any:
 
 def features(config: str) -> datasets.Features:
     """``datasets.Features`` of a config, derived from its schema."""
+    import datasets
+
     return datasets.Features({name: _feature(prop, name) for name, prop in properties(config).items()})
 
 
