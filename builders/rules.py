@@ -554,8 +554,8 @@ def _validate_observations(ctx: BuildContext, observations: list[Observation]) -
 
 
 def _accepts_as_is(obs: Observation) -> bool:
-    """An LLM label that keeps the rule as it is: with the master row, the group's outcome is known."""
-    return obs.kind == "llm_labels" and obs.label == 1 and obs.rewrite is None
+    """A label (LLM or human) that keeps the rule as it is: with the master row, the group's outcome is known."""
+    return obs.kind in ("llm_labels", "human_labels") and obs.label == 1 and obs.rewrite is None
 
 
 def _split_plain(masters: list[_MasterRows], observations: list[Observation]) -> _MasterRows | None:

@@ -320,8 +320,8 @@ def _no_row_plain(masters, observations):
 
 @pytest.mark.parametrize("mode", ["off", "mark", "fold"])
 def test_plain_master_rows_give_what_the_observation_path_gives(tmp_path, monkeypatch, mode):
-    """Master rows published from their columns, alone or with the one LLM label accepting
-    them as they are, are published, folded and linked exactly as their observations would be."""
+    """Master rows published from their columns, alone or with the one LLM or human label
+    accepting them as they are, are published, folded and linked exactly as their observations would be."""
     from builders.context import BuildSettings
     from builders.near_dedup import NearDupSettings
 
@@ -330,8 +330,17 @@ def test_plain_master_rows_give_what_the_observation_path_gives(tmp_path, monkey
             ["按时赴约是做人的基本美德与修养", "", "个人", "诚信", ""],  # near-duplicate of the row above
             ["诚实是做人的根本", "", "个人", "诚信", ""],  # labelled twice: not plain
             ["在公共场合不应大声说话", "", "国家", "文明", "文明礼仪"],  # another rule's rewrite lands on it
-            ["浪费粮食是可耻的", "", "个人", "友善", "勤俭节约"]]
+            ["浪费粮食是可耻的", "", "个人", "友善", "勤俭节约"],
+            ["孝敬父母是中华民族的传统美德", "Filial piety is a virtue.", "个人", "友善", "关爱他人"],
+            ["孝敬父母是中华民族传统的美德", "", "个人", "友善", "关爱他人"],  # near-duplicate, human label 1
+            ["遵守交通规则是每个人的义务", "", "社会", "法治", "严格守法"],  # human 1 and LLM 1: not plain
+            ["不乱扔垃圾是文明的表现", "", "国家", "文明", "文明礼仪"]]  # human 1 with a rewrite
     root = write_raw_tree(tmp_path / "raw", final_rows=rows)
+    write_csv(root / "data_control/label_rot_data/human/batch2.csv", ["rot", "标签", "重写"], [
+        ["孝敬父母是中华民族的传统美德", "1", ""],
+        ["孝敬父母是中华民族传统的美德", "1", ""],
+        ["遵守交通规则是每个人的义务", "1", ""],
+        ["不乱扔垃圾是文明的表现", "1", "不乱扔垃圾是文明的行为"]])
     from tests.conftest import LLM_ROWS
     write_csv(root / "data_control/label_rot_data/llm/llm_label_raw.csv",
               ["index", "rot", "level", "core values", "derived values", "标签"], [
@@ -342,8 +351,18 @@ def test_plain_master_rows_give_what_the_observation_path_gives(tmp_path, monkey
                   [93, "诚实是做人的根本", "个人", "诚信", "", "标签：0\n重写："],
                   [94, "在公共场合不应大声说话", "国家", "文明", "文明礼仪", "标签：1\n重写："],
                   [95, "公共场合大声说话不好", "国家", "文明", "文明礼仪", "标签：-1\n重写：在公共场合不应大声说话"],
-                  [96, "浪费粮食是可耻的", "个人", "友善", "勤俭节约", "标签：1\n重写：浪费粮食可耻"]])
+                  [96, "浪费粮食是可耻的", "个人", "友善", "勤俭节约", "标签：1\n重写：浪费粮食可耻"],
+                  [97, "遵守交通规则是每个人的义务", "社会", "法治", "严格守法", "标签：1\n重写："]])
     settings = BuildSettings(near_dup=NearDupSettings(mode=mode))
+    from builders import rules
+    split, taken = rules._split_plain, None
+
+    def recorded(masters, observations):
+        nonlocal taken
+        taken = split(masters, observations)
+        return taken
+
+    monkeypatch.setattr("builders.rules._split_plain", recorded)
     fast = collect(root, settings)
     monkeypatch.setattr("builders.rules._split_plain", _no_row_plain)
     reference = collect(root, settings)
@@ -355,6 +374,9 @@ def test_plain_master_rows_give_what_the_observation_path_gives(tmp_path, monkey
     by_text = {r["rule"]: r for r in fast.results["rules"].to_pylist()}
     first, second = "按时赴约是做人的基本美德和修养", "按时赴约是做人的基本美德与修养"
     assert (by_text[first]["label"], by_text[first]["label_origin"]) == (1, "llm")
+    filial = by_text["孝敬父母是中华民族的传统美德"]
+    assert (filial["label"], filial["label_origin"]) == (1, "human")
+    assert {a.kind for a in taken.labelled()} == {"llm_labels", "human_labels"}
     assert (second in by_text) == (mode != "fold")
     if mode == "mark":
         assert by_text[second]["cluster_id"] == by_text[first]["id"]
