@@ -254,13 +254,18 @@ class _MasterRows:
     """``None`` where the row has no translation."""
     values: list[Closure]
     annotations: list[Observation | None]
-    """Per row, the one LLM label that accepts it as it is (``None``: none, or not told yet:
+    """Per row, the one label that accepts it as it is (``None``: none, or not told yet:
     :func:`_split_plain` tells them)."""
+    copies: list[tuple[Observation, ...]]
+    """Per row, its other copies, none labelled: the Chinese ones in reading order, then the
+    English ones linked through its translation (as :func:`_group` would list them)."""
+    sources: list[str]
+    """Per row, the published ``source``: its most specific copy's (:func:`_resolve_copies`)."""
 
     @classmethod
     def empty(cls) -> _MasterRows:
         return cls([], np.zeros(0, np.int64), np.zeros(0, np.int64), pa.array([], pa.string()), [],
-                   np.zeros(0, bool), pa.array([], pa.string()), [], [])
+                   np.zeros(0, bool), pa.array([], pa.string()), [], [], [], [])
 
     @classmethod
     def concat(cls, parts: list[_MasterRows]) -> _MasterRows:
@@ -270,7 +275,8 @@ class _MasterRows:
                    np.concatenate([p.seq for p in parts]), pa.concat_arrays([p.text for p in parts]),
                    [k for p in parts for k in p.key], np.concatenate([p.zh for p in parts]),
                    pa.concat_arrays([p.text_en for p in parts]), [v for p in parts for v in p.values],
-                   [a for p in parts for a in p.annotations])
+                   [a for p in parts for a in p.annotations], [c for p in parts for c in p.copies],
+                   [s for p in parts for s in p.sources])
 
     def observations(self, rows: np.ndarray, en_keys: pa.Array | None = None) -> list[Observation]:
         """The given rows as observations (rows that go through the build one by one); ``en_keys``:
@@ -290,17 +296,33 @@ class _MasterRows:
         return _MasterRows([self.files[i] for i in at], self.lines[rows], self.seq[rows], self.text.take(rows),
                            [self.key[i] for i in at], self.zh[rows], self.text_en.take(rows),
                            [self.values[i] for i in at],
-                           [self.annotations[i] for i in at])
+                           [self.annotations[i] for i in at], [self.copies[i] for i in at],
+                           [self.sources[i] for i in at])
 
     def labelled(self) -> list[Observation]:
         """The annotations of the rows that have one, in row order."""
         return [a for a in self.annotations if a is not None]
 
+    def others(self, row: int) -> list[Observation]:
+        """The row's annotation and copies: every observation that folds into it."""
+        annotation = self.annotations[row]
+        return [*self.copies[row]] if annotation is None else [annotation, *self.copies[row]]
+
+    def members(self, row: int, obs: Observation) -> list[Observation]:
+        """The row's group as :func:`_group` makes it, with ``obs`` the row itself: the Chinese copies
+        in reading order, then the English ones."""
+        others = self.others(row)
+        zh = sorted([obs, *(o for o in others if o.lang == "zh")], key=attrgetter("seq"))
+        return zh + [o for o in others if o.lang != "zh"]
+
     def first_seq(self) -> np.ndarray:
-        """Per row, the ``seq`` of its first copy: the row or its annotation, whichever was read first."""
-        if not self.labelled():
-            return self.seq.astype(np.int64)
-        return np.minimum(self.seq, [self.seq[i] if a is None else a.seq for i, a in enumerate(self.annotations)])
+        """Per row, the ``seq`` of its first Chinese copy (the row itself, its annotation or a copy):
+        where a group is in reading order."""
+        seq = self.seq.astype(np.int64)
+        for i, annotation in enumerate(self.annotations):
+            if annotation is not None or self.copies[i]:
+                seq[i] = min([seq[i], *(o.seq for o in self.others(i) if o.lang == "zh")])
+        return seq
 
 
 def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator: TableValidator, file: str,
@@ -326,7 +348,7 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     values = [values[i] for i in rows.tolist()]
     master = _MasterRows([file] * len(texts), lines[rows], seq + lines[rows], texts,
                          clean_key_column(texts).to_pylist(), has_cjk_column(texts), english, values,
-                         [None] * len(texts))
+                         [None] * len(texts), [()] * len(texts), ["master_table"] * len(texts))
     for line, closure in zip(master.lines.tolist(), values, strict=True):
         _record_repair(ctx, file, line, closure)
     n = len(texts)
@@ -559,43 +581,86 @@ def _accepts_as_is(obs: Observation) -> bool:
 
 
 def _split_plain(masters: list[_MasterRows], observations: list[Observation]) -> _MasterRows | None:
-    """The master rows published as they are: Chinese, alone under their key in every artifact
-    (but for one LLM label that accepts the rule unchanged, taken out of ``observations`` and
-    kept with the row), and no English copy links to them. The others join ``observations``
-    (in reading order)."""
+    """The master rows whose group's outcome is known without resolving it, published as they are.
+
+    Such a row is Chinese and the only master row under its key. Its other copies are taken
+    out of ``observations`` and kept with it: Chinese copies without a label or a translation,
+    at most one label that accepts the rule unchanged, and the English rows linked through its
+    translation, when no other row has that translation and none of those English rows is
+    labelled. Whatever they are, the master copy wins (:data:`_ARTIFACT_RANK`) and they fold
+    into it. The other master rows join ``observations`` (in reading order).
+    """
     if not masters:
         return None
     master = _MasterRows.concat(masters)
     keys = pa.array(master.key, pa.string()).dictionary_encode()
     codes = keys.indices.to_numpy()
-    plain = master.zh & (np.bincount(codes[master.zh], minlength=len(keys.dictionary))[codes] == 1)
+    n_keys = len(keys.dictionary)
+    plain = master.zh & (np.bincount(codes[master.zh], minlength=n_keys)[codes] == 1)
     zh = [o for o in observations if o.lang == "zh"]
-    sole = np.full(len(keys.dictionary), -1, np.int64)
-    """Per master key: the one Chinese observation under it that accepts the rule as it is (``-1``: none)."""
+    english = [o for o in observations if o.lang == "en"]
+    sole = np.full(n_keys, -1, np.int64)
+    """Per master key: the Chinese observation under it that accepts the rule as it is (``-1``: none)."""
+    copies_of: dict[int, list[int]] = {}
+    """Per master key: its unlabelled Chinese observations."""
     if zh:
         found = pc.index_in(pa.array([o.key for o in zh], pa.string()), value_set=keys.dictionary)
         of_key = pc.fill_null(found, -1).to_numpy()
-        under = np.bincount(of_key[of_key >= 0], minlength=len(keys.dictionary))
-        accepting = of_key >= 0
-        accepting[accepting] = [_accepts_as_is(zh[i]) for i in np.flatnonzero(accepting).tolist()]
-        sole[of_key[accepting]] = np.flatnonzero(accepting)
-        sole[under != 1] = -1
-        plain &= (under == 0)[codes] | (sole >= 0)[codes]
-    wanted = [o.key for o in observations if o.lang == "en"] + [k for k, zh in zip(
-        master.key, master.zh.tolist(), strict=True) if not zh]
+        under = np.flatnonzero(of_key >= 0)
+        code = of_key[under]
+        labelled = np.array([zh[i].label is not None for i in under.tolist()], bool)
+        accepting = np.array([_accepts_as_is(zh[i]) for i in under.tolist()], bool)
+        translated = np.array([zh[i].text_en is not None for i in under.tolist()], bool)
+        n_labelled = np.bincount(code[labelled], minlength=n_keys)
+        decided = (n_labelled == 0) | ((n_labelled == 1) & (np.bincount(code[accepting], minlength=n_keys) == 1))
+        plain &= (decided & (np.bincount(code[translated], minlength=n_keys) == 0))[codes]
+        sole[code[accepting]] = under[accepting]
+        for i, c in zip(under[~labelled].tolist(), code[~labelled].tolist(), strict=True):
+            copies_of.setdefault(c, []).append(i)
+    wanted = [o.key for o in english] + [k for k, is_zh in zip(master.key, master.zh.tolist(), strict=True)
+                                         if not is_zh]
     en_keys = None
+    linked_to: dict[str, list[Observation]] = {}
     if wanted:
         en_keys = clean_key_column(master.text_en)
-        linked = pc.is_in(en_keys, value_set=pa.array(wanted, pa.string()))
-        plain &= ~pc.and_(linked, pc.is_valid(master.text_en)).to_numpy(zero_copy_only=False)
+        translated = pc.is_valid(master.text_en).to_numpy(zero_copy_only=False)
+        linked = pc.is_in(en_keys, value_set=pa.array(wanted, pa.string())).to_numpy(zero_copy_only=False)
+        linked &= translated
+        if linked.any():
+            translations = en_keys.filter(pa.array(translated & master.zh)).value_counts()
+            blocked = set(translations.field("values").filter(pc.greater(translations.field("counts"), 1)).to_pylist())
+            blocked.update(k for k, is_zh in zip(master.key, master.zh.tolist(), strict=True) if not is_zh)
+            blocked.update(o.key for o in english if o.label is not None)
+            blocked.update(o.en_key or clean_key(o.text_en) for o in zh if o.text_en)
+            linked_keys = en_keys.take(np.flatnonzero(linked & plain)).to_pylist()
+            plain[np.flatnonzero(linked & plain)[[k in blocked for k in linked_keys]]] = False
+            for obs in english:
+                linked_to.setdefault(obs.key, []).append(obs)
     kept = master.take(np.flatnonzero(plain))
-    annotation_of = sole[codes[plain]].tolist()
-    kept.annotations = [zh[i] if i >= 0 else None for i in annotation_of]
-    if any(i >= 0 for i in annotation_of):
-        taken = {id(zh[i]) for i in annotation_of if i >= 0}
+    rows = np.flatnonzero(plain)
+    kept_codes = codes[rows].tolist()
+    kept.annotations = [zh[i] if (i := sole[c]) >= 0 else None for c in kept_codes]
+    links = (en_keys.take(rows).to_pylist() if linked_to else [None] * len(rows))
+    kept.copies = [tuple([zh[i] for i in copies_of.get(c, ())] + linked_to.get(k, []) if k else
+                         [zh[i] for i in copies_of.get(c, ())])
+                   for c, k in zip(kept_codes, links, strict=True)]
+    taken = {id(o) for row in range(len(rows)) for o in kept.others(row)}
+    for copies in kept.copies:
+        for obs in copies:
+            if obs.lang != "zh":
+                obs.text_en = obs.text_en or obs.text  # as _group links it
+    kept.sources = [_source_of(others) if others else "master_table"
+                    for others in (kept.others(row) for row in range(len(rows)))]
+    if taken:
         observations[:] = [o for o in observations if id(o) not in taken]
     _splice(observations, master.observations(np.flatnonzero(~plain), en_keys))
     return kept
+
+
+def _source_of(others: list[Observation]) -> str:
+    """The ``source`` of a master row's group: its most specific copy's, by rank (``master_table`` is not)."""
+    specific = [o for o in others if o.source not in _GENERIC_SOURCES]
+    return min(specific, key=Observation.rank).source if specific else "master_table"
 
 
 def _splice(observations: list[Observation], rest: list[Observation]) -> None:
@@ -614,8 +679,11 @@ class _Group:
     members: list[Observation] = field(default_factory=list)
 
 
-def _group(ctx: BuildContext, observations: list[Observation]) -> list[_Group]:
-    """Group copies by normalized Chinese text; link English copies through their translation."""
+def _group(ctx: BuildContext, observations: list[Observation], linked: int = 0) -> list[_Group]:
+    """Group copies by normalized Chinese text; link English copies through their translation.
+
+    ``linked``: English copies linked already (those of plain master rows, :func:`_split_plain`).
+    """
     zh = [o for o in observations if o.lang == "zh"]
     groups = {k: _Group(k, v) for k, v in group_exact(zh, attrgetter("key")).items()}
     english = [o for o in observations if o.lang == "en"]
@@ -624,7 +692,6 @@ def _group(ctx: BuildContext, observations: list[Observation]) -> list[_Group]:
     translations = ((o.en_key or clean_key(o.text_en), o) for o in zh if o.text_en) if wanted else ()
     for key, obs in sorted(((k, o) for k, o in translations if k in wanted), key=lambda pair: pair[1].rank()):
         by_english.setdefault(key, obs.key)
-    linked = 0
     for obs in english:
         target = by_english.get(obs.key)
         if target is None:
@@ -739,9 +806,8 @@ def _demote(ctx: BuildContext, plain: _MasterRows, resolved: list[_Resolved],
     if not hit.any():
         return plain, []
     rows = np.flatnonzero(hit)
-    groups = [_Group(obs.key, [obs] if annotation is None else sorted([obs, annotation], key=attrgetter("seq")))
-              for obs, annotation in zip(plain.observations(rows), [plain.annotations[i] for i in rows.tolist()],
-                                         strict=True)]
+    groups = [_Group(obs.key, plain.members(row, obs))
+              for row, obs in zip(rows.tolist(), plain.observations(rows), strict=True)]
     demoted = [_resolve(ctx, group, stable_id("rule", group.key), stats) for group in groups]
     return plain.take(np.flatnonzero(~hit)), demoted
 
@@ -866,7 +932,7 @@ def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Ta
     columns = {
         "id": pa.array(ids, pa.string()), "rule": plain.text, "rule_en": plain.text_en, "original_rule": plain.text,
         "rewritten": pa.repeat(False, n), **{tier: values(tier) for tier in TIERS},
-        "source": pa.repeat("master_table", n),
+        "source": pa.array(plain.sources, pa.string()),
         "label": pa.array([None if a is None else a.label for a in annotations], schema.field("label").type),
         "label_origin": pa.array(["none" if a is None else a.label_origin for a in annotations], pa.string()),
         "labeler": pa.array([None if a is None else a.labeler for a in annotations], pa.string()),
@@ -915,20 +981,17 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
     plain, plain_ids = kept.plain, kept.plain_ids
     positions = position_of[len(kept.resolved):]
     folded = representatives[positions] != positions
-    annotations = plain.annotations
     for i in np.flatnonzero(folded).tolist():
         rep_id = kept_ids[representatives[positions[i]]]
         ctx.rule_aliases[plain.key[i]] = rep_id
         ctx.ledger.fold(CONFIG, plain.files[i], int(plain.lines[i]), rep_id, f"near-duplicate of {rep_id}")
-        if annotations[i] is not None:
-            ctx.ledger.fold(CONFIG, annotations[i].file, annotations[i].line, rep_id, f"near-duplicate of {rep_id}")
+        ctx.ledger.fold_many(CONFIG, ((o.file, o.line, rep_id, f"near-duplicate of {rep_id}") for o in plain.others(i)))
     if folded.any():
         rest = np.flatnonzero(~folded)
         plain, plain_ids, positions = plain.take(rest), [plain_ids[i] for i in rest.tolist()], positions[rest]
-        annotations = [annotations[i] for i in rest.tolist()]
     ctx.ledger.publish_many(CONFIG, zip(plain.files, plain.lines.tolist(), plain_ids, strict=True))
-    ctx.ledger.fold_many(CONFIG, ((a.file, a.line, row_id, "same rule text")
-                                  for a, row_id in zip(annotations, plain_ids, strict=True) if a is not None))
+    ctx.ledger.fold_many(CONFIG, ((o.file, o.line, row_id, "same rule text")
+                                  for row, row_id in enumerate(plain_ids) for o in plain.others(row)))
     return plain, plain_ids, positions
 
 
@@ -938,7 +1001,7 @@ def build(ctx: BuildContext) -> pa.Table:
     observations = _validate_observations(ctx, observations)
     plain = _split_plain(masters, observations)
     stats: Counter = Counter()
-    groups = _group(ctx, observations)
+    groups = _group(ctx, observations, sum(o.lang != "zh" for c in plain.copies for o in c) if plain else 0)
     resolved = [r for g, group_id in zip(groups, stable_ids("rule", [g.key for g in groups]), strict=True)
                 if (r := _resolve(ctx, g, group_id, stats))]
     demoted: list[_Resolved] = []

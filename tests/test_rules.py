@@ -334,8 +334,20 @@ def test_plain_master_rows_give_what_the_observation_path_gives(tmp_path, monkey
             ["孝敬父母是中华民族的传统美德", "Filial piety is a virtue.", "个人", "友善", "关爱他人"],
             ["孝敬父母是中华民族传统的美德", "", "个人", "友善", "关爱他人"],  # near-duplicate, human label 1
             ["遵守交通规则是每个人的义务", "", "社会", "法治", "严格守法"],  # human 1 and LLM 1: not plain
-            ["不乱扔垃圾是文明的表现", "", "国家", "文明", "文明礼仪"]]  # human 1 with a rewrite
+            ["不乱扔垃圾是文明的表现", "", "国家", "文明", "文明礼仪"],  # human 1 with a rewrite
+            ["诚实守信是中华民族的美德", "Honesty is a virtue.", "个人", "诚信", "言行一致"],  # generated, LLM, seeds
+            ["保护环境是每个人的责任", "", "国家", "文明", "文明礼仪"],  # a generated copy
+            ["节约用水是每个人的责任", "Save water.", "个人", "友善", "关爱他人"],  # translation shared: not plain
+            ["节约用水人人有责", "Save water.", "个人", "友善", "关爱他人"],
+            ["待人要有礼貌", "Be polite.", "个人", "友善", "关爱他人"]]  # its English copy is labelled: not plain
     root = write_raw_tree(tmp_path / "raw", final_rows=rows)
+    classified = "层面：个人\n核心价值：诚信\n衍生价值：言行一致"
+    write_csv(root / "rule_generation/6_final/zhihu_rot.csv", ["index", "rot", "derived_values"], [
+        [0, "诚实守信是中华民族的美德", classified], [1, "保护环境是每个人的责任。", classified]])
+    write_csv(root / "basic_value_rule/sc101/remain.csv",
+              ["rot", "characters", "Level", "Core Values", "Derived Values", "action", "model", "retain"], [
+                  [text, "", "Social", "Rule of Law", "Strict law observance", "", "bb", "1"]
+                  for text in ("Honesty is a virtue.", "honesty is a virtue", "Save water.")])
     write_csv(root / "data_control/label_rot_data/human/batch2.csv", ["rot", "标签", "重写"], [
         ["孝敬父母是中华民族的传统美德", "1", ""],
         ["孝敬父母是中华民族传统的美德", "1", ""],
@@ -352,7 +364,9 @@ def test_plain_master_rows_give_what_the_observation_path_gives(tmp_path, monkey
                   [94, "在公共场合不应大声说话", "国家", "文明", "文明礼仪", "标签：1\n重写："],
                   [95, "公共场合大声说话不好", "国家", "文明", "文明礼仪", "标签：-1\n重写：在公共场合不应大声说话"],
                   [96, "浪费粮食是可耻的", "个人", "友善", "勤俭节约", "标签：1\n重写：浪费粮食可耻"],
-                  [97, "遵守交通规则是每个人的义务", "社会", "法治", "严格守法", "标签：1\n重写："]])
+                  [97, "遵守交通规则是每个人的义务", "社会", "法治", "严格守法", "标签：1\n重写："],
+                  [98, "诚实守信是中华民族的美德", "个人", "诚信", "言行一致", "标签：1\n重写："],
+                  [99, "Be polite.", "个人", "友善", "关爱他人", "标签：1\n重写："]])
     settings = BuildSettings(near_dup=NearDupSettings(mode=mode))
     from builders import rules
     split, taken = rules._split_plain, None
@@ -377,6 +391,10 @@ def test_plain_master_rows_give_what_the_observation_path_gives(tmp_path, monkey
     filial = by_text["孝敬父母是中华民族的传统美德"]
     assert (filial["label"], filial["label_origin"]) == (1, "human")
     assert {a.kind for a in taken.labelled()} == {"llm_labels", "human_labels"}
+    assert {o.kind for copies in taken.copies for o in copies} >= {"generated_classified", "seed_rules"}
+    assert by_text["诚实守信是中华民族的美德"]["source"] == "zhihu_kol"
+    assert by_text["保护环境是每个人的责任"]["source"] == "zhihu_kol"
+    assert fast.notes["rules"]["english_linked"] > 2
     assert (second in by_text) == (mode != "fold")
     if mode == "mark":
         assert by_text[second]["cluster_id"] == by_text[first]["id"]
