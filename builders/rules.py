@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from operator import attrgetter
@@ -256,16 +256,22 @@ class _MasterRows:
     annotations: list[Observation | None]
     """Per row, the one label that accepts it as it is (``None``: none, or not told yet:
     :func:`_split_plain` tells them)."""
-    copies: list[tuple[Observation, ...]]
-    """Per row, its other copies, none labelled: the Chinese ones in reading order, then the
-    English ones linked through its translation (as :func:`_group` would list them)."""
+    copies: list[Observation]
+    """The rows' other copies, none labelled, row after row (:attr:`copy_rows`); a row's Chinese
+    ones in reading order, then the English ones linked through its translation."""
+    copy_rows: np.ndarray
+    """The row of each copy (non-decreasing)."""
+    first: np.ndarray
+    """Per row, the ``seq`` of its first Chinese copy (the row itself, its annotation or a copy):
+    where its group is in reading order (:attr:`_Resolved.seq`)."""
     sources: list[str]
     """Per row, the published ``source``: its most specific copy's (:func:`_resolve_copies`)."""
 
     @classmethod
     def empty(cls) -> _MasterRows:
         return cls([], np.zeros(0, np.int64), np.zeros(0, np.int64), pa.array([], pa.string()), [],
-                   np.zeros(0, bool), pa.array([], pa.string()), [], [], [], [])
+                   np.zeros(0, bool), pa.array([], pa.string()), [], [], [], np.zeros(0, np.int64),
+                   np.zeros(0, np.int64), [])
 
     @classmethod
     def concat(cls, parts: list[_MasterRows]) -> _MasterRows:
@@ -276,7 +282,9 @@ class _MasterRows:
                    [k for p in parts for k in p.key], np.concatenate([p.zh for p in parts]),
                    pa.concat_arrays([p.text_en for p in parts]), [v for p in parts for v in p.values],
                    [a for p in parts for a in p.annotations], [c for p in parts for c in p.copies],
-                   [s for p in parts for s in p.sources])
+                   np.concatenate([p.copy_rows + offset for p, offset in zip(
+                       parts, np.cumsum([0] + [len(p.key) for p in parts[:-1]]), strict=True)]),
+                   np.concatenate([p.first for p in parts]), [s for p in parts for s in p.sources])
 
     def observations(self, rows: np.ndarray, en_keys: pa.Array | None = None) -> list[Observation]:
         """The given rows as observations (rows that go through the build one by one); ``en_keys``:
@@ -296,8 +304,19 @@ class _MasterRows:
         return _MasterRows([self.files[i] for i in at], self.lines[rows], self.seq[rows], self.text.take(rows),
                            [self.key[i] for i in at], self.zh[rows], self.text_en.take(rows),
                            [self.values[i] for i in at],
-                           [self.annotations[i] for i in at], [self.copies[i] for i in at],
+                           [self.annotations[i] for i in at], *self._copies_of(rows), self.first[rows],
                            [self.sources[i] for i in at])
+
+    def _copies_of(self, rows: np.ndarray) -> tuple[list[Observation], np.ndarray]:
+        """The copies of the given rows, numbered as in :meth:`take`."""
+        if not self.copies:
+            return [], np.zeros(0, np.int64)
+        renumbered = np.full(len(self.key), -1, np.int64)
+        renumbered[rows] = np.arange(len(rows))
+        new_rows = renumbered[self.copy_rows]
+        at = np.flatnonzero(new_rows >= 0)
+        at = at[np.argsort(new_rows[at], kind="stable")]
+        return [self.copies[i] for i in at.tolist()], new_rows[at]
 
     def labelled(self) -> list[Observation]:
         """The annotations of the rows that have one, in row order."""
@@ -305,8 +324,9 @@ class _MasterRows:
 
     def others(self, row: int) -> list[Observation]:
         """The row's annotation and copies: every observation that folds into it."""
+        lo, hi = np.searchsorted(self.copy_rows, [row, row + 1])
         annotation = self.annotations[row]
-        return [*self.copies[row]] if annotation is None else [annotation, *self.copies[row]]
+        return self.copies[lo:hi] if annotation is None else [annotation, *self.copies[lo:hi]]
 
     def members(self, row: int, obs: Observation) -> list[Observation]:
         """The row's group as :func:`_group` makes it, with ``obs`` the row itself: the Chinese copies
@@ -315,14 +335,10 @@ class _MasterRows:
         zh = sorted([obs, *(o for o in others if o.lang == "zh")], key=attrgetter("seq"))
         return zh + [o for o in others if o.lang != "zh"]
 
-    def first_seq(self) -> np.ndarray:
-        """Per row, the ``seq`` of its first Chinese copy (the row itself, its annotation or a copy):
-        where a group is in reading order."""
-        seq = self.seq.astype(np.int64)
-        for i, annotation in enumerate(self.annotations):
-            if annotation is not None or self.copies[i]:
-                seq[i] = min([seq[i], *(o.seq for o in self.others(i) if o.lang == "zh")])
-        return seq
+    def folding(self, ids: list[str]) -> Iterator[tuple[Observation, str]]:
+        """Each annotation and copy with the id of the row it folds into (``ids``: one per row)."""
+        yield from ((a, row_id) for a, row_id in zip(self.annotations, ids, strict=True) if a is not None)
+        yield from zip(self.copies, [ids[row] for row in self.copy_rows.tolist()], strict=True)
 
 
 def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator: TableValidator, file: str,
@@ -348,7 +364,8 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     values = [values[i] for i in rows.tolist()]
     master = _MasterRows([file] * len(texts), lines[rows], seq + lines[rows], texts,
                          clean_key_column(texts).to_pylist(), has_cjk_column(texts), english, values,
-                         [None] * len(texts), [()] * len(texts), ["master_table"] * len(texts))
+                         [None] * len(texts), [], np.zeros(0, np.int64), seq + lines[rows],
+                         ["master_table"] * len(texts))
     for line, closure in zip(master.lines.tolist(), values, strict=True):
         _record_repair(ctx, file, line, closure)
     n = len(texts)
@@ -601,8 +618,8 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation]) ->
     english = [o for o in observations if o.lang == "en"]
     sole = np.full(n_keys, -1, np.int64)
     """Per master key: the Chinese observation under it that accepts the rule as it is (``-1``: none)."""
-    copies_of: dict[int, list[int]] = {}
-    """Per master key: its unlabelled Chinese observations."""
+    under, code = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    """The Chinese observations under a master key, and that key."""
     if zh:
         found = pc.index_in(pa.array([o.key for o in zh], pa.string()), value_set=keys.dictionary)
         of_key = pc.fill_null(found, -1).to_numpy()
@@ -615,52 +632,67 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation]) ->
         decided = (n_labelled == 0) | ((n_labelled == 1) & (np.bincount(code[accepting], minlength=n_keys) == 1))
         plain &= (decided & (np.bincount(code[translated], minlength=n_keys) == 0))[codes]
         sole[code[accepting]] = under[accepting]
-        for i, c in zip(under[~labelled].tolist(), code[~labelled].tolist(), strict=True):
-            copies_of.setdefault(c, []).append(i)
     wanted = [o.key for o in english] + [k for k, is_zh in zip(master.key, master.zh.tolist(), strict=True)
                                          if not is_zh]
     en_keys = None
-    linked_to: dict[str, list[Observation]] = {}
+    linked = np.zeros(len(master.key), bool)
     if wanted:
         en_keys = clean_key_column(master.text_en)
-        translated = pc.is_valid(master.text_en).to_numpy(zero_copy_only=False)
         linked = pc.is_in(en_keys, value_set=pa.array(wanted, pa.string())).to_numpy(zero_copy_only=False)
-        linked &= translated
+        linked &= pc.is_valid(master.text_en).to_numpy(zero_copy_only=False)
         if linked.any():
-            translations = en_keys.filter(pa.array(translated & master.zh)).value_counts()
+            translations = en_keys.filter(pa.array(pc.is_valid(master.text_en).to_numpy(zero_copy_only=False)
+                                                   & master.zh)).value_counts()
             blocked = set(translations.field("values").filter(pc.greater(translations.field("counts"), 1)).to_pylist())
             blocked.update(k for k, is_zh in zip(master.key, master.zh.tolist(), strict=True) if not is_zh)
             blocked.update(o.key for o in english if o.label is not None)
             blocked.update(o.en_key or clean_key(o.text_en) for o in zh if o.text_en)
-            linked_keys = en_keys.take(np.flatnonzero(linked & plain)).to_pylist()
-            plain[np.flatnonzero(linked & plain)[[k in blocked for k in linked_keys]]] = False
-            for obs in english:
-                linked_to.setdefault(obs.key, []).append(obs)
-    kept = master.take(np.flatnonzero(plain))
+            candidates = np.flatnonzero(linked & plain)
+            plain[candidates[[k in blocked for k in en_keys.take(candidates).to_pylist()]]] = False
     rows = np.flatnonzero(plain)
-    kept_codes = codes[rows].tolist()
-    kept.annotations = [zh[i] if (i := sole[c]) >= 0 else None for c in kept_codes]
-    links = (en_keys.take(rows).to_pylist() if linked_to else [None] * len(rows))
-    kept.copies = [tuple([zh[i] for i in copies_of.get(c, ())] + linked_to.get(k, []) if k else
-                         [zh[i] for i in copies_of.get(c, ())])
-                   for c, k in zip(kept_codes, links, strict=True)]
-    taken = {id(o) for row in range(len(rows)) for o in kept.others(row)}
-    for copies in kept.copies:
-        for obs in copies:
-            if obs.lang != "zh":
-                obs.text_en = obs.text_en or obs.text  # as _group links it
-    kept.sources = [_source_of(others) if others else "master_table"
-                    for others in (kept.others(row) for row in range(len(rows)))]
-    if taken:
-        observations[:] = [o for o in observations if id(o) not in taken]
+    kept = master.take(rows)
+    row_of_key = np.full(n_keys, -1, np.int64)
+    row_of_key[codes[rows]] = np.arange(len(rows))
+    kept.annotations = [zh[i] if (i := sole[c]) >= 0 else None for c in codes[rows].tolist()]
+    # The copies: each Chinese observation under a plain row's key but its annotation, and each
+    # English observation whose key is a plain row's translation.
+    zh_row = row_of_key[code]
+    copy = (zh_row >= 0) & (sole[code] != under)
+    taken_zh = under[copy]
+    english_row = np.zeros(0, np.int64)
+    if english and (linked & plain).any():
+        with_link = np.flatnonzero(linked & plain)
+        found = pc.index_in(pa.array([o.key for o in english], pa.string()), value_set=en_keys.take(with_link))
+        english_row = pc.fill_null(found, -1).to_numpy().astype(np.int64)
+        english_row[english_row >= 0] = row_of_key[codes[with_link[english_row[english_row >= 0]]]]
+    taken_en = np.flatnonzero(english_row >= 0)
+    copy_rows = np.concatenate([zh_row[copy], english_row[taken_en]])
+    order = np.lexsort((np.arange(len(copy_rows)), copy_rows))  # per row: Chinese in reading order, then English
+    pool = [zh[i] for i in taken_zh.tolist()] + [english[i] for i in taken_en.tolist()]
+    kept.copies, kept.copy_rows = [pool[i] for i in order.tolist()], copy_rows[order]
+    for i in taken_en.tolist():
+        english[i].text_en = english[i].text_en or english[i].text  # as _group links it
+    zh_seq = np.array([zh[i].seq for i in under.tolist()], np.int64)
+    taken = zh_row >= 0
+    np.minimum.at(kept.first, zh_row[taken], zh_seq[taken])
+    kept.sources = _sources_of(kept)
+    if len(taken_zh) or len(taken_en) or kept.labelled():
+        out = {id(zh[i]) for i in under[taken].tolist()} | {id(english[i]) for i in taken_en.tolist()}
+        observations[:] = [o for o in observations if id(o) not in out]
     _splice(observations, master.observations(np.flatnonzero(~plain), en_keys))
     return kept
 
 
-def _source_of(others: list[Observation]) -> str:
-    """The ``source`` of a master row's group: its most specific copy's, by rank (``master_table`` is not)."""
-    specific = [o for o in others if o.source not in _GENERIC_SOURCES]
-    return min(specific, key=Observation.rank).source if specific else "master_table"
+def _sources_of(rows: _MasterRows) -> list[str]:
+    """Per plain row, the ``source`` its group publishes: its best-ranked copy's among those with a
+    specific source (``master_table`` is not one, nor is a label's)."""
+    sources = ["master_table"] * len(rows.key)
+    best: dict[int, tuple] = {}
+    for obs, row in zip(rows.copies, rows.copy_rows.tolist(), strict=True):
+        if obs.source not in _GENERIC_SOURCES and (row not in best or obs.rank() < best[row]):
+            best[row] = obs.rank()
+            sources[row] = obs.source
+    return sources
 
 
 def _splice(observations: list[Observation], rest: list[Observation]) -> None:
@@ -853,7 +885,7 @@ class _Kept:
 
     @classmethod
     def of(cls, resolved: list[tuple[_Resolved, list[_Resolved], int]], plain: _MasterRows) -> _Kept:
-        seqs = np.concatenate([np.array([seq for *_, seq in resolved], np.int64), plain.first_seq()])
+        seqs = np.concatenate([np.array([seq for *_, seq in resolved], np.int64), plain.first])
         return cls(resolved, plain, stable_ids("rule", plain.key), np.argsort(seqs, kind="stable"))
 
     def ids(self) -> list[str]:
@@ -990,8 +1022,7 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
         rest = np.flatnonzero(~folded)
         plain, plain_ids, positions = plain.take(rest), [plain_ids[i] for i in rest.tolist()], positions[rest]
     ctx.ledger.publish_many(CONFIG, zip(plain.files, plain.lines.tolist(), plain_ids, strict=True))
-    ctx.ledger.fold_many(CONFIG, ((o.file, o.line, row_id, "same rule text")
-                                  for row, row_id in enumerate(plain_ids) for o in plain.others(row)))
+    ctx.ledger.fold_many(CONFIG, ((o.file, o.line, row_id, "same rule text") for o, row_id in plain.folding(plain_ids)))
     return plain, plain_ids, positions
 
 
@@ -1001,7 +1032,7 @@ def build(ctx: BuildContext) -> pa.Table:
     observations = _validate_observations(ctx, observations)
     plain = _split_plain(masters, observations)
     stats: Counter = Counter()
-    groups = _group(ctx, observations, sum(o.lang != "zh" for c in plain.copies for o in c) if plain else 0)
+    groups = _group(ctx, observations, sum(o.lang != "zh" for o in plain.copies) if plain else 0)
     resolved = [r for g, group_id in zip(groups, stable_ids("rule", [g.key for g in groups]), strict=True)
                 if (r := _resolve(ctx, g, group_id, stats))]
     demoted: list[_Resolved] = []

@@ -391,7 +391,7 @@ def test_plain_master_rows_give_what_the_observation_path_gives(tmp_path, monkey
     filial = by_text["孝敬父母是中华民族的传统美德"]
     assert (filial["label"], filial["label_origin"]) == (1, "human")
     assert {a.kind for a in taken.labelled()} == {"llm_labels", "human_labels"}
-    assert {o.kind for copies in taken.copies for o in copies} >= {"generated_classified", "seed_rules"}
+    assert {o.kind for o in taken.copies} >= {"generated_classified", "seed_rules"}
     assert by_text["诚实守信是中华民族的美德"]["source"] == "zhihu_kol"
     assert by_text["保护环境是每个人的责任"]["source"] == "zhihu_kol"
     assert fast.notes["rules"]["english_linked"] > 2
