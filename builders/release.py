@@ -97,21 +97,30 @@ def _check_output_dir(out_dir: Path) -> None:
         )
 
 
-def _write_config(ctx: BuildContext, staging: Path, config: str, table: pa.Table) -> SplitFiles:
-    """Validate and write one config; the shards are written while the table is validated (a
-    failed validation raises, and the staging directory with those shards is removed)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        written = pool.submit(write_shards, table, staging, config, SPLIT, shard_rows=ctx.settings.shard_rows,
-                              row_group_rows=ctx.settings.row_group_rows)
-        errors = TableValidator(load_schema(config)).validate(table)
-        files = written.result()
-    if errors:
-        sample = "; ".join(str(e) for e in errors[:5])
-        raise BuildError(f"internal error: built {config} rows fail their schema: {sample}")
+def _write_configs(ctx: BuildContext, staging: Path, tables: dict[str, pa.Table]) -> list[SplitFiles]:
+    """Validate and write every config. Arrow writes the shards of all configs in two threads while
+    this one validates the tables, so neither waits for the other config by config; a failed
+    validation raises (and the staging directory with those shards is removed)."""
+    settings = ctx.settings
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        written = {config: pool.submit(write_shards, table, staging, config, SPLIT, shard_rows=settings.shard_rows,
+                                       row_group_rows=settings.row_group_rows)
+                   for config, table in tables.items()}
+        for config, table in tqdm(tables.items(), desc="writing", unit="config", disable=None, leave=False):
+            errors = TableValidator(load_schema(config)).validate(table)
+            if errors:
+                for pending in written.values():
+                    pending.cancel()
+                sample = "; ".join(str(e) for e in errors[:5])
+                raise BuildError(f"internal error: built {config} rows fail their schema: {sample}")
+        files = {config: pending.result() for config, pending in written.items()}
     (staging / "schemas").mkdir(exist_ok=True)
-    (staging / "schemas" / f"{config}.schema.json").write_bytes(schema_bytes(config))
-    return SplitFiles(config, config, SPLIT, files, table.num_rows, table.nbytes,
-                      sum((staging / f).stat().st_size for f in files))
+    splits = []
+    for config, table in tables.items():
+        (staging / "schemas" / f"{config}.schema.json").write_bytes(schema_bytes(config))
+        splits.append(SplitFiles(config, config, SPLIT, files[config], table.num_rows, table.nbytes,
+                                 sum((staging / f).stat().st_size for f in files[config])))
+    return splits
 
 
 @contextmanager
@@ -245,8 +254,7 @@ def _build_release(
         tables = {m.CONFIG: ctx.tables[m.CONFIG] if m.CONFIG in ctx.tables
                   else rows_to_table(ctx.results[m.CONFIG], features(m.CONFIG).arrow_schema)
                   for m in CONFIG_BUILDERS}
-        splits = [_write_config(ctx, staging, m.CONFIG, tables[m.CONFIG])
-                  for m in tqdm(CONFIG_BUILDERS, desc="writing", unit="config", disable=None, leave=False)]
+        splits = _write_configs(ctx, staging, tables)
         name, target, split = DEFAULT_CONFIG
         base = next(s for s in splits if s.config == target)
         splits.insert(0, SplitFiles(name, target, split, base.files, base.num_rows, base.num_bytes,

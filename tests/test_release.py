@@ -126,3 +126,23 @@ def test_a_finished_build_is_freed_without_the_cyclic_collector():
     finally:
         if enabled:
             gc.enable()
+
+
+def test_a_built_table_failing_its_schema_leaves_no_release(raw_tree, tmp_path, monkeypatch):
+    """Shards are written while the tables are validated; a table failing its schema stops the
+    build with the config named, and neither the release nor the staging directory remains."""
+    from builders import release as release_module
+    from builders.validate import TableValidator
+
+    validate = TableValidator.validate
+
+    def failing_dilemmas(self, table, **kwargs):
+        errors = validate(self, table, **kwargs)
+        return errors + ["row 0: planted"] if "pair_id" in table.column_names else errors
+
+    monkeypatch.setattr(release_module.TableValidator, "validate", failing_dilemmas)
+    out = tmp_path / "release"
+    with pytest.raises(BuildError, match="built dilemmas rows fail their schema: row 0: planted"):
+        build_release(raw_tree, out)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".release-")] == []
