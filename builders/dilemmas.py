@@ -21,7 +21,7 @@ from builders.context import BuildContext
 from builders.ids import stable_id, stable_ids_under
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk_column
 from builders.normalizers.values import ValueNormalizer
-from builders.option_mapping import ROLES, given_mapping, recover_roles
+from builders.option_mapping import ROLES, given_mapping, recover_roles_at
 from builders.parsers.blobs import LETTERS, SCENE_COLUMNS, parse_scenes, split_scene_blob
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import Artifact, ArtifactKind
@@ -289,53 +289,60 @@ class _Dilemmas:
     def table(self, rules: pa.Table) -> tuple[pa.Table, dict]:
         """The rows as a table of the config's features, sorted by id, and the mapping counts.
 
-        Called once, at the end: it frees the texts of the sources.
+        Called once, at the end: it frees the texts of the sources. Columns are built in id
+        order (cheaper than sorting the finished table's nested columns), and the option texts
+        the mapping is recovered from are those of the published column, never Python strings.
         """
         n = len(self.ids)
-        pair_of = np.array(self.pair_of, np.int64)
-        at = np.array([pair.at for pair in self.pairs], np.int64).reshape(-1, 2)[pair_of]
-        texts, text_at = self._texts()
-        roles = np.full((n, 3), -1, np.int8)
-        confidence = np.zeros(n)
-        recover = [i for i in range(n) if i not in self.given]
-        if recover:
-            original = rules.column("original_rule").to_pylist()
-            options: list[str] = [None] * (3 * len(recover))  # type: ignore[list-item]
-            for k, name in enumerate("abc"):
-                options[k::3] = texts.column(name).take(pa.array(text_at[recover])).to_pylist()
-            roles[recover], confidence[recover] = recover_roles(
-                options, [original[i] for i in at[recover, 0].tolist()], [original[i] for i in at[recover, 1].tolist()],
-                threads=_THREADS)
-            del options, original
-        for i, (given_a, given_b) in self.given.items():
-            follows = given_mapping(list(LETTERS), given_a, given_b).follows
-            roles[i], confidence[i] = [ROLES.index(follows[letter]) for letter in LETTERS], 1.0
-        source = np.where(roles[:, 0] >= 0, "recovered", "none").astype(object)
-        source[list(self.given)] = "raw"
-        stats = {f"mapping_{kind}": int((source == kind).sum()) for kind in ("raw", "recovered", "none")}
-        # Columns are built in id order (cheaper than sorting the finished table's nested columns).
         ids = pa.array(self.ids, pa.string())
         order = pc.sort_indices(ids)
         by_id = order.to_numpy()
+        pair_of = np.array(self.pair_of, np.int64)[by_id]
+        at = np.array([pair.at for pair in self.pairs], np.int64).reshape(-1, 2)[pair_of]
+        texts, text_at = self._texts()
         text_at = text_at[by_id]
         flat_text_at = (text_at[:, None] + len(texts) * np.arange(3)).reshape(-1)
-        schema = features(CONFIG).arrow_schema
-        flat_roles = roles[by_id].reshape(-1)
         option_texts = pa.concat_arrays([texts.column(k).chunk(0) if texts.column(k).num_chunks else
-                                         pa.array([], pa.string()) for k in "abc"])
+                                         pa.array([], pa.string()) for k in "abc"]).take(pa.array(flat_text_at))
+        rank = np.empty(n, np.int64)
+        rank[by_id] = np.arange(n)
+        given = rank[np.fromiter(self.given, np.int64, len(self.given))]
+        """The rows (in id order) whose mapping the raw data gives."""
+        roles = np.full((n, 3), -1, np.int8)
+        confidence = np.zeros(n)
+        recover = np.ones(n, bool)
+        recover[given] = False
+        recover = np.flatnonzero(recover)
+        if len(recover):
+            options = option_texts if len(recover) == n else option_texts.take(
+                pa.array((3 * recover[:, None] + np.arange(3)).reshape(-1)))
+            used, rule_of = np.unique(at[recover], return_inverse=True)
+            rule_of = rule_of.reshape(-1, 2)
+            roles[recover], confidence[recover] = recover_roles_at(
+                options, rules.column("original_rule").take(pa.array(used)).to_pylist(), rule_of[:, 0], rule_of[:, 1],
+                threads=_THREADS)
+        for row, (given_a, given_b) in zip(given.tolist(), self.given.values(), strict=True):
+            follows = given_mapping(list(LETTERS), given_a, given_b).follows
+            roles[row], confidence[row] = [ROLES.index(follows[letter]) for letter in LETTERS], 1.0
+        source = np.where(roles[:, 0] >= 0, 0, 1).astype(np.int8)
+        source[given] = 2
+        counts = np.bincount(source, minlength=len(_SOURCES)).tolist()
+        stats = {f"mapping_{kind}": counts[_SOURCES.index(kind)] for kind in ("raw", "recovered", "none")}
+        schema = features(CONFIG).arrow_schema
+        flat_roles = roles.reshape(-1)
+        options_type = schema.field("options").type
         options = pa.StructArray.from_arrays(
-            [pa.array(list(LETTERS) * n, pa.string()),
-             option_texts.take(pa.array(flat_text_at)),
+            [pa.array(list(LETTERS) * n, pa.string()), option_texts,
              pa.array(ROLES, pa.string()).take(pa.array(flat_roles, mask=flat_roles < 0))],
-            fields=list(schema.field("options").type.value_type))
+            fields=list(options_type.value_type))
         columns = {
             "id": ids.take(order),
-            "pair_id": pa.array([pair.id for pair in self.pairs], pa.string()).take(pa.array(pair_of[by_id])),
+            "pair_id": pa.array([pair.id for pair in self.pairs], pa.string()).take(pa.array(pair_of)),
             "scene": texts.column("scene").combine_chunks().take(pa.array(text_at)),
             "options": pa.ListArray.from_arrays(pa.array(np.arange(0, 3 * n + 1, 3, dtype=np.int32)), options,
-                                                type=schema.field("options").type),
-            "mapping_source": pa.array(source[by_id].tolist(), pa.string()),
-            "mapping_confidence": pa.array(confidence[by_id], pa.float32()),
+                                                type=options_type),
+            "mapping_source": pa.array(_SOURCES, pa.string()).take(pa.array(source)),
+            "mapping_confidence": pa.array(confidence, pa.float32()),
         }
         rule_columns: dict[str, pa.Array] = {}
         for side, name in enumerate(("rule_a", "rule_b")):
@@ -344,9 +351,13 @@ class _Dilemmas:
                 if f.name not in rule_columns:
                     rule_columns[f.name] = rules.column(f.name).combine_chunks()
             columns[name] = pa.StructArray.from_arrays(
-                [rule_columns[f.name].take(at[by_id, side]).cast(f.type) for f in ref_type], fields=list(ref_type))
+                [rule_columns[f.name].take(at[:, side]).cast(f.type) for f in ref_type], fields=list(ref_type))
         # Without all-valid bitmaps (``take`` adds them), the card's byte counts are those of sorted rows.
         return pa.Table.from_arrays([without_validity(columns[f.name]) for f in schema], schema=schema), stats
+
+
+_SOURCES = ("recovered", "none", "raw")
+"""What ``mapping_source`` says, by the code :meth:`_Dilemmas.table` gives each row."""
 
 
 def _from_blob(ctx: BuildContext, file: str, line: int, blob: str | None, pair: RulePair, rows: _Dilemmas,
