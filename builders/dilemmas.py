@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builders.context import BuildContext
-from builders.ids import stable_id, stable_ids_under
+from builders.ids import stable_id, stable_ids_of_parts, stable_ids_under
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk_column
 from builders.normalizers.values import ValueNormalizer
 from builders.option_mapping import ROLES, given_mapping, recover_roles_at
@@ -91,14 +91,22 @@ class PairResolver:
         self.ctx, self.config = ctx, config
         self.index = ctx.rule_index()
         self.normalize = ValueNormalizer(ctx.taxonomy)
-        self._pairs: dict[tuple[int, int], RulePair] = {}
+        self._pairs: dict[int, RulePair] = {}
+        """Pairs made so far, by :func:`_pair_key`."""
 
-    def _pair_at(self, at_a: int, at_b: int) -> RulePair:
-        pair = self._pairs.get((at_a, at_b))
-        if pair is None:
-            rule_a, rule_b = self.index.id(at_a), self.index.id(at_b)
-            pair = self._pairs[(at_a, at_b)] = RulePair(rule_a, rule_b, pair_id(rule_a, rule_b), (at_a, at_b))
-        return pair
+    def _pairs_of(self, keys: np.ndarray) -> list[RulePair]:
+        """The pair of each :func:`_pair_key`; the pairs not made yet are made together."""
+        key_list = keys.tolist()
+        pairs = list(map(self._pairs.get, key_list))
+        new = np.flatnonzero(np.fromiter((pair is None for pair in pairs), bool, len(pairs)))
+        if len(new):
+            at_a, at_b = keys[new] >> _PAIR_SHIFT, keys[new] & _PAIR_MASK
+            rule_a, rule_b = self.index.ids_at(at_a), self.index.ids_at(at_b)
+            made = map(RulePair, rule_a, rule_b, stable_ids_of_parts("pair", zip(rule_a, rule_b, strict=True)),
+                       zip(at_a.tolist(), at_b.tolist(), strict=True))
+            for i, pair in zip(new.tolist(), made, strict=True):
+                pairs[i] = self._pairs[key_list[i]] = pair
+        return pairs
 
     def _record(self, failure: tuple, file: str, line: int) -> None:
         kind, field, reason = failure
@@ -135,12 +143,16 @@ class PairResolver:
                         failures.append(("reject", value_columns[TIERS.index(error.tier)], str(error)))
         at = []
         for n in ("1", "2"):
-            rot, translate = _TextColumn(table, f"rot{n}"), _TextColumn(table, f"translate{n}")
-            use_translate = translate.cjk() & ~rot.cjk()
-            chosen = np.where(use_translate, translate.positions(self.index.positions_of, use_translate),
-                              rot.positions(self.index.positions_of, ~use_translate))
+            rot = _TextColumn(table, f"rot{n}")
+            rot_cjk = rot.cjk()
+            # Where every rot cell is Chinese (all files but rule_set.csv), translate is never read.
+            translate = None if rot_cjk.all() else _TextColumn(table, f"translate{n}")
+            use_translate = np.zeros(table.num_rows, bool) if translate is None else translate.cjk() & ~rot_cjk
+            chosen = rot.positions(self.index.positions_of, ~use_translate)
+            if translate is not None:
+                chosen = np.where(use_translate, translate.positions(self.index.positions_of, use_translate), chosen)
             for row in np.flatnonzero((chosen < 0) & (failed < 0)).tolist():
-                text = translate.text(row) if use_translate[row] else rot.text(row)
+                text = translate.text(row) if use_translate[row] else rot.text(row)  # type: ignore[union-attr]
                 failed[row] = len(failures)
                 failures.append(_orphan(f"rot{n}", clean_text(text)))
             at.append(chosen)
@@ -148,14 +160,22 @@ class PairResolver:
         pairs: list[RulePair] = []
         ok = failed < 0
         if ok.any():
-            width = max(int(at[1].max()) + 1, 1)
-            keys, inverse = np.unique(at[0][ok] * width + at[1][ok], return_inverse=True)  # 1-D: 15× faster
+            keys, inverse = np.unique(_pair_key(at[0][ok], at[1][ok]), return_inverse=True)  # 1-D: 15× faster
             codes[ok] = inverse
-            pairs = [self._pair_at(key // width, key % width) for key in keys.tolist()]
+            pairs = self._pairs_of(keys)
         lines = columns.lines
         for row in np.flatnonzero(~ok).tolist():
             self._record(failures[failed[row]], file, int(lines[row]))
         return codes, pairs
+
+
+_PAIR_SHIFT = 32
+_PAIR_MASK = (1 << _PAIR_SHIFT) - 1
+
+
+def _pair_key(at_a: np.ndarray, at_b: np.ndarray) -> np.ndarray:
+    """One integer per pair of rule positions (a table's positions fit in 31 bits), ordered as the pairs are."""
+    return (at_a << _PAIR_SHIFT) | at_b
 
 
 def _orphan(field: str, text: str) -> tuple:
