@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import compress
 
 import numpy as np
 import pyarrow as pa
@@ -266,26 +267,29 @@ class _Dilemmas:
         self.option_rows += options
         return True
 
-    def add_sources(self, pairs: list[RulePair], codes: list[int], ids: list[str], rows: list[int],
-                    given: list[tuple[str | None, str | None]] | None = None) -> list[bool]:
+    def add_sources(self, pairs: list[RulePair], codes: np.ndarray, ids: list[str], rows: np.ndarray,
+                    given: list[tuple[str | None, str | None]] | None = None) -> np.ndarray:
         """Add dilemmas whose texts are in :attr:`sources`; for each, whether it is new.
 
         Row ``i`` follows the pair ``pairs[codes[i]]``, has the id ``ids[i]`` and its texts in
         row ``rows[i]`` of the sources; ``given``: the letters of the options following rule A
-        and rule B, where the raw data names them.
+        and rule B, where the raw data names them. A row is new if no row before it (in this
+        call or an earlier one) has its id.
         """
-        index = [self._pair(pair) for pair in pairs]
-        position, new = self.position, []
-        for i, (code, row_id, row) in enumerate(zip(codes, ids, rows, strict=True)):
-            if row_id in position:
-                new.append(False)
-                continue
-            at = position[row_id] = len(self.ids)
-            self.ids.append(row_id)
-            self.pair_of.append(index[code])
-            self.texts_at.append(row)
-            new.append(True)
-            given_a, given_b = given[i] if given else (None, None)
+        index = np.array([self._pair(pair) for pair in pairs], np.int64)
+        count, start = len(ids), len(self.ids)
+        first = dict(zip(reversed(ids), range(count - 1, -1, -1), strict=True))  # each id's first row
+        new = np.fromiter(map(first.__getitem__, ids), np.int64, count) == np.arange(count)
+        if self.position:
+            new &= ~np.fromiter(map(self.position.__contains__, ids), bool, count)
+        added = np.flatnonzero(new)
+        new_ids = list(compress(ids, new.tolist()))
+        self.position.update(zip(new_ids, range(start, start + len(new_ids)), strict=True))
+        self.ids += new_ids
+        self.pair_of += index[np.asarray(codes, np.int64)[added]].tolist()
+        self.texts_at += np.asarray(rows, np.int64)[added].tolist()
+        for at, i in enumerate(added.tolist() if given else (), start):
+            given_a, given_b = given[i]  # type: ignore[index]
             if given_a and given_b and given_a.strip() and given_b.strip():
                 self.given[at] = (given_a.strip(), given_b.strip())
         return new
@@ -403,6 +407,16 @@ def _from_blob(ctx: BuildContext, file: str, line: int, blob: str | None, pair: 
         ctx.ledger.publish(CONFIG, file, line, new[0], note)
 
 
+def _pair_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver) -> tuple[str, np.ndarray, list[str]]:
+    """A rule pair file, its lines whose two rules are published and their pair ids (what
+    :func:`resolved_rows` yields of it, as columns: one ledger call folds them all)."""
+    read = ctx.column_table(pairs.config, artifact)
+    codes, found = pairs.pair_codes(read, artifact.relpath)
+    ok = codes >= 0
+    pair_ids = [pair.id for pair in found]
+    return artifact.relpath, read.lines[ok], list(map(pair_ids.__getitem__, codes[ok].tolist()))
+
+
 def resolved_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, cells: tuple[str, ...],
                   prepare: Prepare | None = None) -> Iterator[tuple[tuple, RulePair, int]]:
     """``(cells, pair, line)`` for each row of a file (of ``pairs.config``) whose two rules are published.
@@ -445,17 +459,15 @@ def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows:
     for row, (field, error) in zip(np.flatnonzero(unparsed).tolist(), errors, strict=True):
         ctx.ledger.reject(CONFIG, file, int(lines[row]), field, error)
     keep = np.flatnonzero((codes >= 0) & ~unparsed)
-    kept_codes = codes[keep].tolist()
-    ids = dilemma_ids(found, kept_codes, table.column("scene_key").take(keep).to_pylist())
+    kept_codes = codes[keep]
+    ids = dilemma_ids(found, kept_codes.tolist(), table.column("scene_key").take(keep).to_pylist())
     given = None
     if "rot1_option" in table.column_names or "rot2_option" in table.column_names:
         given = list(zip(*(table.column(c).take(keep).to_pylist() if c in table.column_names else [None] * len(keep)
                            for c in ("rot1_option", "rot2_option")), strict=True))
-    new = rows.add_sources(found, kept_codes, ids, (first + keep).tolist(), given)
-    is_new = np.array(new, bool)
-    ctx.ledger.publish_lines(CONFIG, file, lines[keep[is_new]], [i for i, n in zip(ids, new, strict=True) if n])
-    ctx.ledger.fold_lines(CONFIG, file, lines[keep[~is_new]], [i for i, n in zip(ids, new, strict=True) if not n],
-                          "same dilemma")
+    new = rows.add_sources(found, kept_codes, ids, first + keep, given)
+    ctx.ledger.publish_lines(CONFIG, file, lines[keep[new]], list(compress(ids, new.tolist())))
+    ctx.ledger.fold_lines(CONFIG, file, lines[keep[~new]], list(compress(ids, (~new).tolist())), "same dilemma")
 
 
 def build(ctx: BuildContext) -> pa.Table:
@@ -469,16 +481,17 @@ def build(ctx: BuildContext) -> pa.Table:
         if kind == "dilemma_scenes":
             _processed(ctx, artifact, pairs, rows)
         elif kind == "rule_pairs":
-            pair_records += [(artifact.relpath, line, pair.id)
-                             for _, pair, line in resolved_rows(ctx, artifact, pairs, ())]
+            pair_records.append(_pair_rows(ctx, artifact, pairs))
         else:
             for (blob,), pair, line in resolved_rows(ctx, artifact, pairs, ("scene",)):
                 _from_blob(ctx, artifact.relpath, line, blob, pair, rows, stats)
     with_dilemmas = rows.first_of_pairs()
-    for file, line, pid in pair_records:
-        if pid in with_dilemmas:
-            ctx.ledger.fold(CONFIG, file, line, with_dilemmas[pid], "rule pair of these dilemmas")
-        else:
+    for file, lines, pair_ids in pair_records:
+        into = list(map(with_dilemmas.get, pair_ids))
+        folded = [row_id is not None for row_id in into]
+        ctx.ledger.fold_lines(CONFIG, file, lines[np.array(folded, bool)], list(compress(into, folded)),
+                              "rule pair of these dilemmas")
+        for line in lines[~np.array(folded, bool)].tolist():
             ctx.ledger.exclude(CONFIG, file, line, "conflicting rule pair with no generated dilemma")
     table, mapping_stats = rows.table(ctx.tables["rules"])
     ctx.notes[CONFIG] = {**mapping_stats, **stats}
