@@ -279,12 +279,18 @@ class _Dilemmas:
         index = np.array([self._pair(pair) for pair in pairs], np.int64)
         count, start = len(ids), len(self.ids)
         first = dict(zip(reversed(ids), range(count - 1, -1, -1), strict=True))  # each id's first row
-        new = np.fromiter(map(first.__getitem__, ids), np.int64, count) == np.arange(count)
+        if len(first) == count:  # no id twice in these rows
+            new = np.ones(count, bool)
+        else:
+            new = np.fromiter(map(first.__getitem__, ids), np.int64, count) == np.arange(count)
         if self.position:
             new &= ~np.fromiter(map(self.position.__contains__, ids), bool, count)
         added = np.flatnonzero(new)
         new_ids = list(compress(ids, new.tolist()))
-        self.position.update(zip(new_ids, range(start, start + len(new_ids)), strict=True))
+        if not self.position and len(new_ids) == count:
+            self.position = first  # the first rows added: each id's row is its row here
+        else:
+            self.position.update(zip(new_ids, range(start, start + len(new_ids)), strict=True))
         self.ids += new_ids
         self.pair_of += index[np.asarray(codes, np.int64)[added]].tolist()
         self.texts_at += np.asarray(rows, np.int64)[added].tolist()
