@@ -12,16 +12,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import compress
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from builders.context import BuildContext
-from builders.ids import stable_id, stable_ids_under
+from builders.ids import stable_id, stable_ids_of_parts, stable_ids_under
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk_column
 from builders.normalizers.values import ValueNormalizer
-from builders.option_mapping import ROLES, given_mapping, recover_roles
+from builders.option_mapping import ROLES, given_mapping, recover_roles_at
 from builders.parsers.blobs import LETTERS, SCENE_COLUMNS, parse_scenes, split_scene_blob
 from builders.parsers.replies import ReplyParseError
 from builders.readers.layout import Artifact, ArtifactKind
@@ -91,14 +92,22 @@ class PairResolver:
         self.ctx, self.config = ctx, config
         self.index = ctx.rule_index()
         self.normalize = ValueNormalizer(ctx.taxonomy)
-        self._pairs: dict[tuple[int, int], RulePair] = {}
+        self._pairs: dict[int, RulePair] = {}
+        """Pairs made so far, by :func:`_pair_key`."""
 
-    def _pair_at(self, at_a: int, at_b: int) -> RulePair:
-        pair = self._pairs.get((at_a, at_b))
-        if pair is None:
-            rule_a, rule_b = self.index.id(at_a), self.index.id(at_b)
-            pair = self._pairs[(at_a, at_b)] = RulePair(rule_a, rule_b, pair_id(rule_a, rule_b), (at_a, at_b))
-        return pair
+    def _pairs_of(self, keys: np.ndarray) -> list[RulePair]:
+        """The pair of each :func:`_pair_key`; the pairs not made yet are made together."""
+        key_list = keys.tolist()
+        pairs = list(map(self._pairs.get, key_list))
+        new = np.flatnonzero(np.fromiter((pair is None for pair in pairs), bool, len(pairs)))
+        if len(new):
+            at_a, at_b = keys[new] >> _PAIR_SHIFT, keys[new] & _PAIR_MASK
+            rule_a, rule_b = self.index.ids_at(at_a), self.index.ids_at(at_b)
+            made = map(RulePair, rule_a, rule_b, stable_ids_of_parts("pair", zip(rule_a, rule_b, strict=True)),
+                       zip(at_a.tolist(), at_b.tolist(), strict=True))
+            for i, pair in zip(new.tolist(), made, strict=True):
+                pairs[i] = self._pairs[key_list[i]] = pair
+        return pairs
 
     def _record(self, failure: tuple, file: str, line: int) -> None:
         kind, field, reason = failure
@@ -135,12 +144,16 @@ class PairResolver:
                         failures.append(("reject", value_columns[TIERS.index(error.tier)], str(error)))
         at = []
         for n in ("1", "2"):
-            rot, translate = _TextColumn(table, f"rot{n}"), _TextColumn(table, f"translate{n}")
-            use_translate = translate.cjk() & ~rot.cjk()
-            chosen = np.where(use_translate, translate.positions(self.index.positions_of, use_translate),
-                              rot.positions(self.index.positions_of, ~use_translate))
+            rot = _TextColumn(table, f"rot{n}")
+            rot_cjk = rot.cjk()
+            # Where every rot cell is Chinese (all files but rule_set.csv), translate is never read.
+            translate = None if rot_cjk.all() else _TextColumn(table, f"translate{n}")
+            use_translate = np.zeros(table.num_rows, bool) if translate is None else translate.cjk() & ~rot_cjk
+            chosen = rot.positions(self.index.positions_of, ~use_translate)
+            if translate is not None:
+                chosen = np.where(use_translate, translate.positions(self.index.positions_of, use_translate), chosen)
             for row in np.flatnonzero((chosen < 0) & (failed < 0)).tolist():
-                text = translate.text(row) if use_translate[row] else rot.text(row)
+                text = translate.text(row) if use_translate[row] else rot.text(row)  # type: ignore[union-attr]
                 failed[row] = len(failures)
                 failures.append(_orphan(f"rot{n}", clean_text(text)))
             at.append(chosen)
@@ -148,14 +161,22 @@ class PairResolver:
         pairs: list[RulePair] = []
         ok = failed < 0
         if ok.any():
-            width = max(int(at[1].max()) + 1, 1)
-            keys, inverse = np.unique(at[0][ok] * width + at[1][ok], return_inverse=True)  # 1-D: 15× faster
+            keys, inverse = np.unique(_pair_key(at[0][ok], at[1][ok]), return_inverse=True)  # 1-D: 15× faster
             codes[ok] = inverse
-            pairs = [self._pair_at(key // width, key % width) for key in keys.tolist()]
+            pairs = self._pairs_of(keys)
         lines = columns.lines
         for row in np.flatnonzero(~ok).tolist():
             self._record(failures[failed[row]], file, int(lines[row]))
         return codes, pairs
+
+
+_PAIR_SHIFT = 32
+_PAIR_MASK = (1 << _PAIR_SHIFT) - 1
+
+
+def _pair_key(at_a: np.ndarray, at_b: np.ndarray) -> np.ndarray:
+    """One integer per pair of rule positions (a table's positions fit in 31 bits), ordered as the pairs are."""
+    return (at_a << _PAIR_SHIFT) | at_b
 
 
 def _orphan(field: str, text: str) -> tuple:
@@ -246,26 +267,35 @@ class _Dilemmas:
         self.option_rows += options
         return True
 
-    def add_sources(self, pairs: list[RulePair], codes: list[int], ids: list[str], rows: list[int],
-                    given: list[tuple[str | None, str | None]] | None = None) -> list[bool]:
+    def add_sources(self, pairs: list[RulePair], codes: np.ndarray, ids: list[str], rows: np.ndarray,
+                    given: list[tuple[str | None, str | None]] | None = None) -> np.ndarray:
         """Add dilemmas whose texts are in :attr:`sources`; for each, whether it is new.
 
         Row ``i`` follows the pair ``pairs[codes[i]]``, has the id ``ids[i]`` and its texts in
         row ``rows[i]`` of the sources; ``given``: the letters of the options following rule A
-        and rule B, where the raw data names them.
+        and rule B, where the raw data names them. A row is new if no row before it (in this
+        call or an earlier one) has its id.
         """
-        index = [self._pair(pair) for pair in pairs]
-        position, new = self.position, []
-        for i, (code, row_id, row) in enumerate(zip(codes, ids, rows, strict=True)):
-            if row_id in position:
-                new.append(False)
-                continue
-            at = position[row_id] = len(self.ids)
-            self.ids.append(row_id)
-            self.pair_of.append(index[code])
-            self.texts_at.append(row)
-            new.append(True)
-            given_a, given_b = given[i] if given else (None, None)
+        index = np.array([self._pair(pair) for pair in pairs], np.int64)
+        count, start = len(ids), len(self.ids)
+        first = dict(zip(reversed(ids), range(count - 1, -1, -1), strict=True))  # each id's first row
+        if len(first) == count:  # no id twice in these rows
+            new = np.ones(count, bool)
+        else:
+            new = np.fromiter(map(first.__getitem__, ids), np.int64, count) == np.arange(count)
+        if self.position:
+            new &= ~np.fromiter(map(self.position.__contains__, ids), bool, count)
+        added = np.flatnonzero(new)
+        new_ids = list(compress(ids, new.tolist()))
+        if not self.position and len(new_ids) == count:
+            self.position = first  # the first rows added: each id's row is its row here
+        else:
+            self.position.update(zip(new_ids, range(start, start + len(new_ids)), strict=True))
+        self.ids += new_ids
+        self.pair_of += index[np.asarray(codes, np.int64)[added]].tolist()
+        self.texts_at += np.asarray(rows, np.int64)[added].tolist()
+        for at, i in enumerate(added.tolist() if given else (), start):
+            given_a, given_b = given[i]  # type: ignore[index]
             if given_a and given_b and given_a.strip() and given_b.strip():
                 self.given[at] = (given_a.strip(), given_b.strip())
         return new
@@ -289,53 +319,60 @@ class _Dilemmas:
     def table(self, rules: pa.Table) -> tuple[pa.Table, dict]:
         """The rows as a table of the config's features, sorted by id, and the mapping counts.
 
-        Called once, at the end: it frees the texts of the sources.
+        Called once, at the end: it frees the texts of the sources. Columns are built in id
+        order (cheaper than sorting the finished table's nested columns), and the option texts
+        the mapping is recovered from are those of the published column, never Python strings.
         """
         n = len(self.ids)
-        pair_of = np.array(self.pair_of, np.int64)
-        at = np.array([pair.at for pair in self.pairs], np.int64).reshape(-1, 2)[pair_of]
-        texts, text_at = self._texts()
-        roles = np.full((n, 3), -1, np.int8)
-        confidence = np.zeros(n)
-        recover = [i for i in range(n) if i not in self.given]
-        if recover:
-            original = rules.column("original_rule").to_pylist()
-            options: list[str] = [None] * (3 * len(recover))  # type: ignore[list-item]
-            for k, name in enumerate("abc"):
-                options[k::3] = texts.column(name).take(pa.array(text_at[recover])).to_pylist()
-            roles[recover], confidence[recover] = recover_roles(
-                options, [original[i] for i in at[recover, 0].tolist()], [original[i] for i in at[recover, 1].tolist()],
-                threads=_THREADS)
-            del options, original
-        for i, (given_a, given_b) in self.given.items():
-            follows = given_mapping(list(LETTERS), given_a, given_b).follows
-            roles[i], confidence[i] = [ROLES.index(follows[letter]) for letter in LETTERS], 1.0
-        source = np.where(roles[:, 0] >= 0, "recovered", "none").astype(object)
-        source[list(self.given)] = "raw"
-        stats = {f"mapping_{kind}": int((source == kind).sum()) for kind in ("raw", "recovered", "none")}
-        # Columns are built in id order (cheaper than sorting the finished table's nested columns).
         ids = pa.array(self.ids, pa.string())
         order = pc.sort_indices(ids)
         by_id = order.to_numpy()
+        pair_of = np.array(self.pair_of, np.int64)[by_id]
+        at = np.array([pair.at for pair in self.pairs], np.int64).reshape(-1, 2)[pair_of]
+        texts, text_at = self._texts()
         text_at = text_at[by_id]
         flat_text_at = (text_at[:, None] + len(texts) * np.arange(3)).reshape(-1)
-        schema = features(CONFIG).arrow_schema
-        flat_roles = roles[by_id].reshape(-1)
         option_texts = pa.concat_arrays([texts.column(k).chunk(0) if texts.column(k).num_chunks else
-                                         pa.array([], pa.string()) for k in "abc"])
+                                         pa.array([], pa.string()) for k in "abc"]).take(pa.array(flat_text_at))
+        rank = np.empty(n, np.int64)
+        rank[by_id] = np.arange(n)
+        given = rank[np.fromiter(self.given, np.int64, len(self.given))]
+        """The rows (in id order) whose mapping the raw data gives."""
+        roles = np.full((n, 3), -1, np.int8)
+        confidence = np.zeros(n)
+        recover = np.ones(n, bool)
+        recover[given] = False
+        recover = np.flatnonzero(recover)
+        if len(recover):
+            options = option_texts if len(recover) == n else option_texts.take(
+                pa.array((3 * recover[:, None] + np.arange(3)).reshape(-1)))
+            used, rule_of = np.unique(at[recover], return_inverse=True)
+            rule_of = rule_of.reshape(-1, 2)
+            roles[recover], confidence[recover] = recover_roles_at(
+                options, rules.column("original_rule").take(pa.array(used)).to_pylist(), rule_of[:, 0], rule_of[:, 1],
+                threads=_THREADS)
+        for row, (given_a, given_b) in zip(given.tolist(), self.given.values(), strict=True):
+            follows = given_mapping(list(LETTERS), given_a, given_b).follows
+            roles[row], confidence[row] = [ROLES.index(follows[letter]) for letter in LETTERS], 1.0
+        source = np.where(roles[:, 0] >= 0, 0, 1).astype(np.int8)
+        source[given] = 2
+        counts = np.bincount(source, minlength=len(_SOURCES)).tolist()
+        stats = {f"mapping_{kind}": counts[_SOURCES.index(kind)] for kind in ("raw", "recovered", "none")}
+        schema = features(CONFIG).arrow_schema
+        flat_roles = roles.reshape(-1)
+        options_type = schema.field("options").type
         options = pa.StructArray.from_arrays(
-            [pa.array(list(LETTERS) * n, pa.string()),
-             option_texts.take(pa.array(flat_text_at)),
+            [pa.array(list(LETTERS) * n, pa.string()), option_texts,
              pa.array(ROLES, pa.string()).take(pa.array(flat_roles, mask=flat_roles < 0))],
-            fields=list(schema.field("options").type.value_type))
+            fields=list(options_type.value_type))
         columns = {
             "id": ids.take(order),
-            "pair_id": pa.array([pair.id for pair in self.pairs], pa.string()).take(pa.array(pair_of[by_id])),
+            "pair_id": pa.array([pair.id for pair in self.pairs], pa.string()).take(pa.array(pair_of)),
             "scene": texts.column("scene").combine_chunks().take(pa.array(text_at)),
             "options": pa.ListArray.from_arrays(pa.array(np.arange(0, 3 * n + 1, 3, dtype=np.int32)), options,
-                                                type=schema.field("options").type),
-            "mapping_source": pa.array(source[by_id].tolist(), pa.string()),
-            "mapping_confidence": pa.array(confidence[by_id], pa.float32()),
+                                                type=options_type),
+            "mapping_source": pa.array(_SOURCES, pa.string()).take(pa.array(source)),
+            "mapping_confidence": pa.array(confidence, pa.float32()),
         }
         rule_columns: dict[str, pa.Array] = {}
         for side, name in enumerate(("rule_a", "rule_b")):
@@ -344,9 +381,13 @@ class _Dilemmas:
                 if f.name not in rule_columns:
                     rule_columns[f.name] = rules.column(f.name).combine_chunks()
             columns[name] = pa.StructArray.from_arrays(
-                [rule_columns[f.name].take(at[by_id, side]).cast(f.type) for f in ref_type], fields=list(ref_type))
+                [rule_columns[f.name].take(at[:, side]).cast(f.type) for f in ref_type], fields=list(ref_type))
         # Without all-valid bitmaps (``take`` adds them), the card's byte counts are those of sorted rows.
         return pa.Table.from_arrays([without_validity(columns[f.name]) for f in schema], schema=schema), stats
+
+
+_SOURCES = ("recovered", "none", "raw")
+"""What ``mapping_source`` says, by the code :meth:`_Dilemmas.table` gives each row."""
 
 
 def _from_blob(ctx: BuildContext, file: str, line: int, blob: str | None, pair: RulePair, rows: _Dilemmas,
@@ -370,6 +411,16 @@ def _from_blob(ctx: BuildContext, file: str, line: int, blob: str | None, pair: 
     else:
         note = f"{len(new)} dilemmas" + (f"; {failed} numbered items without options A, B, C skipped" if failed else "")
         ctx.ledger.publish(CONFIG, file, line, new[0], note)
+
+
+def _pair_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver) -> tuple[str, np.ndarray, list[str]]:
+    """A rule pair file, its lines whose two rules are published and their pair ids (what
+    :func:`resolved_rows` yields of it, as columns: one ledger call folds them all)."""
+    read = ctx.column_table(pairs.config, artifact)
+    codes, found = pairs.pair_codes(read, artifact.relpath)
+    ok = codes >= 0
+    pair_ids = [pair.id for pair in found]
+    return artifact.relpath, read.lines[ok], list(map(pair_ids.__getitem__, codes[ok].tolist()))
 
 
 def resolved_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, cells: tuple[str, ...],
@@ -414,17 +465,15 @@ def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows:
     for row, (field, error) in zip(np.flatnonzero(unparsed).tolist(), errors, strict=True):
         ctx.ledger.reject(CONFIG, file, int(lines[row]), field, error)
     keep = np.flatnonzero((codes >= 0) & ~unparsed)
-    kept_codes = codes[keep].tolist()
-    ids = dilemma_ids(found, kept_codes, table.column("scene_key").take(keep).to_pylist())
+    kept_codes = codes[keep]
+    ids = dilemma_ids(found, kept_codes.tolist(), table.column("scene_key").take(keep).to_pylist())
     given = None
     if "rot1_option" in table.column_names or "rot2_option" in table.column_names:
         given = list(zip(*(table.column(c).take(keep).to_pylist() if c in table.column_names else [None] * len(keep)
                            for c in ("rot1_option", "rot2_option")), strict=True))
-    new = rows.add_sources(found, kept_codes, ids, (first + keep).tolist(), given)
-    is_new = np.array(new, bool)
-    ctx.ledger.publish_lines(CONFIG, file, lines[keep[is_new]], [i for i, n in zip(ids, new, strict=True) if n])
-    ctx.ledger.fold_lines(CONFIG, file, lines[keep[~is_new]], [i for i, n in zip(ids, new, strict=True) if not n],
-                          "same dilemma")
+    new = rows.add_sources(found, kept_codes, ids, first + keep, given)
+    ctx.ledger.publish_lines(CONFIG, file, lines[keep[new]], list(compress(ids, new.tolist())))
+    ctx.ledger.fold_lines(CONFIG, file, lines[keep[~new]], list(compress(ids, (~new).tolist())), "same dilemma")
 
 
 def build(ctx: BuildContext) -> pa.Table:
@@ -438,16 +487,17 @@ def build(ctx: BuildContext) -> pa.Table:
         if kind == "dilemma_scenes":
             _processed(ctx, artifact, pairs, rows)
         elif kind == "rule_pairs":
-            pair_records += [(artifact.relpath, line, pair.id)
-                             for _, pair, line in resolved_rows(ctx, artifact, pairs, ())]
+            pair_records.append(_pair_rows(ctx, artifact, pairs))
         else:
             for (blob,), pair, line in resolved_rows(ctx, artifact, pairs, ("scene",)):
                 _from_blob(ctx, artifact.relpath, line, blob, pair, rows, stats)
     with_dilemmas = rows.first_of_pairs()
-    for file, line, pid in pair_records:
-        if pid in with_dilemmas:
-            ctx.ledger.fold(CONFIG, file, line, with_dilemmas[pid], "rule pair of these dilemmas")
-        else:
+    for file, lines, pair_ids in pair_records:
+        into = list(map(with_dilemmas.get, pair_ids))
+        folded = [row_id is not None for row_id in into]
+        ctx.ledger.fold_lines(CONFIG, file, lines[np.array(folded, bool)], list(compress(into, folded)),
+                              "rule pair of these dilemmas")
+        for line in lines[~np.array(folded, bool)].tolist():
             ctx.ledger.exclude(CONFIG, file, line, "conflicting rule pair with no generated dilemma")
     table, mapping_stats = rows.table(ctx.tables["rules"])
     ctx.notes[CONFIG] = {**mapping_stats, **stats}

@@ -11,11 +11,14 @@ option clearly echoes a rule, or two assignments are nearly as good, nothing is 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain, permutations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 ROLES = ("rule_a", "rule_b", "distractor")
 MIN_SCORE = 0.25
@@ -69,13 +72,27 @@ def _table(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return table, odd
 
 
-def _points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """All texts' code points, flat, and each text's length."""
-    return (np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32),
-            np.fromiter(map(len, texts), np.int64, len(texts)))
+def _points(texts: Sequence[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """All texts' code points, flat, and each text's length.
+
+    An Arrow array is decoded from its buffer in one piece: no Python string per text.
+    """
+    if not isinstance(texts, pa.Array):
+        return (np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32),
+                np.fromiter(map(len, texts), np.int64, len(texts)))
+    texts = texts.cast(pa.string())
+    if texts.null_count:
+        texts = texts.fill_null("")
+    lengths = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
+    offsets = np.frombuffer(texts.buffers()[1], np.int32, len(texts) + 1, 4 * texts.offset)
+    start, end = int(offsets[0]), int(offsets[-1])
+    if end == start:
+        return np.zeros(0, np.uint32), lengths
+    text = str(memoryview(texts.buffers()[2])[start:end], "utf-8")
+    return np.frombuffer(text.encode("utf-32-le"), np.uint32), lengths
 
 
-def _chars_of(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _chars_of(texts: Sequence[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_chars` of each text as code points, flat, and each result's length.
 
     Code points go through :func:`_table` (one numpy lookup instead of a regex pass per text); a text with an odd
@@ -87,10 +104,17 @@ def _chars_of(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     if odd.any():
         cleaned = np.zeros(len(texts), bool)
         cleaned[np.repeat(np.arange(len(texts)), lengths)[odd[points]]] = True
-        texts = [_chars(text) if clean else text for text, clean in zip(texts, cleaned.tolist(), strict=True)]
-        points, lengths = _points(texts)
-        table, _ = _table(points)
+        at = np.flatnonzero(cleaned)
+        odd_texts = texts.take(pa.array(at)).to_pylist() if isinstance(texts, pa.Array) else [texts[i] for i in at]
+        clean_points, clean_lengths = _points([_chars(text) for text in odd_texts])
+        kept = ~np.repeat(cleaned, lengths)  # the points of the texts not cleaned, in text order
+        lengths = lengths.copy()
+        lengths[at] = clean_lengths
         as_is = np.repeat(cleaned, lengths)
+        spliced = np.empty(len(as_is), np.uint32)
+        spliced[~as_is], spliced[as_is] = points[kept], clean_points
+        points = spliced
+        table, _ = _table(points)
     chars = table[points] if as_is is None else np.where(as_is, points, table[points])
     kept = chars != _DROPPED
     ends = np.concatenate(([0], np.cumsum(lengths)))
@@ -186,9 +210,6 @@ def recover_roles(options: list[str], rules_a: list[str], rules_b: list[str], *,
     n = len(rules_a)
     if len(options) != 3 * n or len(rules_b) != n:
         raise ValueError("recover_roles needs three options per dilemma and two rules")
-    if not 0 < chunk < (1 << 22) // 3:
-        raise ValueError(f"chunk must be 1 to {(1 << 22) // 3 - 1} dilemmas (a key's dilemma index has 21 bits)")
-    bounds = [(begin, min(n, begin + chunk)) for begin in range(0, n, chunk)]
     # Every chunk quotes the same few rules: each is cleaned and split into grams once. Callers repeat the same
     # string objects, so rules are told apart by identity first (one pass that hashes nothing), then by value.
     ids = np.fromiter(map(id, chain(rules_a, rules_b)), np.int64, 2 * n)
@@ -196,15 +217,48 @@ def recover_roles(options: list[str], rules_a: list[str], rules_b: list[str], *,
     distinct: dict[str, int] = {}
     value = np.fromiter((distinct.setdefault(rules_a[i] if i < n else rules_b[i - n], len(distinct))
                          for i in first.tolist()), np.int64, len(first))
-    rules = value[inverse].reshape(2, n).T.ravel()  # each dilemma's rule A, then its rule B
-    rule_grams, rule_counts = _grams(*_chars_of(list(distinct)))
+    rules = value[inverse.reshape(-1)]
+    roles, confidence = recover_roles_at(options, list(distinct), rules[:n], rules[n:], threads=threads, chunk=chunk)
+    return roles, confidence.tolist()
+
+
+def recover_roles_at(options: Sequence[str] | pa.Array, rules: Sequence[str], rule_a: np.ndarray,
+                     rule_b: np.ndarray, *, threads: int = 1, chunk: int = 50_000) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`recover_roles` with each dilemma's two rules given as positions in ``rules`` (each distinct
+    rule text once), and the confidences as an array.
+
+    ``options`` may be an Arrow string array: its texts are then never turned into Python strings.
+    """
+    n = len(rule_a)
+    if len(options) != 3 * n or len(rule_b) != n:
+        raise ValueError("recover_roles needs three options per dilemma and two rules")
+    if not 0 < chunk < (1 << 22) // 3:
+        raise ValueError(f"chunk must be 1 to {(1 << 22) // 3 - 1} dilemmas (a key's dilemma index has 21 bits)")
+    if not n:
+        return np.full((0, 3), -1, np.int8), np.zeros(0)
+    bounds = [(begin, min(n, begin + chunk)) for begin in range(0, n, chunk)]
+    pairs = np.stack([np.asarray(rule_a, np.int64), np.asarray(rule_b, np.int64)], axis=1).ravel()  # A, B per dilemma
+    rule_grams, rule_counts = _grams(*_chars_of(list(rules)))
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        parts = list(pool.map(lambda b: _chunk_roles(options[3 * b[0]:3 * b[1]], rules[2 * b[0]:2 * b[1]],
+        parts = list(pool.map(lambda b: _chunk_roles(options[3 * b[0]:3 * b[1]], pairs[2 * b[0]:2 * b[1]],
                                                      rule_grams, rule_counts), bounds))
-    if not parts:
-        return np.full((0, 3), -1, np.int8), []
     roles = np.concatenate([r for r, _ in parts])
-    return roles, [round(c, 4) for c in np.concatenate([c for _, c in parts]).tolist()]
+    return roles, _rounded(np.concatenate([c for _, c in parts]))
+
+
+def _rounded(values: np.ndarray) -> np.ndarray:
+    """``round(value, 4)`` of each value, exactly as Python rounds it.
+
+    Scaled and rounded in numpy; only a value whose scaled form lies next to a half, where the
+    scaling's rounding error could tip it, is rounded by Python (from the exact decimal).
+    """
+    scaled = values * 1e4  # below 1e10 its error is under 2e-6, far inside the margin of 1e-4 kept around a half
+    rounded = np.rint(scaled) / 1e4  # the double nearest to the rounded decimal, as Python gives it back
+    with np.errstate(invalid="ignore"):
+        unsure = np.flatnonzero(~(np.abs(values) < 1e6) | (np.abs(scaled - np.floor(scaled) - 0.5) < 1e-4))
+    if len(unsure):
+        rounded[unsure] = [round(value, 4) for value in values[unsure].tolist()]
+    return rounded
 
 
 def recover_mapping(options: list[tuple[str, str]], rule_a: str, rule_b: str) -> OptionMapping:

@@ -7,6 +7,8 @@ or the original (pre-rewrite) text.
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,14 +39,16 @@ class RuleIndex:
         keys = self._keys or [
             (dedup_key(original), dedup_key(rule)) for original, rule in zip(
                 self._rules.column("original_rule").to_pylist(), self._rules.column("rule").to_pylist(), strict=True)]
-        by_key: dict[str, int] = {}
-        for at, (original, _) in enumerate(keys):
-            by_key.setdefault(original, at)
-        for at, (_, published) in enumerate(keys):
-            by_key.setdefault(published, at)
-        positions = self.positions()
-        for key, row_id in self._aliases.items():
-            by_key.setdefault(key, positions[row_id])
+        originals, published = [original for original, _ in keys], [rule for _, rule in keys]
+        # The first rule of a key wins, and an original text over a published one: dicts built back to front
+        # keep the first position of each key, and the originals are laid over the published texts.
+        backwards = range(len(keys) - 1, -1, -1)
+        by_key = dict(zip(reversed(published), backwards, strict=True))
+        by_key.update(zip(reversed(originals), backwards, strict=True))
+        if self._aliases:
+            positions = self.positions()
+            for key, row_id in self._aliases.items():
+                by_key.setdefault(key, positions[row_id])
         return by_key
 
     def position(self, text: str | None) -> int | None:
@@ -73,9 +77,9 @@ class RuleIndex:
             self._by_key = self._index()
         get = self._by_key.get
         keys = clean_key_column(clean_text_column(texts)).to_pylist()
-        empty = pc.fill_null(pc.equal(texts, ""), True).to_numpy(zero_copy_only=False)
-        return np.array([-1 if blank else get(key, -1) for key, blank in zip(keys, empty.tolist(), strict=True)],
-                        np.int64)
+        found = np.fromiter(map(get, keys, repeat(-1)), np.int64, len(keys))
+        found[pc.fill_null(pc.equal(texts, ""), True).to_numpy(zero_copy_only=False)] = -1
+        return found
 
     def find(self, text: str | None) -> dict | None:
         """The rule row whose text matches, or ``None``."""
@@ -88,9 +92,16 @@ class RuleIndex:
 
     def id(self, at: int) -> str:
         """The id of the rule at a position of the rules table."""
+        return self._id_list()[at]
+
+    def ids_at(self, positions: np.ndarray) -> list[str]:
+        """:meth:`id` of each position (the rules of tens of thousands of pairs at once)."""
+        return list(map(self._id_list().__getitem__, positions.tolist()))
+
+    def _id_list(self) -> list[str]:
         if self._ids is None:
             self._ids = self._rules.column("id").to_pylist()
-        return self._ids[at]
+        return self._ids
 
     def positions(self) -> dict[str, int]:
         """Each rule id's row position in the rules (the order of the ``rules`` table)."""

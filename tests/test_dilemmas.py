@@ -250,3 +250,22 @@ def test_dilemma_table_is_the_table_its_rows_convert_to(raw_tree):
         return own + sum(all_valid_bitmaps(child) for child in children)
 
     assert sum(all_valid_bitmaps(column.chunk(0)) for column in table.columns) == 0
+
+
+def test_rows_added_as_columns_are_those_added_one_by_one():
+    from builders.dilemmas import RulePair, _Dilemmas
+
+    pairs = [RulePair(f"rule-a{i}", f"rule-b{i}", f"pair-{i}", (i, i + 1)) for i in range(3)]
+    batches = [(["x", "y", "x", "z"], [0, 1, 2, 0], [("A", "B"), (None, "C"), ("B", "A"), (" C ", "A")]),
+               (["w", "v"], [2, 2], None), (["y", "u", "u", "w", "t"], [1, 0, 0, 1, 2], None), (["s"], [1], None)]
+    rows, seen, expected, first = _Dilemmas(), {}, [], 0
+    for ids, codes, given in batches:
+        new = rows.add_sources(pairs, np.array(codes), ids, first + np.arange(len(ids)), given)
+        assert new.tolist() == [i not in seen and ids.index(i) == k for k, i in enumerate(ids)]
+        for k, (row_id, code) in enumerate(zip(ids, codes, strict=True)):
+            if row_id not in seen:
+                seen[row_id] = len(expected)
+                expected.append((row_id, pairs[code].id, first + k))
+        first += len(ids)
+    assert [(i, rows.pairs[p].id, t) for i, p, t in zip(rows.ids, rows.pair_of, rows.texts_at, strict=True)] == expected
+    assert rows.position == seen and rows.given == {0: ("A", "B"), 2: ("C", "A")}

@@ -3,6 +3,7 @@ import re
 from itertools import permutations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from builders.option_mapping import (
@@ -10,9 +11,11 @@ from builders.option_mapping import (
     MIN_SCORE,
     ROLES,
     OptionMapping,
+    _rounded,
     given_mapping,
     recover_mapping,
     recover_roles,
+    recover_roles_at,
 )
 from builders.parsers.blobs import split_options
 
@@ -139,3 +142,31 @@ def test_batch_recovery_of_nothing_and_of_texts_without_grams():
     assert roles.shape == (0, 3) and confidence == []
     roles, confidence = recover_roles(["", "。", " "] * 2, ["", "！"], ["，", ""], threads=2)
     assert roles.tolist() == [[-1, -1, -1]] * 2 and confidence == [0.0, 0.0]
+
+
+def test_options_as_an_arrow_array_give_what_python_strings_give():
+    rnd = random.Random(5)
+    alphabet = list("遵守交通规则应该不是的人ABCabc12２ ，。ΣσςİＡ") + ["\U0001e900", "\U0001f600"]
+
+    def text() -> str:
+        return "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 10)))
+
+    rules = [text() for _ in range(30)] + ["", "Σ", "遵守"]
+    n = 2000
+    rule_a = np.array([rnd.randrange(len(rules)) for _ in range(n)])
+    rule_b = np.array([rnd.randrange(len(rules)) for _ in range(n)])
+    flat = [rnd.choice([text(), rules[rule_a[i // 3]] + text(), rules[rule_b[i // 3]]]) for i in range(3 * n)]
+    expected = recover_roles(flat, [rules[i] for i in rule_a], [rules[i] for i in rule_b], chunk=300)
+    padded = pa.array(["x", *flat]).slice(1)  # an array that starts past its buffers' start
+    for options in (pa.array(flat), padded, pa.array(flat, pa.large_string())):
+        roles, confidence = recover_roles_at(options, rules, rule_a, rule_b, chunk=300, threads=2)
+        assert roles.tolist() == expected[0].tolist() and confidence.tolist() == expected[1]
+    assert (expected[0] >= 0).any()
+
+
+def test_confidences_are_rounded_as_python_rounds_them():
+    rnd = np.random.default_rng(3)
+    values = np.concatenate([rnd.random(200_000), (np.arange(20_000) + 0.5) / 1e4, np.arange(0, 1, 2.0 ** -14),
+                             rnd.integers(0, 999, 50_000) / rnd.integers(1, 999, 50_000), [0.0, -0.0, 1e300, -1e-9]])
+    expected = np.array([round(value, 4) for value in values.tolist()])
+    assert _rounded(values).view(np.uint64).tolist() == expected.view(np.uint64).tolist()
