@@ -31,7 +31,8 @@ How, and why this way:
   the member with the lowest ``rank`` (default: the lowest index), so the output depends
   only on the texts, their order and the settings: never on ``num_proc`` or the run.
 - ``num_proc > 1`` computes shingles and signatures (the expensive part) over contiguous
-  chunks of texts in worker processes; per-text results do not depend on the chunking.
+  chunks of texts, the first here and the others in worker processes (fresh interpreters that
+  import only this module); per-text results do not depend on the chunking.
 
 The defaults (bigrams, Jaccard ≥ 0.7, 64 permutations in 16 bands of 4) suit rules of
 8–30 characters: one substituted character in a 15-character rule leaves a bigram Jaccard
@@ -42,9 +43,12 @@ single-edit copies. A pair at Jaccard 0.7 becomes a candidate with probability
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+import pickle
+import subprocess
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -208,14 +212,62 @@ def _chunk(args: tuple[list[str], int, int, int]) -> tuple[np.ndarray, np.ndarra
     return unique, counts, _signatures(unique, counts, a, b)
 
 
+_WORKER_SCRIPT = """
+import pickle, sys
+source, sink = sys.stdin.buffer, sys.stdout.buffer
+sys.stdout = sys.stderr  # a stray print must not corrupt the reply
+sys.path[:] = pickle.load(source)
+import importlib
+module, name, args, kwargs = pickle.load(source)
+try:
+    reply = (True, getattr(importlib.import_module(module), name)(*args, **kwargs))
+except BaseException as error:
+    reply = (False, error)
+pickle.dump(reply, sink, protocol=pickle.HIGHEST_PROTOCOL)
+"""
+
+
+class _Worker:
+    """One call of a function of this module in a fresh interpreter that imports only this module.
+
+    Not a ``spawn`` process: spawn re-runs the parent's main module in the child, and under the
+    ``cvc`` script that is the whole builder (``datasets`` included), seconds of imports the
+    call never uses. The call goes in and its result (or exception) comes back pickled over pipes.
+    """
+
+    def __init__(self, function: Callable, *args, **kwargs) -> None:
+        payload = pickle.dumps(sys.path) + pickle.dumps((__name__, function.__name__, args, kwargs),
+                                                        protocol=pickle.HIGHEST_PROTOCOL)
+        self.process = subprocess.Popen([sys.executable, "-c", _WORKER_SCRIPT],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        weakref.finalize(self, self.process.kill)  # a result nobody asks for is not computed on after exit
+        self._reply: bytes | None = None
+        self._thread = threading.Thread(target=self._exchange, args=(payload,), daemon=True)
+        self._thread.start()
+
+    def _exchange(self, payload: bytes) -> None:
+        self._reply, _ = self.process.communicate(payload)
+
+    def result(self) -> object:
+        """The function's return value; its exception is raised here, a dead worker is a ``ChildProcessError``."""
+        self._thread.join()
+        if self.process.returncode != 0 or not self._reply:
+            raise ChildProcessError(f"near-duplicate worker exited with status {self.process.returncode}")
+        ok, value = pickle.loads(self._reply)
+        if not ok:
+            raise value
+        return value
+
+
 def _sketch(texts: list[str], shingle: int, num_perm: int, seed: int,
             num_proc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shingles and signatures of all texts; with ``num_proc > 1`` this process does the first chunk itself."""
     if num_proc <= 1 or len(texts) < 2 * num_proc:
         return _chunk((texts, shingle, num_perm, seed))
-    bounds = np.linspace(0, len(texts), num_proc + 1).astype(int)
+    bounds = np.linspace(0, len(texts), num_proc + 1).astype(int).tolist()
     jobs = [(texts[lo:hi], shingle, num_perm, seed) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-    with ProcessPoolExecutor(num_proc, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parts = list(pool.map(_chunk, jobs))
+    workers = [_Worker(_chunk, job) for job in jobs[1:]]
+    parts = [_chunk(jobs[0])] + [worker.result() for worker in workers]
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]))
 
@@ -412,12 +464,10 @@ class BackgroundClusters:
 
     def __init__(self, texts: Sequence[str], **kwargs) -> None:
         self._texts, self._kwargs = list(texts), kwargs
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        self._future = pool.submit(find_clusters, self._texts, **kwargs)
-        pool.shutdown(wait=False)
+        self._worker = _Worker(find_clusters, self._texts, **kwargs)
 
     def result(self) -> list[int]:
         try:
-            return self._future.result()
+            return self._worker.result()
         except Exception:  # noqa: BLE001 - a real error in find_clusters is raised again here
             return find_clusters(self._texts, **self._kwargs)
