@@ -16,7 +16,8 @@ How, and why this way:
   match an identical short text (after normalization), never a longer one. An empty text
   has no shingles and is always its own cluster.
 - MinHash signatures are per-text minima of ``num_perm`` universal hashes of the shingle
-  hashes (``np.minimum.reduceat``); LSH puts two texts in the candidate set when all
+  hashes, taken for all permutations at once over cache-sized blocks of texts with the same
+  number of shingles (see :func:`_signatures`); LSH puts two texts in the candidate set when all
   ``num_perm / bands`` rows of some band agree. Bands are grouped by sorting, so there is
   no Python dict of buckets. Buckets larger than ``max_bucket`` (thousands of texts on one
   template) are not expanded into all their pairs: each member is compared with its next
@@ -26,7 +27,9 @@ How, and why this way:
   threshold means what it says and precision does not depend on the hashing luck.
   Candidates whose MinHash estimate is far below the threshold (4 standard errors) are
   dropped before the exact check: on template-heavy rules most candidates share only a
-  context and a judgement, and checking them exactly would dominate the run time.
+  context and a judgement, and checking them exactly would dominate the run time. The
+  estimate is first bounded from above on one byte per signature row, so only the few
+  pairs that might pass are compared on the full rows.
 - Clusters are the connected components of the confirmed pairs; the representative is
   the member with the lowest ``rank`` (default: the lowest index), so the output depends
   only on the texts, their order and the settings: never on ``num_proc`` or the run.
