@@ -34,8 +34,7 @@ How, and why this way:
   the member with the lowest ``rank`` (default: the lowest index), so the output depends
   only on the texts, their order and the settings: never on ``num_proc`` or the run.
 - ``num_proc > 1`` computes shingles and signatures (the expensive part) over contiguous
-  chunks of texts, the first here and the others in worker processes (fresh interpreters that
-  import only this module); per-text results do not depend on the chunking.
+  chunks of texts in as many threads; per-text results do not depend on the chunking.
 
 The defaults (bigrams, Jaccard ≥ 0.7, 64 permutations in 16 bands of 4) suit rules of
 8–30 characters: one substituted character in a 15-character rule leaves a bigram Jaccard
@@ -52,6 +51,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -209,7 +209,7 @@ def _signatures(unique: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.nda
 
 
 def _chunk(args: tuple[list[str], int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shingles and signatures of one chunk of texts (run in a worker when ``num_proc > 1``)."""
+    """Shingles and signatures of one chunk of texts (one thread's share when ``num_proc > 1``)."""
     texts, shingle, num_perm, seed = args
     hashes, owner = shingle_hashes(texts, shingle)
     unique, counts = _unique_per_text(hashes, owner, len(texts))
@@ -217,62 +217,20 @@ def _chunk(args: tuple[list[str], int, int, int]) -> tuple[np.ndarray, np.ndarra
     return unique, counts, _signatures(unique, counts, a, b)
 
 
-_WORKER_SCRIPT = """
-import pickle, sys
-source, sink = sys.stdin.buffer, sys.stdout.buffer
-sys.stdout = sys.stderr  # a stray print must not corrupt the reply
-sys.path[:] = pickle.load(source)
-import importlib
-module, name, args, kwargs = pickle.load(source)
-try:
-    reply = (True, getattr(importlib.import_module(module), name)(*args, **kwargs))
-except BaseException as error:
-    reply = (False, error)
-pickle.dump(reply, sink, protocol=pickle.HIGHEST_PROTOCOL)
-"""
-
-
-class _Worker:
-    """One call of a function of this module in a fresh interpreter that imports only this module.
-
-    Not a ``spawn`` process: spawn re-runs the parent's main module in the child, and under the
-    ``cvc`` script that is the whole builder (``datasets`` included), seconds of imports the
-    call never uses. The call goes in and its result (or exception) comes back pickled over pipes.
-    """
-
-    def __init__(self, function: Callable, *args, **kwargs) -> None:
-        payload = pickle.dumps(sys.path) + pickle.dumps((__name__, function.__name__, args, kwargs),
-                                                        protocol=pickle.HIGHEST_PROTOCOL)
-        self.process = subprocess.Popen([sys.executable, "-c", _WORKER_SCRIPT],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        weakref.finalize(self, self.process.kill)  # a result nobody asks for is not computed on after exit
-        self._reply: bytes | None = None
-        self._thread = threading.Thread(target=self._exchange, args=(payload,), daemon=True)
-        self._thread.start()
-
-    def _exchange(self, payload: bytes) -> None:
-        self._reply, _ = self.process.communicate(payload)
-
-    def result(self) -> object:
-        """The function's return value; its exception is raised here, a dead worker is a ``ChildProcessError``."""
-        self._thread.join()
-        if self.process.returncode != 0 or not self._reply:
-            raise ChildProcessError(f"near-duplicate worker exited with status {self.process.returncode}")
-        ok, value = pickle.loads(self._reply)
-        if not ok:
-            raise value
-        return value
-
-
 def _sketch(texts: list[str], shingle: int, num_perm: int, seed: int,
             num_proc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shingles and signatures of all texts; with ``num_proc > 1`` this process does the first chunk itself."""
+    """Shingles and signatures of all texts, over ``num_proc`` contiguous chunks in as many threads.
+
+    Threads, not processes: the work is numpy calls that release the GIL, and a thread needs
+    neither an interpreter of its own (imports) nor its results pickled back (the signatures).
+    """
     if num_proc <= 1 or len(texts) < 2 * num_proc:
         return _chunk((texts, shingle, num_perm, seed))
     bounds = np.linspace(0, len(texts), num_proc + 1).astype(int).tolist()
     jobs = [(texts[lo:hi], shingle, num_perm, seed) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-    workers = [_Worker(_chunk, job) for job in jobs[1:]]
-    parts = [_chunk(jobs[0])] + [worker.result() for worker in workers]
+    with ThreadPoolExecutor(num_proc - 1) as pool:
+        others = [pool.submit(_chunk, job) for job in jobs[1:]]
+        parts = [_chunk(jobs[0])] + [future.result() for future in others]
     return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]))
 
@@ -457,6 +415,53 @@ def find_clusters(
     pairs, _ = near_duplicate_pairs(texts, threshold=threshold, shingle=shingle, num_perm=num_perm, bands=bands,
                                     seed=seed, max_bucket=max_bucket, num_proc=num_proc)
     return _components(len(texts), pairs, rank).tolist()
+
+
+_WORKER_SCRIPT = """
+import pickle, sys
+source, sink = sys.stdin.buffer, sys.stdout.buffer
+sys.stdout = sys.stderr  # a stray print must not corrupt the reply
+sys.path[:] = pickle.load(source)
+import importlib
+module, name, args, kwargs = pickle.load(source)
+try:
+    reply = (True, getattr(importlib.import_module(module), name)(*args, **kwargs))
+except BaseException as error:
+    reply = (False, error)
+pickle.dump(reply, sink, protocol=pickle.HIGHEST_PROTOCOL)
+"""
+
+
+class _Worker:
+    """One call of a function of this module in a fresh interpreter that imports only this module.
+
+    Not a ``spawn`` process: spawn re-runs the parent's main module in the child, and under the
+    ``cvc`` script that is the whole builder (``datasets`` included), seconds of imports the
+    call never uses. The call goes in and its result (or exception) comes back pickled over pipes.
+    """
+
+    def __init__(self, function: Callable, *args, **kwargs) -> None:
+        payload = pickle.dumps(sys.path) + pickle.dumps((__name__, function.__name__, args, kwargs),
+                                                        protocol=pickle.HIGHEST_PROTOCOL)
+        self.process = subprocess.Popen([sys.executable, "-c", _WORKER_SCRIPT],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        weakref.finalize(self, self.process.kill)  # a result nobody asks for is not computed on after exit
+        self._reply: bytes | None = None
+        self._thread = threading.Thread(target=self._exchange, args=(payload,), daemon=True)
+        self._thread.start()
+
+    def _exchange(self, payload: bytes) -> None:
+        self._reply, _ = self.process.communicate(payload)
+
+    def result(self) -> object:
+        """The function's return value; its exception is raised here, a dead worker is a ``ChildProcessError``."""
+        self._thread.join()
+        if self.process.returncode != 0 or not self._reply:
+            raise ChildProcessError(f"near-duplicate worker exited with status {self.process.returncode}")
+        ok, value = pickle.loads(self._reply)
+        if not ok:
+            raise value
+        return value
 
 
 class BackgroundClusters:
