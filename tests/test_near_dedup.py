@@ -1,7 +1,8 @@
 """Near-duplicate clustering on a small planted set: precision, recall, determinism."""
 
-import multiprocessing
 from itertools import combinations
+
+import pytest
 
 from builders.near_dedup import BackgroundClusters, NearDupSettings, find_clusters, near_duplicate_pairs
 
@@ -103,7 +104,17 @@ def test_clusters_found_in_the_background_are_the_same_even_if_the_worker_dies()
     expected = find_clusters(texts, rank=[3, 2, 1, 0])
     assert BackgroundClusters(texts, rank=[3, 2, 1, 0]).result() == expected
     killed = BackgroundClusters(texts, rank=[3, 2, 1, 0])
-    for child in multiprocessing.active_children():
-        child.kill()
+    killed._worker.process.kill()
     assert killed.result() == expected
     assert expected[:2] == [1, 1]
+
+
+def test_a_worker_raises_the_error_of_its_call_and_a_dead_one_says_so():
+    from builders.near_dedup import _chunk, _Worker
+
+    with pytest.raises(ValueError, match="shingle size"):
+        _Worker(_chunk, (["在公共场合大声喧哗是不文明的"], 0, 64, 0)).result()
+    dead = _Worker(_chunk, (["在公共场合大声喧哗是不文明的"], 2, 64, 0))
+    dead.process.kill()
+    with pytest.raises(ChildProcessError):
+        dead.result()
