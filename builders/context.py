@@ -72,16 +72,21 @@ class BuildContext:
     prefetch: Prefetch | None = None
     """Files of later configs being read in a background process (``num_proc > 1``)."""
     _rule_index: RuleIndex | None = field(default=None, init=False, repr=False)
-    _deferred: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
+    _deferred: list[tuple[str, Callable[[], None]]] = field(default_factory=list, init=False, repr=False)
 
-    def defer(self, step: Callable[[], None]) -> None:
-        """Run ``step`` once every config is built (work whose result no later config reads)."""
-        self._deferred.append(step)
+    def defer(self, config: str, step: Callable[[], None]) -> None:
+        """Run ``step``, which changes ``config``'s table, once every config is built (work whose
+        result no later config reads)."""
+        self._deferred.append((config, step))
+
+    def final(self, config: str) -> bool:
+        """Whether ``config``'s table is built and no deferred step will change it."""
+        return config in self.tables and all(changed != config for changed, _ in self._deferred)
 
     def finish(self) -> None:
         """Run the deferred steps, in the order they were deferred."""
         while self._deferred:
-            self._deferred.pop(0)()
+            self._deferred.pop(0)[1]()
 
     def rule_index(self) -> RuleIndex:
         """The published rules by text, shared by every config that quotes rules (after ``rules``)."""

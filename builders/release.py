@@ -12,8 +12,8 @@ import gc
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -97,29 +97,48 @@ def _check_output_dir(out_dir: Path) -> None:
         )
 
 
-def _write_configs(ctx: BuildContext, staging: Path, tables: dict[str, pa.Table]) -> list[SplitFiles]:
-    """Validate and write every config. Arrow writes the shards of all configs in two threads while
-    this one validates the tables, so neither waits for the other config by config; a failed
-    validation raises (and the staging directory with those shards is removed)."""
-    settings = ctx.settings
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        written = {config: pool.submit(write_shards, table, staging, config, SPLIT, shard_rows=settings.shard_rows,
-                                       row_group_rows=settings.row_group_rows)
-                   for config, table in tables.items()}
-        for config, table in tqdm(tables.items(), desc="writing", unit="config", disable=None, leave=False):
-            errors = TableValidator(load_schema(config)).validate(table)
-            if errors:
-                for pending in written.values():
-                    pending.cancel()
-                sample = "; ".join(str(e) for e in errors[:5])
-                raise BuildError(f"internal error: built {config} rows fail their schema: {sample}")
-        files = {config: pending.result() for config, pending in written.items()}
+class _Shards:
+    """The configs' shards, written by Arrow in two background threads from the moment each
+    table is final, so the writes of one config overlap the building of the next."""
+
+    def __init__(self, staging: Path, settings: BuildSettings) -> None:
+        self._staging, self._settings = staging, settings
+        self._pool = ThreadPoolExecutor(max_workers=2)
+        self._written: dict[str, Future[list[str]]] = {}
+
+    def write(self, config: str, table: pa.Table) -> None:
+        """Start writing ``config``'s table (once; it must not change any more)."""
+        if config not in self._written:
+            self._written[config] = self._pool.submit(
+                write_shards, table, self._staging, config, SPLIT, shard_rows=self._settings.shard_rows,
+                row_group_rows=self._settings.row_group_rows)
+
+    def files(self, config: str) -> list[str]:
+        """The relative paths of ``config``'s shards, once written."""
+        return self._written[config].result()
+
+    def close(self) -> None:
+        """Wait for the writes under way and drop those not started (after a failure, say)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _write_configs(staging: Path, tables: dict[str, pa.Table], shards: _Shards) -> list[SplitFiles]:
+    """Validate and write every config; the shards not written yet are written while the tables are
+    validated. A failed validation raises (and the staging directory with those shards is removed)."""
+    for config, table in tables.items():
+        shards.write(config, table)
+    for config, table in tqdm(tables.items(), desc="writing", unit="config", disable=None, leave=False):
+        errors = TableValidator(load_schema(config)).validate(table)
+        if errors:
+            sample = "; ".join(str(e) for e in errors[:5])
+            raise BuildError(f"internal error: built {config} rows fail their schema: {sample}")
     (staging / "schemas").mkdir(exist_ok=True)
     splits = []
     for config, table in tables.items():
+        files = shards.files(config)
         (staging / "schemas" / f"{config}.schema.json").write_bytes(schema_bytes(config))
-        splits.append(SplitFiles(config, config, SPLIT, files[config], table.num_rows, table.nbytes,
-                                 sum((staging / f).stat().st_size for f in files[config])))
+        splits.append(SplitFiles(config, config, SPLIT, files, table.num_rows, table.nbytes,
+                                 sum((staging / f).stat().st_size for f in files)))
     return splits
 
 
@@ -139,10 +158,12 @@ def _without_gc_pauses() -> Iterator[None]:
             gc.enable()
 
 
-def collect(raw_dir: Path, settings: BuildSettings | None = None, *, num_proc: int = 1) -> BuildContext:
+def collect(raw_dir: Path, settings: BuildSettings | None = None, *, num_proc: int = 1,
+            on_final: Callable[[str, pa.Table], None] | None = None) -> BuildContext:
     """Read, parse, normalize, validate, dedup and id every config; nothing is written.
 
     ``num_proc``: worker processes for the steps that parallelise; the result does not depend on it.
+    ``on_final``: called with each config's Arrow table as soon as it will not change any more.
     """
     artifacts = discover(Path(raw_dir), _all_kinds())
     ctx = BuildContext(artifacts=artifacts, settings=settings or BuildSettings(), num_proc=num_proc)
@@ -152,11 +173,21 @@ def collect(raw_dir: Path, settings: BuildSettings | None = None, *, num_proc: i
         ctx.prefetch = Prefetch(ahead)
     try:
         with _without_gc_pauses():
+            told: set[str] = set()
+
+            def tell_final() -> None:
+                for config in [c for c in ctx.tables if c not in told and ctx.final(c)]:
+                    told.add(config)
+                    if on_final:
+                        on_final(config, ctx.tables[config])
+
             for module in CONFIG_BUILDERS:
                 result = ctx.results[module.CONFIG] = module.build(ctx)
                 if isinstance(result, pa.Table):
                     ctx.tables[module.CONFIG] = result
+                tell_final()
             ctx.finish()
+            tell_final()
     finally:
         if ctx.prefetch:
             ctx.prefetch.close()
@@ -241,20 +272,21 @@ def _build_release(
     previous_view = open_release(str(previous), endpoint=endpoint) if previous else None
     if bump == "auto" and previous_view is None:
         raise BuildError("--bump auto needs --previous (the release to compare with)")
-    ctx = collect(raw_dir, settings, num_proc=num_proc)
-    counts = ctx.ledger.counts_by_config(m.CONFIG for m in CONFIG_BUILDERS)
-    report = BuildReport(out_dir, report_dir, counts, ctx.notes)
-    _write_report(ctx, report_dir, counts)
-    if strict and report.rejected:
-        raise BuildError(f"--strict: {report.rejected} raw rows were rejected; see {report_dir / 'rejects.jsonl'}")
-
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    shards = _Shards(staging, settings)
     try:
+        ctx = collect(raw_dir, settings, num_proc=num_proc, on_final=shards.write)
+        counts = ctx.ledger.counts_by_config(m.CONFIG for m in CONFIG_BUILDERS)
+        report = BuildReport(out_dir, report_dir, counts, ctx.notes)
+        _write_report(ctx, report_dir, counts)
+        if strict and report.rejected:
+            raise BuildError(
+                f"--strict: {report.rejected} raw rows were rejected; see {report_dir / 'rejects.jsonl'}")
         tables = {m.CONFIG: ctx.tables[m.CONFIG] if m.CONFIG in ctx.tables
                   else rows_to_table(ctx.results[m.CONFIG], features(m.CONFIG).arrow_schema)
                   for m in CONFIG_BUILDERS}
-        splits = _write_configs(ctx, staging, tables)
+        splits = _write_configs(staging, tables, shards)
         name, target, split = DEFAULT_CONFIG
         base = next(s for s in splits if s.config == target)
         splits.insert(0, SplitFiles(name, target, split, base.files, base.num_rows, base.num_bytes,
@@ -304,6 +336,7 @@ def _build_release(
             shutil.rmtree(out_dir)
         staging.rename(out_dir)
     finally:
+        shards.close()
         if staging.exists():
             shutil.rmtree(staging)
     report.version = settings.version

@@ -1061,7 +1061,7 @@ def build(ctx: BuildContext) -> pa.Table:
     ctx.notes.setdefault(CONFIG, {}).update(stats)
     ctx.tables[CONFIG] = table
     if isinstance(clusters, BackgroundClusters):
-        ctx.defer(lambda: _mark_near_duplicates(ctx, kept_ids, clusters.result(), in_table_order))
+        ctx.defer(CONFIG, lambda: _mark_near_duplicates(ctx, kept_ids, clusters.result(), in_table_order))
     elif clusters is not None:
         _mark_near_duplicates(ctx, kept_ids, clusters, in_table_order)
     return ctx.tables[CONFIG]

@@ -146,3 +146,33 @@ def test_a_built_table_failing_its_schema_leaves_no_release(raw_tree, tmp_path, 
         build_release(raw_tree, out)
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".release-")] == []
+
+
+def test_each_table_is_handed_on_once_it_is_final():
+    """``collect`` hands each config's table to ``on_final`` once nothing will change it: the
+    dilemmas before the evaluations are built, the rules, whose near-duplicate clusters are
+    marked at the end, last, and every table handed on is the one the build ends with."""
+    from builders import evaluations
+    from builders.release import collect
+    from builders.resources import sample_raw_dir
+
+    events = []
+    build = evaluations.build
+
+    def recorded_build(ctx):
+        events.append("evaluations built")
+        return build(ctx)
+
+    told = {}
+
+    def on_final(config, table):
+        events.append(config)
+        told[config] = table
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(evaluations, "build", recorded_build)
+        ctx = collect(sample_raw_dir(), num_proc=2, on_final=on_final)
+    assert events.index("dilemmas") < events.index("evaluations built") < events.index("evaluations")
+    assert events[-1] == "rules" and "cluster_id" in told["rules"].column_names
+    assert set(told) == set(ctx.tables) and all(told[c] is ctx.tables[c] for c in told)
+    assert len(events) == len(set(events))
