@@ -73,22 +73,30 @@ def test_option_letters_are_found_where_the_rule_says_on_random_texts():
             [m.span(1) + m.span() for m in reference.finditer(text)], text
 
 
-def test_scenes_parsed_as_columns_are_what_each_row_gives():
+def _parsed_row_by_row(scenes: list, options: list) -> list[tuple]:
+    """What :func:`parse_scenes` must give, from :func:`scene_and_options` row by row."""
     from builders.normalizers.text import clean_key
-    from builders.parsers.blobs import SCENE_COLUMNS, parse_scenes, scene_and_options
+    from builders.parsers.blobs import scene_and_options
+
+    expected = []
+    for scene_cell, options_cell in zip(scenes, options, strict=True):
+        try:
+            scene, found = scene_and_options(scene_cell, options_cell)
+        except ReplyParseError as err:
+            expected.append((None,) * 5 + (err.field, str(err)))
+            continue
+        expected.append((scene, clean_key(scene), *(text for _, text in found), None, None))
+    return expected
+
+
+def test_scenes_parsed_as_columns_are_what_each_row_gives():
+    from builders.parsers.blobs import SCENE_COLUMNS, parse_scenes
 
     rows = [("  一个情境：ＡＩ 该怎么办？ ", "A：甲 B：乙\nC：丙"), (None, "A：甲 B：乙 C：丙"),
             ("情境", "A：甲 B：乙"), ("情境", None), ("情境", "A：甲 B： C：丙")]
     table = parse_scenes([scene for scene, _ in rows], [options for _, options in rows])
     assert table.column_names == list(SCENE_COLUMNS)
-    expected = []
-    for scene_cell, options_cell in rows:
-        try:
-            scene, options = scene_and_options(scene_cell, options_cell)
-        except ReplyParseError as err:
-            expected.append((None,) * 5 + (err.field, str(err)))
-            continue
-        expected.append((scene, clean_key(scene), *(text for _, text in options), None, None))
+    expected = _parsed_row_by_row([scene for scene, _ in rows], [options for _, options in rows])
     assert [tuple(row.values()) for row in table.to_pylist()] == expected
     assert [field for *_, field, _ in expected] == [None, "scene", "options", "options", "options"]
     assert parse_scenes([], []).num_rows == 0
@@ -99,8 +107,7 @@ def test_scenes_split_by_arrow_are_what_each_row_gives():
     to :func:`scene_and_options`: the table is the same either way."""
     import random
 
-    from builders.normalizers.text import clean_key
-    from builders.parsers.blobs import parse_scenes, scene_and_options
+    from builders.parsers.blobs import parse_scenes
 
     pick = random.Random(5)
     spaces = [c for c in map(chr, range(0x3001)) if c.isspace()]
@@ -115,13 +122,6 @@ def test_scenes_split_by_arrow_are_what_each_row_gives():
             cell += "".join(pick.choice(body) for _ in range(pick.randint(0, 6)))
         scenes.append(pick.choice(["情境", " 情 境\n", "ＡＩ情境"] * 3 + ["", None]))
         options.append(cell if pick.random() < 0.98 else None)
-    expected = []
-    for scene_cell, options_cell in zip(scenes, options, strict=True):
-        try:
-            scene, options_found = scene_and_options(scene_cell, options_cell)
-        except ReplyParseError as err:
-            expected.append((None,) * 5 + (err.field, str(err)))
-            continue
-        expected.append((scene, clean_key(scene), *(text for _, text in options_found), None, None))
+    expected = _parsed_row_by_row(scenes, options)
     assert [tuple(row.values()) for row in parse_scenes(scenes, options).to_pylist()] == expected
     assert 500 < sum(1 for row in expected if row[5] is None) < 2500  # both paths are taken
