@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import resource
 import shutil
 import subprocess
@@ -35,28 +34,35 @@ from pathlib import Path
 
 
 class _TreeMemory:
-    """The resident memory of this process and all its descendants together, sampled every 20 ms (Linux).
+    """The resident memory of a step's process and all its descendants together, sampled every 20 ms
+    (Linux) from this process, not the step's: a sampling thread in the step would take the GIL from
+    the step's main thread (it slowed the full build by a quarter).
 
     A build's worker processes (prefetch, near-duplicates) run beside it, so the memory a machine
     needs is their sum, which no single process's peak shows.
     """
 
-    def __init__(self) -> None:
-        self.peak_kb = 0
-        threading.Thread(target=self._sample, daemon=True).start()
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak_kb = pid, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> int:
+        """Stop sampling; the peak in kB."""
+        self._done.set()
+        self._thread.join()
+        return self.peak_kb
 
     @staticmethod
     def _tree(pid: int) -> list[int]:
-        """``pid`` and its descendants, from each process's parent in ``/proc/<pid>/stat``."""
-        children: dict[int, list[int]] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError, ValueError, IndexError):  # a process that just ended
-                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(parent, []).append(int(stat.parent.name))
+        """``pid`` and its descendants, from each thread's ``/proc/<pid>/task/<tid>/children``."""
         tree, todo = [], [pid]
         while todo:
             tree.append(todo.pop())
-            todo += children.get(tree[-1], [])
+            with contextlib.suppress(OSError):  # a process that just ended
+                for task in Path(f"/proc/{tree[-1]}/task").iterdir():
+                    todo += map(int, (task / "children").read_text().split())
         return tree
 
     @staticmethod
@@ -69,23 +75,18 @@ class _TreeMemory:
     def _sample(self) -> None:
         if not Path("/proc/self/status").exists():
             return
-        while True:
+        while not self._done.wait(0.02):
             total = 0
-            for pid in self._tree(os.getpid()):
+            for pid in self._tree(self.pid):
                 with contextlib.suppress(OSError):  # the process just ended
                     total += self._rss_kb(pid)
             self.peak_kb = max(self.peak_kb, total)
-            time.sleep(0.02)
-
-
-_MEMORY: _TreeMemory | None = None
 
 
 def _peak_mb() -> float:
-    """Peak resident memory of this step: of its process and its workers together (sampled), or of the
-    largest single process if that is larger (a peak shorter than the sampling interval)."""
-    single = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    return max(single, _MEMORY.peak_kb if _MEMORY else 0) / 1024
+    """Peak resident memory of the largest single process of this step so far (itself or a worker);
+    :func:`_run_step` takes the larger of this and the sampled sum of them all."""
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
 
 
 def step_ours(tree: Path, work: Path, near_dup: str = "mark", num_proc: int = 1) -> dict:
@@ -240,11 +241,16 @@ STEPS = {"synth": step_synth, "ours": step_ours, "naive": step_naive, "floor": s
 
 
 def _run_step(name: str, tree: Path, work: Path, *extra: str) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--step", name, "--tree", str(tree), "--work", str(work),
-                           *extra], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    step = subprocess.Popen([sys.executable, __file__, "--step", name, "--tree", str(tree), "--work", str(work),
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    memory = _TreeMemory(step.pid)
+    stdout, stderr = step.communicate()
+    tree_mb = memory.stop() / 1024
+    if step.returncode != 0:
+        return {"error": stderr.strip().splitlines()[-1] if stderr.strip() else "failed"}
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result["peak_mb"] = round(max(result["peak_mb"], tree_mb))
+    return result
 
 
 def main() -> int:
@@ -263,8 +269,6 @@ def main() -> int:
     parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
-        global _MEMORY
-        _MEMORY = _TreeMemory()
         extra = {"num_proc": args.num_proc} if args.step in ("neardup", "ours") else {}
         if args.step == "ours":
             extra["near_dup"] = args.near_dup
