@@ -638,11 +638,11 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation]) ->
     linked = np.zeros(len(master.key), bool)
     if wanted:
         en_keys = clean_key_column(master.text_en)
+        has_translation = pc.is_valid(master.text_en).to_numpy(zero_copy_only=False)
         linked = pc.is_in(en_keys, value_set=pa.array(wanted, pa.string())).to_numpy(zero_copy_only=False)
-        linked &= pc.is_valid(master.text_en).to_numpy(zero_copy_only=False)
+        linked &= has_translation
         if linked.any():
-            translations = en_keys.filter(pa.array(pc.is_valid(master.text_en).to_numpy(zero_copy_only=False)
-                                                   & master.zh)).value_counts()
+            translations = en_keys.filter(pa.array(has_translation & master.zh)).value_counts()
             blocked = set(translations.field("values").filter(pc.greater(translations.field("counts"), 1)).to_pylist())
             blocked.update(k for k, is_zh in zip(master.key, master.zh.tolist(), strict=True) if not is_zh)
             blocked.update(o.key for o in english if o.label is not None)
