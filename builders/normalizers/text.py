@@ -74,10 +74,11 @@ def re2_char_class(chars: str) -> str:
     return "[" + "".join(f"\\x{{{ord(c):x}}}" for c in chars) + "]"
 
 
-_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
-"""What ``str.split()`` splits on (the last of them is U+3000)."""
+WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+"""What ``str.split()`` splits on, and what ``\\s`` matches in a Python pattern (the last of them is
+U+3000; Arrow's RE2 ``\\s`` is ASCII only)."""
 _NEEDS_CLEANING = "^ | $|  |" + re2_char_class(
-    _WHITESPACE.replace(" ", "") + "".join(map(chr, _FULLWIDTH_ASCII)))
+    WHITESPACE.replace(" ", "") + "".join(map(chr, _FULLWIDTH_ASCII)))
 """A text :func:`clean_text` changes: a space at an end, two spaces, other whitespace, or a
 full-width character it halves."""
 _KEY_SAFE = ("^[\\x{20}-\\x{7e}\\x{3400}-\\x{4dbf}\\x{4e00}-\\x{9fff}\\x{3001}-\\x{303f}"
@@ -107,8 +108,8 @@ def _patched(target: pa.Array, source: pa.Array, rows: np.ndarray, function) -> 
 
 _TRANSLATED = re2_char_class("".join(chr(code) for code in _FULLWIDTH_ASCII if not chr(code).isspace()))
 """What :func:`clean_text` changes besides whitespace: full-width letters and digits, zero-width marks."""
-_INNER_SPACE = "  |" + re2_char_class(_WHITESPACE.replace(" ", ""))
-_SPACE_RUN = re2_char_class(_WHITESPACE) + "+"
+_INNER_SPACE = "  |" + re2_char_class(WHITESPACE.replace(" ", ""))
+_SPACE_RUN = re2_char_class(WHITESPACE) + "+"
 
 
 def clean_text_column(array: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -123,7 +124,7 @@ def clean_text_column(array: pa.Array | pa.ChunkedArray) -> pa.Array:
         return array
     translated = pc.and_(needs, pc.match_substring_regex(array, _TRANSLATED))
     spaced = pc.and_(needs, pc.invert(translated))
-    trimmed = pc.utf8_trim(array.filter(spaced), _WHITESPACE)
+    trimmed = pc.utf8_trim(array.filter(spaced), WHITESPACE)
     inner = pc.match_substring_regex(trimmed, _INNER_SPACE)
     if pc.any(inner).as_py():
         collapsed = pc.replace_substring_regex(trimmed.filter(inner), _SPACE_RUN, " ")

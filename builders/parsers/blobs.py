@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builders.normalizers.text import (
+    WHITESPACE,
     clean_key,
     clean_key_column,
     clean_text,
@@ -111,9 +112,7 @@ SCENE_COLUMNS = ("scene_text", "scene_key", "option_a", "option_b", "option_c", 
 or the raw column and the reason the row cannot be parsed."""
 
 
-_SPACE = "".join(chr(code) for code in range(0x3001) if re.match(r"\s", chr(code)))
-"""What ``\\s`` matches in a Python pattern (Arrow's RE2 ``\\s`` is ASCII only); none is above U+3000."""
-_AFTER = re2_char_class(_SPACE + "。！？!?；;")
+_AFTER = re2_char_class(WHITESPACE + "。！？!?；;")
 """What may stand before an option letter, as :data:`_OPTION`'s lookbehind allows."""
 _SEPARATOR = "[ \\t]*" + re2_char_class(":：.．、)）") + "[ \\t]*"
 _PLAIN_OPTIONS = f"^(?:|[^A-C]*{_AFTER})A{_SEPARATOR}[^A-C]*{_AFTER}B{_SEPARATOR}[^A-C]*{_AFTER}C{_SEPARATOR}[^A-C]*$"

@@ -72,3 +72,12 @@ def test_column_forms_of_plain_rows_leave_them_to_arrow():
     rows = pa.chunked_array([["爱护公共设施是每个公民的责任。", "Respect others."], ["不要 说谎"]])
     assert clean_text_column(rows).to_pylist() == ["爱护公共设施是每个公民的责任。", "Respect others.", "不要 说谎"]
     assert clean_key_column(rows).to_pylist() == ["爱护公共设施是每个公民的责任", "respectothers", "不要说谎"]
+
+
+def test_whitespace_is_what_split_and_a_python_pattern_see():
+    import re
+
+    from builders.normalizers.text import WHITESPACE
+
+    every = [chr(code) for code in range(0x110000)]
+    assert WHITESPACE == "".join(c for c in every if c.isspace()) == "".join(c for c in every if re.match(r"\s", c))
