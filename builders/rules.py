@@ -362,10 +362,10 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     english = clean_text_column(table.column("translate").take(rows))
     english = pc.if_else(pc.equal(pc.binary_length(english), 0), pa.scalar(None, pa.string()), english)
     values = [values[i] for i in rows.tolist()]
-    master = _MasterRows([file] * len(texts), lines[rows], seq + lines[rows], texts,
+    seqs = seq + lines[rows]
+    master = _MasterRows([file] * len(texts), lines[rows], seqs, texts,
                          clean_key_column(texts).to_pylist(), has_cjk_column(texts), english, values,
-                         [None] * len(texts), [], np.zeros(0, np.int64), seq + lines[rows],
-                         ["master_table"] * len(texts))
+                         [None] * len(texts), [], np.zeros(0, np.int64), seqs.copy(), ["master_table"] * len(texts))
     for line, closure in zip(master.lines.tolist(), values, strict=True):
         _record_repair(ctx, file, line, closure)
     n = len(texts)
@@ -683,15 +683,19 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation]) ->
     return kept
 
 
+def _specific_source(copies: Iterable[Observation], default: str) -> str:
+    """The ``source`` a group publishes: its best-ranked copy's among those with a specific one."""
+    specific = [o for o in copies if o.source not in _GENERIC_SOURCES]
+    return min(specific, key=Observation.rank).source if specific else default
+
+
 def _sources_of(rows: _MasterRows) -> list[str]:
-    """Per plain row, the ``source`` its group publishes: its best-ranked copy's among those with a
-    specific source (``master_table`` is not one, nor is a label's)."""
+    """Per plain row, the ``source`` its group publishes (:func:`_specific_source`; the row itself is
+    ``master_table`` and a label's is ``unknown``, neither specific, so its copies decide)."""
     sources = ["master_table"] * len(rows.key)
-    best: dict[int, tuple] = {}
-    for obs, row in zip(rows.copies, rows.copy_rows.tolist(), strict=True):
-        if obs.source not in _GENERIC_SOURCES and (row not in best or obs.rank() < best[row]):
-            best[row] = obs.rank()
-            sources[row] = obs.source
+    bounds = np.searchsorted(rows.copy_rows, np.arange(len(rows.key) + 1)).tolist()
+    for row in np.flatnonzero(np.diff(bounds)).tolist():
+        sources[row] = _specific_source(rows.copies[bounds[row]:bounds[row + 1]], "master_table")
     return sources
 
 
@@ -823,7 +827,7 @@ def _resolve_copies(ctx: BuildContext, group: _Group, group_id: str, stats: Coun
         english, source = kept.text_en, kept.source
     else:
         english = next((o.text_en for o in by_rank if o.text_en), None)
-        source = next((o.source for o in by_rank if o.source not in _GENERIC_SOURCES), kept.source)
+        source = _specific_source(by_rank, kept.source)
     key = clean_key(rule) if rule != original else group.key
     return _Resolved(_row(group_id, rule, kept, english, source, annotation), key, group.key, kept, members,
                      members[0].seq)
