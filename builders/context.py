@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 import pyarrow as pa
 from tqdm.auto import tqdm
@@ -15,6 +16,8 @@ from builders.readers.prefetch import Prefetch, Prepare, read_prepared
 from builders.readers.records import ColumnTable, RawTable, Record
 from builders.rule_links import RuleIndex
 from builders.taxonomy import Taxonomy, load_taxonomy
+
+T = TypeVar("T")
 
 
 class IntegrityError(ValueError):
@@ -110,7 +113,11 @@ class BuildContext:
 
     def reading(self, config: str, *kinds: str) -> Iterable[Artifact]:
         """Artifacts of the given kinds, with a progress bar while they are read."""
-        return tqdm(self.of_kind(*kinds), desc=f"{config}: reading", unit="file", disable=None, leave=False)
+        return self.progress(config, self.of_kind(*kinds))
+
+    def progress(self, config: str, files: list[T]) -> Iterable[T]:
+        """The files (or whatever stands for them) with a progress bar while they are read."""
+        return tqdm(files, desc=f"{config}: reading", unit="file", disable=None, leave=False)
 
     def registered(self, config: str, table: RawTable) -> Iterator[Record]:
         """The records of a raw table, registered in the ledger as read; its bad lines rejected."""

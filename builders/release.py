@@ -167,8 +167,8 @@ def collect(raw_dir: Path, settings: BuildSettings | None = None, *, num_proc: i
     """
     artifacts = discover(Path(raw_dir), _all_kinds())
     ctx = BuildContext(artifacts=artifacts, settings=settings or BuildSettings(), num_proc=num_proc)
-    ahead = [(artifact, prepare) for module in CONFIG_BUILDERS
-             for kind, prepare in getattr(module, "PREFETCH", {}).items() for artifact in ctx.of_kind(kind)]
+    ahead = [(artifact, prepares[artifact.kind.name]) for module in CONFIG_BUILDERS
+             if (prepares := getattr(module, "PREFETCH", {})) for artifact in ctx.of_kind(*prepares)]
     if num_proc > 1 and ahead:
         ctx.prefetch = Prefetch(ahead)
     try:

@@ -424,15 +424,42 @@ def _reply_or_reject(cell: str) -> tuple[int, str | None] | _Reject:
     return reply.label, clean_text(reply.rewrite) or None
 
 
+TEXT_COLUMNS = ("rule_text", "rule_key", "rule_is_zh")
+"""What :func:`prepared_texts` adds to a rule file's columns: each row's cleaned rule text, its dedup key,
+and whether it is Chinese."""
+
+
+def prepared_texts(table: pa.Table, column: str = "rot") -> pa.Table:
+    """A rule file's columns and its rule texts cleaned (:data:`TEXT_COLUMNS`).
+
+    Needs nothing but the file, so a prefetch can run it in another process while the master
+    table builds. A file without the rule column is left as it is: its build names the column.
+    """
+    if column not in table.column_names:
+        return table
+    cleaned = clean_text_column(strip_rot_prefix_column(table.column(column)))
+    for name, array in zip(TEXT_COLUMNS, (cleaned, clean_key_column(cleaned), pa.array(has_cjk_column(cleaned))),
+                           strict=True):
+        table = table.append_column(name, array)
+    return table
+
+
+PREFETCH = {kind.name: prepared_texts for kind in ARTIFACTS
+            if kind.name != "master_table" and all(p.endswith(".csv") for p in kind.patterns)}
+"""The rule files a build may read ahead in a background process (the CSV files but the master tables,
+which are read first), with the preparation that needs no other file."""
+
+
 def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Artifact, columns: ColumnTable,
                      seq: int) -> list[Observation]:
-    """A CSV artifact read column-wise → what :func:`_observe_records` gives for its records,
-    with each distinct value triple, label cell and reply parsed once."""
+    """A CSV artifact read column-wise (and :func:`prepared_texts`) → what :func:`_observe_records`
+    gives for its records, with each distinct value triple, label cell and reply parsed once."""
     kind, file, table = artifact.kind.name, artifact.relpath, columns.table
     column = _RULE_COLUMN.get(kind, "rot")
-    raw = table.column(column).to_pylist()
-    cleaned = clean_text_column(strip_rot_prefix_column(table.column(column)))
-    texts, keys, zh = cleaned.to_pylist(), clean_key_column(cleaned).to_pylist(), has_cjk_column(cleaned).tolist()
+    if TEXT_COLUMNS[0] not in table.column_names:
+        table = prepared_texts(table, column)
+    texts, keys = table.column(TEXT_COLUMNS[0]).to_pylist(), table.column(TEXT_COLUMNS[1]).to_pylist()
+    zh = table.column(TEXT_COLUMNS[2]).to_pylist()
     n = len(texts)
     problems: list[_Reject | None] = [None if text else _Reject(column, "empty rule text") for text in texts]
 
@@ -480,10 +507,11 @@ def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Ar
         labels = [1] * n
     ledger = ctx.ledger
     observations: list[Observation] = []
-    rows = zip(columns.lines.tolist(), texts, keys, zh, values, labels, rewrites, problems, excluded, raw,
-               strict=True)
-    for line, text, key, is_zh, closure, label, rewrite, problem, skip, raw_text in rows:
+    raw = table.column(column)
+    rows = zip(columns.lines.tolist(), texts, keys, zh, values, labels, rewrites, problems, excluded, strict=True)
+    for i, (line, text, key, is_zh, closure, label, rewrite, problem, skip) in enumerate(rows):
         if problem is not None:
+            raw_text = raw[i].as_py()
             row_id = rule_id(raw_text) if isinstance(raw_text, str) and has_cjk(raw_text) else None
             ledger.reject(CONFIG, file, line, problem.field, problem.reason, row_id)
         elif skip:
@@ -517,22 +545,39 @@ def read_observations(ctx: BuildContext) -> tuple[list[Observation], list[_Maste
     """Read every rule artifact; rows that cannot be read are rejected in the ledger.
 
     CSV files are read column-wise; the valid rows of a master table are returned as
-    columns, every other row as an observation.
+    columns, every other row as an observation, in reading order.
+
+    The master tables are read first, while a prefetch (:data:`PREFETCH`) starts on the other
+    files; what reading records in order (the observations, the repairs) is put back in
+    reading order. The ledger is kept by file and line, whatever the order.
     """
-    observations: list[Observation] = []
-    masters: list[_MasterRows] = []
     normalize = ValueNormalizer(ctx.taxonomy)
     validator = TableValidator(load_schema(CONFIG))
-    for position, artifact in enumerate(ctx.reading(CONFIG, *(kind.name for kind in ARTIFACTS))):
-        seq = position * _SEQ_STRIDE
+    artifacts = ctx.of_kind(*(kind.name for kind in ARTIFACTS))
+    masters_first = sorted(range(len(artifacts)), key=lambda p: artifacts[p].kind.name != "master_table")
+    read: dict[int, tuple[list[Observation] | _MasterRows, list[dict]]] = {}
+    repairs = len(ctx.repairs)
+    for position in ctx.progress(CONFIG, masters_first):
+        artifact, seq, before = artifacts[position], position * _SEQ_STRIDE, len(ctx.repairs)
         if artifact.path.suffix.lower() != ".csv":  # JSONL: value cells may be lists
-            observations += _observe_records(ctx, normalize, artifact, ctx.registered(CONFIG, artifact.read()), seq)
-            continue
-        columns = ctx.column_table(CONFIG, artifact)
-        if artifact.kind.name == "master_table":
-            masters.append(_read_master_table(ctx, normalize, validator, artifact.relpath, columns, seq))
+            rows = _observe_records(ctx, normalize, artifact, ctx.registered(CONFIG, artifact.read()), seq)
+        elif artifact.kind.name == "master_table":
+            rows = _read_master_table(ctx, normalize, validator, artifact.relpath, ctx.column_table(CONFIG, artifact),
+                                      seq)
         else:
-            observations += _observe_columns(ctx, normalize, artifact, columns, seq)
+            rows = _observe_columns(ctx, normalize, artifact,
+                                    ctx.column_table(CONFIG, artifact, PREFETCH[artifact.kind.name]), seq)
+        read[position] = rows, ctx.repairs[before:]
+    del ctx.repairs[repairs:]
+    observations: list[Observation] = []
+    masters: list[_MasterRows] = []
+    for position in sorted(read):
+        rows, recorded = read[position]
+        if isinstance(rows, _MasterRows):
+            masters.append(rows)
+        else:
+            observations += rows
+        ctx.repairs += recorded
     return observations, masters
 
 

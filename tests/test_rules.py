@@ -204,6 +204,37 @@ def test_release_is_byte_identical_whatever_num_proc(tmp_path):
     assert first["near_duplicates"]["rules"]
 
 
+def test_master_tables_read_first_leave_everything_in_reading_order(raw_tree):
+    """The master table is read before the other rule files (a prefetch reads those meanwhile), yet
+    the repairs and the build come out in reading order: ``CVC.jsonl`` sorts before the master table."""
+    from builders import rules
+
+    one, two = collect(raw_tree), collect(raw_tree, num_proc=2)
+    files = [a.relpath for a in one.of_kind(*(kind.name for kind in rules.ARTIFACTS))]
+    assert [r["file"] for r in one.repairs] == ["CVC.jsonl", "data_control/final.csv", "data_control/final.csv"]
+    assert [files.index(r["file"]) for r in one.repairs] == sorted(files.index(r["file"]) for r in one.repairs)
+    assert two.repairs == one.repairs and two.notes == one.notes
+    assert two.results["rules"].to_pylist() == one.results["rules"].to_pylist()
+    assert two.ledger.entries() == one.ledger.entries() and two.rule_keys == one.rule_keys
+
+
+def test_prepared_rule_texts_are_the_row_functions_of_each_cell():
+    """What a prefetch adds to a rule file (cleaned text, dedup key, is Chinese) is what the row functions give."""
+    import pyarrow as pa
+
+    from builders.normalizers.text import clean_key, clean_text, has_cjk
+    from builders.parsers.replies import strip_rot_prefix
+    from builders.rules import TEXT_COLUMNS, prepared_texts
+
+    cells = ["rot：要守时", "  Be  Kind. ", "ＡＩ应当诚实。", None, "", "要守信！", "rot: keep promises."]
+    table = prepared_texts(pa.table({"rot": pa.array(cells, pa.string()), "other": pa.array(["x"] * len(cells))}))
+    texts = [clean_text(strip_rot_prefix(c) if isinstance(c, str) else c) for c in cells]
+    assert table.column(TEXT_COLUMNS[0]).to_pylist() == texts
+    assert table.column(TEXT_COLUMNS[1]).to_pylist() == [clean_key(t) for t in texts]
+    assert table.column(TEXT_COLUMNS[2]).to_pylist() == [has_cjk(t) for t in texts]
+    assert prepared_texts(pa.table({"rule": pa.array(["x"])})).column_names == ["rule"]
+
+
 def test_rows_without_any_value_are_rejected_each_with_its_line(tmp_path):
     """Value lists are validated once per distinct closure; every row sharing it is rejected."""
     rows = FINAL_ROWS + [["守时是一种美德", "Punctuality is a virtue.", "", "", ""],
