@@ -451,22 +451,24 @@ which are read first), with the preparation that needs no other file."""
 
 
 def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Artifact, columns: ColumnTable,
-                     seq: int) -> list[Observation]:
+                     seq: int, validator: TableValidator | None = None) -> list[Observation]:
     """A CSV artifact read column-wise (and :func:`prepared_texts`) → what :func:`_observe_records`
-    gives for its records, with each distinct value triple, label cell and reply parsed once."""
+    gives for its records, with each distinct value triple, label cell and reply parsed once, and
+    the rows checked against the schema column-wise, so only valid rows become observations."""
     kind, file, table = artifact.kind.name, artifact.relpath, columns.table
     column = _RULE_COLUMN.get(kind, "rot")
     if TEXT_COLUMNS[0] not in table.column_names:
         table = prepared_texts(table, column)
-    texts, keys = table.column(TEXT_COLUMNS[0]).to_pylist(), table.column(TEXT_COLUMNS[1]).to_pylist()
-    zh = table.column(TEXT_COLUMNS[2]).to_pylist()
+    texts = table.column(TEXT_COLUMNS[0]).combine_chunks()
     n = len(texts)
-    problems: list[_Reject | None] = [None if text else _Reject(column, "empty rule text") for text in texts]
+    problems: dict[int, _Reject] = {
+        i: _Reject(column, "empty rule text")
+        for i in np.flatnonzero(pc.equal(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)).tolist()}
 
     def first_problem(outcomes: list) -> None:
         for i, outcome in enumerate(outcomes):
-            if problems[i] is None and isinstance(outcome, _Reject):
-                problems[i] = outcome
+            if isinstance(outcome, _Reject):
+                problems.setdefault(i, outcome)
 
     values: list = [None] * n
     if kind in _VALUE_COLUMNS:
@@ -474,7 +476,7 @@ def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Ar
         first_problem(values)
     labels: list = [None] * n
     rewrites: list = [None] * n
-    excluded = [False] * n
+    excluded = np.zeros(n, bool)
     if kind == "human_labels":
         labels = _per_distinct(table.column("标签"), _label_or_reject)
         first_problem(labels)
@@ -498,30 +500,64 @@ def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Ar
         values = _per_distinct(table.column("derived_values"), classified)
         first_problem(values)
     elif kind == "seed_rules" and "retain" in table.column_names:
-        excluded = _per_distinct(table.column("retain"), lambda cell: str(cell).strip() not in ("1", ""))
+        excluded = np.array(_per_distinct(table.column("retain"), lambda cell: str(cell).strip() not in ("1", "")),
+                            bool)
     source = {"human_retained": "human_curated", "generated_classified": _source_from_path(file),
               "seed_rules": _source_from_path(file)}.get(kind, "unknown")
     origin, labeler = {"human_retained": ("human", "human"), "human_labels": ("human", "human"),
                        "llm_labels": ("llm", ctx.settings.llm_labeler)}.get(kind, ("none", None))
     if kind == "human_retained":
         labels = [1] * n
-    ledger = ctx.ledger
-    observations: list[Observation] = []
-    raw = table.column(column)
-    rows = zip(columns.lines.tolist(), texts, keys, zh, values, labels, rewrites, problems, excluded, strict=True)
-    for i, (line, text, key, is_zh, closure, label, rewrite, problem, skip) in enumerate(rows):
-        if problem is not None:
+    lines = columns.lines
+    ledger, raw = ctx.ledger, table.column(column)
+    excluded[list(problems)] = False
+    for i in sorted([*problems, *np.flatnonzero(excluded).tolist()]):
+        if i in problems:
             raw_text = raw[i].as_py()
             row_id = rule_id(raw_text) if isinstance(raw_text, str) and has_cjk(raw_text) else None
-            ledger.reject(CONFIG, file, line, problem.field, problem.reason, row_id)
-        elif skip:
-            ledger.exclude(CONFIG, file, line, "filtered upstream (retain != 1)")
+            ledger.reject(CONFIG, file, int(lines[i]), problems[i].field, problems[i].reason, row_id)
         else:
-            _keep(ctx, observations, Observation(
-                file, line, kind, text, "zh" if is_zh else "en", key, None, closure, label, rewrite,
-                origin if label is not None else "none", labeler if label is not None else None, source,
-                seq + line))
-    return observations
+            ledger.exclude(CONFIG, file, int(lines[i]), "filtered upstream (retain != 1)")
+    keep = ~excluded
+    keep[list(problems)] = False
+    rows = np.flatnonzero(keep)
+    at = rows.tolist()
+    values, labels, rewrites = [values[i] for i in at], [labels[i] for i in at], [rewrites[i] for i in at]
+    for line, closure in zip(lines[rows].tolist(), values, strict=True):
+        _record_repair(ctx, file, line, closure)
+    origins = [origin if label is not None else "none" for label in labels]
+    labelers = [labeler if label is not None else None for label in labels]
+    texts, zh = texts.take(rows), table.column(TEXT_COLUMNS[2]).combine_chunks().take(rows)
+    valued = np.array([v is not None for v in values], bool)
+    if valued.any():
+        checked = np.flatnonzero(valued)
+        invalid = _schema_errors(validator or TableValidator(load_schema(CONFIG)), pa.table({
+            "rule": texts.take(checked), "rule_en": pa.nulls(len(checked), pa.string()),
+            "source": pa.repeat(source, len(checked)),
+            "label_origin": pa.array([origins[i] for i in checked.tolist()], pa.string()),
+            "labeler": pa.array([labelers[i] for i in checked.tolist()], pa.string()),
+        }), [values[i] for i in checked.tolist()])
+        for row, message in invalid.items():
+            i = int(checked[row])
+            ledger.reject(CONFIG, file, int(lines[rows[i]]), message.split(":")[0], message,
+                          rule_id(texts[i].as_py()) if zh[i].as_py() else None)
+        if invalid:
+            valid = np.ones(len(rows), bool)
+            valid[checked[list(invalid)]] = False
+            rows, texts, zh = rows[valid], texts.filter(pa.array(valid)), zh.filter(pa.array(valid))
+            at = np.flatnonzero(valid).tolist()
+            values, labels, rewrites = [values[i] for i in at], [labels[i] for i in at], [rewrites[i] for i in at]
+            origins, labelers = [origins[i] for i in at], [labelers[i] for i in at]
+    row_lines = lines[rows].tolist()
+    keys = table.column(TEXT_COLUMNS[1]).combine_chunks().take(rows).to_pylist()
+    repeat = itertools.repeat
+    return list(map(Observation, repeat(file), row_lines, repeat(kind), texts.to_pylist(),
+                    [_LANGS[is_zh] for is_zh in zh.to_pylist()], keys, repeat(None), values, labels, rewrites,
+                    origins, labelers, repeat(source), (lines[rows] + seq).tolist()))
+
+
+_LANGS = ("en", "zh")
+"""An observation's ``lang``, by whether its text is Chinese."""
 
 
 def _record_repair(ctx: BuildContext, file: str, line: int, values: Closure | None) -> None:
@@ -560,13 +596,14 @@ def read_observations(ctx: BuildContext) -> tuple[list[Observation], list[_Maste
     for position in ctx.progress(CONFIG, masters_first):
         artifact, seq, before = artifacts[position], position * _SEQ_STRIDE, len(ctx.repairs)
         if artifact.path.suffix.lower() != ".csv":  # JSONL: value cells may be lists
-            rows = _observe_records(ctx, normalize, artifact, ctx.registered(CONFIG, artifact.read()), seq)
+            rows = _validate_observations(ctx, _observe_records(ctx, normalize, artifact,
+                                                                ctx.registered(CONFIG, artifact.read()), seq))
         elif artifact.kind.name == "master_table":
             rows = _read_master_table(ctx, normalize, validator, artifact.relpath, ctx.column_table(CONFIG, artifact),
                                       seq)
         else:
             rows = _observe_columns(ctx, normalize, artifact,
-                                    ctx.column_table(CONFIG, artifact, PREFETCH[artifact.kind.name]), seq)
+                                    ctx.column_table(CONFIG, artifact, PREFETCH[artifact.kind.name]), seq, validator)
         read[position] = rows, ctx.repairs[before:]
     del ctx.repairs[repairs:]
     observations: list[Observation] = []
@@ -1078,7 +1115,6 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
 def build(ctx: BuildContext) -> pa.Table:
     """Build the published rules, sorted by id, recording every raw row's outcome."""
     observations, masters = read_observations(ctx)
-    observations = _validate_observations(ctx, observations)
     plain = _split_plain(masters, observations)
     stats: Counter = Counter()
     groups = _group(ctx, observations, sum(o.lang != "zh" for o in plain.copies) if plain else 0)

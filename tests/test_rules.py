@@ -298,7 +298,8 @@ def test_every_csv_kind_observed_column_wise_as_row_by_row(tmp_path):
     for artifact in csv_artifacts:
         by_rows, by_columns = BuildContext(artifacts=[artifact]), BuildContext(artifacts=[artifact])
         records = list(by_rows.registered("rules", artifact.read()))
-        expected = rules._observe_records(by_rows, ValueNormalizer(by_rows.taxonomy), artifact, records, 7)
+        expected = rules._validate_observations(
+            by_rows, rules._observe_records(by_rows, ValueNormalizer(by_rows.taxonomy), artifact, records, 7))
         columns = ColumnTable.of_records(artifact.read().columns, records)
         by_columns.ledger.read_lines("rules", artifact.relpath, columns.lines.tolist())
         got = rules._observe_columns(by_columns, ValueNormalizer(by_columns.taxonomy), artifact, columns, 7)
