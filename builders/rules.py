@@ -383,6 +383,38 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     return master
 
 
+@dataclass
+class _Facts:
+    """What :func:`_split_plain` asks of each observation, column by column (in the observations' order):
+    read from the columns a file's observations were made from, not from the objects."""
+
+    key: pa.Array
+    zh: np.ndarray
+    labelled: np.ndarray
+    accepting: np.ndarray
+    """The label accepts the rule as it is (:func:`_accepts_as_is`)."""
+    translated: np.ndarray
+    """``text_en`` is set."""
+    seq: np.ndarray
+
+    @classmethod
+    def of(cls, observations: list[Observation]) -> _Facts:
+        """The facts of observations made one by one."""
+        return cls(pa.array([o.key for o in observations], pa.string()),
+                   np.array([o.lang == "zh" for o in observations], bool),
+                   np.array([o.label is not None for o in observations], bool),
+                   np.array([_accepts_as_is(o) for o in observations], bool),
+                   np.array([o.text_en is not None for o in observations], bool),
+                   np.array([o.seq for o in observations], np.int64))
+
+    @classmethod
+    def concat(cls, parts: list[_Facts]) -> _Facts:
+        return cls(pa.concat_arrays([p.key for p in parts]) if parts else pa.array([], pa.string()),
+                   *(np.concatenate([getattr(p, name) for p in parts] or [np.zeros(0, dtype)])
+                     for name, dtype in (("zh", bool), ("labelled", bool), ("accepting", bool),
+                                         ("translated", bool), ("seq", np.int64))))
+
+
 def _observe_records(ctx: BuildContext, normalize: ValueNormalizer, artifact: Artifact,
                      records: Iterable[Record], seq: int) -> list[Observation]:
     """Records of one artifact → observations; rows that cannot be used go to the ledger."""
@@ -451,10 +483,11 @@ which are read first), with the preparation that needs no other file."""
 
 
 def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Artifact, columns: ColumnTable,
-                     seq: int, validator: TableValidator | None = None) -> list[Observation]:
+                     seq: int, validator: TableValidator | None = None) -> tuple[list[Observation], _Facts]:
     """A CSV artifact read column-wise (and :func:`prepared_texts`) → what :func:`_observe_records`
     gives for its records, with each distinct value triple, label cell and reply parsed once, and
-    the rows checked against the schema column-wise, so only valid rows become observations."""
+    the rows checked against the schema column-wise, so only valid rows become observations; and
+    their :class:`_Facts`."""
     kind, file, table = artifact.kind.name, artifact.relpath, columns.table
     column = _RULE_COLUMN.get(kind, "rot")
     if TEXT_COLUMNS[0] not in table.column_names:
@@ -548,12 +581,16 @@ def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Ar
             at = np.flatnonzero(valid).tolist()
             values, labels, rewrites = [values[i] for i in at], [labels[i] for i in at], [rewrites[i] for i in at]
             origins, labelers = [origins[i] for i in at], [labelers[i] for i in at]
-    row_lines = lines[rows].tolist()
-    keys = table.column(TEXT_COLUMNS[1]).combine_chunks().take(rows).to_pylist()
+    keys, is_zh, seqs = table.column(TEXT_COLUMNS[1]).combine_chunks().take(rows), zh.to_pylist(), lines[rows] + seq
     repeat = itertools.repeat
-    return list(map(Observation, repeat(file), row_lines, repeat(kind), texts.to_pylist(),
-                    [_LANGS[is_zh] for is_zh in zh.to_pylist()], keys, repeat(None), values, labels, rewrites,
-                    origins, labelers, repeat(source), (lines[rows] + seq).tolist()))
+    observations = list(map(Observation, repeat(file), lines[rows].tolist(), repeat(kind), texts.to_pylist(),
+                            [_LANGS[z] for z in is_zh], keys.to_pylist(), repeat(None), values, labels, rewrites,
+                            origins, labelers, repeat(source), seqs.tolist()))
+    accepts = kind in _ACCEPTING_KINDS
+    accepting = [accepts and label == 1 and rewrite is None for label, rewrite in zip(labels, rewrites, strict=True)]
+    facts = _Facts(keys, np.array(is_zh, bool), np.array([label is not None for label in labels], bool),
+                   np.array(accepting, bool), np.zeros(len(observations), bool), seqs)
+    return observations, facts
 
 
 _LANGS = ("en", "zh")
@@ -577,7 +614,7 @@ _SEQ_STRIDE = 1 << 32
 """``Observation.seq`` of an artifact's rows: its reading position times this, plus the row's line."""
 
 
-def read_observations(ctx: BuildContext) -> tuple[list[Observation], list[_MasterRows]]:
+def read_observations(ctx: BuildContext) -> tuple[list[Observation], _Facts, list[_MasterRows]]:
     """Read every rule artifact; rows that cannot be read are rejected in the ledger.
 
     CSV files are read column-wise; the valid rows of a master table are returned as
@@ -591,13 +628,14 @@ def read_observations(ctx: BuildContext) -> tuple[list[Observation], list[_Maste
     validator = TableValidator(load_schema(CONFIG))
     artifacts = ctx.of_kind(*(kind.name for kind in ARTIFACTS))
     masters_first = sorted(range(len(artifacts)), key=lambda p: artifacts[p].kind.name != "master_table")
-    read: dict[int, tuple[list[Observation] | _MasterRows, list[dict]]] = {}
+    read: dict[int, tuple[tuple[list[Observation], _Facts] | _MasterRows, list[dict]]] = {}
     repairs = len(ctx.repairs)
     for position in ctx.progress(CONFIG, masters_first):
         artifact, seq, before = artifacts[position], position * _SEQ_STRIDE, len(ctx.repairs)
         if artifact.path.suffix.lower() != ".csv":  # JSONL: value cells may be lists
             rows = _validate_observations(ctx, _observe_records(ctx, normalize, artifact,
                                                                 ctx.registered(CONFIG, artifact.read()), seq))
+            rows = rows, _Facts.of(rows)
         elif artifact.kind.name == "master_table":
             rows = _read_master_table(ctx, normalize, validator, artifact.relpath, ctx.column_table(CONFIG, artifact),
                                       seq)
@@ -607,15 +645,17 @@ def read_observations(ctx: BuildContext) -> tuple[list[Observation], list[_Maste
         read[position] = rows, ctx.repairs[before:]
     del ctx.repairs[repairs:]
     observations: list[Observation] = []
+    facts: list[_Facts] = []
     masters: list[_MasterRows] = []
     for position in sorted(read):
         rows, recorded = read[position]
         if isinstance(rows, _MasterRows):
             masters.append(rows)
         else:
-            observations += rows
+            observations += rows[0]
+            facts.append(rows[1])
         ctx.repairs += recorded
-    return observations, masters
+    return observations, _Facts.concat(facts), masters
 
 
 def _distinct_closures(values: list[Closure]) -> tuple[list[Closure], list[int]]:
@@ -674,12 +714,16 @@ def _validate_observations(ctx: BuildContext, observations: list[Observation]) -
     return [o for o in observations if id(o) not in rejected]
 
 
+_ACCEPTING_KINDS = ("llm_labels", "human_labels")
+"""The files whose labels can accept a rule as it is (``human_retained`` rows are labelled 1 but are copies)."""
+
+
 def _accepts_as_is(obs: Observation) -> bool:
     """A label (LLM or human) that keeps the rule as it is: with the master row, the group's outcome is known."""
-    return obs.kind in ("llm_labels", "human_labels") and obs.label == 1 and obs.rewrite is None
+    return obs.kind in _ACCEPTING_KINDS and obs.label == 1 and obs.rewrite is None
 
 
-def _split_plain(masters: list[_MasterRows], observations: list[Observation]) -> _MasterRows | None:
+def _split_plain(masters: list[_MasterRows], observations: list[Observation], facts: _Facts) -> _MasterRows | None:
     """The master rows whose group's outcome is known without resolving it, published as they are.
 
     Such a row is Chinese and the only master row under its key. Its other copies are taken
@@ -687,7 +731,8 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation]) ->
     at most one label that accepts the rule unchanged, and the English rows linked through its
     translation, when no other row has that translation and none of those English rows is
     labelled. Whatever they are, the master copy wins (:data:`_ARTIFACT_RANK`) and they fold
-    into it. The other master rows join ``observations`` (in reading order).
+    into it. The other master rows join ``observations`` (in reading order). ``facts``: those
+    of ``observations``.
     """
     if not masters:
         return None
@@ -696,71 +741,69 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation]) ->
     codes = keys.indices.to_numpy()
     n_keys = len(keys.dictionary)
     plain = master.zh & (np.bincount(codes[master.zh], minlength=n_keys)[codes] == 1)
-    zh = [o for o in observations if o.lang == "zh"]
-    english = [o for o in observations if o.lang == "en"]
+    zh, english = np.flatnonzero(facts.zh), np.flatnonzero(~facts.zh)
+    """Where the Chinese and the English observations are."""
     sole = np.full(n_keys, -1, np.int64)
     """Per master key: the Chinese observation under it that accepts the rule as it is (``-1``: none)."""
     under, code = np.zeros(0, np.int64), np.zeros(0, np.int64)
     """The Chinese observations under a master key, and that key."""
-    if zh:
-        found = pc.index_in(pa.array([o.key for o in zh], pa.string()), value_set=keys.dictionary)
-        of_key = pc.fill_null(found, -1).to_numpy()
-        under = np.flatnonzero(of_key >= 0)
-        code = of_key[under]
-        labelled = np.array([zh[i].label is not None for i in under.tolist()], bool)
-        accepting = np.array([_accepts_as_is(zh[i]) for i in under.tolist()], bool)
-        translated = np.array([zh[i].text_en is not None for i in under.tolist()], bool)
+    if len(zh):
+        of_key = pc.fill_null(pc.index_in(facts.key.take(zh), value_set=keys.dictionary), -1).to_numpy()
+        under, code = zh[of_key >= 0], of_key[of_key >= 0]
+        labelled, accepting = facts.labelled[under], facts.accepting[under]
         n_labelled = np.bincount(code[labelled], minlength=n_keys)
         decided = (n_labelled == 0) | ((n_labelled == 1) & (np.bincount(code[accepting], minlength=n_keys) == 1))
-        plain &= (decided & (np.bincount(code[translated], minlength=n_keys) == 0))[codes]
+        plain &= (decided & (np.bincount(code[facts.translated[under]], minlength=n_keys) == 0))[codes]
         sole[code[accepting]] = under[accepting]
-    wanted = [o.key for o in english] + [k for k, is_zh in zip(master.key, master.zh.tolist(), strict=True)
-                                         if not is_zh]
+    english_keys = facts.key.take(english)
+    foreign = [k for k, is_zh in zip(master.key, master.zh.tolist(), strict=True) if not is_zh]
     en_keys = None
     linked = np.zeros(len(master.key), bool)
-    if wanted:
+    if len(english) or foreign:
         en_keys = clean_key_column(master.text_en)
         has_translation = pc.is_valid(master.text_en).to_numpy(zero_copy_only=False)
-        linked = pc.is_in(en_keys, value_set=pa.array(wanted, pa.string())).to_numpy(zero_copy_only=False)
+        wanted = pa.concat_arrays([english_keys, pa.array(foreign, pa.string())])
+        linked = pc.is_in(en_keys, value_set=wanted).to_numpy(zero_copy_only=False)
         linked &= has_translation
         if linked.any():
             translations = en_keys.filter(pa.array(has_translation & master.zh)).value_counts()
             blocked = set(translations.field("values").filter(pc.greater(translations.field("counts"), 1)).to_pylist())
-            blocked.update(k for k, is_zh in zip(master.key, master.zh.tolist(), strict=True) if not is_zh)
-            blocked.update(o.key for o in english if o.label is not None)
-            blocked.update(o.en_key or clean_key(o.text_en) for o in zh if o.text_en)
+            blocked.update(foreign)
+            blocked.update(english_keys.filter(pa.array(facts.labelled[english])).to_pylist())
+            translated = (observations[i] for i in np.flatnonzero(facts.zh & facts.translated).tolist())
+            blocked.update(o.en_key or clean_key(o.text_en) for o in translated if o.text_en)
             candidates = np.flatnonzero(linked & plain)
             plain[candidates[[k in blocked for k in en_keys.take(candidates).to_pylist()]]] = False
     rows = np.flatnonzero(plain)
     kept = master.take(rows)
     row_of_key = np.full(n_keys, -1, np.int64)
     row_of_key[codes[rows]] = np.arange(len(rows))
-    kept.annotations = [zh[i] if (i := sole[c]) >= 0 else None for c in codes[rows].tolist()]
+    kept.annotations = [observations[i] if (i := sole[c]) >= 0 else None for c in codes[rows].tolist()]
     # The copies: each Chinese observation under a plain row's key but its annotation, and each
     # English observation whose key is a plain row's translation.
     zh_row = row_of_key[code]
     copy = (zh_row >= 0) & (sole[code] != under)
-    taken_zh = under[copy]
     english_row = np.zeros(0, np.int64)
-    if english and (linked & plain).any():
+    if len(english) and (linked & plain).any():
         with_link = np.flatnonzero(linked & plain)
-        found = pc.index_in(pa.array([o.key for o in english], pa.string()), value_set=en_keys.take(with_link))
+        found = pc.index_in(english_keys, value_set=en_keys.take(with_link))
         english_row = pc.fill_null(found, -1).to_numpy().astype(np.int64)
         english_row[english_row >= 0] = row_of_key[codes[with_link[english_row[english_row >= 0]]]]
-    taken_en = np.flatnonzero(english_row >= 0)
-    copy_rows = np.concatenate([zh_row[copy], english_row[taken_en]])
+    taken_en = english[english_row >= 0]
+    copy_rows = np.concatenate([zh_row[copy], english_row[english_row >= 0]])
     order = np.lexsort((np.arange(len(copy_rows)), copy_rows))  # per row: Chinese in reading order, then English
-    pool = [zh[i] for i in taken_zh.tolist()] + [english[i] for i in taken_en.tolist()]
-    kept.copies, kept.copy_rows = [pool[i] for i in order.tolist()], copy_rows[order]
+    pool = np.concatenate([under[copy], taken_en])
+    kept.copies, kept.copy_rows = [observations[i] for i in pool[order].tolist()], copy_rows[order]
     for i in taken_en.tolist():
-        english[i].text_en = english[i].text_en or english[i].text  # as _group links it
-    zh_seq = np.array([zh[i].seq for i in under.tolist()], np.int64)
+        observations[i].text_en = observations[i].text_en or observations[i].text  # as _group links it
     taken = zh_row >= 0
-    np.minimum.at(kept.first, zh_row[taken], zh_seq[taken])
+    np.minimum.at(kept.first, zh_row[taken], facts.seq[under[taken]])
     kept.sources = _sources_of(kept)
-    if len(taken_zh) or len(taken_en) or kept.labelled():
-        out = {id(zh[i]) for i in under[taken].tolist()} | {id(english[i]) for i in taken_en.tolist()}
-        observations[:] = [o for o in observations if id(o) not in out]
+    out = np.concatenate([under[taken], taken_en])
+    if len(out):
+        stays = np.ones(len(observations), bool)
+        stays[out] = False
+        observations[:] = itertools.compress(observations, stays.tolist())
     _splice(observations, master.observations(np.flatnonzero(~plain), en_keys))
     return kept
 
@@ -1114,8 +1157,8 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
 
 def build(ctx: BuildContext) -> pa.Table:
     """Build the published rules, sorted by id, recording every raw row's outcome."""
-    observations, masters = read_observations(ctx)
-    plain = _split_plain(masters, observations)
+    observations, facts, masters = read_observations(ctx)
+    plain = _split_plain(masters, observations, facts)
     stats: Counter = Counter()
     groups = _group(ctx, observations, sum(o.lang != "zh" for o in plain.copies) if plain else 0)
     resolved = [r for g, group_id in zip(groups, stable_ids("rule", [g.key for g in groups]), strict=True)

@@ -302,8 +302,12 @@ def test_every_csv_kind_observed_column_wise_as_row_by_row(tmp_path):
             by_rows, rules._observe_records(by_rows, ValueNormalizer(by_rows.taxonomy), artifact, records, 7))
         columns = ColumnTable.of_records(artifact.read().columns, records)
         by_columns.ledger.read_lines("rules", artifact.relpath, columns.lines.tolist())
-        got = rules._observe_columns(by_columns, ValueNormalizer(by_columns.taxonomy), artifact, columns, 7)
+        got, facts = rules._observe_columns(by_columns, ValueNormalizer(by_columns.taxonomy), artifact, columns, 7)
         assert got == expected, artifact.relpath
+        told = rules._Facts.of(got)
+        assert facts.key.equals(told.key), artifact.relpath
+        for name in ("zh", "labelled", "accepting", "translated", "seq"):
+            assert getattr(facts, name).tolist() == getattr(told, name).tolist(), (artifact.relpath, name)
         assert by_columns.ledger.entries() == by_rows.ledger.entries(), artifact.relpath
         assert by_columns.repairs == by_rows.repairs
 
@@ -339,7 +343,7 @@ def test_two_master_tables_column_wise_give_the_row_by_row_build(tmp_path, monke
     assert ("data_control/final2.csv", 2) in folded or ("data_control/final.csv", 7) in folded
 
 
-def _no_row_plain(masters, observations):
+def _no_row_plain(masters, observations, facts):
     """The reference for the plain rows: every master row goes through the build as an observation."""
     import numpy as np
 
@@ -403,9 +407,9 @@ def test_plain_master_rows_give_what_the_observation_path_gives(tmp_path, monkey
     from builders import rules
     split, taken = rules._split_plain, None
 
-    def recorded(masters, observations):
+    def recorded(masters, observations, facts):
         nonlocal taken
-        taken = split(masters, observations)
+        taken = split(masters, observations, facts)
         return taken
 
     monkeypatch.setattr("builders.rules._split_plain", recorded)
