@@ -482,6 +482,10 @@ PREFETCH = {kind.name: prepared_texts for kind in ARTIFACTS
 which are read first), with the preparation that needs no other file."""
 
 
+_LANGS = ("en", "zh")
+"""An observation's ``lang``, by whether its text is Chinese."""
+
+
 def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Artifact, columns: ColumnTable,
                      seq: int, validator: TableValidator | None = None) -> tuple[list[Observation], _Facts]:
     """A CSV artifact read column-wise (and :func:`prepared_texts`) → what :func:`_observe_records`
@@ -543,7 +547,8 @@ def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Ar
         labels = [1] * n
     lines = columns.lines
     ledger, raw = ctx.ledger, table.column(column)
-    excluded[list(problems)] = False
+    rejected = np.array(sorted(problems), np.int64)
+    excluded[rejected] = False
     for i in sorted([*problems, *np.flatnonzero(excluded).tolist()]):
         if i in problems:
             raw_text = raw[i].as_py()
@@ -552,49 +557,40 @@ def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Ar
         else:
             ledger.exclude(CONFIG, file, int(lines[i]), "filtered upstream (retain != 1)")
     keep = ~excluded
-    keep[list(problems)] = False
+    keep[rejected] = False
+    for i in np.flatnonzero(keep).tolist():
+        _record_repair(ctx, file, int(lines[i]), values[i])
+    zh = table.column(TEXT_COLUMNS[2]).combine_chunks()
+    checked = np.flatnonzero(keep & np.array([v is not None for v in values], bool))
+    if len(checked):
+        at = checked.tolist()
+        invalid = _schema_errors(validator or TableValidator(load_schema(CONFIG)), pa.table({
+            "rule": texts.take(checked), "rule_en": pa.nulls(len(at), pa.string()),
+            "source": pa.repeat(source, len(at)),
+            "label_origin": pa.array([origin if labels[i] is not None else "none" for i in at], pa.string()),
+            "labeler": pa.array([labeler if labels[i] is not None else None for i in at], pa.string()),
+        }), [values[i] for i in at])
+        for row, message in invalid.items():
+            i = at[row]
+            ledger.reject(CONFIG, file, int(lines[i]), message.split(":")[0], message,
+                          rule_id(texts[i].as_py()) if zh[i].as_py() else None)
+        keep[checked[list(invalid)]] = False
     rows = np.flatnonzero(keep)
     at = rows.tolist()
     values, labels, rewrites = [values[i] for i in at], [labels[i] for i in at], [rewrites[i] for i in at]
-    for line, closure in zip(lines[rows].tolist(), values, strict=True):
-        _record_repair(ctx, file, line, closure)
-    origins = [origin if label is not None else "none" for label in labels]
-    labelers = [labeler if label is not None else None for label in labels]
-    texts, zh = texts.take(rows), table.column(TEXT_COLUMNS[2]).combine_chunks().take(rows)
-    valued = np.array([v is not None for v in values], bool)
-    if valued.any():
-        checked = np.flatnonzero(valued)
-        invalid = _schema_errors(validator or TableValidator(load_schema(CONFIG)), pa.table({
-            "rule": texts.take(checked), "rule_en": pa.nulls(len(checked), pa.string()),
-            "source": pa.repeat(source, len(checked)),
-            "label_origin": pa.array([origins[i] for i in checked.tolist()], pa.string()),
-            "labeler": pa.array([labelers[i] for i in checked.tolist()], pa.string()),
-        }), [values[i] for i in checked.tolist()])
-        for row, message in invalid.items():
-            i = int(checked[row])
-            ledger.reject(CONFIG, file, int(lines[rows[i]]), message.split(":")[0], message,
-                          rule_id(texts[i].as_py()) if zh[i].as_py() else None)
-        if invalid:
-            valid = np.ones(len(rows), bool)
-            valid[checked[list(invalid)]] = False
-            rows, texts, zh = rows[valid], texts.filter(pa.array(valid)), zh.filter(pa.array(valid))
-            at = np.flatnonzero(valid).tolist()
-            values, labels, rewrites = [values[i] for i in at], [labels[i] for i in at], [rewrites[i] for i in at]
-            origins, labelers = [origins[i] for i in at], [labelers[i] for i in at]
-    keys, is_zh, seqs = table.column(TEXT_COLUMNS[1]).combine_chunks().take(rows), zh.to_pylist(), lines[rows] + seq
+    keys = table.column(TEXT_COLUMNS[1]).combine_chunks().take(rows)
+    is_zh, seqs = zh.take(rows).to_pylist(), lines[rows] + seq
     repeat = itertools.repeat
-    observations = list(map(Observation, repeat(file), lines[rows].tolist(), repeat(kind), texts.to_pylist(),
+    observations = list(map(Observation, repeat(file), lines[rows].tolist(), repeat(kind), texts.take(rows).to_pylist(),
                             [_LANGS[z] for z in is_zh], keys.to_pylist(), repeat(None), values, labels, rewrites,
-                            origins, labelers, repeat(source), seqs.tolist()))
+                            [origin if label is not None else "none" for label in labels],
+                            [labeler if label is not None else None for label in labels], repeat(source),
+                            seqs.tolist()))
     accepts = kind in _ACCEPTING_KINDS
     accepting = [accepts and label == 1 and rewrite is None for label, rewrite in zip(labels, rewrites, strict=True)]
     facts = _Facts(keys, np.array(is_zh, bool), np.array([label is not None for label in labels], bool),
                    np.array(accepting, bool), np.zeros(len(observations), bool), seqs)
     return observations, facts
-
-
-_LANGS = ("en", "zh")
-"""An observation's ``lang``, by whether its text is Chinese."""
 
 
 def _record_repair(ctx: BuildContext, file: str, line: int, values: Closure | None) -> None:
