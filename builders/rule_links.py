@@ -24,10 +24,10 @@ class RuleIndex:
     """
 
     def __init__(self, rules: pa.Table, aliases: dict[str, str] | None = None,
-                 keys: list[tuple[str, str]] | None = None) -> None:
+                 keys: tuple[list[str], list[str]] | None = None) -> None:
         """``rules``: the rules table. ``aliases``: original texts (by key) of rules folded into
-        another after a rewrite → its id. ``keys``: each rule's :func:`dedup_key` of its original
-        and published text, when known already."""
+        another after a rewrite → its id. ``keys``: the :func:`dedup_key` of each rule's original
+        text and of its published text (two lists), when known already."""
         self._rules, self._aliases, self._keys = rules, aliases or {}, keys
         self._by_key: dict[str, int] | None = None
         self._positions: dict[str, int] | None = None
@@ -36,13 +36,12 @@ class RuleIndex:
         """Texts :meth:`positions_of` has looked up → their positions."""
 
     def _index(self) -> dict[str, int]:
-        keys = self._keys or [
-            (dedup_key(original), dedup_key(rule)) for original, rule in zip(
-                self._rules.column("original_rule").to_pylist(), self._rules.column("rule").to_pylist(), strict=True)]
-        originals, published = [original for original, _ in keys], [rule for _, rule in keys]
+        originals, published = self._keys or (
+            [dedup_key(text) for text in self._rules.column("original_rule").to_pylist()],
+            [dedup_key(text) for text in self._rules.column("rule").to_pylist()])
         # The first rule of a key wins, and an original text over a published one: dicts built back to front
         # keep the first position of each key, and the originals are laid over the published texts.
-        backwards = range(len(keys) - 1, -1, -1)
+        backwards = range(len(originals) - 1, -1, -1)
         by_key = dict(zip(reversed(published), backwards, strict=True))
         by_key.update(zip(reversed(originals), backwards, strict=True))
         if self._aliases:

@@ -248,7 +248,8 @@ class _MasterRows:
     lines: np.ndarray
     seq: np.ndarray
     text: pa.Array
-    key: list[str]
+    key: pa.Array
+    """The dedup key of each row's text."""
     zh: np.ndarray
     text_en: pa.Array
     """``None`` where the row has no translation."""
@@ -269,9 +270,9 @@ class _MasterRows:
 
     @classmethod
     def empty(cls) -> _MasterRows:
-        return cls([], np.zeros(0, np.int64), np.zeros(0, np.int64), pa.array([], pa.string()), [],
-                   np.zeros(0, bool), pa.array([], pa.string()), [], [], [], np.zeros(0, np.int64),
-                   np.zeros(0, np.int64), [])
+        return cls([], np.zeros(0, np.int64), np.zeros(0, np.int64), pa.array([], pa.string()),
+                   pa.array([], pa.string()), np.zeros(0, bool), pa.array([], pa.string()), [], [], [],
+                   np.zeros(0, np.int64), np.zeros(0, np.int64), [])
 
     @classmethod
     def concat(cls, parts: list[_MasterRows]) -> _MasterRows:
@@ -279,7 +280,7 @@ class _MasterRows:
             return parts[0]
         return cls([f for p in parts for f in p.files], np.concatenate([p.lines for p in parts]),
                    np.concatenate([p.seq for p in parts]), pa.concat_arrays([p.text for p in parts]),
-                   [k for p in parts for k in p.key], np.concatenate([p.zh for p in parts]),
+                   pa.concat_arrays([p.key for p in parts]), np.concatenate([p.zh for p in parts]),
                    pa.concat_arrays([p.text_en for p in parts]), [v for p in parts for v in p.values],
                    [a for p in parts for a in p.annotations], [c for p in parts for c in p.copies],
                    np.concatenate([p.copy_rows + offset for p, offset in zip(
@@ -292,7 +293,7 @@ class _MasterRows:
         at = rows.tolist()
         english = self.text_en.take(rows).to_pylist()
         columns = zip([self.files[i] for i in at], self.lines[rows].tolist(), self.text.take(rows).to_pylist(),
-                      self.zh[rows].tolist(), [self.key[i] for i in at], english,
+                      self.zh[rows].tolist(), self.key.take(rows).to_pylist(), english,
                       [self.values[i] for i in at], self.seq[rows].tolist(),
                       [None] * len(at) if en_keys is None else en_keys.take(rows).to_pylist(), strict=True)
         return [Observation(file, line, "master_table", text, "zh" if zh else "en", key, english, values,
@@ -302,7 +303,7 @@ class _MasterRows:
     def take(self, rows: np.ndarray) -> _MasterRows:
         at = rows.tolist()
         return _MasterRows([self.files[i] for i in at], self.lines[rows], self.seq[rows], self.text.take(rows),
-                           [self.key[i] for i in at], self.zh[rows], self.text_en.take(rows),
+                           self.key.take(rows), self.zh[rows], self.text_en.take(rows),
                            [self.values[i] for i in at],
                            [self.annotations[i] for i in at], *self._copies_of(rows), self.first[rows],
                            [self.sources[i] for i in at])
@@ -364,7 +365,7 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     values = [values[i] for i in rows.tolist()]
     seqs = seq + lines[rows]
     master = _MasterRows([file] * len(texts), lines[rows], seqs, texts,
-                         clean_key_column(texts).to_pylist(), has_cjk_column(texts), english, values,
+                         clean_key_column(texts), has_cjk_column(texts), english, values,
                          [None] * len(texts), [], np.zeros(0, np.int64), seqs.copy(), ["master_table"] * len(texts))
     for line, closure in zip(master.lines.tolist(), values, strict=True):
         _record_repair(ctx, file, line, closure)
@@ -733,7 +734,7 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation], fa
     if not masters:
         return None
     master = _MasterRows.concat(masters)
-    keys = pa.array(master.key, pa.string()).dictionary_encode()
+    keys = master.key.dictionary_encode()
     codes = keys.indices.to_numpy()
     n_keys = len(keys.dictionary)
     plain = master.zh & (np.bincount(codes[master.zh], minlength=n_keys)[codes] == 1)
@@ -752,7 +753,7 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation], fa
         plain &= (decided & (np.bincount(code[facts.translated[under]], minlength=n_keys) == 0))[codes]
         sole[code[accepting]] = under[accepting]
     english_keys = facts.key.take(english)
-    foreign = [k for k, is_zh in zip(master.key, master.zh.tolist(), strict=True) if not is_zh]
+    foreign = master.key.filter(pa.array(~master.zh)).to_pylist()
     en_keys = None
     linked = np.zeros(len(master.key), bool)
     if len(english) or foreign:
@@ -959,7 +960,8 @@ def _demote(ctx: BuildContext, plain: _MasterRows, resolved: list[_Resolved],
     """Take out of the plain rows those whose text a rewrite gives another rule: they take part
     in the second dedup pass as resolved rules."""
     rewritten = {r.key for r in resolved if r.key != r.group_key}
-    hit = np.array([k in rewritten for k in plain.key], bool) if rewritten else np.zeros(len(plain.key), bool)
+    hit = (pc.is_in(plain.key, value_set=pa.array(sorted(rewritten), pa.string())).to_numpy(zero_copy_only=False)
+           if rewritten else np.zeros(len(plain.key), bool))
     if not hit.any():
         return plain, []
     rows = np.flatnonzero(hit)
@@ -1011,7 +1013,7 @@ class _Kept:
     @classmethod
     def of(cls, resolved: list[tuple[_Resolved, list[_Resolved], int]], plain: _MasterRows) -> _Kept:
         seqs = np.concatenate([np.array([seq for *_, seq in resolved], np.int64), plain.first])
-        return cls(resolved, plain, stable_ids("rule", plain.key), np.argsort(seqs, kind="stable"))
+        return cls(resolved, plain, stable_ids("rule", plain.key.to_pylist()), np.argsort(seqs, kind="stable"))
 
     def ids(self) -> list[str]:
         """Each kept rule's id, in reading order."""
@@ -1140,7 +1142,7 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
     folded = representatives[positions] != positions
     for i in np.flatnonzero(folded).tolist():
         rep_id = kept_ids[representatives[positions[i]]]
-        ctx.rule_aliases[plain.key[i]] = rep_id
+        ctx.rule_aliases[plain.key[i].as_py()] = rep_id
         ctx.ledger.fold(CONFIG, plain.files[i], int(plain.lines[i]), rep_id, f"near-duplicate of {rep_id}")
         ctx.ledger.fold_many(CONFIG, ((o.file, o.line, rep_id, f"near-duplicate of {rep_id}") for o in plain.others(i)))
     if folded.any():
@@ -1175,10 +1177,10 @@ def build(ctx: BuildContext) -> pa.Table:
     schema = features(CONFIG).arrow_schema
     table, order = sort_table(pa.concat_tables([rows_to_table(rows, schema), _plain_table(plain, plain_ids, schema)]),
                               "id")
-    keys += [(key, key) for key in plain.key]
-    ctx.rule_keys = [keys[i] for i in order]
-    positions += plain_positions.tolist()
-    in_table_order = [positions[i] for i in order]
+    plain_keys = plain.key.to_pylist()
+    ctx.rule_keys = (np.array([original for original, _ in keys] + plain_keys, object)[order].tolist(),
+                     np.array([published for _, published in keys] + plain_keys, object)[order].tolist())
+    in_table_order = np.concatenate([np.array(positions, np.int64), plain_positions])[order].tolist()
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]
     stats["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])
     stats["rows_hierarchy_contradicted"] = sum(1 for r in repairs if r["dropped"])
