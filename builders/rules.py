@@ -13,6 +13,7 @@ import bisect
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from operator import attrgetter
@@ -342,6 +343,15 @@ class _MasterRows:
         yield from zip(self.copies, [ids[row] for row in self.copy_rows.tolist()], strict=True)
 
 
+def _master_texts(table: pa.Table) -> tuple[pa.Array, pa.Array, np.ndarray, pa.Array]:
+    """A master table's cleaned rule texts, their dedup keys, whether each is Chinese, and the
+    cleaned translations (``None`` for none): Arrow work, so it can run in a thread."""
+    texts = clean_text_column(strip_rot_prefix_column(table.column("rot")))
+    english = clean_text_column(table.column("translate"))
+    english = pc.if_else(pc.equal(pc.binary_length(english), 0), pa.scalar(None, pa.string()), english)
+    return texts, clean_key_column(texts), has_cjk_column(texts), english
+
+
 def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator: TableValidator, file: str,
                        columns: ColumnTable, seq: int) -> _MasterRows:
     """The master table read column-wise: the ledger entries :func:`_observe` and
@@ -349,8 +359,10 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     table = columns.table
     lines = columns.lines
     raw = table.column("rot")
-    texts = clean_text_column(strip_rot_prefix_column(raw))
-    values = _closures_by_row(normalize, table, _VALUE_COLUMNS["master_table"])
+    with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow cleans the texts while Python closes the values
+        cleaning = pool.submit(_master_texts, table)
+        values = _closures_by_row(normalize, table, _VALUE_COLUMNS["master_table"])
+        texts, keys, zh, english = cleaning.result()
     empty = pc.equal(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
     failed = empty | np.array([isinstance(v, _Reject) for v in values], bool)
     for i in np.flatnonzero(failed).tolist():
@@ -359,13 +371,10 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
         ctx.ledger.reject(CONFIG, file, int(lines[i]), problem.field, problem.reason,
                           rule_id(text) if has_cjk(text) else None)
     rows = np.flatnonzero(~failed)
-    texts = texts.take(rows)
-    english = clean_text_column(table.column("translate").take(rows))
-    english = pc.if_else(pc.equal(pc.binary_length(english), 0), pa.scalar(None, pa.string()), english)
+    texts, english = texts.take(rows), english.take(rows)
     values = [values[i] for i in rows.tolist()]
     seqs = seq + lines[rows]
-    master = _MasterRows([file] * len(texts), lines[rows], seqs, texts,
-                         clean_key_column(texts), has_cjk_column(texts), english, values,
+    master = _MasterRows([file] * len(texts), lines[rows], seqs, texts, keys.take(rows), zh[rows], english, values,
                          [None] * len(texts), [], np.zeros(0, np.int64), seqs.copy(), ["master_table"] * len(texts))
     for line, closure in zip(master.lines.tolist(), values, strict=True):
         _record_repair(ctx, file, line, closure)
