@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
+
 from builders.resources import schemas_dir
 
 TIERS = ("dimensions", "core_values", "derived_values")
@@ -105,6 +107,56 @@ class Taxonomy:
             added=added,
             dropped=dropped,
         )
+
+    def close_bits(self, dimensions: np.ndarray, core_values: np.ndarray,
+                   derived_values: np.ndarray) -> list[Closure]:
+        """:meth:`close` of many label sets at once, each tier's set given as bits (``uint64``; bit
+        ``i``: the ``i``-th of :meth:`names`).
+
+        A corpus has tens of thousands of distinct label combinations: the hierarchy is applied
+        to all of them, and their names listed, with a few array operations per value.
+        """
+        one, nothing = np.uint64(1), np.uint64(0)
+        derived = np.asarray(derived_values, np.uint64)
+        listed_core = np.asarray(core_values, np.uint64)
+        core = listed_core.copy()
+        for bit, parent in enumerate(self._parent_bits("derived_values", "core_values")):
+            core |= np.where((derived >> np.uint64(bit)) & one, parent, nothing)
+        implied = np.zeros(len(core), np.uint64)
+        for bit, parent in enumerate(self._parent_bits("core_values", "dimensions")):
+            implied |= np.where((core >> np.uint64(bit)) & one, parent, nothing)
+        listed = np.asarray(dimensions, np.uint64)
+        has_core = core != 0
+        dims = np.where(has_core, implied, listed)
+        dropped = np.where(has_core, listed & ~implied, nothing)
+        # ``added`` and ``dropped`` are sorted by name, across tiers: as bits over the names in that order.
+        by_name = sorted(set(self.names("core_values")) | set(self.names("dimensions")))
+        added = self._rebit(core & ~listed_core, "core_values", by_name) | self._rebit(implied & ~listed, "dimensions",
+                                                                                      by_name)
+        columns = (_names_of_bits(dims, self.names("dimensions")), _names_of_bits(core, self.names("core_values")),
+                   _names_of_bits(derived, self.names("derived_values")),
+                   _names_of_bits(added, by_name), _names_of_bits(self._rebit(dropped, "dimensions", by_name), by_name))
+        return list(map(Closure, *columns))
+
+    def _rebit(self, bits: np.ndarray, tier: str, names: list[str]) -> np.ndarray:
+        """Sets of ``tier`` as bits → the same sets as bits over ``names``."""
+        out = np.zeros(len(bits), np.uint64)
+        for bit, name in enumerate(self.names(tier)):
+            out |= np.where((bits >> np.uint64(bit)) & np.uint64(1), np.uint64(1 << names.index(name)), np.uint64(0))
+        return out
+
+    def _parent_bits(self, tier: str, parent_tier: str) -> list[np.uint64]:
+        """Per value of ``tier`` (in :meth:`names` order), the bit of its parent in ``parent_tier``."""
+        parents = self.names(parent_tier)
+        return [np.uint64(1 << parents.index(self.parent[name])) for name in self.names(tier)]
+
+
+def _names_of_bits(bits: np.ndarray, names: list[str]) -> list[list[str]]:
+    """Each set given as bits (bit ``i``: ``names[i]``) as a list of its names, in ``names`` order."""
+    rows, at = np.nonzero((bits[:, None] >> np.arange(len(names), dtype=np.uint64)) & np.uint64(1))
+    flat = np.array(names, object)[at].tolist()
+    ends = np.searchsorted(rows, np.arange(1, len(bits) + 1)).tolist()
+    return [flat[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
 
 @lru_cache(maxsize=1)

@@ -1,6 +1,9 @@
+import random
+
+import numpy as np
 import pytest
 
-from builders.taxonomy import UnknownValueError, load_taxonomy
+from builders.taxonomy import TIERS, UnknownValueError, load_taxonomy
 
 
 def test_framework_shape_and_upstream_order():
@@ -68,3 +71,17 @@ def test_closure_drops_dimension_contradicting_the_values():
 def test_closure_keeps_dimensions_when_no_core_value_is_listed():
     closed = load_taxonomy().close(["社会"], [], [])
     assert closed.dimensions == ["社会"] and closed.dropped == []
+
+
+def test_close_bits_is_close_of_each_set():
+    taxonomy = load_taxonomy()
+    pick = random.Random(3)
+    names = {tier: taxonomy.names(tier) for tier in TIERS}
+    sets = [tuple(pick.sample(names[tier], pick.choice([0, 0, 1, 1, 2, 3])) for tier in TIERS) for _ in range(2000)]
+    sets += [((), (), ()), (tuple(names["dimensions"]), tuple(names["core_values"]), tuple(names["derived_values"]))]
+    bits = [np.array([sum(1 << names[tier].index(n) for n in labels[t]) for labels in sets], np.uint64)
+            for t, tier in enumerate(TIERS)]
+    got = taxonomy.close_bits(*bits)
+    expected = [taxonomy.close(*(list(labels) for labels in row)) for row in sets]
+    assert sum(bool(c.dropped) for c in expected) > 50 and sum(bool(c.added) for c in expected) > 500
+    assert got == expected

@@ -30,8 +30,9 @@ class ValueNormalizer:
         self.taxonomy = taxonomy
         self._cache: dict[tuple, Closure] = {}
         self._cells: dict[tuple[str, object], frozenset[str]] = {}
-        self._closures: dict[tuple[frozenset[str], ...], Closure] = {}
-        self._bit_sets: dict[tuple[str, int], frozenset[str]] = {}
+        self._closures: dict[tuple[int, int, int], Closure] = {}
+        """Per set of canonical names of each tier, as bits (:meth:`_tier_bits`): its closure."""
+        self._order = {tier: {name: i for i, name in enumerate(taxonomy.names(tier))} for tier in TIERS}
 
     def _cell(self, tier: str, cell: object) -> frozenset[str]:
         key = (tier, _cache_key(cell))
@@ -46,9 +47,11 @@ class ValueNormalizer:
         if closure is None:
             cells = (dimensions, core_values, derived_values)
             sets = tuple(self._cell(tier, cell) for tier, cell in zip(TIERS, cells, strict=True))
-            closure = self._closures.get(sets)
+            bits = tuple(sum(1 << self._order[tier][name] for name in names)
+                         for tier, names in zip(TIERS, sets, strict=True))
+            closure = self._closures.get(bits)
             if closure is None:
-                closure = self._closures[sets] = self.taxonomy.close(*(list(s) for s in sets))
+                closure = self._closures[bits] = self.taxonomy.close(*(list(s) for s in sets))
             self._cache[key] = closure
         return closure
 
@@ -72,17 +75,16 @@ class ValueNormalizer:
         combined = (derived_code.astype(np.uint64) << np.uint64(32)) | (masks[1] << np.uint64(8)) | masks[0]
         combined[unknown] = _UNKNOWN
         distinct, first, which = np.unique(combined, return_index=True, return_inverse=True)
-        outcomes: list[Closure | UnknownValueError | None] = []
-        tier_bits = [mask[first].tolist() for mask in masks]
-        for key, *bits in zip(distinct.tolist(), *tier_bits, strict=True):
-            if key == _UNKNOWN:
-                outcomes.append(None)
-                continue
-            sets = tuple(self._names(tier, b) for tier, b in zip(TIERS, bits, strict=True))
-            closure = self._closures.get(sets)
-            if closure is None:
-                closure = self._closures[sets] = self.taxonomy.close(*(list(s) for s in sets))
-            outcomes.append(closure)
+        tier_bits = [mask[first] for mask in masks]
+        keys = list(zip(*(bits.tolist() for bits in tier_bits), strict=True))
+        closures = self._closures
+        new = np.array([i for i, (key, code) in enumerate(zip(keys, distinct.tolist(), strict=True))
+                        if code != _UNKNOWN and key not in closures], np.int64)
+        if len(new):
+            closures.update(zip([keys[i] for i in new.tolist()],
+                                self.taxonomy.close_bits(*(bits[new] for bits in tier_bits)), strict=True))
+        outcomes = [None if code == _UNKNOWN else closures[key]
+                    for key, code in zip(keys, distinct.tolist(), strict=True)]
         result = [outcomes[i] for i in which.tolist()]
         for row in np.flatnonzero(unknown).tolist():
             result[row] = self._row(arrays, row)
@@ -130,17 +132,6 @@ class ValueNormalizer:
         cell_unknown[parents[unknown_piece[indices]]] = True
         rows = cells.indices.fill_null(len(cells.dictionary)).to_numpy()
         return cell_bits[rows], cell_unknown[rows]
-
-    def _names(self, tier: str, bits: int) -> frozenset[str]:
-        names = self._bit_sets.get((tier, bits))
-        if names is None:
-            order, found, rest = self.taxonomy.names(tier), [], bits
-            while rest:
-                low = rest & -rest
-                found.append(order[low.bit_length() - 1])
-                rest ^= low
-            names = self._bit_sets[(tier, bits)] = frozenset(found)
-        return names
 
 
 def _arrays(*columns: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
