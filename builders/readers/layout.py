@@ -14,8 +14,16 @@ from pathlib import Path
 
 import yaml
 
-from builders.readers.encoding import decode_file
-from builders.readers.records import ColumnTable, RawTable, read_csv, read_csv_columns, read_header, read_table
+from builders.readers.encoding import decode_bytes
+from builders.readers.records import (
+    ColumnTable,
+    RawTable,
+    read_csv,
+    read_csv_columns,
+    read_gbk_csv_columns,
+    read_header,
+    read_table,
+)
 
 RAW_MANIFEST = "cvc-raw.yaml"
 
@@ -55,9 +63,12 @@ class Artifact:
         :func:`read_csv_columns`), else its records; either checked for the kind's columns."""
         if self.path.suffix.lower() == ".jsonl":
             return self.read()
-        decoded = decode_file(self.path)
-        table = read_csv_columns(decoded)
-        return self._checked(read_csv(self.path, self.relpath, decoded) if table is None else table)
+        data = self.path.read_bytes()
+        table = read_gbk_csv_columns(data)
+        if table is None:
+            decoded = decode_bytes(data, self.path)
+            table = read_csv_columns(decoded) or read_csv(self.path, self.relpath, decoded)
+        return self._checked(table)
 
     def _checked(self, table: ColumnTable | RawTable) -> ColumnTable | RawTable:
         columns = table.table.column_names if isinstance(table, ColumnTable) else table.columns

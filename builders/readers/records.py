@@ -6,9 +6,12 @@ and line; a line that cannot become a record is returned as a rejected line, nev
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,11 +114,43 @@ def read_csv_columns(decoded: DecodedFile) -> ColumnTable | None:
     with blank lines, ``\r``, undecodable bytes or ragged rows: the row reader then names
     each bad line. Quoting follows :func:`read_csv`.
     """
-    text = decoded.text
-    if decoded.bad_lines or "\r" in text or not text or text.startswith("\n"):
+    if decoded.bad_lines:
         return None
-    first = text.partition("\n")[0]
-    if '"' in first:
+    text = decoded.text
+    return _columns(text, text.partition("\n")[0], text.count("\n"), "utf-8", lambda: text.encode("utf-8"))
+
+
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def read_gbk_csv_columns(data: bytes) -> ColumnTable | None:
+    """:func:`read_csv_columns` of a file's bytes when they are GBK and not UTF-8 (the master table),
+    decoded by Arrow as it reads them: the same table, without the file's text held twice in
+    memory. ``None`` when the bytes are not all GBK (:func:`decode_bytes` then decides) or the
+    file needs the row reader.
+
+    Line breaks, ``\r``, quotes and commas are single bytes that GBK never uses inside a
+    character, so they are found in the bytes as in the text.
+    """
+    if data.startswith(codecs.BOM_UTF8) or not (high := _NON_ASCII.search(data)):
+        return None
+    try:  # not UTF-8 when its first non-ASCII bytes are not (a character cut off at the end may go on)
+        codecs.utf_8_decode(data[high.start():high.start() + 4096], "strict", False)
+        return None
+    except UnicodeDecodeError:
+        pass
+    try:
+        return _columns(data, data.partition(b"\n")[0].decode("gbk"), data.count(b"\n"), "gbk", lambda: data)
+    except UnicodeDecodeError:
+        return None
+
+
+def _columns(text: str | bytes, first: str, newlines: int, encoding: str,
+             encoded: Callable[[], bytes]) -> ColumnTable | None:
+    """:func:`read_csv_columns` of a file's ``text`` (or bytes), given its first line, its count of
+    line breaks, and its bytes in ``encoding`` (made only if needed)."""
+    crlf, newline = ("\r", "\n") if isinstance(text, str) else (b"\r", b"\n")
+    if crlf in text or not text or text.startswith(newline) or '"' in first:
         return None
     header = [column.strip() for column in first.split(",")]
     if len(header) < 2:
@@ -123,15 +158,15 @@ def read_csv_columns(decoded: DecodedFile) -> ColumnTable | None:
     names = [f"c{i}" for i in range(len(header))]
     try:
         table = pa_csv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1),
+            io.BytesIO(encoded()),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
         )
     except pa.ArrowInvalid:
         return None
     table = pa.table(dict(zip(header, table.columns, strict=True)))
-    lines = text.count("\n") + (not text.endswith("\n"))
+    lines = newlines + (not text.endswith(newline))
     if lines == table.num_rows + 1:
         return ColumnTable(table, np.arange(2, table.num_rows + 2, dtype=np.int64))  # no cell spans lines
     bounds = _row_lines(table)

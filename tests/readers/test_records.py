@@ -1,7 +1,7 @@
 import pytest
 
 from builders.readers.encoding import decode_bytes
-from builders.readers.records import read_csv, read_csv_columns, read_jsonl
+from builders.readers.records import read_csv, read_csv_columns, read_gbk_csv_columns, read_jsonl
 
 
 def test_csv_records_keep_their_starting_line_across_multiline_cells(tmp_path):
@@ -53,6 +53,36 @@ def test_csv_read_column_wise_matches_the_records_line_for_line(tmp_path, text, 
 def test_csv_that_cannot_be_tied_to_lines_column_wise_is_left_to_the_records(tmp_path, text):
     path = tmp_path / "f.csv"
     assert read_csv_columns(decode_bytes(text.encode("utf-8"), path)) is None
+
+
+_GBK_TEXTS = [
+    'rot , translate\n规则一,"a, ""quoted"" b"\n"规则""二"x,  c\n规则三,\n',
+    'rot,标签\n规则一,"标签：1\n\n重写：x"\n"规则\n二",1\n规则三,\n"规则四","a\nb\nc"',
+    "rot,标签\n" + "a,b\n" * 3000 + "规则一,1\n",  # the first non-ASCII byte far into the file
+]
+
+
+@pytest.mark.parametrize("text", _GBK_TEXTS)
+def test_gbk_bytes_read_by_arrow_give_the_table_of_the_decoded_text(tmp_path, text):
+    data = text.encode("gbk")
+    by_arrow = read_gbk_csv_columns(data)
+    decoded = decode_bytes(data, tmp_path / "f.csv")
+    assert decoded.encoding == "gbk"
+    by_text = read_csv_columns(decoded)
+    assert by_arrow.table.equals(by_text.table) and by_arrow.lines.tolist() == by_text.lines.tolist()
+
+
+@pytest.mark.parametrize("data", [
+    _GBK_TEXTS[0].encode("utf-8"),  # UTF-8: its own reader
+    b"\xef\xbb\xbf" + _GBK_TEXTS[0].encode("utf-8"),
+    "rot,标签\n规则一,1\n".encode("gbk") + b"\x81\x20broken,1\n",  # not all GBK: decode_bytes finds the bad line
+    "rot,标签\n规则一,1\n€,1\n".encode("gb18030"),  # GB18030 only
+    "rot,标签\r\n规则一,1\r\n".encode("gbk"),
+    "rot,标签\n规则一,1\n\n规则二,1\n".encode("gbk"),  # a blank line
+    b"rot,tag\nrule,1\n",  # ASCII
+])
+def test_bytes_that_are_not_plain_gbk_rows_are_left_to_the_text_readers(data):
+    assert read_gbk_csv_columns(data) is None
 
 
 @pytest.mark.parametrize(("header", "encoding"), [("rot,标签,重写", "gbk"), ("index,scene,options", "utf-8")])
