@@ -30,7 +30,7 @@ from builders.readers.prefetch import Prepare
 from builders.readers.records import ColumnTable
 from builders.schema import features
 from builders.taxonomy import TIERS
-from builders.writer import without_validity
+from builders.writer import single_chunk, without_validity
 
 CONFIG = "dilemmas"
 
@@ -379,7 +379,7 @@ class _Dilemmas:
             ref_type = schema.field(name).type
             for f in ref_type:
                 if f.name not in rule_columns:
-                    rule_columns[f.name] = rules.column(f.name).combine_chunks()
+                    rule_columns[f.name] = single_chunk(rules.column(f.name))
             columns[name] = pa.StructArray.from_arrays(
                 [rule_columns[f.name].take(at[:, side]).cast(f.type) for f in ref_type], fields=list(ref_type))
         # Without all-valid bitmaps (``take`` adds them), the card's byte counts are those of sorted rows.

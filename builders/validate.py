@@ -89,7 +89,8 @@ class TableValidator:
         errors: list[RowError] = []
         for name, prop in props.items():
             if name in table.column_names:
-                column = table.column(name).combine_chunks()
+                column = table.column(name)
+                column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()  # no copy of one chunk
                 errors.extend(self._check(column, prop, name))
         return sorted(errors)
 

@@ -42,6 +42,17 @@ def test_rejects_exactly_the_rows_jsonschema_rejects():
     assert ours == reference
 
 
+def test_a_column_that_is_one_slice_of_a_longer_array_is_checked_as_its_rows():
+    rows = [dict(GOOD, id=f"rule-{i:016x}") for i in range(30)]
+    for i, change in enumerate(CORRUPTIONS):
+        rows[2 * i].update(change)
+    sliced = _table(rows).slice(7, 20)  # each column one chunk with an offset: checked without a copy
+    validator = TableValidator(load_schema("rules"))
+    copied = pa.Table.from_pylist(sliced.to_pylist(), schema=sliced.schema)
+    assert sliced.column("derived_values").chunk(0).offset == 7
+    assert validator.validate(sliced) == validator.validate(copied) != []
+
+
 def test_errors_name_row_and_field():
     rows = [GOOD, dict(GOOD, derived_values=["勤俭节约"])]
     errors = TableValidator(load_schema("rules")).validate(_table(rows))
