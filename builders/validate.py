@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -59,6 +60,33 @@ def _types(prop: dict) -> list[str]:
 def _rows(mask: pa.Array) -> list[int]:
     mask = pc.fill_null(mask, False)
     return pc.indices_nonzero(mask).to_pylist()
+
+
+_NEAR = 64
+"""Lists up to this long are searched for a duplicate item by comparing each item with the next few."""
+
+
+def _rows_with_duplicates(values: pa.Array, parents: np.ndarray, longest: int) -> list[int]:
+    """The rows (sorted) whose list holds a non-null item twice; ``values``: the lists' items,
+    ``parents``: the row of each item, ``longest``: the longest list's length.
+
+    Items of a row are next to each other, so a list of at most :data:`_NEAR` items is searched by
+    comparing each item with the next ``longest - 1``: a few passes over the items, where hashing
+    every (row, item) pair takes a tenth of a second for a quarter of a million rows.
+    """
+    encoded = values.dictionary_encode()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
+    valid = pc.is_valid(encoded.indices).to_numpy(zero_copy_only=False)
+    codes[~valid] = -1 - np.flatnonzero(~valid)  # nulls never match: they are not counted as items
+    if longest > _NEAR:
+        keys = parents.astype(np.int64) * (len(encoded.dictionary) + len(codes)) + codes + len(codes)
+        keys.sort()
+        return np.unique(keys[1:][keys[1:] == keys[:-1]] // (len(encoded.dictionary) + len(codes))).tolist()
+    found = np.zeros(int(parents[-1]) + 1, bool)
+    for step in range(1, longest):
+        same = (codes[step:] == codes[:-step]) & (parents[step:] == parents[:-step])
+        found[parents[step:][same]] = True
+    return np.flatnonzero(found).tolist()
 
 
 class TableValidator:
@@ -154,11 +182,8 @@ class TableValidator:
         values = pc.list_flatten(arr)
         parents = pc.list_parent_indices(arr)
         if prop.get("uniqueItems") and len(values):
-            pairs = pa.table({"row": parents, "value": values})
-            counts = pairs.group_by(["row", "value"]).aggregate([("value", "count")])
-            dup_rows = pc.filter(counts["row"], pc.greater(counts["value_count"], 1))
             errors += [RowError(r, path, "has duplicate items")
-                       for r in sorted(set(dup_rows.to_pylist()))]
+                       for r in _rows_with_duplicates(values, parents.to_numpy(), pc.max(length).as_py())]
         if "items" in prop and len(values):
             parent_rows = parents.to_numpy()
             for err in self._check(values, prop["items"], f"{path}[]"):

@@ -1,9 +1,12 @@
+import random
+
 import jsonschema
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from builders.schema import features, load_schema
-from builders.validate import SchemaError, TableValidator
+from builders.validate import SchemaError, TableValidator, _rows_with_duplicates
 
 GOOD = {
     "id": "rule-0123456789abcdef", "rule": "尊重他人是美德", "rule_en": None, "original_rule": "尊重他人是美德",
@@ -83,3 +86,19 @@ def test_nested_objects_in_lists():
     errors = TableValidator(schema).validate(table)
     assert [(e.row, e.field) for e in errors] == [(1, "options[].letter")]
     assert not jsonschema.Draft202012Validator(schema).is_valid({"options": [{"letter": "D", "text": "y"}]})
+
+
+@pytest.mark.parametrize("longest", [5, 200])  # near items compared, or sorted (lists longer than _NEAR)
+def test_duplicate_items_are_found_in_exactly_the_rows_that_repeat_one(longest):
+    pick = random.Random(longest)
+    lists = [None if pick.random() < 0.05 else
+             [pick.choice(["国家", "社会", "个人", None]) for _ in range(pick.randint(0, 4))] for _ in range(3000)]
+    lists[17] = [str(i) for i in range(longest)]  # long, no repeat
+    lists[18] = [str(i) for i in range(longest - 1)] + ["0"]  # its first and last item the same
+    arr = pa.array(lists, pa.list_(pa.string()))
+    expected = [i for i, items in enumerate(lists)
+                if items and len([v for v in items if v is not None]) != len({v for v in items if v is not None})]
+    got = _rows_with_duplicates(pc.list_flatten(arr), pc.list_parent_indices(arr).to_numpy(),
+                                pc.max(pc.list_value_length(arr)).as_py())
+    assert 18 in got and 17 not in got and len(got) > 100
+    assert got == expected
