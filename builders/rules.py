@@ -1097,14 +1097,15 @@ def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Ta
     def values(tier: str) -> pa.Array:
         return pa.array([getattr(c, tier) for c in closures], schema.field(tier).type).take(which)
 
+    id_column = pa.array(ids, pa.string())
     columns = {
-        "id": pa.array(ids, pa.string()), "rule": plain.text, "rule_en": plain.text_en, "original_rule": plain.text,
+        "id": id_column, "rule": plain.text, "rule_en": plain.text_en, "original_rule": plain.text,
         "rewritten": pa.repeat(False, n), **{tier: values(tier) for tier in TIERS},
         "source": pa.array(plain.sources, pa.string()),
         "label": pa.array([None if a is None else a.label for a in annotations], schema.field("label").type),
         "label_origin": pa.array(["none" if a is None else a.label_origin for a in annotations], pa.string()),
         "labeler": pa.array([None if a is None else a.labeler for a in annotations], pa.string()),
-        "cluster_id": pa.array(ids, pa.string()),
+        "cluster_id": id_column,
     }
     return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
 

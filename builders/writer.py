@@ -77,9 +77,19 @@ def sort_table(table: pa.Table, column: str) -> tuple[pa.Table, np.ndarray]:
     def sorted_column(column: pa.ChunkedArray) -> pa.Array:
         return without_validity(single_chunk(column.take(order)))
 
+    # Columns holding the same data (a text that is also the original text) are taken once.
+    first = {_data_of(c): i for i, c in reversed(list(enumerate(table.columns)))}
+    distinct = sorted(set(first.values()))
     with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow takes a column without the GIL
-        columns = list(pool.map(sorted_column, table.columns))
+        taken = dict(zip(distinct, pool.map(sorted_column, [table.column(i) for i in distinct]), strict=True))
+    columns = [taken[first[_data_of(c)]] for c in table.columns]
     return pa.Table.from_arrays(columns, schema=table.schema), order.to_numpy()
+
+
+def _data_of(column: pa.ChunkedArray) -> tuple:
+    """What a column holds, by the buffers of its chunks: equal for columns that share their data."""
+    return (column.type, *((chunk.offset, len(chunk), *(b.address if b else None for b in chunk.buffers()))
+                           for chunk in column.chunks if len(chunk)))
 
 
 def shard_paths(config: str, split: str, num_shards: int) -> list[str]:

@@ -1,7 +1,7 @@
 import pyarrow as pa
 import pytest
 
-from builders.writer import rows_to_table, shard_paths, write_shards
+from builders.writer import rows_to_table, shard_paths, sort_table, write_shards
 
 SCHEMA = pa.schema([("id", pa.string()), ("tags", pa.list_(pa.string()))])
 
@@ -29,3 +29,14 @@ def test_structs_shared_between_rows_convert_like_separate_ones():
     table = rows_to_table(rows, schema)
     assert table.column("rule").to_pylist()[:2] == [{"id": "r0", "tags": []}, shared]
     assert table.equals(pa.Table.from_pylist([{**r, "rule": dict(r["rule"])} for r in rows], schema=schema))
+
+
+def test_sorted_table_is_the_same_whether_columns_share_their_data_or_not():
+    ids = pa.array([f"rule-{i:016x}" for i in (5, 3, 9, 1)])
+    texts = pa.chunked_array([pa.array(["五", "三"]), pa.array(["九", "一"])])
+    shared = pa.table({"id": ids, "cluster_id": ids, "rule": texts, "original_rule": texts,
+                       "other": pa.chunked_array([pa.array(["五", "x"]), pa.array(["九", "一"])])})
+    copied = pa.Table.from_pylist(shared.to_pylist(), schema=shared.schema)
+    (got, order), (expected, expected_order) = sort_table(shared, "id"), sort_table(copied, "id")
+    assert got.equals(expected) and got.nbytes == expected.nbytes and order.tolist() == expected_order.tolist()
+    assert got.column("rule").to_pylist() == ["一", "三", "五", "九"] and got.column("other").to_pylist()[2] == "五"
