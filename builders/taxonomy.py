@@ -116,39 +116,37 @@ class Taxonomy:
         A corpus has tens of thousands of distinct label combinations: the hierarchy is applied
         to all of them, and their names listed, with a few array operations per value.
         """
-        one, nothing = np.uint64(1), np.uint64(0)
         derived = np.asarray(derived_values, np.uint64)
-        listed_core = np.asarray(core_values, np.uint64)
-        core = listed_core.copy()
-        for bit, parent in enumerate(self._parent_bits("derived_values", "core_values")):
-            core |= np.where((derived >> np.uint64(bit)) & one, parent, nothing)
-        implied = np.zeros(len(core), np.uint64)
-        for bit, parent in enumerate(self._parent_bits("core_values", "dimensions")):
-            implied |= np.where((core >> np.uint64(bit)) & one, parent, nothing)
-        listed = np.asarray(dimensions, np.uint64)
+        listed_core, listed = np.asarray(core_values, np.uint64), np.asarray(dimensions, np.uint64)
+        parent_of_derived = self._bits_of("core_values", [self.parent[n] for n in self.names("derived_values")])
+        parent_of_core = self._bits_of("dimensions", [self.parent[n] for n in self.names("core_values")])
+        core = listed_core | _map_bits(derived, parent_of_derived)
+        implied = _map_bits(core, parent_of_core)
         has_core = core != 0
         dims = np.where(has_core, implied, listed)
-        dropped = np.where(has_core, listed & ~implied, nothing)
+        dropped = np.where(has_core, listed & ~implied, np.uint64(0))
         # ``added`` and ``dropped`` are sorted by name, across tiers: as bits over the names in that order.
         by_name = sorted(set(self.names("core_values")) | set(self.names("dimensions")))
-        added = self._rebit(core & ~listed_core, "core_values", by_name) | self._rebit(implied & ~listed, "dimensions",
-                                                                                      by_name)
+        core_by_name = [1 << by_name.index(n) for n in self.names("core_values")]
+        dims_by_name = [1 << by_name.index(n) for n in self.names("dimensions")]
+        added = _map_bits(core & ~listed_core, core_by_name) | _map_bits(implied & ~listed, dims_by_name)
         columns = (_names_of_bits(dims, self.names("dimensions")), _names_of_bits(core, self.names("core_values")),
-                   _names_of_bits(derived, self.names("derived_values")),
-                   _names_of_bits(added, by_name), _names_of_bits(self._rebit(dropped, "dimensions", by_name), by_name))
+                   _names_of_bits(derived, self.names("derived_values")), _names_of_bits(added, by_name),
+                   _names_of_bits(_map_bits(dropped, dims_by_name), by_name))
         return list(map(Closure, *columns))
 
-    def _rebit(self, bits: np.ndarray, tier: str, names: list[str]) -> np.ndarray:
-        """Sets of ``tier`` as bits → the same sets as bits over ``names``."""
-        out = np.zeros(len(bits), np.uint64)
-        for bit, name in enumerate(self.names(tier)):
-            out |= np.where((bits >> np.uint64(bit)) & np.uint64(1), np.uint64(1 << names.index(name)), np.uint64(0))
-        return out
+    def _bits_of(self, tier: str, names: list[str]) -> list[int]:
+        """The bit of each of ``names`` among the values of ``tier``."""
+        order = self._order[tier]
+        return [1 << order[name] for name in names]
 
-    def _parent_bits(self, tier: str, parent_tier: str) -> list[np.uint64]:
-        """Per value of ``tier`` (in :meth:`names` order), the bit of its parent in ``parent_tier``."""
-        parents = self.names(parent_tier)
-        return [np.uint64(1 << parents.index(self.parent[name])) for name in self.names(tier)]
+
+def _map_bits(bits: np.ndarray, targets: list[int]) -> np.ndarray:
+    """Each set given as bits → the union of ``targets[i]`` over its bits ``i``."""
+    out = np.zeros(len(bits), np.uint64)
+    for bit, target in enumerate(targets):
+        out |= np.where((bits >> np.uint64(bit)) & np.uint64(1), np.uint64(target), np.uint64(0))
+    return out
 
 
 def _names_of_bits(bits: np.ndarray, names: list[str]) -> list[list[str]]:

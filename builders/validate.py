@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builders.schema import resolve_refs
+from builders.writer import single_chunk
 
 _ANNOTATIONS = {"description", "title", "x-dtype", "x-taxonomy", "$comment", "examples", "default"}
 _CHECKED = {
@@ -117,9 +118,7 @@ class TableValidator:
         errors: list[RowError] = []
         for name, prop in props.items():
             if name in table.column_names:
-                column = table.column(name)
-                column = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()  # no copy of one chunk
-                errors.extend(self._check(column, prop, name))
+                errors.extend(self._check(single_chunk(table.column(name)), prop, name))
         return sorted(errors)
 
     def _check(self, arr: pa.Array, prop: dict, path: str) -> list[RowError]:
