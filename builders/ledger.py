@@ -298,6 +298,15 @@ class Ledger:
         records of ``zip(repeat(file), lines, ids)``, without a tuple per row."""
         self._record_lines(config, "published", file, lines, ids, None)
 
+    def publish_columns(self, config: str, files: Sequence[str], lines: Sequence[int] | np.ndarray,
+                        ids: Sequence[str]) -> None:
+        """Record rows of several files as published, given as columns (each row's file, line and id):
+        what :meth:`publish_many` records of the zipped columns, without a tuple per row."""
+        line_array = _line_array(lines)
+        if not len(files) == len(line_array) == len(ids):
+            raise ValueError(f"{len(files)} files, {len(line_array)} lines and {len(ids)} ids")
+        self._record_columns(config, "published", files, line_array, ids, None)
+
     def fold(self, config: str, file: str, line: int, into: str, reason: str) -> None:
         self._record(config, file, line, "folded", into, None, reason)
 
@@ -330,15 +339,12 @@ class Ledger:
             self._record(config, file, line, outcome, ids[i], None, None if reasons is None else reasons[i])
 
     def _record_many(self, config: str, outcome: str, rows: Iterable[tuple], width: int) -> None:
-        """Rows of ``width`` columns (file, line, id[, reason]), checked and recorded per file as
-        columns; if any is refused, recorded one by one so the same rows are recorded before the
-        same error as row by row."""
+        """Rows of ``width`` columns (file, line, id[, reason]), recorded as columns (:meth:`_record_columns`)."""
         rows = rows if isinstance(rows, list) else list(rows)
         if not rows:
             return
         columns = _columns(rows, width)
-        groups = None if columns is None else self._claimed(config, outcome, *columns[:2])
-        if groups is None:  # raises the error of the first row refused
+        if columns is None:  # raises the error of the first row that cannot be recorded
             if width == 3:
                 for file, line, row_id in rows:
                     self._record(config, file, line, outcome, row_id)
@@ -346,7 +352,19 @@ class Ledger:
                 for file, line, row_id, reason in rows:
                     self._record(config, file, line, outcome, row_id, None, reason)
             return
-        ids, reasons = columns[2], columns[3] if width == 4 else None
+        self._record_columns(config, outcome, *columns[:3], columns[3] if width == 4 else None)
+
+    def _record_columns(self, config: str, outcome: str, files: Sequence[str], line_array: np.ndarray,
+                        ids: Sequence[str], reasons: Sequence[str] | None) -> None:
+        """Rows given as columns, checked and recorded per file; if any is refused, recorded one by
+        one so the same rows are recorded before the same error as row by row."""
+        if not len(line_array):
+            return
+        groups = self._claimed(config, outcome, files, line_array)
+        if groups is None:  # raises the error of the first row refused
+            for i, (file, line) in enumerate(zip(files, line_array.tolist(), strict=True)):
+                self._record(config, file, line, outcome, ids[i], None, None if reasons is None else reasons[i])
+            return
         code = _CODE[outcome]
         for block, positions, lines in groups:
             if positions is None:

@@ -1158,14 +1158,7 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
     if folded.any():
         rest = np.flatnonzero(~folded)
         plain, plain_ids, positions = plain.take(rest), [plain_ids[i] for i in rest.tolist()], positions[rest]
-    files = dict.fromkeys(plain.files)
-    for file in files:  # as columns, file by file (most often one master table), without a tuple per row
-        if len(files) == 1:
-            lines, ids = plain.lines, plain_ids
-        else:
-            at = np.flatnonzero(np.array([f == file for f in plain.files], bool))
-            lines, ids = plain.lines[at], [plain_ids[i] for i in at.tolist()]
-        ctx.ledger.publish_lines(CONFIG, file, lines, ids)
+    ctx.ledger.publish_columns(CONFIG, plain.files, plain.lines, plain_ids)
     ctx.ledger.fold_many(CONFIG, ((o.file, o.line, row_id, "same rule text") for o, row_id in plain.folding(plain_ids)))
     return plain, plain_ids, positions
 

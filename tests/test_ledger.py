@@ -26,6 +26,29 @@ def test_bulk_publish_refuses_rows_never_read_or_already_recorded():
         ledger.publish_many("rules", [("final.csv", 2, "rule-a")])
 
 
+def test_columns_of_several_files_publish_what_one_by_one_publishing_records_and_refuse_the_same_rows():
+    one, bulk = Ledger(), Ledger()
+    rows = [("b.csv", 3, "rule-1"), ("a.csv", 2, "rule-2"), ("b.csv", 2, "rule-3"), ("a.csv", 4, "rule-4")]
+    for ledger in (one, bulk):
+        ledger.read_lines("rules", "a.csv", [2, 4])
+        ledger.read_lines("rules", "b.csv", [2, 3])
+    for file, line, row_id in rows:
+        one.publish("rules", file, line, row_id)
+    files, lines, ids = (list(column) for column in zip(*rows, strict=True))
+    bulk.publish_columns("rules", files, lines, ids)
+    assert bulk.entries() == one.entries()
+    by_columns, by_tuples = Ledger(), Ledger()
+    for ledger in (by_columns, by_tuples):
+        ledger.read_lines("rules", "a.csv", [2])
+    with pytest.raises(RuntimeError, match="b.csv:3 was given an outcome but never read"):
+        by_columns.publish_columns("rules", ["a.csv", "b.csv"], [2, 3], ["rule-1", "rule-2"])
+    with pytest.raises(RuntimeError, match="b.csv:3 was given an outcome but never read"):
+        by_tuples.publish_many("rules", [("a.csv", 2, "rule-1"), ("b.csv", 3, "rule-2")])
+    assert by_columns.entries() == by_tuples.entries()  # the rows before the refused one, as row by row
+    with pytest.raises(ValueError, match="2 files, 2 lines and 1 ids"):
+        by_columns.publish_columns("rules", ["a.csv", "a.csv"], [2, 3], ["rule-1"])
+
+
 def test_bulk_fold_records_what_one_by_one_folding_records_and_refuses_the_same_rows():
     one, bulk = Ledger(), Ledger()
     for ledger in (one, bulk):
