@@ -233,11 +233,19 @@ def _observe(
     return obs
 
 
+def _value_codes(normalize: ValueNormalizer, table: pa.Table, columns: tuple[str, str, str]
+                 ) -> tuple[np.ndarray, list[Closure | _Reject]]:
+    """Each row's index into a list of outcomes (:meth:`ValueNormalizer.codes`): its normalized values,
+    or the :class:`_Reject` naming the column of its first unknown label."""
+    codes, outcomes = normalize.codes(*(table.column(column) for column in columns))
+    return codes, [_Reject(columns[TIERS.index(o.tier)], str(o)) if isinstance(o, UnknownValueError) else o
+                   for o in outcomes]
+
+
 def _closures_by_row(normalize: ValueNormalizer, table: pa.Table, columns: tuple[str, str, str]) -> list:
     """Each row's normalized values, or the :class:`_Reject` naming the column of its first unknown label."""
-    outcomes = normalize.columns(*(table.column(column) for column in columns))
-    return [_Reject(columns[TIERS.index(o.tier)], str(o)) if isinstance(o, UnknownValueError) else o
-            for o in outcomes]
+    codes, outcomes = _value_codes(normalize, table, columns)
+    return [outcomes[i] for i in codes.tolist()]
 
 
 @dataclass
@@ -245,7 +253,8 @@ class _MasterRows:
     """The valid rows of a master table, column-wise: most of them become published rows as
     they are, without an :class:`Observation` each (see :func:`_split_plain`)."""
 
-    files: list[str]
+    files: np.ndarray
+    """Per row, the file it was read from (objects: the same string for the rows of a file)."""
     lines: np.ndarray
     seq: np.ndarray
     text: pa.Array
@@ -254,9 +263,11 @@ class _MasterRows:
     zh: np.ndarray
     text_en: pa.Array
     """``None`` where the row has no translation."""
-    values: list[Closure]
-    annotations: list[Observation | None]
-    """Per row, the one label that accepts it as it is (``None``: none, or not told yet:
+    values: np.ndarray
+    """Per row, the index of its normalized values in :attr:`closures`."""
+    closures: list[Closure]
+    annotations: np.ndarray
+    """Per row (objects), the one label that accepts it as it is (``None``: none, or not told yet:
     :func:`_split_plain` tells them)."""
     copies: list[Observation]
     """The rows' other copies, none labelled, row after row (:attr:`copy_rows`); a row's Chinese
@@ -266,48 +277,53 @@ class _MasterRows:
     first: np.ndarray
     """Per row, the ``seq`` of its first Chinese copy (the row itself, its annotation or a copy):
     where its group is in reading order (:attr:`_Resolved.seq`)."""
-    sources: list[str]
-    """Per row, the published ``source``: its most specific copy's (:func:`_resolve_copies`)."""
+    sources: np.ndarray
+    """Per row (objects), the published ``source``: its most specific copy's (:func:`_resolve_copies`)."""
 
     @classmethod
     def empty(cls) -> _MasterRows:
-        return cls([], np.zeros(0, np.int64), np.zeros(0, np.int64), pa.array([], pa.string()),
-                   pa.array([], pa.string()), np.zeros(0, bool), pa.array([], pa.string()), [], [], [],
-                   np.zeros(0, np.int64), np.zeros(0, np.int64), [])
+        nothing = pa.array([], pa.string())
+        return cls(np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0, np.int64), nothing, nothing,
+                   np.zeros(0, bool), nothing, np.zeros(0, np.int64), [], np.zeros(0, object), [],
+                   np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object))
 
     @classmethod
     def concat(cls, parts: list[_MasterRows]) -> _MasterRows:
         if len(parts) == 1:
             return parts[0]
-        return cls([f for p in parts for f in p.files], np.concatenate([p.lines for p in parts]),
+
+        def offsets(sizes: list[int]) -> list[int]:
+            return np.cumsum([0, *sizes[:-1]]).tolist()
+
+        return cls(np.concatenate([p.files for p in parts]), np.concatenate([p.lines for p in parts]),
                    np.concatenate([p.seq for p in parts]), pa.concat_arrays([p.text for p in parts]),
                    pa.concat_arrays([p.key for p in parts]), np.concatenate([p.zh for p in parts]),
-                   pa.concat_arrays([p.text_en for p in parts]), [v for p in parts for v in p.values],
-                   [a for p in parts for a in p.annotations], [c for p in parts for c in p.copies],
+                   pa.concat_arrays([p.text_en for p in parts]),
+                   np.concatenate([p.values + offset for p, offset in zip(
+                       parts, offsets([len(p.closures) for p in parts]), strict=True)]),
+                   [c for p in parts for c in p.closures],
+                   np.concatenate([p.annotations for p in parts]), [c for p in parts for c in p.copies],
                    np.concatenate([p.copy_rows + offset for p, offset in zip(
-                       parts, np.cumsum([0] + [len(p.key) for p in parts[:-1]]), strict=True)]),
-                   np.concatenate([p.first for p in parts]), [s for p in parts for s in p.sources])
+                       parts, offsets([len(p.key) for p in parts]), strict=True)]),
+                   np.concatenate([p.first for p in parts]), np.concatenate([p.sources for p in parts]))
 
     def observations(self, rows: np.ndarray, en_keys: pa.Array | None = None) -> list[Observation]:
         """The given rows as observations (rows that go through the build one by one); ``en_keys``:
         the dedup keys of all rows' translations, if computed."""
-        at = rows.tolist()
         english = self.text_en.take(rows).to_pylist()
-        columns = zip([self.files[i] for i in at], self.lines[rows].tolist(), self.text.take(rows).to_pylist(),
+        columns = zip(self.files[rows].tolist(), self.lines[rows].tolist(), self.text.take(rows).to_pylist(),
                       self.zh[rows].tolist(), self.key.take(rows).to_pylist(), english,
-                      [self.values[i] for i in at], self.seq[rows].tolist(),
-                      [None] * len(at) if en_keys is None else en_keys.take(rows).to_pylist(), strict=True)
+                      [self.closures[i] for i in self.values[rows].tolist()], self.seq[rows].tolist(),
+                      [None] * len(rows) if en_keys is None else en_keys.take(rows).to_pylist(), strict=True)
         return [Observation(file, line, "master_table", text, "zh" if zh else "en", key, english, values,
                             source="master_table", seq=seq, en_key=en_key)
                 for file, line, text, zh, key, english, values, seq, en_key in columns]
 
     def take(self, rows: np.ndarray) -> _MasterRows:
-        at = rows.tolist()
-        return _MasterRows([self.files[i] for i in at], self.lines[rows], self.seq[rows], self.text.take(rows),
-                           self.key.take(rows), self.zh[rows], self.text_en.take(rows),
-                           [self.values[i] for i in at],
-                           [self.annotations[i] for i in at], *self._copies_of(rows), self.first[rows],
-                           [self.sources[i] for i in at])
+        return _MasterRows(self.files[rows], self.lines[rows], self.seq[rows], self.text.take(rows),
+                           self.key.take(rows), self.zh[rows], self.text_en.take(rows), self.values[rows],
+                           self.closures, self.annotations[rows], *self._copies_of(rows), self.first[rows],
+                           self.sources[rows])
 
     def _copies_of(self, rows: np.ndarray) -> tuple[list[Observation], np.ndarray]:
         """The copies of the given rows, numbered as in :meth:`take`."""
@@ -361,28 +377,32 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     raw = table.column("rot")
     with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow cleans the texts while Python closes the values
         cleaning = pool.submit(_master_texts, table)
-        values = _closures_by_row(normalize, table, _VALUE_COLUMNS["master_table"])
+        codes, outcomes = _value_codes(normalize, table, _VALUE_COLUMNS["master_table"])
         texts, keys, zh, english = cleaning.result()
     empty = pc.equal(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
-    failed = empty | np.array([isinstance(v, _Reject) for v in values], bool)
+    failed = empty | np.array([isinstance(o, _Reject) for o in outcomes], bool)[codes]
     for i in np.flatnonzero(failed).tolist():
-        problem = _Reject("rot", "empty rule text") if empty[i] else values[i]
+        problem = _Reject("rot", "empty rule text") if empty[i] else outcomes[codes[i]]
         text = raw[i].as_py() or ""
         ctx.ledger.reject(CONFIG, file, int(lines[i]), problem.field, problem.reason,
                           rule_id(text) if has_cjk(text) else None)
     rows = np.flatnonzero(~failed)
     texts, english = texts.take(rows), english.take(rows)
-    values = [values[i] for i in rows.tolist()]
+    used, values = np.unique(codes[rows], return_inverse=True)
+    values = values.reshape(-1)
+    closures = [outcomes[i] for i in used.tolist()]
     seqs = seq + lines[rows]
-    master = _MasterRows([file] * len(texts), lines[rows], seqs, texts, keys.take(rows), zh[rows], english, values,
-                         [None] * len(texts), [], np.zeros(0, np.int64), seqs.copy(), ["master_table"] * len(texts))
-    for line, closure in zip(master.lines.tolist(), values, strict=True):
-        _record_repair(ctx, file, line, closure)
     n = len(texts)
+    master = _MasterRows(np.full(n, file, object), lines[rows], seqs, texts, keys.take(rows), zh[rows], english,
+                         values, closures, np.full(n, None, object), [], np.zeros(0, np.int64), seqs.copy(),
+                         np.full(n, "master_table", object))
+    repaired = np.array([bool(c.added or c.dropped) for c in closures], bool)[values]
+    for line, value in zip(master.lines[repaired].tolist(), values[repaired].tolist(), strict=True):
+        _record_repair(ctx, file, line, closures[value])
     invalid = _schema_errors(validator, pa.table({
         "rule": texts, "rule_en": english, "source": pa.repeat("master_table", n),
         "label_origin": pa.repeat("none", n), "labeler": pa.nulls(n, pa.string()),
-    }), values)
+    }), closures, values)
     for row, message in invalid.items():
         ctx.ledger.reject(CONFIG, file, int(master.lines[row]), message.split(":")[0], message,
                           rule_id(texts[row].as_py()) if master.zh[row] else None)
@@ -579,7 +599,7 @@ def _observe_columns(ctx: BuildContext, normalize: ValueNormalizer, artifact: Ar
             "source": pa.repeat(source, len(at)),
             "label_origin": pa.array([origin if labels[i] is not None else "none" for i in at], pa.string()),
             "labeler": pa.array([labeler if labels[i] is not None else None for i in at], pa.string()),
-        }), [values[i] for i in at])
+        }), *_distinct_closures([values[i] for i in at]))
         for row, message in invalid.items():
             i = at[row]
             ledger.reject(CONFIG, file, int(lines[i]), message.split(":")[0], message,
@@ -664,7 +684,7 @@ def read_observations(ctx: BuildContext) -> tuple[list[Observation], _Facts, lis
     return observations, _Facts.concat(facts), masters
 
 
-def _distinct_closures(values: list[Closure]) -> tuple[list[Closure], list[int]]:
+def _distinct_closures(values: list[Closure]) -> tuple[list[Closure], np.ndarray]:
     """The distinct closures (the normalizer shares one object per combination) and each row's index among them."""
     index: dict[int, int] = {}
     closures: list[Closure] = []
@@ -675,17 +695,18 @@ def _distinct_closures(values: list[Closure]) -> tuple[list[Closure], list[int]]
             i = index[id(closure)] = len(closures)
             closures.append(closure)
         which.append(i)
-    return closures, which
+    return closures, np.array(which, np.int64)
 
 
-def _schema_errors(validator: TableValidator, fields: pa.Table, values: list[Closure]) -> dict[int, str]:
-    """The first schema error of each invalid row (``field: message``), given its text fields and values.
+def _schema_errors(validator: TableValidator, fields: pa.Table, closures: list[Closure],
+                   which: np.ndarray) -> dict[int, str]:
+    """The first schema error of each invalid row (``field: message``), given its text fields and values
+    (``closures[which[row]]``).
 
-    Value lists are checked once per distinct closure (the normalizer shares them between
-    rows), then their errors are given to every row that has that closure.
+    Value lists are checked once per distinct closure, then their errors are given to every
+    row that has that closure.
     """
     errors = validator.validate(fields, partial=True)
-    closures, which = _distinct_closures(values)
     closure_errors: dict[int, list[RowError]] = {}
     for error in validator.validate(pa.table({
         "dimensions": [c.dimensions for c in closures],
@@ -694,8 +715,10 @@ def _schema_errors(validator: TableValidator, fields: pa.Table, values: list[Clo
     }), partial=True):
         closure_errors.setdefault(error.row, []).append(error)
     if closure_errors:
-        errors = sorted(errors + [replace(error, row=row)
-                                  for row, i in enumerate(which) for error in closure_errors.get(i, ())])
+        flagged = np.flatnonzero(np.isin(which, list(closure_errors)))
+        errors = sorted(errors + [replace(error, row=row) for row, i in zip(flagged.tolist(), which[flagged].tolist(),
+                                                                            strict=True)
+                                  for error in closure_errors[i]])
     invalid: dict[int, str] = {}
     for error in errors:
         invalid.setdefault(error.row, f"{error.field}: {error.message}")
@@ -711,7 +734,7 @@ def _validate_observations(ctx: BuildContext, observations: list[Observation]) -
         "source": [o.source for o in valued],
         "label_origin": [o.label_origin for o in valued],
         "labeler": pa.array([o.labeler for o in valued], pa.string()),
-    }), [o.values for o in valued])
+    }), *_distinct_closures([o.values for o in valued]))
     for row, message in invalid.items():
         obs = valued[row]
         ctx.ledger.reject(CONFIG, obs.file, obs.line, message.split(":")[0], message,
@@ -784,7 +807,9 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation], fa
     kept = master.take(rows)
     row_of_key = np.full(n_keys, -1, np.int64)
     row_of_key[codes[rows]] = np.arange(len(rows))
-    kept.annotations = [observations[i] if (i := sole[c]) >= 0 else None for c in codes[rows].tolist()]
+    annotation = sole[codes[rows]]
+    with_annotation = np.flatnonzero(annotation >= 0)
+    kept.annotations[with_annotation] = [observations[i] for i in annotation[with_annotation].tolist()]
     # The copies: each Chinese observation under a plain row's key but its annotation, and each
     # English observation whose key is a plain row's translation.
     zh_row = row_of_key[code]
@@ -820,10 +845,10 @@ def _specific_source(copies: Iterable[Observation], default: str) -> str:
     return min(specific, key=Observation.rank).source if specific else default
 
 
-def _sources_of(rows: _MasterRows) -> list[str]:
+def _sources_of(rows: _MasterRows) -> np.ndarray:
     """Per plain row, the ``source`` its group publishes (:func:`_specific_source`; the row itself is
     ``master_table`` and a label's is ``unknown``, neither specific, so its copies decide)."""
-    sources = ["master_table"] * len(rows.key)
+    sources = np.full(len(rows.key), "master_table", object)
     bounds = np.searchsorted(rows.copy_rows, np.arange(len(rows.key) + 1)).tolist()
     for row in np.flatnonzero(np.diff(bounds)).tolist():
         sources[row] = _specific_source(rows.copies[bounds[row]:bounds[row + 1]], "master_table")
@@ -1039,7 +1064,7 @@ class _Kept:
         origin = [_ORIGIN_RANK[best.row["label_origin"]] for best, *_ in self.resolved]
         origin += [_ORIGIN_RANK["none" if a is None else a.label_origin] for a in self.plain.annotations]
         kind = [_ARTIFACT_RANK[o.kind] for o in kept] + [_ARTIFACT_RANK["master_table"]] * len(self.plain_ids)
-        files = [o.file for o in kept] + self.plain.files
+        files = [o.file for o in kept] + self.plain.files.tolist()
         names = {name: i for i, name in enumerate(sorted(set(files)))}
         lines = np.concatenate([np.array([o.line for o in kept], np.int64), self.plain.lines.astype(np.int64)])
         at = self.entries
@@ -1091,11 +1116,10 @@ def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Ta
     """The published rows of plain master rows, built from their columns."""
     n = len(ids)
     annotations = plain.annotations
-    closures, rows = _distinct_closures(plain.values)
-    which = pa.array(rows, pa.int64())
+    which = pa.array(plain.values)
 
     def values(tier: str) -> pa.Array:
-        return pa.array([getattr(c, tier) for c in closures], schema.field(tier).type).take(which)
+        return pa.array([getattr(c, tier) for c in plain.closures], schema.field(tier).type).take(which)
 
     id_column = pa.array(ids, pa.string())
     columns = {

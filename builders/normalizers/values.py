@@ -57,7 +57,15 @@ class ValueNormalizer:
 
     def columns(self, dimensions: pa.ChunkedArray | pa.Array, core_values: pa.ChunkedArray | pa.Array,
                 derived_values: pa.ChunkedArray | pa.Array) -> list[Closure | UnknownValueError]:
-        """Each row's closure (or the error :meth:`__call__` raises for it) from string columns.
+        """Each row's closure (or the error :meth:`__call__` raises for it) from string columns:
+        :meth:`codes`, one outcome per row."""
+        codes, outcomes = self.codes(dimensions, core_values, derived_values)
+        return [outcomes[i] for i in codes.tolist()]
+
+    def codes(self, dimensions: pa.ChunkedArray | pa.Array, core_values: pa.ChunkedArray | pa.Array,
+              derived_values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[Closure | UnknownValueError]]:
+        """Each row's outcome as an index into a list of outcomes: the closure of each distinct label
+        combination (the one :meth:`__call__` gives), then the outcome of each row with an unknown label.
 
         The cells are split by Arrow and each distinct label is looked up once; a row is then
         a bit set per tier, so a table of a quarter of a million rows costs one closure per
@@ -83,12 +91,13 @@ class ValueNormalizer:
         if len(new):
             closures.update(zip([keys[i] for i in new.tolist()],
                                 self.taxonomy.close_bits(*(bits[new] for bits in tier_bits)), strict=True))
-        outcomes = [None if code == _UNKNOWN else closures[key]
-                    for key, code in zip(keys, distinct.tolist(), strict=True)]
-        result = [outcomes[i] for i in which.tolist()]
-        for row in np.flatnonzero(unknown).tolist():
-            result[row] = self._row(arrays, row)
-        return result
+        outcomes: list = [None if code == _UNKNOWN else closures[key]
+                          for key, code in zip(keys, distinct.tolist(), strict=True)]
+        codes = which.astype(np.int64).reshape(-1)
+        unknown_rows = np.flatnonzero(unknown)
+        codes[unknown_rows] = np.arange(len(outcomes), len(outcomes) + len(unknown_rows))
+        outcomes += [self._row(arrays, row) for row in unknown_rows.tolist()]
+        return codes, outcomes
 
     def errors(self, dimensions: pa.ChunkedArray | pa.Array, core_values: pa.ChunkedArray | pa.Array,
                derived_values: pa.ChunkedArray | pa.Array) -> dict[int, UnknownValueError]:
