@@ -61,8 +61,8 @@ class BuildContext:
     """Per-config statistics for the report and the card (counts of repairs, conflicts, …)."""
     repairs: list[dict] = field(default_factory=list)
     """Raw rows whose labels were changed by normalization (hierarchy closure, contradictions)."""
-    rule_keys: tuple[list[str], list[str]] | None = None
-    """Dedup keys of each published rule's original and published text, in row order (set by ``rules``)."""
+    rule_keys: Callable[[], tuple[list[str], list[str]]] | None = None
+    """Lists the dedup keys of each published rule's original and published text, in row order (set by ``rules``)."""
     rule_aliases: dict[str, str] = field(default_factory=dict)
     """Dedup key of an original rule text folded into another rule after a rewrite → that rule's id."""
     num_proc: int = 1

@@ -7,6 +7,7 @@ or the original (pre-rewrite) text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import repeat
 
 import numpy as np
@@ -24,10 +25,10 @@ class RuleIndex:
     """
 
     def __init__(self, rules: pa.Table, aliases: dict[str, str] | None = None,
-                 keys: tuple[list[str], list[str]] | None = None) -> None:
+                 keys: Callable[[], tuple[list[str], list[str]]] | None = None) -> None:
         """``rules``: the rules table. ``aliases``: original texts (by key) of rules folded into
-        another after a rewrite → its id. ``keys``: the :func:`dedup_key` of each rule's original
-        text and of its published text (two lists), when known already."""
+        another after a rewrite → its id. ``keys``: lists the :func:`dedup_key` of each rule's
+        original text and of its published text (two lists), when known already."""
         self._rules, self._aliases, self._keys = rules, aliases or {}, keys
         self._by_key: dict[str, int] | None = None
         self._positions: dict[str, int] | None = None
@@ -36,7 +37,7 @@ class RuleIndex:
         """Texts :meth:`positions_of` has looked up → their positions."""
 
     def _index(self) -> dict[str, int]:
-        originals, published = self._keys or (
+        originals, published = self._keys() if self._keys else (
             [dedup_key(text) for text in self._rules.column("original_rule").to_pylist()],
             [dedup_key(text) for text in self._rules.column("rule").to_pylist()])
         # The first rule of a key wins, and an original text over a published one: dicts built back to front

@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -1187,6 +1187,18 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
     return plain, plain_ids, positions
 
 
+def _rule_keys(keys: list[tuple[str, str]], plain_keys: pa.Array,
+               order: np.ndarray) -> Callable[[], tuple[list[str], list[str]]]:
+    """The keys of the published rules (original, published) in table order, listed when first asked
+    for: only a build that links other configs to the rules needs them."""
+    def listed() -> tuple[list[str], list[str]]:
+        at = pa.array(order)
+        return tuple(pa.concat_arrays([pa.array([pair[side] for pair in keys], pa.string()), plain_keys]).take(at)
+                     .to_pylist() for side in (0, 1))
+
+    return listed
+
+
 def build(ctx: BuildContext) -> pa.Table:
     """Build the published rules, sorted by id, recording every raw row's outcome."""
     observations, facts, masters = read_observations(ctx)
@@ -1211,9 +1223,7 @@ def build(ctx: BuildContext) -> pa.Table:
     schema = features(CONFIG).arrow_schema
     table, order = sort_table(pa.concat_tables([rows_to_table(rows, schema), _plain_table(plain, plain_ids, schema)]),
                               "id")
-    plain_keys = plain.key.to_pylist()
-    ctx.rule_keys = (np.array([original for original, _ in keys] + plain_keys, object)[order].tolist(),
-                     np.array([published for _, published in keys] + plain_keys, object)[order].tolist())
+    ctx.rule_keys = _rule_keys(keys, plain.key, order)
     in_table_order = np.concatenate([np.array(positions, np.int64), plain_positions])[order].tolist()
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]
     stats["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])

@@ -215,7 +215,7 @@ def test_master_tables_read_first_leave_everything_in_reading_order(raw_tree):
     assert [files.index(r["file"]) for r in one.repairs] == sorted(files.index(r["file"]) for r in one.repairs)
     assert two.repairs == one.repairs and two.notes == one.notes
     assert two.results["rules"].to_pylist() == one.results["rules"].to_pylist()
-    assert two.ledger.entries() == one.ledger.entries() and two.rule_keys == one.rule_keys
+    assert two.ledger.entries() == one.ledger.entries() and two.rule_keys() == one.rule_keys()
 
 
 def test_prepared_rule_texts_are_the_row_functions_of_each_cell():
@@ -260,7 +260,7 @@ def test_rule_keys_handed_to_the_rule_index_are_the_dedup_keys_of_each_published
     ctx = collect(sample_raw_dir())
     rows = ctx.results["rules"].to_pylist()
     assert any(r["rewritten"] for r in rows) and any(r["original_rule"] != r["rule"] for r in rows)
-    assert ctx.rule_keys == ([dedup_key(r["original_rule"]) for r in rows], [dedup_key(r["rule"]) for r in rows])
+    assert ctx.rule_keys() == ([dedup_key(r["original_rule"]) for r in rows], [dedup_key(r["rule"]) for r in rows])
 
 
 def test_every_csv_kind_observed_column_wise_as_row_by_row(tmp_path):
@@ -338,7 +338,7 @@ def test_two_master_tables_column_wise_give_the_row_by_row_build(tmp_path, monke
     assert columnar.results["rules"].to_pylist() == by_rows.results["rules"].to_pylist()
     assert columnar.ledger.entries() == by_rows.ledger.entries()
     assert columnar.repairs == by_rows.repairs and columnar.notes == by_rows.notes
-    assert columnar.rule_keys == by_rows.rule_keys
+    assert columnar.rule_keys() == by_rows.rule_keys()
     folded = {(e.file, e.line) for e in columnar.ledger.entries("folded")}
     assert ("data_control/final2.csv", 2) in folded or ("data_control/final.csv", 7) in folded
 
@@ -419,7 +419,7 @@ def test_plain_master_rows_give_what_the_observation_path_gives(tmp_path, monkey
     assert fast.results["rules"].to_pylist() == reference.results["rules"].to_pylist()
     assert fast.ledger.entries() == reference.ledger.entries()
     assert fast.repairs == reference.repairs and fast.notes == reference.notes
-    assert fast.rule_keys == reference.rule_keys and fast.rule_aliases == reference.rule_aliases
+    assert fast.rule_keys() == reference.rule_keys() and fast.rule_aliases == reference.rule_aliases
     assert fast.near_duplicates == reference.near_duplicates
     by_text = {r["rule"]: r for r in fast.results["rules"].to_pylist()}
     first, second = "按时赴约是做人的基本美德和修养", "按时赴约是做人的基本美德与修养"
