@@ -7,7 +7,13 @@ text, before any rewrite), so it does not depend on row order, file names or lat
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
+import threading
 from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pyarrow as pa
 
 
 def stable_id(prefix: str, *parts: str) -> str:
@@ -47,3 +53,84 @@ def stable_ids_under(prefix: str, heads: Sequence[tuple[str, ...]], head_of: Ite
 def stable_ids_of_parts(prefix: str, rows: Iterable[tuple[str, ...]]) -> list[str]:
     """:func:`stable_id` of each tuple of one or more parts, the prefix hashed once (an id per model answer)."""
     return stable_ids(prefix, ("\x00".join(parts) for parts in rows))
+
+
+_HASHER = """
+import hashlib, sys
+raw = memoryview(sys.stdin.buffer.read())
+n, head = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:16], "little")
+base, tag = hashlib.sha256(raw[16:16 + head]), bytes(raw[16:16 + head]).split(b"\\x00")[0].decode() + "-"
+ends = raw[16 + head:24 + head + 8 * n].cast("q").tolist()
+data = raw[24 + head + 8 * n:].tobytes()
+out = []
+copy, append = base.copy, out.append
+for start, end in zip(ends, ends[1:]):
+    digest = copy()
+    digest.update(data[start:end])
+    append(digest.hexdigest()[:16])
+sys.stdout.buffer.write((tag + tag.join(out)).encode() if out else b"")
+"""
+"""The helper's program: :func:`stable_ids` of the keys it reads (count, hashed head, offsets, UTF-8 data)."""
+
+
+class BackgroundIds:
+    """:func:`stable_ids` of an Arrow column of keys, hashed by a helper Python process on another core.
+
+    ``hashlib`` holds the GIL for inputs this short, so no thread can hash beside the build;
+    the helper is a bare interpreter (it imports nothing of this package) and starts in
+    milliseconds. ``background=False``, or a helper that cannot start or fails, hashes in
+    this process when :meth:`result` is called: the ids are the same either way.
+    """
+
+    def __init__(self, prefix: str, keys: pa.Array, *, background: bool = True,
+                 interpreter: str | None = None) -> None:
+        if keys.null_count:
+            raise ValueError("keys must not be null")
+        self._prefix, self._keys = prefix, keys
+        self._ids: pa.Array | None = None
+        self._reply: list[bytes | None] = [None]
+        self._thread: threading.Thread | None = None
+        if background and len(keys):
+            try:
+                helper = subprocess.Popen([interpreter or sys.executable, "-I", "-S", "-c", _HASHER],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            except OSError:
+                return
+            self._thread = threading.Thread(target=self._talk, args=(helper,), daemon=True)
+            self._thread.start()
+
+    def _request(self) -> bytes:
+        """What the helper reads: the count of keys, the hashed head, the keys' offsets and their UTF-8 data."""
+        keys = self._keys
+        kind = np.int64 if pa.types.is_large_string(keys.type) else np.int32
+        offsets = np.frombuffer(keys.buffers()[1], kind)[keys.offset:keys.offset + len(keys) + 1].astype(np.int64)
+        data = keys.buffers()[2]
+        data = memoryview(data)[offsets[0]:offsets[-1]] if data is not None else b""
+        head = f"{self._prefix}\x00".encode()
+        return b"".join([len(keys).to_bytes(8, "little"), len(head).to_bytes(8, "little"), head,
+                         (offsets - offsets[0]).astype("<i8").tobytes(), data])
+
+    def _talk(self, helper: subprocess.Popen) -> None:
+        try:
+            out, _ = helper.communicate(self._request())
+        except OSError:
+            helper.kill()
+            return
+        self._reply[0] = out if helper.returncode == 0 else None
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def result(self) -> pa.Array:
+        """The ids, one per key, as a string array."""
+        if self._ids is None:
+            n, width = len(self._keys), len(self._prefix) + 17
+            if self._thread is not None:
+                self._thread.join()
+            out = self._reply[0]
+            if out is not None and len(out) == n * width:
+                offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int32) * width).tobytes())
+                self._ids = pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(out)])
+            else:
+                self._ids = pa.array(stable_ids(self._prefix, self._keys.to_pylist()), pa.string())
+        return self._ids

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from builders.context import BuildContext
 from builders.dedup import group_exact, keep_best
-from builders.ids import stable_id, stable_ids
+from builders.ids import BackgroundIds, stable_id, stable_ids
 from builders.near_dedup import BackgroundClusters, find_clusters
 from builders.normalizers.text import (
     clean_key,
@@ -279,13 +279,17 @@ class _MasterRows:
     where its group is in reading order (:attr:`_Resolved.seq`)."""
     sources: np.ndarray
     """Per row (objects), the published ``source``: its most specific copy's (:func:`_resolve_copies`)."""
+    hashed: list[BackgroundIds]
+    """The ids of the keys of each master table read (all its rows), hashed while the build goes on."""
+    hashed_rows: np.ndarray
+    """Per row, its position in the ids of :attr:`hashed`, one after the other."""
 
     @classmethod
     def empty(cls) -> _MasterRows:
         nothing = pa.array([], pa.string())
         return cls(np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0, np.int64), nothing, nothing,
                    np.zeros(0, bool), nothing, np.zeros(0, np.int64), [], np.zeros(0, object), [],
-                   np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object))
+                   np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object), [], np.zeros(0, np.int64))
 
     @classmethod
     def concat(cls, parts: list[_MasterRows]) -> _MasterRows:
@@ -305,7 +309,10 @@ class _MasterRows:
                    np.concatenate([p.annotations for p in parts]), [c for p in parts for c in p.copies],
                    np.concatenate([p.copy_rows + offset for p, offset in zip(
                        parts, offsets([len(p.key) for p in parts]), strict=True)]),
-                   np.concatenate([p.first for p in parts]), np.concatenate([p.sources for p in parts]))
+                   np.concatenate([p.first for p in parts]), np.concatenate([p.sources for p in parts]),
+                   [h for p in parts for h in p.hashed],
+                   np.concatenate([p.hashed_rows + offset for p, offset in zip(
+                       parts, offsets([sum(len(h) for h in p.hashed) for p in parts]), strict=True)]))
 
     def observations(self, rows: np.ndarray, en_keys: pa.Array | None = None) -> list[Observation]:
         """The given rows as observations (rows that go through the build one by one); ``en_keys``:
@@ -323,7 +330,13 @@ class _MasterRows:
         return _MasterRows(self.files[rows], self.lines[rows], self.seq[rows], self.text.take(rows),
                            self.key.take(rows), self.zh[rows], self.text_en.take(rows), self.values[rows],
                            self.closures, self.annotations[rows], *self._copies_of(rows), self.first[rows],
-                           self.sources[rows])
+                           self.sources[rows], self.hashed, self.hashed_rows[rows])
+
+    def ids(self) -> list[str]:
+        """Each row's id: :func:`rule_id` of its text, the hash of its key."""
+        if not len(self.hashed_rows):
+            return []
+        return pa.concat_arrays([h.result() for h in self.hashed]).take(pa.array(self.hashed_rows)).to_pylist()
 
     def _copies_of(self, rows: np.ndarray) -> tuple[list[Observation], np.ndarray]:
         """The copies of the given rows, numbered as in :meth:`take`."""
@@ -359,13 +372,16 @@ class _MasterRows:
         yield from zip(self.copies, [ids[row] for row in self.copy_rows.tolist()], strict=True)
 
 
-def _master_texts(table: pa.Table) -> tuple[pa.Array, pa.Array, np.ndarray, pa.Array]:
-    """A master table's cleaned rule texts, their dedup keys, whether each is Chinese, and the
-    cleaned translations (``None`` for none): Arrow work, so it can run in a thread."""
+def _master_texts(table: pa.Table, hash_ids: bool) -> tuple[pa.Array, pa.Array, BackgroundIds, np.ndarray, pa.Array]:
+    """A master table's cleaned rule texts, their dedup keys and the ids they give (hashed in a helper
+    process as soon as the keys are known, if ``hash_ids``), whether each is Chinese, and the cleaned
+    translations (``None`` for none): Arrow work, so it can run in a thread."""
     texts = clean_text_column(strip_rot_prefix_column(table.column("rot")))
+    keys = clean_key_column(texts)
+    ids = BackgroundIds("rule", keys, background=hash_ids)
     english = clean_text_column(table.column("translate"))
     english = pc.if_else(pc.equal(pc.binary_length(english), 0), pa.scalar(None, pa.string()), english)
-    return texts, clean_key_column(texts), has_cjk_column(texts), english
+    return texts, keys, ids, has_cjk_column(texts), english
 
 
 def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator: TableValidator, file: str,
@@ -376,9 +392,9 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     lines = columns.lines
     raw = table.column("rot")
     with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow cleans the texts while Python closes the values
-        cleaning = pool.submit(_master_texts, table)
+        cleaning = pool.submit(_master_texts, table, ctx.num_proc > 1)
         codes, outcomes = _value_codes(normalize, table, _VALUE_COLUMNS["master_table"])
-        texts, keys, zh, english = cleaning.result()
+        texts, keys, ids, zh, english = cleaning.result()
     empty = pc.equal(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
     failed = empty | np.array([isinstance(o, _Reject) for o in outcomes], bool)[codes]
     for i in np.flatnonzero(failed).tolist():
@@ -395,7 +411,7 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     n = len(texts)
     master = _MasterRows(np.full(n, file, object), lines[rows], seqs, texts, keys.take(rows), zh[rows], english,
                          values, closures, np.full(n, None, object), [], np.zeros(0, np.int64), seqs.copy(),
-                         np.full(n, "master_table", object))
+                         np.full(n, "master_table", object), [ids], rows)
     repaired = np.array([bool(c.added or c.dropped) for c in closures], bool)[values]
     for line, value in zip(master.lines[repaired].tolist(), values[repaired].tolist(), strict=True):
         _record_repair(ctx, file, line, closures[value])
@@ -1047,7 +1063,7 @@ class _Kept:
     @classmethod
     def of(cls, resolved: list[tuple[_Resolved, list[_Resolved], int]], plain: _MasterRows) -> _Kept:
         seqs = np.concatenate([np.array([seq for *_, seq in resolved], np.int64), plain.first])
-        return cls(resolved, plain, stable_ids("rule", plain.key.to_pylist()), np.argsort(seqs, kind="stable"))
+        return cls(resolved, plain, plain.ids(), np.argsort(seqs, kind="stable"))
 
     def ids(self) -> list[str]:
         """Each kept rule's id, in reading order."""

@@ -1,6 +1,10 @@
 import random
+import shutil
 
-from builders.ids import stable_id, stable_ids, stable_ids_of_parts, stable_ids_under
+import pyarrow as pa
+import pytest
+
+from builders.ids import BackgroundIds, stable_id, stable_ids, stable_ids_of_parts, stable_ids_under
 
 
 def test_stable_id_is_a_prefix_and_sixteen_hex_digits_of_the_parts():
@@ -22,3 +26,25 @@ def test_batched_ids_are_those_of_stable_id():
     assert stable_ids_under("dilemma", heads, [], []) == []
     parts = [("dilemma-0123456789abcdef", "gpt-4o", "1"), ("场景", "", "5"), ("a\x00b",), ("", "")]
     assert stable_ids_of_parts("eval", parts) == [stable_id("eval", *p) for p in parts]
+
+
+def test_background_ids_are_those_of_stable_ids_whoever_hashes_them():
+    pick = random.Random(5)
+    keys = ["", "a", "尊重", "x\x00y", "ＡＩ说"] + [
+        "".join(pick.choice("的地得是不人心。，ab ") for _ in range(pick.randrange(0, 40))) for _ in range(2000)]
+    column = pa.array(keys, pa.string())
+    sliced = column.slice(3, 1500)
+    expected = stable_ids("rule", keys)
+    assert BackgroundIds("rule", column).result().to_pylist() == expected  # the helper process
+    assert BackgroundIds("rule", column, background=False).result().to_pylist() == expected
+    assert BackgroundIds("rule", sliced).result().to_pylist() == expected[3:1503]
+    assert BackgroundIds("rule", pa.array(keys, pa.large_string())).result().to_pylist() == expected
+    assert BackgroundIds("rule", pa.array([], pa.string())).result().to_pylist() == []
+    # A helper that cannot start, or that fails, leaves the hashing to this process.
+    assert BackgroundIds("rule", sliced, interpreter="/nonexistent/python").result().to_pylist() == expected[3:1503]
+    assert BackgroundIds("rule", sliced, interpreter=shutil.which("false")).result().to_pylist() == expected[3:1503]
+
+
+def test_background_ids_refuse_null_keys():
+    with pytest.raises(ValueError, match="null"):
+        BackgroundIds("rule", pa.array(["a", None]))
