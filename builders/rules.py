@@ -372,16 +372,19 @@ class _MasterRows:
         yield from zip(self.copies, [ids[row] for row in self.copy_rows.tolist()], strict=True)
 
 
-def _master_texts(table: pa.Table, hash_ids: bool) -> tuple[pa.Array, pa.Array, BackgroundIds, np.ndarray, pa.Array]:
+def _master_texts(table: pa.Table, hash_ids: bool) -> tuple[pa.Array, pa.Array, BackgroundIds, np.ndarray]:
     """A master table's cleaned rule texts, their dedup keys and the ids they give (hashed in a helper
-    process as soon as the keys are known, if ``hash_ids``), whether each is Chinese, and the cleaned
-    translations (``None`` for none): Arrow work, so it can run in a thread."""
+    process as soon as the keys are known, if ``hash_ids``), and whether each is Chinese: Arrow work,
+    so it can run in a thread."""
     texts = clean_text_column(strip_rot_prefix_column(table.column("rot")))
     keys = clean_key_column(texts)
-    ids = BackgroundIds("rule", keys, background=hash_ids)
+    return texts, keys, BackgroundIds("rule", keys, background=hash_ids), has_cjk_column(texts)
+
+
+def _master_translations(table: pa.Table) -> pa.Array:
+    """A master table's cleaned translations (``None`` for none)."""
     english = clean_text_column(table.column("translate"))
-    english = pc.if_else(pc.equal(pc.binary_length(english), 0), pa.scalar(None, pa.string()), english)
-    return texts, keys, ids, has_cjk_column(texts), english
+    return pc.if_else(pc.equal(pc.binary_length(english), 0), pa.scalar(None, pa.string()), english)
 
 
 def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator: TableValidator, file: str,
@@ -394,7 +397,8 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow cleans the texts while Python closes the values
         cleaning = pool.submit(_master_texts, table, ctx.num_proc > 1)
         codes, outcomes = _value_codes(normalize, table, _VALUE_COLUMNS["master_table"])
-        texts, keys, ids, zh, english = cleaning.result()
+        english = _master_translations(table)
+        texts, keys, ids, zh = cleaning.result()
     empty = pc.equal(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
     failed = empty | np.array([isinstance(o, _Reject) for o in outcomes], bool)[codes]
     for i in np.flatnonzero(failed).tolist():

@@ -81,11 +81,15 @@ _NEEDS_CLEANING = "^ | $|  |" + re2_char_class(
     WHITESPACE.replace(" ", "") + "".join(map(chr, _FULLWIDTH_ASCII)))
 """A text :func:`clean_text` changes: a space at an end, two spaces, other whitespace, or a
 full-width character it halves."""
-_KEY_SAFE = ("^[\\x{20}-\\x{7e}\\x{3400}-\\x{4dbf}\\x{4e00}-\\x{9fff}\\x{3001}-\\x{303f}"
-             "\\x{2010}-\\x{2027}\\x{2030}-\\x{205e}\\x{ff01}-\\x{ff0f}\\x{ff1a}-\\x{ff20}"
-             "\\x{ff3b}-\\x{ff40}\\x{ff5b}-\\x{ff65}]*$")
+_KEY_SAFE_CHARS = ("\\x{20}-\\x{7e}\\x{3400}-\\x{4dbf}\\x{4e00}-\\x{9fff}\\x{3001}-\\x{303f}"
+                   "\\x{2010}-\\x{2027}\\x{2030}-\\x{205e}\\x{ff01}-\\x{ff0f}\\x{ff1a}-\\x{ff20}"
+                   "\\x{ff3b}-\\x{ff40}\\x{ff5b}-\\x{ff65}")
+_KEY_SAFE = f"^[{_KEY_SAFE_CHARS}]*$"
 """Texts whose only cased letters are ASCII (so ``casefold`` is ``lower``): their key is
 computed by Arrow; any other text's by :func:`clean_key`."""
+_KEY_PLAIN = f"{_NEEDS_KEY_MAPPING.pattern}|[^{_KEY_SAFE_CHARS}]"
+"""A text whose key is not simply its lower case without the trailing stop: it has a mark to
+map, or is not :data:`_KEY_SAFE`."""
 
 
 def string_cells(array: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -133,19 +137,36 @@ def clean_text_column(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     return _patched(array, array, np.flatnonzero(translated.to_numpy(zero_copy_only=False)), clean_text)
 
 
+def _utf8_bytes(array: pa.Array) -> bytes:
+    """The UTF-8 bytes of a string array's cells, one after the other: a mark is in one of the
+    cells exactly when it is in these bytes (a cell ends on a character)."""
+    if not len(array) or array.buffers()[2] is None:
+        return b""
+    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    bounds = np.frombuffer(array.buffers()[1], kind)[[array.offset, array.offset + len(array)]].tolist()
+    return memoryview(array.buffers()[2])[bounds[0]:bounds[1]].tobytes()
+
+
 def clean_key_column(cleaned: pa.Array | pa.ChunkedArray) -> pa.Array:
     """:func:`clean_key` of every cell of texts that went through :func:`clean_text`."""
     cleaned = string_cells(cleaned)
-    safe = pc.match_substring_regex(cleaned, _KEY_SAFE)
-    key = pc.utf8_lower(cleaned)
-    marked = pc.and_(safe, pc.match_substring_regex(cleaned, _NEEDS_KEY_MAPPING.pattern))
-    if pc.any(marked).as_py():
-        mapped = key.filter(marked)
-        for mark, replacement in _KEY_REPLACEMENTS:
+    key = pc.utf8_rtrim(pc.utf8_lower(cleaned), characters=_KEY_TRAILING)
+    flagged = np.flatnonzero(pc.match_substring_regex(cleaned, _KEY_PLAIN).to_numpy(zero_copy_only=False))
+    if not len(flagged):  # one scan of every text, then the few flagged ones looked at closer
+        return key
+    texts = cleaned.take(flagged)
+    safe = pc.match_substring_regex(texts, _KEY_SAFE)
+    marked = pc.and_(safe, pc.match_substring_regex(texts, _NEEDS_KEY_MAPPING.pattern))
+    mapped = pc.utf8_lower(texts.filter(marked))
+    present = _utf8_bytes(mapped)  # a replacement is itself no mark: what is present is known up front
+    for mark, replacement in _KEY_REPLACEMENTS:
+        if mark.encode() in present:
             mapped = pc.replace_substring(mapped, mark, replacement)
-        key = pc.replace_with_mask(key, marked, mapped)
-    key = pc.utf8_rtrim(key, characters=_KEY_TRAILING)
-    return _patched(key, cleaned, np.flatnonzero(~safe.to_numpy(zero_copy_only=False)), clean_key)
+    fixed = pc.replace_with_mask(key.take(flagged), marked, pc.utf8_rtrim(mapped, characters=_KEY_TRAILING))
+    mask = np.zeros(len(key), bool)
+    mask[flagged] = True
+    key = pc.replace_with_mask(key, pa.array(mask), fixed)
+    return _patched(key, cleaned, flagged[~safe.to_numpy(zero_copy_only=False)], clean_key)
 
 
 def has_cjk_column(array: pa.Array | pa.ChunkedArray) -> np.ndarray:

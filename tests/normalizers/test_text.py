@@ -64,6 +64,7 @@ def test_column_forms_give_each_rows_result():
     cleaned = clean_text_column(column).to_pylist()
     assert cleaned == [clean_text(t) for t in texts] + [""]
     assert clean_key_column(pa.array(cleaned)).to_pylist() == [clean_key(t) for t in cleaned]
+    assert clean_key_column(pa.array(cleaned).slice(7)).to_pylist() == [clean_key(t) for t in cleaned[7:]]
     assert has_cjk_column(pa.array(cleaned)).tolist() == [has_cjk(t) for t in cleaned]
     assert strip_rot_prefix_column(column).to_pylist() == [strip_rot_prefix(t) for t in texts] + [None]
 
