@@ -1135,8 +1135,17 @@ def _mark_near_duplicates(ctx: BuildContext, kept_ids: list[str], clusters: list
 def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Table:
     """The published rows of plain master rows, built from their columns."""
     n = len(ids)
-    annotations = plain.annotations
+    at = np.flatnonzero(np.fromiter((a is not None for a in plain.annotations), bool, n))
+    annotations = [plain.annotations[i] for i in at.tolist()]
     which = pa.array(plain.values)
+
+    def annotated(field: str, default: object) -> pa.Array:
+        """Each row's annotation's ``field`` (``default`` without one), through the few distinct values."""
+        given = [getattr(a, field) for a in annotations]
+        distinct = [default, *dict.fromkeys(v for v in given if v != default)]
+        codes = np.zeros(n, np.int32)
+        codes[at] = [distinct.index(v) for v in given]
+        return pa.array(distinct, schema.field(field).type).take(pa.array(codes))
 
     def values(tier: str) -> pa.Array:
         return pa.array([getattr(c, tier) for c in plain.closures], schema.field(tier).type).take(which)
@@ -1146,9 +1155,8 @@ def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Ta
         "id": id_column, "rule": plain.text, "rule_en": plain.text_en, "original_rule": plain.text,
         "rewritten": pa.repeat(False, n), **{tier: values(tier) for tier in TIERS},
         "source": pa.array(plain.sources, pa.string()),
-        "label": pa.array([None if a is None else a.label for a in annotations], schema.field("label").type),
-        "label_origin": pa.array(["none" if a is None else a.label_origin for a in annotations], pa.string()),
-        "labeler": pa.array([None if a is None else a.labeler for a in annotations], pa.string()),
+        "label": annotated("label", None), "label_origin": annotated("label_origin", "none"),
+        "labeler": annotated("labeler", None),
         "cluster_id": id_column,
     }
     return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
