@@ -332,11 +332,11 @@ class _MasterRows:
                            self.closures, self.annotations[rows], *self._copies_of(rows), self.first[rows],
                            self.sources[rows], self.hashed, self.hashed_rows[rows])
 
-    def ids(self) -> list[str]:
+    def ids(self) -> pa.Array:
         """Each row's id: :func:`rule_id` of its text, the hash of its key."""
         if not len(self.hashed_rows):
-            return []
-        return pa.concat_arrays([h.result() for h in self.hashed]).take(pa.array(self.hashed_rows)).to_pylist()
+            return pa.array([], pa.string())
+        return pa.concat_arrays([h.result() for h in self.hashed]).take(pa.array(self.hashed_rows))
 
     def _copies_of(self, rows: np.ndarray) -> tuple[list[Observation], np.ndarray]:
         """The copies of the given rows, numbered as in :meth:`take`."""
@@ -1062,12 +1062,21 @@ class _Kept:
     resolved: list[tuple[_Resolved, list[_Resolved], int]]
     plain: _MasterRows
     plain_ids: list[str]
+    plain_id_array: pa.Array
+    """:attr:`plain_ids` as Arrow holds them."""
     entries: np.ndarray
 
     @classmethod
     def of(cls, resolved: list[tuple[_Resolved, list[_Resolved], int]], plain: _MasterRows) -> _Kept:
         seqs = np.concatenate([np.array([seq for *_, seq in resolved], np.int64), plain.first])
-        return cls(resolved, plain, plain.ids(), np.argsort(seqs, kind="stable"))
+        ids = plain.ids()
+        return cls(resolved, plain, ids.to_pylist(), ids, np.argsort(seqs, kind="stable"))
+
+    def id_order(self) -> pa.Array:
+        """The sort indices of the ids of the resolved rules, then of the plain rows: the order of the
+        rules table when every kept rule is published (near-duplicates not folded)."""
+        resolved = pa.array([best.row["id"] for best, *_ in self.resolved], pa.string())
+        return pc.sort_indices(pa.concat_arrays([resolved, self.plain_id_array]))
 
     def ids(self) -> list[str]:
         """Each kept rule's id, in reading order."""
@@ -1246,11 +1255,13 @@ def build(ctx: BuildContext) -> pa.Table:
     representatives = np.asarray(clusters if fold_near and clusters is not None else range(len(kept_ids)))
     position_of = np.empty(len(kept.entries), np.int64)
     position_of[kept.entries] = np.arange(len(kept.entries))
-    rows, keys, positions = _publish_resolved(ctx, kept, kept_ids, representatives, position_of)
-    plain, plain_ids, plain_positions = _publish_plain(ctx, kept, kept_ids, representatives, position_of)
-    schema = features(CONFIG).arrow_schema
-    table, order = sort_table(pa.concat_tables([rows_to_table(rows, schema), _plain_table(plain, plain_ids, schema)]),
-                              "id")
+    with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow sorts the ids while Python records the outcomes
+        presorted = None if fold_near else pool.submit(kept.id_order)
+        rows, keys, positions = _publish_resolved(ctx, kept, kept_ids, representatives, position_of)
+        plain, plain_ids, plain_positions = _publish_plain(ctx, kept, kept_ids, representatives, position_of)
+        schema = features(CONFIG).arrow_schema
+        table = pa.concat_tables([rows_to_table(rows, schema), _plain_table(plain, plain_ids, schema)])
+        table, order = sort_table(table, "id", order=presorted.result() if presorted else None)
     ctx.rule_keys = _rule_keys(keys, plain.key, order)
     in_table_order = np.concatenate([np.array(positions, np.int64), plain_positions])[order].tolist()
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]

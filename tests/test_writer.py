@@ -40,3 +40,11 @@ def test_sorted_table_is_the_same_whether_columns_share_their_data_or_not():
     (got, order), (expected, expected_order) = sort_table(shared, "id"), sort_table(copied, "id")
     assert got.equals(expected) and got.nbytes == expected.nbytes and order.tolist() == expected_order.tolist()
     assert got.column("rule").to_pylist() == ["一", "三", "五", "九"] and got.column("other").to_pylist()[2] == "五"
+
+
+def test_sorted_table_takes_an_order_computed_beforehand():
+    table = pa.table({"id": ["c", "a", "b"], "rule": ["三", "一", "二"]})
+    got, order = sort_table(table, "id", order=pa.array([1, 2, 0]))
+    assert (got, order.tolist()) == (sort_table(table, "id")[0], [1, 2, 0])
+    with pytest.raises(ValueError, match="an order of 2 rows for a table of 3"):
+        sort_table(table, "id", order=pa.array([1, 2]))
