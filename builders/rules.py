@@ -1144,7 +1144,7 @@ def _mark_near_duplicates(ctx: BuildContext, kept_ids: list[str], clusters: list
 def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Table:
     """The published rows of plain master rows, built from their columns."""
     n = len(ids)
-    at = np.flatnonzero(np.fromiter((a is not None for a in plain.annotations), bool, n))
+    at = np.flatnonzero(np.not_equal(plain.annotations, None))
     annotations = [plain.annotations[i] for i in at.tolist()]
     which = pa.array(plain.values)
 
