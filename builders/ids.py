@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def stable_id(prefix: str, *parts: str) -> str:
@@ -134,3 +135,25 @@ class BackgroundIds:
             else:
                 self._ids = pa.array(stable_ids(self._prefix, self._keys.to_pylist()), pa.string())
         return self._ids
+
+
+_HEX_VALUE = np.full(256, 16, np.uint8)
+_HEX_VALUE[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=np.uint8)
+
+
+def sort_indices(ids: pa.Array) -> np.ndarray:
+    """``pyarrow.compute.sort_indices`` of a column of ids, a few times faster when they are
+    :func:`stable_id` s of one prefix: those sort as the integers their 16 hex digits spell."""
+    n, kind = len(ids), np.int64 if pa.types.is_large_string(ids.type) else np.int32
+    if not n or ids.null_count or not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+        return pc.sort_indices(ids).to_numpy()
+    offsets = np.frombuffer(ids.buffers()[1], kind)[ids.offset:ids.offset + n + 1]
+    width = int(offsets[1] - offsets[0])
+    if width < 17 or int(offsets[-1] - offsets[0]) != n * width or (np.diff(offsets) != width).any():
+        return pc.sort_indices(ids).to_numpy()
+    cells = np.frombuffer(ids.buffers()[2], np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
+    digits = _HEX_VALUE[cells[:, width - 16:]]
+    if (cells[:, :width - 16] != cells[0, :width - 16]).any() or (digits > 15).any():
+        return pc.sort_indices(ids).to_numpy()
+    number = ((digits[:, 0::2] << 4) | digits[:, 1::2]).view(">u8").ravel()  # the digits as big-endian bytes
+    return np.argsort(number.astype(np.uint64), kind="stable")

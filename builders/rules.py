@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from builders.context import BuildContext
 from builders.dedup import group_exact, keep_best
-from builders.ids import BackgroundIds, stable_id, stable_ids
+from builders.ids import BackgroundIds, sort_indices, stable_id, stable_ids
 from builders.near_dedup import BackgroundClusters, find_clusters
 from builders.normalizers.text import (
     clean_key,
@@ -1072,11 +1072,11 @@ class _Kept:
         ids = plain.ids()
         return cls(resolved, plain, ids.to_pylist(), ids, np.argsort(seqs, kind="stable"))
 
-    def id_order(self) -> pa.Array:
+    def id_order(self) -> np.ndarray:
         """The sort indices of the ids of the resolved rules, then of the plain rows: the order of the
         rules table when every kept rule is published (near-duplicates not folded)."""
         resolved = pa.array([best.row["id"] for best, *_ in self.resolved], pa.string())
-        return pc.sort_indices(pa.concat_arrays([resolved, self.plain_id_array]))
+        return sort_indices(pa.concat_arrays([resolved, self.plain_id_array]))
 
     def ids(self) -> list[str]:
         """Each kept rule's id, in reading order."""
@@ -1252,7 +1252,7 @@ def build(ctx: BuildContext) -> pa.Table:
     kept_ids = kept.ids()
     clusters = _near_duplicate_clusters(ctx, kept)
     fold_near = ctx.settings.near_dup.mode == "fold"
-    representatives = np.asarray(clusters if fold_near and clusters is not None else range(len(kept_ids)))
+    representatives = np.asarray(clusters) if fold_near and clusters is not None else np.arange(len(kept_ids))
     position_of = np.empty(len(kept.entries), np.int64)
     position_of[kept.entries] = np.arange(len(kept.entries))
     with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow sorts the ids while Python records the outcomes

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from builders.ids import sort_indices
 
 
 def _column(values: list, type_: pa.DataType) -> pa.Array:
@@ -65,18 +66,20 @@ def single_chunk(column: pa.ChunkedArray) -> pa.Array:
     return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
 
 
-def sort_table(table: pa.Table, column: str, order: pa.Array | None = None) -> tuple[pa.Table, np.ndarray]:
+def sort_table(table: pa.Table, column: str, order: pa.Array | np.ndarray | None = None
+               ) -> tuple[pa.Table, np.ndarray]:
     """The table sorted by a column of distinct values, and the row order (Python's sort order).
-    ``order``: that column's ``sort_indices``, when computed already (beside other work, say).
+    ``order``: that column's sort indices, when computed already (beside other work, say).
 
     ``take`` gives every column a validity bitmap, even without nulls; those are dropped so
     the sorted table is the same, down to ``nbytes`` (which the card reports), as one made
     from rows that were already sorted.
     """
     if order is None:
-        order = pc.sort_indices(table.column(column))
+        order = sort_indices(single_chunk(table.column(column)))
     elif len(order) != table.num_rows:
         raise ValueError(f"an order of {len(order)} rows for a table of {table.num_rows}")
+    order = pa.array(order) if isinstance(order, np.ndarray) else order
 
     def sorted_column(column: pa.ChunkedArray) -> pa.Array:
         return without_validity(single_chunk(column.take(order)))

@@ -2,9 +2,10 @@ import random
 import shutil
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
-from builders.ids import BackgroundIds, stable_id, stable_ids, stable_ids_of_parts, stable_ids_under
+from builders.ids import BackgroundIds, sort_indices, stable_id, stable_ids, stable_ids_of_parts, stable_ids_under
 
 
 def test_stable_id_is_a_prefix_and_sixteen_hex_digits_of_the_parts():
@@ -48,3 +49,21 @@ def test_background_ids_are_those_of_stable_ids_whoever_hashes_them():
 def test_background_ids_refuse_null_keys():
     with pytest.raises(ValueError, match="null"):
         BackgroundIds("rule", pa.array(["a", None]))
+
+
+def test_sort_indices_of_ids_are_arrows_whatever_the_column_holds():
+    pick = random.Random(9)
+    ids = stable_ids("rule", [str(i) for i in range(3000)]) + ["rule-0000000000000000", "rule-ffffffffffffffff"]
+    columns = [
+        ids, ids[:1], ids + ids[:50],  # ties keep their order
+        ids[:-1] + ["rule-FFFFFFFFFFFFFFFF"], ids[:-1] + ["rulf-0000000000000000"],  # not all lowercase hex, two heads
+        ids + ["rule-0"], ["b", "a", "c"], [], ids[:10] + [None],
+        [f"{pick.choice('ab')}{pick.randrange(10**15, 10**16)}ab" for _ in range(500)],  # hex tail, other digits
+    ]
+    for column in columns:
+        array = pa.array(column, pa.string())
+        assert sort_indices(array).tolist() == pc.sort_indices(array).to_numpy().tolist(), column[:3]
+    array = pa.array(ids, pa.string()).slice(100, 2000)
+    assert sort_indices(array).tolist() == pc.sort_indices(array).to_numpy().tolist()
+    large = pa.array(ids, pa.large_string())
+    assert sort_indices(large).tolist() == pc.sort_indices(large).to_numpy().tolist()
