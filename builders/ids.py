@@ -16,6 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from builders.normalizers.text import string_offsets
+
 
 def stable_id(prefix: str, *parts: str) -> str:
     """``{prefix}-`` + 16 hex digits of SHA-256 over the parts (NUL-separated)."""
@@ -103,8 +105,7 @@ class BackgroundIds:
     def _request(self) -> bytes:
         """What the helper reads: the count of keys, the hashed head, the keys' offsets and their UTF-8 data."""
         keys = self._keys
-        kind = np.int64 if pa.types.is_large_string(keys.type) else np.int32
-        offsets = np.frombuffer(keys.buffers()[1], kind)[keys.offset:keys.offset + len(keys) + 1].astype(np.int64)
+        offsets = string_offsets(keys).astype(np.int64)
         data = keys.buffers()[2]
         data = memoryview(data)[offsets[0]:offsets[-1]] if data is not None else b""
         head = f"{self._prefix}\x00".encode()
@@ -144,10 +145,10 @@ _HEX_VALUE[np.frombuffer(b"0123456789abcdef", np.uint8)] = np.arange(16, dtype=n
 def sort_indices(ids: pa.Array) -> np.ndarray:
     """``pyarrow.compute.sort_indices`` of a column of ids, a few times faster when they are
     :func:`stable_id` s of one prefix: those sort as the integers their 16 hex digits spell."""
-    n, kind = len(ids), np.int64 if pa.types.is_large_string(ids.type) else np.int32
+    n = len(ids)
     if not n or ids.null_count or not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
         return pc.sort_indices(ids).to_numpy()
-    offsets = np.frombuffer(ids.buffers()[1], kind)[ids.offset:ids.offset + n + 1]
+    offsets = string_offsets(ids)
     width = int(offsets[1] - offsets[0])
     if width < 17 or int(offsets[-1] - offsets[0]) != n * width or (np.diff(offsets) != width).any():
         return pc.sort_indices(ids).to_numpy()

@@ -100,14 +100,25 @@ def string_cells(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     return array.fill_null("") if array.null_count else array
 
 
+def string_offsets(array: pa.Array) -> np.ndarray:
+    """Where each cell of a string (or large string) array starts in its data buffer, and where
+    the last one ends: ``len(array) + 1`` offsets, read from Arrow's buffer without a copy."""
+    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    return np.frombuffer(array.buffers()[1], kind)[array.offset:array.offset + len(array) + 1]
+
+
+def _replaced(target: pa.Array, rows: np.ndarray, fixed: pa.Array) -> pa.Array:
+    """``target`` with its given rows (ascending) replaced by ``fixed``, in order."""
+    mask = np.zeros(len(target), bool)
+    mask[rows] = True
+    return pc.replace_with_mask(target, pa.array(mask), fixed)
+
+
 def _patched(target: pa.Array, source: pa.Array, rows: np.ndarray, function) -> pa.Array:
     """``target`` with its given rows replaced by ``function`` of the same rows of ``source``."""
     if not len(rows):
         return target
-    fixed = pa.array([function(text) for text in source.take(rows).to_pylist()], pa.string())
-    mask = np.zeros(len(target), bool)
-    mask[rows] = True
-    return pc.replace_with_mask(target, pa.array(mask), fixed)
+    return _replaced(target, rows, pa.array([function(text) for text in source.take(rows).to_pylist()], pa.string()))
 
 
 _TRANSLATED = re2_char_class("".join(chr(code) for code in _FULLWIDTH_ASCII if not chr(code).isspace()))
@@ -142,9 +153,8 @@ def _utf8_bytes(array: pa.Array) -> bytes:
     cells exactly when it is in these bytes (a cell ends on a character)."""
     if not len(array) or array.buffers()[2] is None:
         return b""
-    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    bounds = np.frombuffer(array.buffers()[1], kind)[[array.offset, array.offset + len(array)]].tolist()
-    return memoryview(array.buffers()[2])[bounds[0]:bounds[1]].tobytes()
+    offsets = string_offsets(array)
+    return memoryview(array.buffers()[2])[offsets[0]:offsets[-1]].tobytes()
 
 
 def clean_key_column(cleaned: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -163,9 +173,7 @@ def clean_key_column(cleaned: pa.Array | pa.ChunkedArray) -> pa.Array:
         if mark.encode() in present:
             mapped = pc.replace_substring(mapped, mark, replacement)
     fixed = pc.replace_with_mask(key.take(flagged), marked, pc.utf8_rtrim(mapped, characters=_KEY_TRAILING))
-    mask = np.zeros(len(key), bool)
-    mask[flagged] = True
-    key = pc.replace_with_mask(key, pa.array(mask), fixed)
+    key = _replaced(key, flagged, fixed)
     return _patched(key, cleaned, flagged[~safe.to_numpy(zero_copy_only=False)], clean_key)
 
 
