@@ -7,11 +7,13 @@ compression, no timestamps), so a publish can skip every shard that did not chan
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builders.ids import sort_indices
@@ -106,9 +108,37 @@ def shard_paths(config: str, split: str, num_shards: int) -> list[str]:
     ]
 
 
-def _write_shard(table: pa.Table, target: Path, row_group_rows: int) -> None:
+def _leaves(array: pa.Array, path: str) -> Iterator[tuple[str, pa.Array]]:
+    """The Parquet leaf columns of an Arrow column: their paths (``a.list.element``, ``a.b``) and values."""
+    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
+        yield from _leaves(array.flatten(), f"{path}.list.element")
+    elif pa.types.is_struct(array.type):
+        for i, field in enumerate(array.type):
+            yield from _leaves(array.field(i), f"{path}.{field.name}")
+    else:
+        yield path, array
+
+
+def dictionary_columns(table: pa.Table, sample_rows: int) -> list[str]:
+    """The leaf columns worth dictionary-encoding: those whose first ``sample_rows`` rows (the first row
+    group) hold each value at least twice on average.
+
+    Arrow would build a dictionary for every column and give it up only past a megabyte, which a
+    row group of free texts or ids never reaches: each of their values would be hashed and stored
+    with an index beside it for nothing (the rules shards: 11% larger and slower to write).
+    """
+    paths = []
+    for name in table.column_names:
+        for path, values in _leaves(single_chunk(table.column(name).slice(0, sample_rows)), name):
+            given = len(values) - values.null_count
+            if given and 2 * pc.count_distinct(values).as_py() <= given:
+                paths.append(path)
+    return paths
+
+
+def _write_shard(table: pa.Table, target: Path, row_group_rows: int, dictionary: list[str]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, target, row_group_size=row_group_rows, compression="zstd", use_dictionary=True,
+    pq.write_table(table, target, row_group_size=row_group_rows, compression="zstd", use_dictionary=dictionary,
                    write_statistics=True)
 
 
@@ -122,8 +152,9 @@ def write_shards(
     """
     num_shards = max(1, math.ceil(table.num_rows / shard_rows))
     paths = shard_paths(config, split, num_shards)
+    dictionary = dictionary_columns(table, row_group_rows)
     with ThreadPoolExecutor(max_workers=min(2, num_shards)) as pool:
         for done in [pool.submit(_write_shard, table.slice(i * shard_rows, shard_rows), out_dir / relpath,
-                                 row_group_rows) for i, relpath in enumerate(paths)]:
+                                 row_group_rows, dictionary) for i, relpath in enumerate(paths)]:
             done.result()
     return paths

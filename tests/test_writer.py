@@ -1,7 +1,8 @@
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from builders.writer import rows_to_table, shard_paths, sort_table, write_shards
+from builders.writer import dictionary_columns, rows_to_table, shard_paths, sort_table, write_shards
 
 SCHEMA = pa.schema([("id", pa.string()), ("tags", pa.list_(pa.string()))])
 
@@ -19,6 +20,23 @@ def test_shards_are_named_the_hub_way_and_written_identically_twice(tmp_path):
     second = write_shards(table, tmp_path / "b", "rules", "train", shard_rows=2, row_group_rows=1)
     assert first == second == shard_paths("rules", "train", 3)
     assert [(tmp_path / "a" / p).read_bytes() for p in first] == [(tmp_path / "b" / p).read_bytes() for p in first]
+
+
+def test_only_columns_with_repeated_values_are_dictionary_encoded(tmp_path):
+    rule = pa.struct([("id", pa.string()), ("kind", pa.string())])
+    table = pa.table({
+        "id": [f"rule-{i}" for i in range(8)], "source": ["sc101", "mic"] * 4,
+        "tags": [["国家", "个人"], ["国家"]] * 4, "label": pa.nulls(8, pa.int8()),
+        "rule": pa.array([{"id": f"r{i}", "kind": "zh"} for i in range(8)], rule),
+    })
+    chosen = dictionary_columns(table, sample_rows=4)
+    assert chosen == ["source", "tags.list.element", "rule.kind"]
+    [path] = write_shards(table, tmp_path, "rules", "train", shard_rows=8, row_group_rows=4)
+    group = pq.ParquetFile(tmp_path / path).metadata.row_group(0)
+    encoded = {group.column(i).path_in_schema for i in range(group.num_columns)
+               if "RLE_DICTIONARY" in group.column(i).encodings}
+    assert encoded == set(chosen)
+    assert pq.read_table(tmp_path / path).equals(table)
 
 
 def test_structs_shared_between_rows_convert_like_separate_ones():
