@@ -56,6 +56,21 @@ def test_a_column_that_is_one_slice_of_a_longer_array_is_checked_as_its_rows():
     assert validator.validate(sliced) == validator.validate(copied) != []
 
 
+def test_columns_sharing_their_data_are_reported_as_if_checked_apart():
+    rows = [dict(GOOD, id=f"rule-{i:016x}") for i in range(30)]
+    for i, change in enumerate(CORRUPTIONS):
+        rows[2 * i].update(change)
+    rows[4].update(id="rule-XYZ", rule="")
+    copied = _table(rows)
+    shared = copied.set_column(copied.schema.get_field_index("cluster_id"), "cluster_id", copied.column("id"))
+    shared = shared.set_column(shared.schema.get_field_index("original_rule"), "original_rule", shared.column("rule"))
+    reference = pa.Table.from_pylist(shared.to_pylist(), schema=shared.schema)
+    validator = TableValidator(load_schema("rules"))
+    errors = validator.validate(shared)
+    assert errors == validator.validate(reference)
+    assert {(e.row, e.field) for e in errors} >= {(0, "id"), (0, "cluster_id"), (4, "rule"), (4, "original_rule")}
+
+
 def test_errors_name_row_and_field():
     rows = [GOOD, dict(GOOD, derived_values=["勤俭节约"])]
     errors = TableValidator(load_schema("rules")).validate(_table(rows))
