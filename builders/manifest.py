@@ -42,9 +42,14 @@ def release_files(release_dir: Path) -> list[str]:
     )
 
 
-def write_manifest(release_dir: Path, manifest: dict) -> None:
-    """Add the file table to ``manifest`` and write it (stable key order, UTF-8)."""
-    manifest["files"] = {rel: describe_file(release_dir / rel) for rel in release_files(release_dir)}
+def write_manifest(release_dir: Path, manifest: dict, described: dict[str, dict] | None = None) -> None:
+    """Add the file table to ``manifest`` and write it (stable key order, UTF-8).
+
+    ``described``: the entries of files described already (as each shard was written, say).
+    """
+    described = described or {}
+    manifest["files"] = {rel: described[rel] if rel in described else describe_file(release_dir / rel)
+                         for rel in release_files(release_dir)}
     text = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
     (release_dir / MANIFEST).write_text(text, encoding="utf-8")
 

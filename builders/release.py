@@ -34,8 +34,8 @@ from builders.card import (
 from builders.changelog import history_entry, render_changelog, versions_section
 from builders.context import BuildContext, BuildSettings, IntegrityError
 from builders.diff import ReleaseDiff, ReleaseView, diff_releases, open_release
-from builders.manifest import MANIFEST, read_manifest, sha256_file, write_manifest
-from builders.readers.layout import discover
+from builders.manifest import MANIFEST, describe_file, read_manifest, sha256_file, write_manifest
+from builders.readers.layout import Artifact, discover
 from builders.readers.prefetch import Prefetch
 from builders.schema import features, load_schema, schema_bytes, schema_sha256
 from builders.validate import TableValidator
@@ -99,23 +99,31 @@ def _check_output_dir(out_dir: Path) -> None:
 
 class _Shards:
     """The configs' shards, written by Arrow in two background threads from the moment each
-    table is final, so the writes of one config overlap the building of the next."""
+    table is final, so the writes of one config overlap the building of the next; each shard is
+    described for the manifest (hashed) as soon as it is written."""
 
     def __init__(self, staging: Path, settings: BuildSettings) -> None:
         self._staging, self._settings = staging, settings
         self._pool = ThreadPoolExecutor(max_workers=2)
-        self._written: dict[str, Future[list[str]]] = {}
+        self._written: dict[str, Future[dict[str, dict]]] = {}
 
     def write(self, config: str, table: pa.Table) -> None:
         """Start writing ``config``'s table (once; it must not change any more)."""
         if config not in self._written:
-            self._written[config] = self._pool.submit(
-                write_shards, table, self._staging, config, SPLIT, shard_rows=self._settings.shard_rows,
-                row_group_rows=self._settings.row_group_rows)
+            self._written[config] = self._pool.submit(self._write, config, table)
+
+    def _write(self, config: str, table: pa.Table) -> dict[str, dict]:
+        paths = write_shards(table, self._staging, config, SPLIT, shard_rows=self._settings.shard_rows,
+                             row_group_rows=self._settings.row_group_rows)
+        return {path: describe_file(self._staging / path) for path in paths}
 
     def files(self, config: str) -> list[str]:
         """The relative paths of ``config``'s shards, once written."""
-        return self._written[config].result()
+        return list(self._written[config].result())
+
+    def described(self) -> dict[str, dict]:
+        """The manifest entry of every shard written."""
+        return {path: entry for written in self._written.values() for path, entry in written.result().items()}
 
     def close(self) -> None:
         """Wait for the writes under way and drop those not started (after a failure, say)."""
@@ -159,13 +167,15 @@ def _without_gc_pauses() -> Iterator[None]:
 
 
 def collect(raw_dir: Path, settings: BuildSettings | None = None, *, num_proc: int = 1,
-            on_final: Callable[[str, pa.Table], None] | None = None) -> BuildContext:
+            on_final: Callable[[str, pa.Table], None] | None = None,
+            artifacts: list[Artifact] | None = None) -> BuildContext:
     """Read, parse, normalize, validate, dedup and id every config; nothing is written.
 
     ``num_proc``: worker processes for the steps that parallelise; the result does not depend on it.
     ``on_final``: called with each config's Arrow table as soon as it will not change any more.
+    ``artifacts``: what :func:`discover` finds in ``raw_dir``, when known already.
     """
-    artifacts = discover(Path(raw_dir), _all_kinds())
+    artifacts = discover(Path(raw_dir), _all_kinds()) if artifacts is None else artifacts
     ctx = BuildContext(artifacts=artifacts, settings=settings or BuildSettings(), num_proc=num_proc)
     ahead = [(artifact, prepares[artifact.kind.name]) for module in CONFIG_BUILDERS
              if (prepares := getattr(module, "PREFETCH", {})) for artifact in ctx.of_kind(*prepares)]
@@ -199,6 +209,11 @@ def collect(raw_dir: Path, settings: BuildSettings | None = None, *, num_proc: i
             f"{len(ctx.orphans)} rows point at rules or items missing from this release:\n  {listed}{more}\n"
             "Fix the raw data, or pass --allow-orphans to leave them out (they go to the rejects ledger).")
     return ctx
+
+
+def _input_hashes(artifacts: list[Artifact]) -> dict[str, dict]:
+    """The manifest's record of the raw inputs, hashed beside the build."""
+    return {a.relpath: {"kind": a.kind.name, "sha256": sha256_file(a.path)} for a in artifacts}
 
 
 def _write_report(ctx: BuildContext, report_dir: Path, counts: dict) -> None:
@@ -275,8 +290,11 @@ def _build_release(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     shards = _Shards(staging, settings)
+    artifacts = discover(raw_dir, _all_kinds())
+    hashing = ThreadPoolExecutor(max_workers=1)  # hashlib and file reads let go of the GIL
+    inputs = hashing.submit(_input_hashes, artifacts)
     try:
-        ctx = collect(raw_dir, settings, num_proc=num_proc, on_final=shards.write)
+        ctx = collect(raw_dir, settings, num_proc=num_proc, on_final=shards.write, artifacts=artifacts)
         counts = ctx.ledger.counts_by_config(m.CONFIG for m in CONFIG_BUILDERS)
         report = BuildReport(out_dir, report_dir, counts, ctx.notes)
         _write_report(ctx, report_dir, counts)
@@ -326,17 +344,18 @@ def _build_release(
             "version": settings.version,
             "builder_version": builders.__version__,
             "configs": configs,
-            "inputs": {a.relpath: {"kind": a.kind.name, "sha256": sha256_file(a.path)} for a in ctx.artifacts},
+            "inputs": inputs.result(),
             "settings": settings.to_dict(),
             "near_duplicates": ctx.near_duplicates,
             "counts": counts,
             "history": history,
-        })
+        }, described=shards.described())
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)
     finally:
         shards.close()
+        hashing.shutdown(wait=True, cancel_futures=True)
         if staging.exists():
             shutil.rmtree(staging)
     report.version = settings.version
