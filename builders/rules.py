@@ -50,7 +50,7 @@ from builders.readers.records import ColumnTable, Record
 from builders.schema import features, load_schema
 from builders.taxonomy import TIERS, Closure, UnknownValueError
 from builders.validate import RowError, TableValidator
-from builders.writer import rows_to_table, sort_table
+from builders.writer import rows_to_table, single_chunk, without_validity
 
 CONFIG = "rules"
 
@@ -1141,34 +1141,61 @@ def _mark_near_duplicates(ctx: BuildContext, kept_ids: list[str], clusters: list
     ctx.tables[CONFIG] = ctx.results[CONFIG] = table.set_column(at, table.schema.field(at), cluster_ids)
 
 
-def _plain_table(plain: _MasterRows, ids: list[str], schema: pa.Schema) -> pa.Table:
-    """The published rows of plain master rows, built from their columns."""
-    n = len(ids)
-    at = np.flatnonzero(np.not_equal(plain.annotations, None))
-    annotations = [plain.annotations[i] for i in at.tolist()]
-    which = pa.array(plain.values)
+def _rules_table(rows: list[dict], plain: _MasterRows, plain_ids: pa.Array, schema: pa.Schema,
+                 order: np.ndarray | None) -> tuple[pa.Table, np.ndarray]:
+    """The published rules sorted by id: the resolved rules' ``rows`` and the plain rows, and the row
+    order (into those rows, then the plain ones). ``order``: the sort indices of their ids, if known.
+
+    Each column is taken in id order once; the value and annotation columns, which hold a few
+    distinct values, are taken as indices into those. A column equal to another (every id its own
+    cluster's, every text its own original) is that column, so it is taken and checked once.
+    """
+    resolved = rows_to_table(rows, schema)
+    n_resolved, n = len(rows), len(rows) + len(plain.key)
+    if order is None:
+        order = sort_indices(pa.concat_arrays([single_chunk(resolved.column("id")), plain_ids]))
+    order = np.asarray(order)
+    if len(order) != n:
+        raise ValueError(f"an order of {len(order)} rows for {n} rules")
+    at = pa.array(order)
+    at_plain = np.flatnonzero(np.not_equal(plain.annotations, None))
+    annotations = [plain.annotations[i] for i in at_plain.tolist()]
+
+    def taken(name: str, plain_column: pa.Array) -> pa.Array:
+        return without_validity(single_chunk(pa.chunked_array(
+            [*resolved.column(name).chunks, plain_column], schema.field(name).type).take(at)))
+
+    def through(name: str, distinct: pa.Array, codes: np.ndarray) -> pa.Array:
+        """The column whose plain rows hold ``distinct[codes]``."""
+        values = pa.concat_arrays([single_chunk(resolved.column(name)), distinct.cast(schema.field(name).type)])
+        indices = np.concatenate([np.arange(n_resolved), n_resolved + codes])[order]
+        return without_validity(values.take(pa.array(indices)))
 
     def annotated(field: str, default: object) -> pa.Array:
-        """Each row's annotation's ``field`` (``default`` without one), through the few distinct values."""
+        """Each plain row's annotation's ``field`` (``default`` without one), through the few distinct values."""
         given = [getattr(a, field) for a in annotations]
         distinct = [default, *dict.fromkeys(v for v in given if v != default)]
-        codes = np.zeros(n, np.int32)
-        codes[at] = [distinct.index(v) for v in given]
-        return pa.array(distinct, schema.field(field).type).take(pa.array(codes))
+        codes = np.zeros(len(plain.key), np.int64)
+        codes[at_plain] = [distinct.index(v) for v in given]
+        return through(field, pa.array(distinct, schema.field(field).type), codes)
 
-    def values(tier: str) -> pa.Array:
-        return pa.array([getattr(c, tier) for c in plain.closures], schema.field(tier).type).take(which)
+    def same_in_resolved(name: str, like: str) -> bool:
+        return resolved.column(name).equals(resolved.column(like))
 
-    id_column = pa.array(ids, pa.string())
-    columns = {
-        "id": id_column, "rule": plain.text, "rule_en": plain.text_en, "original_rule": plain.text,
-        "rewritten": pa.repeat(False, n), **{tier: values(tier) for tier in TIERS},
-        "source": pa.array(plain.sources, pa.string()),
+    columns = {"id": taken("id", plain_ids), "rule": taken("rule", plain.text)}
+    columns |= {
+        "rule_en": taken("rule_en", plain.text_en),
+        "original_rule": columns["rule"] if same_in_resolved("original_rule", "rule") else taken(
+            "original_rule", plain.text),
+        "rewritten": taken("rewritten", pa.repeat(False, len(plain.key))),
+        **{tier: through(tier, pa.array([getattr(c, tier) for c in plain.closures], schema.field(tier).type),
+                         plain.values) for tier in TIERS},
+        "source": taken("source", pa.array(plain.sources, pa.string())),
         "label": annotated("label", None), "label_origin": annotated("label_origin", "none"),
         "labeler": annotated("labeler", None),
-        "cluster_id": id_column,
+        "cluster_id": columns["id"] if same_in_resolved("cluster_id", "id") else taken("cluster_id", plain_ids),
     }
-    return pa.Table.from_arrays([columns[f.name].cast(f.type) for f in schema], schema=schema)
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema), order
 
 
 def _publish_resolved(ctx: BuildContext, kept: _Kept, kept_ids: list[str], representatives: np.ndarray,
@@ -1206,9 +1233,10 @@ def _publish_resolved(ctx: BuildContext, kept: _Kept, kept_ids: list[str], repre
 
 
 def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], representatives: np.ndarray,
-                   position_of: np.ndarray) -> tuple[_MasterRows, list[str], np.ndarray]:
-    """Record the outcome of the plain rows: the rows published, their ids and their positions in reading order."""
-    plain, plain_ids = kept.plain, kept.plain_ids
+                   position_of: np.ndarray) -> tuple[_MasterRows, list[str], pa.Array, np.ndarray]:
+    """Record the outcome of the plain rows: the rows published, their ids (as a list and as Arrow holds
+    them) and their positions in reading order."""
+    plain, plain_ids, id_array = kept.plain, kept.plain_ids, kept.plain_id_array
     positions = position_of[len(kept.resolved):]
     folded = representatives[positions] != positions
     for i in np.flatnonzero(folded).tolist():
@@ -1219,9 +1247,10 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
     if folded.any():
         rest = np.flatnonzero(~folded)
         plain, plain_ids, positions = plain.take(rest), [plain_ids[i] for i in rest.tolist()], positions[rest]
+        id_array = id_array.take(pa.array(rest))
     ctx.ledger.publish_columns(CONFIG, plain.files, plain.lines, plain_ids)
     ctx.ledger.fold_many(CONFIG, ((o.file, o.line, row_id, "same rule text") for o, row_id in plain.folding(plain_ids)))
-    return plain, plain_ids, positions
+    return plain, plain_ids, id_array, positions
 
 
 def _rule_keys(keys: list[tuple[str, str]], plain_keys: pa.Array,
@@ -1258,17 +1287,17 @@ def build(ctx: BuildContext) -> pa.Table:
     with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow sorts the ids while Python records the outcomes
         presorted = None if fold_near else pool.submit(kept.id_order)
         rows, keys, positions = _publish_resolved(ctx, kept, kept_ids, representatives, position_of)
-        plain, plain_ids, plain_positions = _publish_plain(ctx, kept, kept_ids, representatives, position_of)
-        schema = features(CONFIG).arrow_schema
-        table = pa.concat_tables([rows_to_table(rows, schema), _plain_table(plain, plain_ids, schema)])
-        table, order = sort_table(table, "id", order=presorted.result() if presorted else None)
+        plain, _, plain_ids, plain_positions = _publish_plain(ctx, kept, kept_ids, representatives, position_of)
+        table, order = _rules_table(rows, plain, plain_ids, features(CONFIG).arrow_schema,
+                                    presorted.result() if presorted else None)
     ctx.rule_keys = _rule_keys(keys, plain.key, order)
-    in_table_order = np.concatenate([np.array(positions, np.int64), plain_positions])[order].tolist()
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]
     stats["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])
     stats["rows_hierarchy_contradicted"] = sum(1 for r in repairs if r["dropped"])
     ctx.notes.setdefault(CONFIG, {}).update(stats)
     ctx.tables[CONFIG] = table
+    if clusters is not None:
+        in_table_order = np.concatenate([np.array(positions, np.int64), plain_positions])[order].tolist()
     if isinstance(clusters, BackgroundClusters):
         ctx.defer(CONFIG, lambda: _mark_near_duplicates(ctx, kept_ids, clusters.result(), in_table_order))
     elif clusters is not None:
