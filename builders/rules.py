@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import attrgetter
 from pathlib import PurePosixPath
 
@@ -1182,19 +1182,29 @@ def _rules_table(rows: list[dict], plain: _MasterRows, plain_ids: pa.Array, sche
     def same_in_resolved(name: str, like: str) -> bool:
         return resolved.column(name).equals(resolved.column(like))
 
-    columns = {"id": taken("id", plain_ids), "rule": taken("rule", plain.text)}
-    columns |= {
-        "rule_en": taken("rule_en", plain.text_en),
-        "original_rule": columns["rule"] if same_in_resolved("original_rule", "rule") else taken(
-            "original_rule", plain.text),
-        "rewritten": taken("rewritten", pa.repeat(False, len(plain.key))),
-        **{tier: through(tier, pa.array([getattr(c, tier) for c in plain.closures], schema.field(tier).type),
-                         plain.values) for tier in TIERS},
-        "source": taken("source", pa.array(plain.sources, pa.string())),
-        "label": annotated("label", None), "label_origin": annotated("label_origin", "none"),
-        "labeler": annotated("labeler", None),
-        "cluster_id": columns["id"] if same_in_resolved("cluster_id", "id") else taken("cluster_id", plain_ids),
+    sources = np.flatnonzero(plain.sources != "master_table")
+    source_names = ["master_table", *dict.fromkeys(plain.sources[sources].tolist())]
+    source_codes = np.zeros(len(plain.key), np.int64)
+    source_codes[sources] = [source_names.index(v) for v in plain.sources[sources].tolist()]
+    making = {  # the longest first, so that the two threads end together
+        **{tier: partial(through, tier, pa.array([getattr(c, tier) for c in plain.closures], schema.field(tier).type),
+                         plain.values)
+           for tier in TIERS},
+        "rule_en": lambda: taken("rule_en", plain.text_en), "rule": lambda: taken("rule", plain.text),
+        "id": lambda: taken("id", plain_ids),
+        "source": lambda: through("source", pa.array(source_names, pa.string()), source_codes),
+        "rewritten": lambda: taken("rewritten", pa.repeat(False, len(plain.key))),
+        "label": lambda: annotated("label", None), "label_origin": lambda: annotated("label_origin", "none"),
+        "labeler": lambda: annotated("labeler", None),
     }
+    if not same_in_resolved("original_rule", "rule"):
+        making["original_rule"] = lambda: taken("original_rule", plain.text)
+    if not same_in_resolved("cluster_id", "id"):
+        making["cluster_id"] = lambda: taken("cluster_id", plain_ids)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow takes a column without the GIL
+        columns = dict(zip(making, pool.map(lambda make: make(), making.values()), strict=True))
+    columns.setdefault("original_rule", columns["rule"])
+    columns.setdefault("cluster_id", columns["id"])
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema), order
 
 
