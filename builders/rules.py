@@ -248,6 +248,14 @@ def _closures_by_row(normalize: ValueNormalizer, table: pa.Table, columns: tuple
     return [outcomes[i] for i in codes.tolist()]
 
 
+def _repeated(value: str, n: int) -> np.ndarray:
+    """An object array of ``n`` references to ``value``: ``np.full`` would make a new string for
+    every cell, ten times slower."""
+    array = np.empty(n, object)
+    array.fill(value)
+    return array
+
+
 @dataclass
 class _MasterRows:
     """The valid rows of a master table, column-wise: most of them become published rows as
@@ -413,9 +421,9 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     closures = [outcomes[i] for i in used.tolist()]
     seqs = seq + lines[rows]
     n = len(texts)
-    master = _MasterRows(np.full(n, file, object), lines[rows], seqs, texts, keys.take(rows), zh[rows], english,
+    master = _MasterRows(_repeated(file, n), lines[rows], seqs, texts, keys.take(rows), zh[rows], english,
                          values, closures, np.full(n, None, object), [], np.zeros(0, np.int64), seqs.copy(),
-                         np.full(n, "master_table", object), [ids], rows)
+                         _repeated("master_table", n), [ids], rows)
     repaired = np.array([bool(c.added or c.dropped) for c in closures], bool)[values]
     for line, value in zip(master.lines[repaired].tolist(), values[repaired].tolist(), strict=True):
         _record_repair(ctx, file, line, closures[value])
@@ -868,7 +876,7 @@ def _specific_source(copies: Iterable[Observation], default: str) -> str:
 def _sources_of(rows: _MasterRows) -> np.ndarray:
     """Per plain row, the ``source`` its group publishes (:func:`_specific_source`; the row itself is
     ``master_table`` and a label's is ``unknown``, neither specific, so its copies decide)."""
-    sources = np.full(len(rows.key), "master_table", object)
+    sources = _repeated("master_table", len(rows.key))
     bounds = np.searchsorted(rows.copy_rows, np.arange(len(rows.key) + 1)).tolist()
     for row in np.flatnonzero(np.diff(bounds)).tolist():
         sources[row] = _specific_source(rows.copies[bounds[row]:bounds[row + 1]], "master_table")
