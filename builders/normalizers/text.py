@@ -109,6 +109,8 @@ def string_offsets(array: pa.Array) -> np.ndarray:
 
 def _replaced(target: pa.Array, rows: np.ndarray, fixed: pa.Array) -> pa.Array:
     """``target`` with its given rows (ascending) replaced by ``fixed``, in order."""
+    if not len(rows):
+        return target
     mask = np.zeros(len(target), bool)
     mask[rows] = True
     return pc.replace_with_mask(target, pa.array(mask), fixed)
@@ -134,18 +136,17 @@ def clean_text_column(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     made one space, by Arrow: that is what ``" ".join(text.split())`` does.
     """
     array = string_cells(array)
-    needs = pc.match_substring_regex(array, _NEEDS_CLEANING)
-    if not pc.any(needs).as_py():
+    needs = np.flatnonzero(pc.match_substring_regex(array, _NEEDS_CLEANING).to_numpy(zero_copy_only=False))
+    if not len(needs):  # one scan of every text, then the few that need cleaning looked at closer
         return array
-    translated = pc.and_(needs, pc.match_substring_regex(array, _TRANSLATED))
-    spaced = pc.and_(needs, pc.invert(translated))
-    trimmed = pc.utf8_trim(array.filter(spaced), WHITESPACE)
+    translated = pc.match_substring_regex(array.take(needs), _TRANSLATED).to_numpy(zero_copy_only=False)
+    spaced = needs[~translated]
+    trimmed = pc.utf8_trim(array.take(spaced), WHITESPACE)
     inner = pc.match_substring_regex(trimmed, _INNER_SPACE)
     if pc.any(inner).as_py():
         collapsed = pc.replace_substring_regex(trimmed.filter(inner), _SPACE_RUN, " ")
         trimmed = pc.replace_with_mask(trimmed, inner, collapsed)
-    array = pc.replace_with_mask(array, spaced, trimmed)
-    return _patched(array, array, np.flatnonzero(translated.to_numpy(zero_copy_only=False)), clean_text)
+    return _patched(_replaced(array, spaced, trimmed), array, needs[translated], clean_text)
 
 
 def _utf8_bytes(array: pa.Array) -> bytes:
@@ -160,14 +161,14 @@ def _utf8_bytes(array: pa.Array) -> bytes:
 def clean_key_column(cleaned: pa.Array | pa.ChunkedArray) -> pa.Array:
     """:func:`clean_key` of every cell of texts that went through :func:`clean_text`."""
     cleaned = string_cells(cleaned)
-    key = pc.utf8_rtrim(pc.utf8_lower(cleaned), characters=_KEY_TRAILING)
+    key = pc.utf8_rtrim(pc.ascii_lower(cleaned), characters=_KEY_TRAILING)  # a safe text's lower case
     flagged = np.flatnonzero(pc.match_substring_regex(cleaned, _KEY_PLAIN).to_numpy(zero_copy_only=False))
     if not len(flagged):  # one scan of every text, then the few flagged ones looked at closer
         return key
     texts = cleaned.take(flagged)
     safe = pc.match_substring_regex(texts, _KEY_SAFE)
     marked = pc.and_(safe, pc.match_substring_regex(texts, _NEEDS_KEY_MAPPING.pattern))
-    mapped = pc.utf8_lower(texts.filter(marked))
+    mapped = pc.ascii_lower(texts.filter(marked))
     present = _utf8_bytes(mapped)  # a replacement is itself no mark: what is present is known up front
     for mark, replacement in _KEY_REPLACEMENTS:
         if mark.encode() in present:
