@@ -72,7 +72,7 @@ class ValueNormalizer:
         distinct combination, not one Python call per row. Rows with an unknown label go
         through :meth:`__call__`, which names the first of them.
         """
-        arrays = _arrays(dimensions, core_values, derived_values)
+        arrays = (dimensions, core_values, derived_values)
         unknown = np.zeros(len(arrays[0]), bool)
         masks = []
         for tier, array in zip(TIERS, arrays, strict=True):
@@ -103,14 +103,14 @@ class ValueNormalizer:
                derived_values: pa.ChunkedArray | pa.Array) -> dict[int, UnknownValueError]:
         """The rows :meth:`columns` gives an error, with that error: a check that closes nothing,
         for a file that quotes labels it does not publish."""
-        arrays = _arrays(dimensions, core_values, derived_values)
+        arrays = (dimensions, core_values, derived_values)
         unknown = np.zeros(len(arrays[0]), bool)
         for tier, array in zip(TIERS, arrays, strict=True):
             unknown |= self._tier_bits(tier, array)[1]
         outcomes = {row: self._row(arrays, row) for row in np.flatnonzero(unknown).tolist()}
         return {row: outcome for row, outcome in outcomes.items() if isinstance(outcome, UnknownValueError)}
 
-    def _row(self, arrays: list[pa.Array], row: int) -> Closure | UnknownValueError:
+    def _row(self, arrays: tuple[pa.Array | pa.ChunkedArray, ...], row: int) -> Closure | UnknownValueError:
         """One row through :meth:`__call__`, its error returned instead of raised."""
         try:
             return self(*(array[row].as_py() for array in arrays))
@@ -120,8 +120,8 @@ class ValueNormalizer:
     def _tier_bits(self, tier: str, array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """Each row's canonical labels of one tier as bits (in framework order), and whether
         a label of the row is unknown. Only the distinct cells are split."""
-        cells = array.dictionary_encode()
-        pieces = pc.split_pattern_regex(cells.dictionary, VALUE_SEPARATORS.pattern)
+        dictionary, rows = _distinct_cells(array)
+        pieces = pc.split_pattern_regex(dictionary, VALUE_SEPARATORS.pattern)
         parents = pc.list_parent_indices(pieces).to_numpy()
         encoded = pc.list_flatten(pieces).dictionary_encode()
         order = self.taxonomy.names(tier)
@@ -135,16 +135,28 @@ class ValueNormalizer:
                 except UnknownValueError:
                     unknown_piece[i] = True
         indices = encoded.indices.to_numpy()
-        cell_bits = np.zeros(len(cells.dictionary) + 1, np.uint64)  # the last: a null cell
+        cell_bits = np.zeros(len(dictionary) + 1, np.uint64)  # the last: a null cell
         np.bitwise_or.at(cell_bits, parents, bits[indices])
-        cell_unknown = np.zeros(len(cells.dictionary) + 1, bool)
+        cell_unknown = np.zeros(len(dictionary) + 1, bool)
         cell_unknown[parents[unknown_piece[indices]]] = True
-        rows = cells.indices.fill_null(len(cells.dictionary)).to_numpy()
         return cell_bits[rows], cell_unknown[rows]
 
 
-def _arrays(*columns: pa.ChunkedArray | pa.Array) -> list[pa.Array]:
-    return [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in columns]
+def _distinct_cells(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """The distinct cells of a column and each row's index among them (``len(distinct)``: null).
+
+    The chunks of a CSV column are encoded as they are: Arrow gives them one dictionary, so
+    their texts are not copied into one array first.
+    """
+    encoded = array.dictionary_encode()
+    chunks = encoded.chunks if isinstance(encoded, pa.ChunkedArray) else [encoded]
+    if not chunks:
+        return pa.array([], array.type), np.zeros(0, np.int64)
+    dictionary = chunks[0].dictionary
+    if any(not chunk.dictionary.equals(dictionary) for chunk in chunks[1:]):
+        return _distinct_cells(array.combine_chunks())
+    null = len(dictionary)
+    return dictionary, np.concatenate([chunk.indices.fill_null(null).to_numpy().astype(np.int64) for chunk in chunks])
 
 
 def normalize_values(

@@ -53,6 +53,21 @@ def test_columns_gives_what_each_row_gives():
     assert all(_same(errors[i], expected[i]) for i in errors)
 
 
+def test_columns_read_in_chunks_give_the_same_outcomes():
+    taxonomy = load_taxonomy()
+    pick = random.Random(5)
+    names = {tier: [*taxonomy.names(tier), "不存在", " ", ""] for tier in ("dimensions", "core_values",
+                                                                                    "derived_values")}
+    columns = [[None if pick.random() < 0.05 else "、".join(pick.sample(names[tier], pick.randint(0, 3)))
+                for _ in range(2000)] for tier in names]
+    whole = ValueNormalizer(taxonomy).columns(*(pa.array(c, pa.string()) for c in columns))
+    chunked = ValueNormalizer(taxonomy).columns(*(pa.chunked_array([c[:700], c[700:701], c[701:]], pa.string())
+                                                  for c in columns))
+    assert any(isinstance(o, UnknownValueError) for o in whole)
+    assert all(_same(a, b) for a, b in zip(chunked, whole, strict=True)) and len(chunked) == len(whole)
+    assert ValueNormalizer(taxonomy).columns(*(pa.chunked_array([], pa.string()) for _ in range(3))) == []
+
+
 def test_columns_shares_closures_with_the_row_path():
     normalize = ValueNormalizer(load_taxonomy())
     row = normalize("个人", "爱国", None)
