@@ -376,7 +376,10 @@ class _MasterRows:
 
     def folding(self, ids: list[str]) -> Iterator[tuple[Observation, str]]:
         """Each annotation and copy with the id of the row it folds into (``ids``: one per row)."""
-        yield from ((a, row_id) for a, row_id in zip(self.annotations, ids, strict=True) if a is not None)
+        if len(ids) != len(self.annotations):
+            raise ValueError(f"{len(ids)} ids for {len(self.annotations)} rows")
+        annotated = np.flatnonzero(np.not_equal(self.annotations, None)).tolist()
+        yield from ((self.annotations[row], ids[row]) for row in annotated)
         yield from zip(self.copies, [ids[row] for row in self.copy_rows.tolist()], strict=True)
 
 
