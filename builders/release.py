@@ -211,11 +211,6 @@ def collect(raw_dir: Path, settings: BuildSettings | None = None, *, num_proc: i
     return ctx
 
 
-def _input_hashes(artifacts: list[Artifact]) -> dict[str, dict]:
-    """The manifest's record of the raw inputs, hashed beside the build."""
-    return {a.relpath: {"kind": a.kind.name, "sha256": sha256_file(a.path)} for a in artifacts}
-
-
 def _write_report(ctx: BuildContext, report_dir: Path, counts: dict) -> None:
     ctx.ledger.write(report_dir)
     with open(report_dir / "repairs.jsonl", "w", encoding="utf-8") as fh:
@@ -287,12 +282,12 @@ def _build_release(
     previous_view = open_release(str(previous), endpoint=endpoint) if previous else None
     if bump == "auto" and previous_view is None:
         raise BuildError("--bump auto needs --previous (the release to compare with)")
+    artifacts = discover(raw_dir, _all_kinds())
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     shards = _Shards(staging, settings)
-    artifacts = discover(raw_dir, _all_kinds())
-    hashing = ThreadPoolExecutor(max_workers=1)  # hashlib and file reads let go of the GIL
-    inputs = hashing.submit(_input_hashes, artifacts)
+    hashing = ThreadPoolExecutor(max_workers=1)  # the inputs, hashed beside the build: hashlib lets go of the GIL
+    input_hashes = [hashing.submit(sha256_file, a.path) for a in artifacts]
     try:
         ctx = collect(raw_dir, settings, num_proc=num_proc, on_final=shards.write, artifacts=artifacts)
         counts = ctx.ledger.counts_by_config(m.CONFIG for m in CONFIG_BUILDERS)
@@ -344,7 +339,8 @@ def _build_release(
             "version": settings.version,
             "builder_version": builders.__version__,
             "configs": configs,
-            "inputs": inputs.result(),
+            "inputs": {a.relpath: {"kind": a.kind.name, "sha256": digest.result()}
+                       for a, digest in zip(artifacts, input_hashes, strict=True)},
             "settings": settings.to_dict(),
             "near_duplicates": ctx.near_duplicates,
             "counts": counts,

@@ -148,6 +148,15 @@ def test_a_built_table_failing_its_schema_leaves_no_release(raw_tree, tmp_path, 
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".release-")] == []
 
 
+def test_a_raw_tree_that_cannot_be_read_leaves_nothing_behind(tmp_path):
+    from builders.readers.layout import LayoutError
+
+    out = tmp_path / "release"
+    with pytest.raises(LayoutError, match="not a directory"):
+        build_release(tmp_path / "missing", out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_each_table_is_handed_on_once_it_is_final():
     """``collect`` hands each config's table to ``on_final`` once nothing will change it: the
     dilemmas before the evaluations are built, the rules, whose near-duplicate clusters are
