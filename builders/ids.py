@@ -83,6 +83,10 @@ class BackgroundIds:
     the helper is a bare interpreter (it imports nothing of this package) and starts in
     milliseconds. ``background=False``, or a helper that cannot start or fails, hashes in
     this process when :meth:`result` is called: the ids are the same either way.
+
+    The hashing can start from a guess of the keys (most keys are their text in lower case) before
+    they are final; :meth:`settle` then gives the keys, and the few rows guessed wrong are hashed
+    again here.
     """
 
     def __init__(self, prefix: str, keys: pa.Array, *, background: bool = True,
@@ -90,6 +94,7 @@ class BackgroundIds:
         if keys.null_count:
             raise ValueError("keys must not be null")
         self._prefix, self._keys = prefix, keys
+        self._settled: pa.Array | None = None
         self._ids: pa.Array | None = None
         self._reply: list[bytes | None] = [None]
         self._thread: threading.Thread | None = None
@@ -123,6 +128,24 @@ class BackgroundIds:
     def __len__(self) -> int:
         return len(self._keys)
 
+    def _corrected(self, out: bytes, width: int) -> bytes:
+        """The helper's ids of the guessed keys with the rows guessed wrong hashed again."""
+        wrong = np.flatnonzero(pc.invert(pc.equal(self._keys, self._settled)).to_numpy(zero_copy_only=False))
+        if not len(wrong):
+            return out
+        cells = np.frombuffer(out, np.uint8).reshape(-1, width).copy()
+        fixed = "".join(stable_ids(self._prefix, self._settled.take(wrong).to_pylist())).encode()
+        cells[wrong] = np.frombuffer(fixed, np.uint8).reshape(-1, width)
+        return cells.tobytes()
+
+    def settle(self, keys: pa.Array) -> None:
+        """The keys the ids are for, when hashing started from a guess of them (one key per guess)."""
+        if len(keys) != len(self._keys) or keys.null_count:
+            raise ValueError(f"{len(keys)} keys (nulls: {keys.null_count}) for {len(self._keys)} guessed ones")
+        if self._ids is not None:
+            raise ValueError("the ids were already taken from the guessed keys")
+        self._settled = keys
+
     def result(self) -> pa.Array:
         """The ids, one per key, as a string array."""
         if self._ids is None:
@@ -130,11 +153,14 @@ class BackgroundIds:
             if self._thread is not None:
                 self._thread.join()
             out = self._reply[0]
+            keys = self._keys if self._settled is None else self._settled
             if out is not None and len(out) == n * width:
+                if self._settled is not None:
+                    out = self._corrected(out, width)
                 offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int32) * width).tobytes())
                 self._ids = pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(out)])
             else:
-                self._ids = pa.array(stable_ids(self._prefix, self._keys.to_pylist()), pa.string())
+                self._ids = pa.array(stable_ids(self._prefix, keys.to_pylist()), pa.string())
         return self._ids
 
 

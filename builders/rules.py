@@ -35,6 +35,7 @@ from builders.normalizers.text import (
     dedup_key,
     has_cjk,
     has_cjk_column,
+    plain_key_column,
 )
 from builders.normalizers.values import ValueNormalizer
 from builders.parsers.replies import (
@@ -385,11 +386,14 @@ class _MasterRows:
 
 def _master_texts(table: pa.Table, hash_ids: bool) -> tuple[pa.Array, pa.Array, BackgroundIds, np.ndarray]:
     """A master table's cleaned rule texts, their dedup keys and the ids they give (hashed in a helper
-    process as soon as the keys are known, if ``hash_ids``), and whether each is Chinese: Arrow work,
-    so it can run in a thread."""
-    texts = clean_text_column(strip_rot_prefix_column(table.column("rot")))
+    process, if ``hash_ids``, from the keys most texts have, before the texts are clean), and whether
+    each is Chinese: Arrow work, so it can run in a thread."""
+    raw = table.column("rot").combine_chunks()
+    ids = BackgroundIds("rule", plain_key_column(raw), background=hash_ids)  # hashed while the texts are cleaned
+    texts = clean_text_column(strip_rot_prefix_column(raw))
     keys = clean_key_column(texts)
-    return texts, keys, BackgroundIds("rule", keys, background=hash_ids), has_cjk_column(texts)
+    ids.settle(keys)
+    return texts, keys, ids, has_cjk_column(texts)
 
 
 def _master_translations(table: pa.Table) -> pa.Array:
