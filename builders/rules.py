@@ -389,10 +389,14 @@ def _master_texts(table: pa.Table, hash_ids: bool) -> tuple[pa.Array, pa.Array, 
     process, if ``hash_ids``, from the keys most texts have, before the texts are clean), and whether
     each is Chinese: Arrow work, so it can run in a thread."""
     raw = table.column("rot").combine_chunks()
-    ids = BackgroundIds("rule", plain_key_column(raw), background=hash_ids)  # hashed while the texts are cleaned
+    guessed = BackgroundIds("rule", plain_key_column(raw)) if hash_ids else None  # hashed while texts are cleaned
     texts = clean_text_column(strip_rot_prefix_column(raw))
     keys = clean_key_column(texts)
-    ids.settle(keys)
+    if guessed is None:
+        ids = BackgroundIds("rule", keys, background=False)
+    else:
+        ids = guessed
+        ids.settle(keys)
     return texts, keys, ids, has_cjk_column(texts)
 
 
