@@ -1190,28 +1190,29 @@ def _rules_table(rows: list[dict], plain: _MasterRows, plain_ids: pa.Array, sche
         indices = np.concatenate([np.arange(n_resolved), n_resolved + codes])[order]
         return without_validity(values.take(pa.array(indices)))
 
-    def annotated(field: str, default: object) -> pa.Array:
-        """Each plain row's annotation's ``field`` (``default`` without one), through the few distinct values."""
-        given = [getattr(a, field) for a in annotations]
+    def coded(name: str, rows: np.ndarray, given: list, default: object) -> pa.Array:
+        """The column whose plain ``rows`` hold ``given`` and whose other plain rows hold ``default``,
+        through the few distinct values."""
         distinct = [default, *dict.fromkeys(v for v in given if v != default)]
         codes = np.zeros(len(plain.key), np.int64)
-        codes[at_plain] = [distinct.index(v) for v in given]
-        return through(field, pa.array(distinct, schema.field(field).type), codes)
+        codes[rows] = [distinct.index(v) for v in given]
+        return through(name, pa.array(distinct, schema.field(name).type), codes)
+
+    def annotated(field: str, default: object) -> pa.Array:
+        """Each plain row's annotation's ``field`` (``default`` without one)."""
+        return coded(field, at_plain, [getattr(a, field) for a in annotations], default)
 
     def same_in_resolved(name: str, like: str) -> bool:
         return resolved.column(name).equals(resolved.column(like))
 
-    sources = np.flatnonzero(plain.sources != "master_table")
-    source_names = ["master_table", *dict.fromkeys(plain.sources[sources].tolist())]
-    source_codes = np.zeros(len(plain.key), np.int64)
-    source_codes[sources] = [source_names.index(v) for v in plain.sources[sources].tolist()]
+    specific = np.flatnonzero(plain.sources != "master_table")
     making = {  # the longest first, so that the two threads end together
         **{tier: partial(through, tier, pa.array([getattr(c, tier) for c in plain.closures], schema.field(tier).type),
                          plain.values)
            for tier in TIERS},
         "rule_en": lambda: taken("rule_en", plain.text_en), "rule": lambda: taken("rule", plain.text),
         "id": lambda: taken("id", plain_ids),
-        "source": lambda: through("source", pa.array(source_names, pa.string()), source_codes),
+        "source": lambda: coded("source", specific, plain.sources[specific].tolist(), "master_table"),
         "rewritten": lambda: taken("rewritten", pa.repeat(False, len(plain.key))),
         "label": lambda: annotated("label", None), "label_origin": lambda: annotated("label_origin", "none"),
         "labeler": lambda: annotated("labeler", None),
@@ -1262,9 +1263,8 @@ def _publish_resolved(ctx: BuildContext, kept: _Kept, kept_ids: list[str], repre
 
 
 def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], representatives: np.ndarray,
-                   position_of: np.ndarray) -> tuple[_MasterRows, list[str], pa.Array, np.ndarray]:
-    """Record the outcome of the plain rows: the rows published, their ids (as a list and as Arrow holds
-    them) and their positions in reading order."""
+                   position_of: np.ndarray) -> tuple[_MasterRows, pa.Array, np.ndarray]:
+    """Record the outcome of the plain rows: the rows published, their ids and their positions in reading order."""
     plain, plain_ids, id_array = kept.plain, kept.plain_ids, kept.plain_id_array
     positions = position_of[len(kept.resolved):]
     folded = representatives[positions] != positions
@@ -1279,7 +1279,7 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
         id_array = id_array.take(pa.array(rest))
     ctx.ledger.publish_columns(CONFIG, plain.files, plain.lines, plain_ids)
     ctx.ledger.fold_many(CONFIG, ((o.file, o.line, row_id, "same rule text") for o, row_id in plain.folding(plain_ids)))
-    return plain, plain_ids, id_array, positions
+    return plain, id_array, positions
 
 
 def _rule_keys(keys: list[tuple[str, str]], plain_keys: pa.Array,
@@ -1316,7 +1316,7 @@ def build(ctx: BuildContext) -> pa.Table:
     with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow sorts the ids while Python records the outcomes
         presorted = None if fold_near else pool.submit(kept.id_order)
         rows, keys, positions = _publish_resolved(ctx, kept, kept_ids, representatives, position_of)
-        plain, _, plain_ids, plain_positions = _publish_plain(ctx, kept, kept_ids, representatives, position_of)
+        plain, plain_ids, plain_positions = _publish_plain(ctx, kept, kept_ids, representatives, position_of)
         table, order = _rules_table(rows, plain, plain_ids, features(CONFIG).arrow_schema,
                                     presorted.result() if presorted else None)
     ctx.rule_keys = _rule_keys(keys, plain.key, order)
