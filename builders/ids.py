@@ -83,10 +83,6 @@ class BackgroundIds:
     the helper is a bare interpreter (it imports nothing of this package) and starts in
     milliseconds. ``background=False``, or a helper that cannot start or fails, hashes in
     this process when :meth:`result` is called: the ids are the same either way.
-
-    The hashing can start from a guess of the keys (most keys are their text in lower case) before
-    they are final; :meth:`settle` then gives the keys, and the few rows guessed wrong are hashed
-    again here.
     """
 
     def __init__(self, prefix: str, keys: pa.Array, *, background: bool = True,
@@ -94,7 +90,6 @@ class BackgroundIds:
         if keys.null_count:
             raise ValueError("keys must not be null")
         self._prefix, self._keys = prefix, keys
-        self._settled: pa.Array | None = None
         self._ids: pa.Array | None = None
         self._reply: list[bytes | None] = [None]
         self._thread: threading.Thread | None = None
@@ -107,44 +102,35 @@ class BackgroundIds:
             self._thread = threading.Thread(target=self._talk, args=(helper,), daemon=True)
             self._thread.start()
 
-    def _request(self) -> bytes:
+    def _request(self) -> list[bytes | memoryview]:
         """What the helper reads: the count of keys, the hashed head, the keys' offsets and their UTF-8 data."""
         keys = self._keys
         offsets = string_offsets(keys).astype(np.int64)
         data = keys.buffers()[2]
         data = memoryview(data)[offsets[0]:offsets[-1]] if data is not None else b""
         head = f"{self._prefix}\x00".encode()
-        return b"".join([len(keys).to_bytes(8, "little"), len(head).to_bytes(8, "little"), head,
-                         (offsets - offsets[0]).astype("<i8").tobytes(), data])
+        return [len(keys).to_bytes(8, "little"), len(head).to_bytes(8, "little"), head,
+                (offsets - offsets[0]).astype("<i8").tobytes(), data]
 
     def _talk(self, helper: subprocess.Popen) -> None:
+        # Not ``communicate``: it feeds the pipe 4 KB per turn of a Python loop, thousands of turns
+        # that take the GIL from the build; one blocking write and one read take it twice. The helper
+        # reads all its input before it answers, so the write cannot wait on the read.
         try:
-            out, _ = helper.communicate(self._request())
+            with helper.stdin:
+                for part in self._request():
+                    helper.stdin.write(part)
+            with helper.stdout:
+                out = helper.stdout.read()
+            helper.wait()
         except OSError:
             helper.kill()
+            helper.wait()
             return
         self._reply[0] = out if helper.returncode == 0 else None
 
     def __len__(self) -> int:
         return len(self._keys)
-
-    def _corrected(self, out: bytes, width: int) -> bytes:
-        """The helper's ids of the guessed keys with the rows guessed wrong hashed again."""
-        wrong = np.flatnonzero(pc.invert(pc.equal(self._keys, self._settled)).to_numpy(zero_copy_only=False))
-        if not len(wrong):
-            return out
-        cells = np.frombuffer(out, np.uint8).reshape(-1, width).copy()
-        fixed = "".join(stable_ids(self._prefix, self._settled.take(wrong).to_pylist())).encode()
-        cells[wrong] = np.frombuffer(fixed, np.uint8).reshape(-1, width)
-        return cells.tobytes()
-
-    def settle(self, keys: pa.Array) -> None:
-        """The keys the ids are for, when hashing started from a guess of them (one key per guess)."""
-        if len(keys) != len(self._keys) or keys.null_count:
-            raise ValueError(f"{len(keys)} keys (nulls: {keys.null_count}) for {len(self._keys)} guessed ones")
-        if self._ids is not None:
-            raise ValueError("the ids were already taken from the guessed keys")
-        self._settled = keys
 
     def result(self) -> pa.Array:
         """The ids, one per key, as a string array."""
@@ -153,14 +139,11 @@ class BackgroundIds:
             if self._thread is not None:
                 self._thread.join()
             out = self._reply[0]
-            keys = self._keys if self._settled is None else self._settled
             if out is not None and len(out) == n * width:
-                if self._settled is not None:
-                    out = self._corrected(out, width)
                 offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int32) * width).tobytes())
                 self._ids = pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(out)])
             else:
-                self._ids = pa.array(stable_ids(self._prefix, keys.to_pylist()), pa.string())
+                self._ids = pa.array(stable_ids(self._prefix, self._keys.to_pylist()), pa.string())
         return self._ids
 
 

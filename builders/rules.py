@@ -35,7 +35,6 @@ from builders.normalizers.text import (
     dedup_key,
     has_cjk,
     has_cjk_column,
-    plain_key_column,
 )
 from builders.normalizers.values import ValueNormalizer
 from builders.parsers.replies import (
@@ -385,18 +384,14 @@ class _MasterRows:
 
 
 def _master_texts(table: pa.Table, hash_ids: bool) -> tuple[pa.Array, pa.Array, BackgroundIds, np.ndarray]:
-    """A master table's cleaned rule texts, their dedup keys and the ids they give (hashed in a helper
-    process, if ``hash_ids``, from the keys most texts have, before the texts are clean), and whether
-    each is Chinese: Arrow work, so it can run in a thread."""
+    """A master table's cleaned rule texts, their dedup keys and the ids they give, and whether each is
+    Chinese: Arrow work, so it can run in a thread. With ``hash_ids`` a helper process hashes the keys
+    from here on, on the core the Python work that follows leaves free (their ids are first needed
+    after :func:`_split_plain`)."""
     raw = table.column("rot").combine_chunks()
-    guessed = BackgroundIds("rule", plain_key_column(raw)) if hash_ids else None  # hashed while texts are cleaned
     texts = clean_text_column(strip_rot_prefix_column(raw))
     keys = clean_key_column(texts)
-    if guessed is None:
-        ids = BackgroundIds("rule", keys, background=False)
-    else:
-        ids = guessed
-        ids.settle(keys)
+    ids = BackgroundIds("rule", keys, background=hash_ids)
     return texts, keys, ids, has_cjk_column(texts)
 
 

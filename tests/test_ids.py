@@ -46,27 +46,6 @@ def test_background_ids_are_those_of_stable_ids_whoever_hashes_them():
     assert BackgroundIds("rule", sliced, interpreter=shutil.which("false")).result().to_pylist() == expected[3:1503]
 
 
-def test_background_ids_started_from_guessed_keys_are_those_of_the_settled_keys():
-    keys = [f"规则{i}" for i in range(3000)]
-    guessed = list(keys)
-    for i in (0, 7, 1500, 2999):
-        guessed[i] = guessed[i] + "。"  # a guess the cleaning changes
-    expected = stable_ids("rule", keys)
-    for background, interpreter in ((True, None), (False, None), (True, shutil.which("false"))):
-        ids = BackgroundIds("rule", pa.array(guessed), background=background, interpreter=interpreter)
-        ids.settle(pa.array(keys))
-        assert ids.result().to_pylist() == expected
-    right = BackgroundIds("rule", pa.array(keys))
-    right.settle(pa.array(keys))
-    assert right.result().to_pylist() == expected
-    with pytest.raises(ValueError, match="guessed"):
-        BackgroundIds("rule", pa.array(keys)).settle(pa.array(keys[1:]))
-    taken = BackgroundIds("rule", pa.array(guessed))
-    taken.result()
-    with pytest.raises(ValueError, match="already taken"):
-        taken.settle(pa.array(keys))
-
-
 def test_background_ids_refuse_null_keys():
     with pytest.raises(ValueError, match="null"):
         BackgroundIds("rule", pa.array(["a", None]))

@@ -158,13 +158,6 @@ def _utf8_bytes(array: pa.Array) -> bytes:
     return memoryview(array.buffers()[2])[offsets[0]:offsets[-1]].tobytes()
 
 
-def plain_key_column(array: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """The key most texts have: the text in (ASCII) lower case without its trailing stops, one Arrow
-    pass each. It is :func:`dedup_key` of every text that needs no cleaning and no mapping; a guess
-    for the others, to start what needs keys (their ids) before the texts are clean."""
-    return pc.utf8_rtrim(pc.ascii_lower(string_cells(array)), characters=_KEY_TRAILING)
-
-
 def clean_key_column(cleaned: pa.Array | pa.ChunkedArray) -> pa.Array:
     """:func:`clean_key` of every cell of texts that went through :func:`clean_text`."""
     cleaned = string_cells(cleaned)

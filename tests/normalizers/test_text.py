@@ -10,7 +10,6 @@ from builders.normalizers.text import (
     dedup_key,
     has_cjk,
     has_cjk_column,
-    plain_key_column,
 )
 from builders.parsers.replies import strip_rot_prefix, strip_rot_prefix_column
 
@@ -67,12 +66,6 @@ def test_column_forms_give_each_rows_result():
     assert clean_key_column(pa.array(cleaned)).to_pylist() == [clean_key(t) for t in cleaned]
     assert clean_key_column(pa.array(cleaned).slice(7)).to_pylist() == [clean_key(t) for t in cleaned[7:]]
     assert has_cjk_column(pa.array(cleaned)).tolist() == [has_cjk(t) for t in cleaned]
-    # The plain key: ASCII letters lowered, trailing stops trimmed; the key of a text needing no more.
-    plain = plain_key_column(column).to_pylist()
-    lowered = ["".join(c.lower() if "A" <= c <= "Z" else c for c in t).rstrip("。．.！!") for t in texts]
-    assert plain == lowered + [""]
-    guessed = plain_key_column(pa.array(["爱护公共设施。", "Ｒｅｓｐｅｃｔ others"])).to_pylist()
-    assert guessed[0] == dedup_key("爱护公共设施。") and guessed[1] != dedup_key("Ｒｅｓｐｅｃｔ others")
     assert strip_rot_prefix_column(column).to_pylist() == [strip_rot_prefix(t) for t in texts] + [None]
 
 
