@@ -256,6 +256,68 @@ def _repeated(value: str, n: int) -> np.ndarray:
     return array
 
 
+class _TextColumns:
+    """The cleaned texts, dedup keys and translations (``None``: none) of some rows of master tables:
+    the arrays as they were cleaned, and the position of each row in them.
+
+    Rows are dropped twice (the rejected, then those resolved one by one) before the rest are
+    taken in id order; taking positions instead of the texts copies each text once, not three
+    times: at full scale each copy is 50 MB of memory the kernel must hand over and zero. A
+    column is copied out only when all of it is asked for.
+    """
+
+    def __init__(self, text: pa.Array, key: pa.Array, text_en: pa.Array, at: np.ndarray | None = None) -> None:
+        self._arrays = {"text": text, "key": key, "text_en": text_en}
+        self._whole = at is None
+        self.at = np.arange(len(text)) if at is None else at
+        """Per row, its position in the arrays."""
+        self._columns: dict[str, pa.Array] = {}
+
+    @classmethod
+    def concat(cls, parts: list[_TextColumns]) -> _TextColumns:
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(pa.concat_arrays([p.column(name) for p in parts]) for name in ("text", "key", "text_en")))
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def take(self, rows: np.ndarray) -> _TextColumns:
+        return _TextColumns(*self._arrays.values(), self.at[rows])
+
+    def column(self, name: str) -> pa.Array:
+        """The rows' ``text``, ``key`` or ``text_en``, as one array."""
+        if name not in self._columns:
+            array = self._arrays[name]
+            self._columns[name] = array if self._whole else array.take(pa.array(self.at))
+        return self._columns[name]
+
+    def cells(self, name: str, rows: np.ndarray) -> pa.Array:
+        """The column's cells of the given rows."""
+        return self._arrays[name].take(pa.array(self.at[rows]))
+
+    def cell(self, name: str, row: int) -> str | None:
+        return self._arrays[name][int(self.at[row])].as_py()
+
+    def codes(self, name: str) -> tuple[pa.Array, np.ndarray]:
+        """The distinct values of a column, and each row's index into them. They may include values
+        of rows no longer here (never the index of a row here)."""
+        encoded = self._arrays[name].dictionary_encode()
+        return encoded.dictionary, encoded.indices.to_numpy()[self.at]
+
+    def is_in(self, name: str, values: pa.Array) -> np.ndarray:
+        """Per row, whether its cell of the column is one of ``values``."""
+        return pc.is_in(self._arrays[name], value_set=values).to_numpy(zero_copy_only=False)[self.at]
+
+    def after(self, name: str, head: pa.ChunkedArray | pa.Array, order: np.ndarray) -> pa.Array:
+        """``head`` (the column of other rows) followed by these rows' column, taken in ``order``."""
+        head = head if isinstance(head, pa.ChunkedArray) else pa.chunked_array([head], head.type)
+        n_head, at = len(head), order.astype(np.int64, copy=True)
+        ours = at >= n_head
+        at[ours] = n_head + self.at[at[ours] - n_head]
+        return pa.chunked_array([*head.chunks, self._arrays[name]], head.type).take(pa.array(at))
+
+
 @dataclass
 class _MasterRows:
     """The valid rows of a master table, column-wise: most of them become published rows as
@@ -265,12 +327,9 @@ class _MasterRows:
     """Per row, the file it was read from (objects: the same string for the rows of a file)."""
     lines: np.ndarray
     seq: np.ndarray
-    text: pa.Array
-    key: pa.Array
-    """The dedup key of each row's text."""
+    texts: _TextColumns
+    """Each row's text, the dedup key of its text, and its translation (``None``: none)."""
     zh: np.ndarray
-    text_en: pa.Array
-    """``None`` where the row has no translation."""
     values: np.ndarray
     """Per row, the index of its normalized values in :attr:`closures`."""
     closures: list[Closure]
@@ -295,9 +354,26 @@ class _MasterRows:
     @classmethod
     def empty(cls) -> _MasterRows:
         nothing = pa.array([], pa.string())
-        return cls(np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0, np.int64), nothing, nothing,
-                   np.zeros(0, bool), nothing, np.zeros(0, np.int64), [], np.zeros(0, object), [],
-                   np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object), [], np.zeros(0, np.int64))
+        return cls(np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                   _TextColumns(nothing, nothing, nothing), np.zeros(0, bool), np.zeros(0, np.int64), [],
+                   np.zeros(0, object), [], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, object), [],
+                   np.zeros(0, np.int64))
+
+    @property
+    def size(self) -> int:
+        return len(self.lines)
+
+    @property
+    def text(self) -> pa.Array:
+        return self.texts.column("text")
+
+    @property
+    def key(self) -> pa.Array:
+        return self.texts.column("key")
+
+    @property
+    def text_en(self) -> pa.Array:
+        return self.texts.column("text_en")
 
     @classmethod
     def concat(cls, parts: list[_MasterRows]) -> _MasterRows:
@@ -308,15 +384,14 @@ class _MasterRows:
             return np.cumsum([0, *sizes[:-1]]).tolist()
 
         return cls(np.concatenate([p.files for p in parts]), np.concatenate([p.lines for p in parts]),
-                   np.concatenate([p.seq for p in parts]), pa.concat_arrays([p.text for p in parts]),
-                   pa.concat_arrays([p.key for p in parts]), np.concatenate([p.zh for p in parts]),
-                   pa.concat_arrays([p.text_en for p in parts]),
+                   np.concatenate([p.seq for p in parts]), _TextColumns.concat([p.texts for p in parts]),
+                   np.concatenate([p.zh for p in parts]),
                    np.concatenate([p.values + offset for p, offset in zip(
                        parts, offsets([len(p.closures) for p in parts]), strict=True)]),
                    [c for p in parts for c in p.closures],
                    np.concatenate([p.annotations for p in parts]), [c for p in parts for c in p.copies],
                    np.concatenate([p.copy_rows + offset for p, offset in zip(
-                       parts, offsets([len(p.key) for p in parts]), strict=True)]),
+                       parts, offsets([p.size for p in parts]), strict=True)]),
                    np.concatenate([p.first for p in parts]), np.concatenate([p.sources for p in parts]),
                    [h for p in parts for h in p.hashed],
                    np.concatenate([p.hashed_rows + offset for p, offset in zip(
@@ -325,9 +400,9 @@ class _MasterRows:
     def observations(self, rows: np.ndarray, en_keys: pa.Array | None = None) -> list[Observation]:
         """The given rows as observations (rows that go through the build one by one); ``en_keys``:
         the dedup keys of all rows' translations, if computed."""
-        english = self.text_en.take(rows).to_pylist()
-        columns = zip(self.files[rows].tolist(), self.lines[rows].tolist(), self.text.take(rows).to_pylist(),
-                      self.zh[rows].tolist(), self.key.take(rows).to_pylist(), english,
+        english = self.texts.cells("text_en", rows).to_pylist()
+        columns = zip(self.files[rows].tolist(), self.lines[rows].tolist(), self.texts.cells("text", rows).to_pylist(),
+                      self.zh[rows].tolist(), self.texts.cells("key", rows).to_pylist(), english,
                       [self.closures[i] for i in self.values[rows].tolist()], self.seq[rows].tolist(),
                       [None] * len(rows) if en_keys is None else en_keys.take(rows).to_pylist(), strict=True)
         return [Observation(file, line, "master_table", text, "zh" if zh else "en", key, english, values,
@@ -335,8 +410,8 @@ class _MasterRows:
                 for file, line, text, zh, key, english, values, seq, en_key in columns]
 
     def take(self, rows: np.ndarray) -> _MasterRows:
-        return _MasterRows(self.files[rows], self.lines[rows], self.seq[rows], self.text.take(rows),
-                           self.key.take(rows), self.zh[rows], self.text_en.take(rows), self.values[rows],
+        return _MasterRows(self.files[rows], self.lines[rows], self.seq[rows], self.texts.take(rows),
+                           self.zh[rows], self.values[rows],
                            self.closures, self.annotations[rows], *self._copies_of(rows), self.first[rows],
                            self.sources[rows], self.hashed, self.hashed_rows[rows])
 
@@ -350,7 +425,7 @@ class _MasterRows:
         """The copies of the given rows, numbered as in :meth:`take`."""
         if not self.copies:
             return [], np.zeros(0, np.int64)
-        renumbered = np.full(len(self.key), -1, np.int64)
+        renumbered = np.full(self.size, -1, np.int64)
         renumbered[rows] = np.arange(len(rows))
         new_rows = renumbered[self.copy_rows]
         at = np.flatnonzero(new_rows >= 0)
@@ -421,25 +496,25 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
         ctx.ledger.reject(CONFIG, file, int(lines[i]), problem.field, problem.reason,
                           rule_id(text) if has_cjk(text) else None)
     rows = np.flatnonzero(~failed)
-    texts, english = texts.take(rows), english.take(rows)
     present = np.bincount(codes[rows], minlength=len(outcomes)) > 0
     used, values = np.flatnonzero(present), (np.cumsum(present) - 1)[codes[rows]]  # np.unique's, in O(n)
     closures = [outcomes[i] for i in used.tolist()]
     seqs = seq + lines[rows]
-    n = len(texts)
-    master = _MasterRows(_repeated(file, n), lines[rows], seqs, texts, keys.take(rows), zh[rows], english,
+    n = len(rows)
+    master = _MasterRows(_repeated(file, n), lines[rows], seqs, _TextColumns(texts, keys, english).take(rows), zh[rows],
                          values, closures, np.full(n, None, object), [], np.zeros(0, np.int64), seqs.copy(),
                          _repeated("master_table", n), [ids], rows)
     repaired = np.array([bool(c.added or c.dropped) for c in closures], bool)[values]
     for line, value in zip(master.lines[repaired].tolist(), values[repaired].tolist(), strict=True):
         _record_repair(ctx, file, line, closures[value])
+    every = len(texts)
     invalid = _schema_errors(validator, pa.table({
-        "rule": texts, "rule_en": english, "source": pa.repeat("master_table", n),
-        "label_origin": pa.repeat("none", n), "labeler": pa.nulls(n, pa.string()),
-    }), closures, values)
+        "rule": texts, "rule_en": english, "source": pa.repeat("master_table", every),
+        "label_origin": pa.repeat("none", every), "labeler": pa.nulls(every, pa.string()),
+    }), closures, values, rows)
     for row, message in invalid.items():
         ctx.ledger.reject(CONFIG, file, int(master.lines[row]), message.split(":")[0], message,
-                          rule_id(texts[row].as_py()) if master.zh[row] else None)
+                          rule_id(master.texts.cell("text", row)) if master.zh[row] else None)
     if invalid:
         keep = np.ones(n, bool)
         keep[list(invalid)] = False
@@ -733,14 +808,19 @@ def _distinct_closures(values: list[Closure]) -> tuple[list[Closure], np.ndarray
 
 
 def _schema_errors(validator: TableValidator, fields: pa.Table, closures: list[Closure],
-                   which: np.ndarray) -> dict[int, str]:
+                   which: np.ndarray, rows: np.ndarray | None = None) -> dict[int, str]:
     """The first schema error of each invalid row (``field: message``), given its text fields and values
-    (``closures[which[row]]``).
+    (``closures[which[row]]``). ``rows``: the rows checked, when ``fields`` holds more (rows then
+    numbered as in ``rows``, as ``which`` is).
 
     Value lists are checked once per distinct closure, then their errors are given to every
     row that has that closure.
     """
     errors = validator.validate(fields, partial=True)
+    if rows is not None:
+        position = np.full(fields.num_rows, -1, np.int64)
+        position[rows] = np.arange(len(rows))
+        errors = [replace(e, row=int(position[e.row])) for e in errors if position[e.row] >= 0]
     closure_errors: dict[int, list[RowError]] = {}
     for error in validator.validate(pa.table({
         "dimensions": [c.dimensions for c in closures],
@@ -800,9 +880,8 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation], fa
     if not masters:
         return None
     master = _MasterRows.concat(masters)
-    keys = master.key.dictionary_encode()
-    codes = keys.indices.to_numpy()
-    n_keys = len(keys.dictionary)
+    distinct_keys, codes = master.texts.codes("key")
+    n_keys = len(distinct_keys)
     plain = master.zh & (np.bincount(codes[master.zh], minlength=n_keys)[codes] == 1)
     zh, english = np.flatnonzero(facts.zh), np.flatnonzero(~facts.zh)
     """Where the Chinese and the English observations are."""
@@ -811,7 +890,7 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation], fa
     under, code = np.zeros(0, np.int64), np.zeros(0, np.int64)
     """The Chinese observations under a master key, and that key."""
     if len(zh):
-        of_key = pc.fill_null(pc.index_in(facts.key.take(zh), value_set=keys.dictionary), -1).to_numpy()
+        of_key = pc.fill_null(pc.index_in(facts.key.take(zh), value_set=distinct_keys), -1).to_numpy()
         under, code = zh[of_key >= 0], of_key[of_key >= 0]
         labelled, accepting = facts.labelled[under], facts.accepting[under]
         n_labelled = np.bincount(code[labelled], minlength=n_keys)
@@ -819,9 +898,9 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation], fa
         plain &= (decided & (np.bincount(code[facts.translated[under]], minlength=n_keys) == 0))[codes]
         sole[code[accepting]] = under[accepting]
     english_keys = facts.key.take(english)
-    foreign = master.key.filter(pa.array(~master.zh)).to_pylist()
+    foreign = master.texts.cells("key", np.flatnonzero(~master.zh)).to_pylist()
     en_keys = None
-    linked = np.zeros(len(master.key), bool)
+    linked = np.zeros(master.size, bool)
     if len(english) or foreign:
         en_keys = clean_key_column(master.text_en)
         has_translation = pc.is_valid(master.text_en).to_numpy(zero_copy_only=False)
@@ -882,8 +961,8 @@ def _specific_source(copies: Iterable[Observation], default: str) -> str:
 def _sources_of(rows: _MasterRows) -> np.ndarray:
     """Per plain row, the ``source`` its group publishes (:func:`_specific_source`; the row itself is
     ``master_table`` and a label's is ``unknown``, neither specific, so its copies decide)."""
-    sources = _repeated("master_table", len(rows.key))
-    bounds = np.searchsorted(rows.copy_rows, np.arange(len(rows.key) + 1)).tolist()
+    sources = _repeated("master_table", rows.size)
+    bounds = np.searchsorted(rows.copy_rows, np.arange(rows.size + 1)).tolist()
     for row in np.flatnonzero(np.diff(bounds)).tolist():
         sources[row] = _specific_source(rows.copies[bounds[row]:bounds[row + 1]], "master_table")
     return sources
@@ -1028,8 +1107,8 @@ def _demote(ctx: BuildContext, plain: _MasterRows, resolved: list[_Resolved],
     """Take out of the plain rows those whose text a rewrite gives another rule: they take part
     in the second dedup pass as resolved rules."""
     rewritten = {r.key for r in resolved if r.key != r.group_key}
-    hit = (pc.is_in(plain.key, value_set=pa.array(sorted(rewritten), pa.string())).to_numpy(zero_copy_only=False)
-           if rewritten else np.zeros(len(plain.key), bool))
+    hit = (plain.texts.is_in("key", pa.array(sorted(rewritten), pa.string())) if rewritten
+           else np.zeros(plain.size, bool))
     if not hit.any():
         return plain, []
     rows = np.flatnonzero(hit)
@@ -1165,7 +1244,7 @@ def _rules_table(rows: list[dict], plain: _MasterRows, plain_ids: pa.Array, sche
     cluster's, every text its own original) is that column, so it is taken and checked once.
     """
     resolved = rows_to_table(rows, schema)
-    n_resolved, n = len(rows), len(rows) + len(plain.key)
+    n_resolved, n = len(rows), len(rows) + plain.size
     if order is None:
         order = sort_indices(pa.concat_arrays([single_chunk(resolved.column("id")), plain_ids]))
     order = np.asarray(order)
@@ -1179,6 +1258,9 @@ def _rules_table(rows: list[dict], plain: _MasterRows, plain_ids: pa.Array, sche
         return without_validity(single_chunk(pa.chunked_array(
             [*resolved.column(name).chunks, plain_column], schema.field(name).type).take(at)))
 
+    def taken_text(name: str, plain_column: str) -> pa.Array:
+        return without_validity(single_chunk(plain.texts.after(plain_column, resolved.column(name), order)))
+
     def through(name: str, distinct: pa.Array, codes: np.ndarray) -> pa.Array:
         """The column whose plain rows hold ``distinct[codes]``."""
         values = pa.concat_arrays([single_chunk(resolved.column(name)), distinct.cast(schema.field(name).type)])
@@ -1189,7 +1271,7 @@ def _rules_table(rows: list[dict], plain: _MasterRows, plain_ids: pa.Array, sche
         """The column whose plain ``rows`` hold ``given`` and whose other plain rows hold ``default``,
         through the few distinct values."""
         distinct = [default, *dict.fromkeys(v for v in given if v != default)]
-        codes = np.zeros(len(plain.key), np.int64)
+        codes = np.zeros(plain.size, np.int64)
         codes[rows] = [distinct.index(v) for v in given]
         return through(name, pa.array(distinct, schema.field(name).type), codes)
 
@@ -1205,15 +1287,15 @@ def _rules_table(rows: list[dict], plain: _MasterRows, plain_ids: pa.Array, sche
         **{tier: partial(through, tier, pa.array([getattr(c, tier) for c in plain.closures], schema.field(tier).type),
                          plain.values)
            for tier in TIERS},
-        "rule_en": lambda: taken("rule_en", plain.text_en), "rule": lambda: taken("rule", plain.text),
+        "rule_en": lambda: taken_text("rule_en", "text_en"), "rule": lambda: taken_text("rule", "text"),
         "id": lambda: taken("id", plain_ids),
         "source": lambda: coded("source", specific, plain.sources[specific].tolist(), "master_table"),
-        "rewritten": lambda: taken("rewritten", pa.repeat(False, len(plain.key))),
+        "rewritten": lambda: taken("rewritten", pa.repeat(False, plain.size)),
         "label": lambda: annotated("label", None), "label_origin": lambda: annotated("label_origin", "none"),
         "labeler": lambda: annotated("labeler", None),
     }
     if not same_in_resolved("original_rule", "rule"):
-        making["original_rule"] = lambda: taken("original_rule", plain.text)
+        making["original_rule"] = lambda: taken_text("original_rule", "text")
     if not same_in_resolved("cluster_id", "id"):
         making["cluster_id"] = lambda: taken("cluster_id", plain_ids)
     with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow takes a column without the GIL
@@ -1265,7 +1347,7 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
     folded = representatives[positions] != positions
     for i in np.flatnonzero(folded).tolist():
         rep_id = kept_ids[representatives[positions[i]]]
-        ctx.rule_aliases[plain.key[i].as_py()] = rep_id
+        ctx.rule_aliases[plain.texts.cell("key", i)] = rep_id
         ctx.ledger.fold(CONFIG, plain.files[i], int(plain.lines[i]), rep_id, f"near-duplicate of {rep_id}")
         ctx.ledger.fold_many(CONFIG, ((o.file, o.line, rep_id, f"near-duplicate of {rep_id}") for o in plain.others(i)))
     if folded.any():
@@ -1277,14 +1359,13 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], represen
     return plain, id_array, positions
 
 
-def _rule_keys(keys: list[tuple[str, str]], plain_keys: pa.Array,
+def _rule_keys(keys: list[tuple[str, str]], plain: _TextColumns,
                order: np.ndarray) -> Callable[[], tuple[list[str], list[str]]]:
     """The keys of the published rules (original, published) in table order, listed when first asked
     for: only a build that links other configs to the rules needs them."""
     def listed() -> tuple[list[str], list[str]]:
-        at = pa.array(order)
-        return tuple(pa.concat_arrays([pa.array([pair[side] for pair in keys], pa.string()), plain_keys]).take(at)
-                     .to_pylist() for side in (0, 1))
+        return tuple(plain.after("key", pa.array([pair[side] for pair in keys], pa.string()), order).to_pylist()
+                     for side in (0, 1))
 
     return listed
 
@@ -1314,7 +1395,7 @@ def build(ctx: BuildContext) -> pa.Table:
         plain, plain_ids, plain_positions = _publish_plain(ctx, kept, kept_ids, representatives, position_of)
         table, order = _rules_table(rows, plain, plain_ids, features(CONFIG).arrow_schema,
                                     presorted.result() if presorted else None)
-    ctx.rule_keys = _rule_keys(keys, plain.key, order)
+    ctx.rule_keys = _rule_keys(keys, plain.texts, order)
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]
     stats["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])
     stats["rows_hierarchy_contradicted"] = sum(1 for r in repairs if r["dropped"])
