@@ -74,15 +74,17 @@ _NEAR = 64
 """Lists up to this long are searched for a duplicate item by comparing each item with the next few."""
 
 
-def _rows_with_duplicates(values: pa.Array, parents: np.ndarray, longest: int) -> list[int]:
+def _rows_with_duplicates(values: pa.Array, parents: np.ndarray, longest: int,
+                          encoded: pa.DictionaryArray | None = None) -> list[int]:
     """The rows (sorted) whose list holds a non-null item twice; ``values``: the lists' items,
-    ``parents``: the row of each item, ``longest``: the longest list's length.
+    ``parents``: the row of each item, ``longest``: the longest list's length, ``encoded``: the items
+    dictionary-encoded, if done already.
 
     Items of a row are next to each other, so a list of at most :data:`_NEAR` items is searched by
     comparing each item with the next ``longest - 1``: a few passes over the items, where hashing
     every (row, item) pair takes a tenth of a second for a quarter of a million rows.
     """
-    encoded = values.dictionary_encode()
+    encoded = values.dictionary_encode() if encoded is None else encoded
     codes = pc.fill_null(encoded.indices, -1).to_numpy().astype(np.int64)
     valid = pc.is_valid(encoded.indices).to_numpy(zero_copy_only=False)
     codes[~valid] = -1 - np.flatnonzero(~valid)  # nulls never match: they are not counted as items
@@ -199,14 +201,33 @@ class TableValidator:
             errors += [RowError(r, path, f"has more than {prop['maxItems']} items")
                        for r in _rows(pc.greater(length, prop["maxItems"]))]
         values = pc.list_flatten(arr)
-        parents = pc.list_parent_indices(arr)
-        if prop.get("uniqueItems") and len(values):
+        if not len(values):
+            return errors
+        parent_rows = pc.list_parent_indices(arr).to_numpy()
+        # Items of a few distinct strings (values from a taxonomy) are hashed once, for both checks.
+        strings = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+        encoded = values.dictionary_encode() if strings else None
+        if prop.get("uniqueItems"):
             errors += [RowError(r, path, "has duplicate items")
-                       for r in _rows_with_duplicates(values, parents.to_numpy(), pc.max(length).as_py())]
-        if "items" in prop and len(values):
-            parent_rows = parents.to_numpy()
-            for err in self._check(values, prop["items"], f"{path}[]"):
-                errors.append(RowError(int(parent_rows[err.row]), err.field, err.message))
+                       for r in _rows_with_duplicates(values, parent_rows, pc.max(length).as_py(), encoded)]
+        if "items" in prop:
+            found = (self._check(values, prop["items"], f"{path}[]") if encoded is None
+                     else self._check_distinct(values, encoded, prop["items"], f"{path}[]"))
+            errors += [RowError(int(parent_rows[err.row]), err.field, err.message) for err in found]
+        return errors
+
+    def _check_distinct(self, values: pa.Array, encoded: pa.DictionaryArray, prop: dict, path: str) -> list[RowError]:
+        """:meth:`_check` of string ``values`` through their distinct values: each is checked once and
+        its errors are given to every item that holds it (the checks of a string look at it alone)."""
+        errors = [RowError(r, path, "is null") for r in _rows(values.is_null())] if (
+            values.null_count and "null" not in _types(prop)) else []
+        by_code: dict[int, list[RowError]] = {}
+        for err in self._check(encoded.dictionary, prop, path):
+            by_code.setdefault(err.row, []).append(err)
+        if by_code:
+            codes = pc.fill_null(encoded.indices, -1).to_numpy()
+            for item in np.flatnonzero(np.isin(codes, list(by_code))).tolist():
+                errors += [RowError(item, err.field, err.message) for err in by_code[int(codes[item])]]
         return errors
 
     def _check_object(self, arr: pa.StructArray, prop: dict, path: str) -> list[RowError]:

@@ -117,3 +117,28 @@ def test_duplicate_items_are_found_in_exactly_the_rows_that_repeat_one(longest):
                                 pc.max(pc.list_value_length(arr)).as_py())
     assert 18 in got and 17 not in got and len(got) > 100
     assert got == expected
+
+
+def test_list_items_checked_through_their_distinct_values_give_each_items_errors():
+    rows = [dict(GOOD, id=f"rule-{i:016x}") for i in range(8)]
+    rows[1]["core_values"] = ["火星", "火星"]  # unknown, and twice in its row
+    rows[2]["core_values"] = ["友善", None]
+    rows[3]["core_values"] = ["火星"]
+    rows[5]["core_values"] = ["月亮", "友善", "火星"]
+    table = _table(rows)
+    validator = TableValidator(load_schema("rules"))
+    errors = [e for e in validator.validate(table) if e.field.startswith("core_values")]
+    column = table.column("core_values").chunk(0)
+    items = validator.schema["properties"]["core_values"]["items"]
+    parents = pc.list_parent_indices(column).to_numpy()
+    one_by_one = [(int(parents[e.row]), e.field, e.message)
+                  for e in validator._check(pc.list_flatten(column), items, "core_values[]")]
+    assert sorted(one_by_one) == [(e.row, e.field, e.message) for e in errors if e.field == "core_values[]"]
+    assert [(e.row, e.field) for e in errors] == [
+        (1, "core_values"), (1, "core_values[]"), (1, "core_values[]"), (2, "core_values[]"),
+        (3, "core_values[]"), (5, "core_values[]"), (5, "core_values[]")]
+    assert {e.message for e in errors if e.row == 5} == {"'月亮' is not one of the allowed values",
+                                                        "'火星' is not one of the allowed values"}
+    schema = load_schema("rules")
+    assert {e.row for e in errors} == {i for i, row in enumerate(rows)
+                                       if not jsonschema.Draft202012Validator(schema).is_valid(row)}
