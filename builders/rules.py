@@ -347,7 +347,8 @@ class _MasterRows:
     sources: np.ndarray
     """Per row (objects), the published ``source``: its most specific copy's (:func:`_resolve_copies`)."""
     hashed: list[BackgroundIds]
-    """The ids of the keys of each master table read (all its rows), hashed while the build goes on."""
+    """The ids of the keys of each master table read (all its rows, in one or more shares), hashed while
+    the build goes on."""
     hashed_rows: np.ndarray
     """Per row, its position in the ids of :attr:`hashed`, one after the other."""
 
@@ -458,15 +459,17 @@ class _MasterRows:
         yield from zip(self.copies, [ids[row] for row in self.copy_rows.tolist()], strict=True)
 
 
-def _master_texts(table: pa.Table, hash_ids: bool) -> tuple[pa.Array, pa.Array, BackgroundIds, np.ndarray]:
+def _master_texts(table: pa.Table, helpers: int) -> tuple[pa.Array, pa.Array, list[BackgroundIds], np.ndarray]:
     """A master table's cleaned rule texts, their dedup keys and the ids they give, and whether each is
-    Chinese: Arrow work, so it can run in a thread. With ``hash_ids`` a helper process hashes the keys
-    from here on, on the core the Python work that follows leaves free (their ids are first needed
-    after :func:`_split_plain`)."""
+    Chinese: Arrow work, so it can run in a thread. With ``helpers``, that many helper processes hash
+    a share of the keys each from here on, beside the Python work that follows (the ids are first
+    needed after :func:`_split_plain`); with none, they are hashed here when needed."""
     raw = table.column("rot").combine_chunks()
     texts = clean_text_column(strip_rot_prefix_column(raw))
     keys = clean_key_column(texts)
-    ids = BackgroundIds("rule", keys, background=hash_ids)
+    bounds = np.linspace(0, len(keys), max(1, helpers) + 1).astype(np.int64).tolist()
+    ids = [BackgroundIds("rule", keys.slice(start, end - start), background=helpers > 0)
+           for start, end in zip(bounds[:-1], bounds[1:], strict=True)]
     return texts, keys, ids, has_cjk_column(texts)
 
 
@@ -484,7 +487,7 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     lines = columns.lines
     raw = table.column("rot")
     with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow cleans the texts while Python closes the values
-        cleaning = pool.submit(_master_texts, table, ctx.num_proc > 1)
+        cleaning = pool.submit(_master_texts, table, ctx.num_proc if ctx.num_proc > 1 else 0)
         codes, outcomes = _value_codes(normalize, table, _VALUE_COLUMNS["master_table"])
         english = _master_translations(table)
         texts, keys, ids, zh = cleaning.result()
@@ -503,7 +506,7 @@ def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator:
     n = len(rows)
     master = _MasterRows(_repeated(file, n), lines[rows], seqs, _TextColumns(texts, keys, english).take(rows), zh[rows],
                          values, closures, np.full(n, None, object), [], np.zeros(0, np.int64), seqs.copy(),
-                         _repeated("master_table", n), [ids], rows)
+                         _repeated("master_table", n), ids, rows)
     repaired = np.array([bool(c.added or c.dropped) for c in closures], bool)[values]
     for line, value in zip(master.lines[repaired].tolist(), values[repaired].tolist(), strict=True):
         _record_repair(ctx, file, line, closures[value])
