@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import pyarrow as pa
 from tqdm.auto import tqdm
@@ -47,6 +48,7 @@ CONFIG_BUILDERS = [rules, taxonomy_config, dilemmas, scenarios, evaluations]
 SPLIT = "train"
 DEFAULT_CONFIG = ("default", "rules", "cvc")
 """The ``default`` config: the rules files under the v1 split name ``cvc``."""
+_T = TypeVar("_T")
 
 
 class BuildError(RuntimeError):
@@ -130,9 +132,11 @@ class _Shards:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _write_configs(staging: Path, tables: dict[str, pa.Table], shards: _Shards) -> list[SplitFiles]:
-    """Validate and write every config; the shards not written yet are written while the tables are
-    validated. A failed validation raises (and the staging directory with those shards is removed)."""
+def _write_configs(staging: Path, tables: dict[str, pa.Table], shards: _Shards,
+                   meanwhile: Callable[[], _T]) -> tuple[list[SplitFiles], _T]:
+    """Validate and write every config, and what ``meanwhile`` gives: the shards not written yet are
+    written while the tables are validated and ``meanwhile`` runs. A failed validation raises (and
+    the staging directory with those shards is removed)."""
     for config, table in tables.items():
         shards.write(config, table)
     for config, table in tqdm(tables.items(), desc="writing", unit="config", disable=None, leave=False):
@@ -140,6 +144,7 @@ def _write_configs(staging: Path, tables: dict[str, pa.Table], shards: _Shards) 
         if errors:
             sample = "; ".join(str(e) for e in errors[:5])
             raise BuildError(f"internal error: built {config} rows fail their schema: {sample}")
+    meanwhile_result = meanwhile()
     (staging / "schemas").mkdir(exist_ok=True)
     splits = []
     for config, table in tables.items():
@@ -147,7 +152,18 @@ def _write_configs(staging: Path, tables: dict[str, pa.Table], shards: _Shards) 
         (staging / "schemas" / f"{config}.schema.json").write_bytes(schema_bytes(config))
         splits.append(SplitFiles(config, config, SPLIT, files, table.num_rows, table.nbytes,
                                  sum((staging / f).stat().st_size for f in files)))
-    return splits
+    return splits, meanwhile_result
+
+
+def _card_sections(ctx: BuildContext, tables: dict[str, pa.Table]) -> dict[str, str]:
+    """The statistics of each config for the dataset card."""
+    return {
+        "rules": rules_statistics(tables["rules"], ctx.taxonomy),
+        "taxonomy": "The 50 derived values with their parents; the same table as the value framework above.",
+        "dilemmas": dilemmas_statistics(tables["dilemmas"]),
+        "scenarios": scenarios_statistics(ctx.results["scenarios"]),
+        "evaluations": evaluations_statistics(tables["evaluations"]),
+    }
 
 
 @contextmanager
@@ -299,7 +315,7 @@ def _build_release(
         tables = {m.CONFIG: ctx.tables[m.CONFIG] if m.CONFIG in ctx.tables
                   else rows_to_table(ctx.results[m.CONFIG], features(m.CONFIG).arrow_schema)
                   for m in CONFIG_BUILDERS}
-        splits = _write_configs(staging, tables, shards)
+        splits, sections = _write_configs(staging, tables, shards, meanwhile=lambda: _card_sections(ctx, tables))
         name, target, split = DEFAULT_CONFIG
         base = next(s for s in splits if s.config == target)
         splits.insert(0, SplitFiles(name, target, split, base.files, base.num_rows, base.num_bytes,
@@ -323,13 +339,6 @@ def _build_release(
                 for record in _previous_ids(diff, ctx, previous_view):
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         history.append(history_entry(settings.version, {s.config: s.num_rows for s in splits}, diff))
-        sections = {
-            "rules": rules_statistics(tables["rules"], ctx.taxonomy),
-            "taxonomy": "The 50 derived values with their parents; the same table as the value framework above.",
-            "dilemmas": dilemmas_statistics(tables["dilemmas"]),
-            "scenarios": scenarios_statistics(ctx.results["scenarios"]),
-            "evaluations": evaluations_statistics(tables["evaluations"]),
-        }
         (staging / "README.md").write_text(
             render_card(splits, sections, ctx.taxonomy, settings.version, versions=versions_section(history)),
             encoding="utf-8")
