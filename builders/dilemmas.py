@@ -16,10 +16,9 @@ from itertools import compress
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from builders.context import BuildContext
-from builders.ids import stable_id, stable_ids_of_parts, stable_ids_under
+from builders.ids import sort_indices, stable_id, stable_ids_of_parts, stable_ids_under
 from builders.normalizers.text import clean_key, clean_text, dedup_key, has_cjk_column
 from builders.normalizers.values import ValueNormalizer
 from builders.option_mapping import ROLES, given_mapping, recover_roles_at
@@ -325,8 +324,8 @@ class _Dilemmas:
         """
         n = len(self.ids)
         ids = pa.array(self.ids, pa.string())
-        order = pc.sort_indices(ids)
-        by_id = order.to_numpy()
+        by_id = sort_indices(ids)
+        order = pa.array(by_id)
         pair_of = np.array(self.pair_of, np.int64)[by_id]
         at = np.array([pair.at for pair in self.pairs], np.int64).reshape(-1, 2)[pair_of]
         texts, text_at = self._texts()

@@ -165,5 +165,7 @@ def sort_indices(ids: pa.Array) -> np.ndarray:
     digits = _HEX_VALUE[cells[:, width - 16:]]
     if (cells[:, :width - 16] != cells[0, :width - 16]).any() or (digits > 15).any():
         return pc.sort_indices(ids).to_numpy()
-    number = ((digits[:, 0::2] << 4) | digits[:, 1::2]).view(">u8").ravel()  # the digits as big-endian bytes
-    return np.argsort(number.astype(np.uint64), kind="stable")
+    number = ((digits[:, 0::2] << 4) | digits[:, 1::2]).view(">u8").ravel().astype(np.uint64)  # big-endian bytes
+    order = np.argsort(number)  # four times faster than a stable sort, and the same order when the ids are distinct
+    ordered = number[order]
+    return np.argsort(number, kind="stable") if (ordered[1:] == ordered[:-1]).any() else order
