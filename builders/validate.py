@@ -99,6 +99,20 @@ def _rows_with_duplicates(values: pa.Array, parents: np.ndarray, longest: int,
     return np.flatnonzero(found).tolist()
 
 
+def _length_for_bounds(arr: pa.Array, low: int | None, high: int | None) -> pa.Array:
+    """Each string's length in characters as far as the bounds ``low`` and ``high`` can tell: its length
+    in bytes (read off the offsets), except where a character's one to four bytes in UTF-8 leave the
+    answer open; there its characters are counted (which reads every byte)."""
+    nbytes = pc.binary_length(arr)
+    open_ = []
+    if low is not None:
+        open_.append(pc.and_(pc.greater_equal(nbytes, low), pc.less(nbytes, 4 * low)))
+    if high is not None:
+        open_.append(pc.and_(pc.greater(nbytes, high), pc.less_equal(nbytes, 4 * high)))
+    unsure = open_[0] if len(open_) == 1 else pc.or_(*open_)
+    return pc.if_else(unsure, pc.utf8_length(arr), nbytes) if pc.any(unsure).as_py() else nbytes
+
+
 class TableValidator:
     """Checks every row of an Arrow table against one object schema."""
 
@@ -178,7 +192,7 @@ class TableValidator:
     def _check_string(self, arr: pa.Array, prop: dict, path: str) -> list[RowError]:
         errors: list[RowError] = []
         if "minLength" in prop or "maxLength" in prop:
-            length = pc.utf8_length(arr)
+            length = _length_for_bounds(arr, prop.get("minLength"), prop.get("maxLength"))
             if "minLength" in prop:
                 errors += [RowError(r, path, f"shorter than {prop['minLength']} characters")
                            for r in _rows(pc.less(length, prop["minLength"]))]
