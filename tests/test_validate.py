@@ -146,8 +146,8 @@ def test_list_items_checked_through_their_distinct_values_give_each_items_errors
 
 def test_string_lengths_are_counted_in_characters_whatever_their_bytes():
     schema = {"type": "object", "properties": {"text": {"type": ["string", "null"], "minLength": 2, "maxLength": 3}}}
-    texts = ["", "a", "ab", "abc", "abcd", "中", "中文", "中文字", "中文字符", "a中", "😀", "😀😀", "😀😀😀", "😀😀😀😀",
-             "abcdefghijkl", "中文字符中文字符中文字符", None]
+    texts = ["", "a", "ab", "abc", "abcd", "中", "中文", "中文字", "中文字符", "a中",
+             "😀", "😀😀", "😀😀😀", "😀😀😀😀", "abcdefghijkl", "中文字符中文字符中文字符", None]
     errors = TableValidator(schema).validate(pa.table({"text": pa.array(texts, pa.string())}))
     expected = [(i, "shorter than 2 characters" if len(t) < 2 else "longer than 3 characters")
                 for i, t in enumerate(texts) if t is not None and not 2 <= len(t) <= 3]
