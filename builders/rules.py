@@ -31,6 +31,7 @@ from builders.normalizers.text import (
     clean_key,
     clean_key_column,
     clean_text,
+    clean_text_and_key_columns,
     clean_text_column,
     dedup_key,
     has_cjk,
@@ -38,6 +39,7 @@ from builders.normalizers.text import (
 )
 from builders.normalizers.values import ValueNormalizer
 from builders.parsers.replies import (
+    ROT_PREFIX_CHANGES,
     ReplyParseError,
     parse_classification,
     parse_label,
@@ -464,9 +466,7 @@ def _master_texts(table: pa.Table, helpers: int) -> tuple[pa.Array, pa.Array, li
     Chinese: Arrow work, so it can run in a thread. With ``helpers``, that many helper processes hash
     a share of the keys each from here on, beside the Python work that follows (the ids are first
     needed after :func:`_split_plain`); with none, they are hashed here when needed."""
-    raw = table.column("rot").combine_chunks()
-    texts = clean_text_column(strip_rot_prefix_column(raw))
-    keys = clean_key_column(texts)
+    texts, keys = clean_text_and_key_columns(table.column("rot"), strip_rot_prefix_column, ROT_PREFIX_CHANGES)
     bounds = np.linspace(0, len(keys), max(1, helpers) + 1).astype(np.int64).tolist()
     ids = [BackgroundIds("rule", keys.slice(start, end - start), background=helpers > 0)
            for start, end in zip(bounds[:-1], bounds[1:], strict=True)]

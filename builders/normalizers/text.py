@@ -8,6 +8,7 @@ mark, no case, no trailing full stop, so copies that differ only in those ways c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -176,6 +177,27 @@ def clean_key_column(cleaned: pa.Array | pa.ChunkedArray) -> pa.Array:
     fixed = pc.replace_with_mask(key.take(flagged), marked, pc.utf8_rtrim(mapped, characters=_KEY_TRAILING))
     key = _replaced(key, flagged, fixed)
     return _patched(key, cleaned, flagged[~safe.to_numpy(zero_copy_only=False)], clean_key)
+
+
+def clean_text_and_key_columns(array: pa.Array | pa.ChunkedArray,
+                               prepare: Callable[[pa.Array], pa.Array] | None = None,
+                               prepare_changes: str | None = None) -> tuple[pa.Array, pa.Array]:
+    """:func:`clean_text_column` of ``prepare`` of every cell, and :func:`clean_key_column` of that, in one
+    scan of every text: most texts are changed by none of the three, and their key is their lower case
+    without trailing stops. ``prepare_changes``: an RE2 pattern every cell that ``prepare`` changes matches.
+    """
+    if (prepare is None) != (prepare_changes is None):
+        raise ValueError("prepare and prepare_changes go together")
+    cells = string_cells(array)
+    changes = [_NEEDS_CLEANING, _KEY_PLAIN] + ([prepare_changes] if prepare_changes is not None else [])
+    pattern = "|".join(f"(?:{p})" for p in changes)
+    flagged = np.flatnonzero(pc.match_substring_regex(cells, pattern).to_numpy(zero_copy_only=False))
+    keys = pc.utf8_rtrim(pc.ascii_lower(cells), characters=_KEY_TRAILING)
+    if not len(flagged):
+        return cells, keys
+    texts = cells.take(flagged)
+    texts = clean_text_column(prepare(texts) if prepare is not None else texts)
+    return _replaced(cells, flagged, texts), _replaced(keys, flagged, clean_key_column(texts))
 
 
 def has_cjk_column(array: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -86,6 +86,10 @@ def strip_rot_prefix(text: str) -> str:
     return _ROT_PREFIX.sub("", text, count=1)
 
 
+ROT_PREFIX_CHANGES = "(?i:rot)"
+"""An RE2 pattern that every text :func:`strip_rot_prefix` changes matches."""
+
+
 def strip_rot_prefix_column(array: pa.Array | pa.ChunkedArray) -> pa.Array:
     """:func:`strip_rot_prefix` of every cell (a null cell stays null); only cells holding
     ``rot`` in any case are looked at in Python."""

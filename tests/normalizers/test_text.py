@@ -1,17 +1,19 @@
 import random
 
 import pyarrow as pa
+import pytest
 
 from builders.normalizers.text import (
     clean_key,
     clean_key_column,
     clean_text,
+    clean_text_and_key_columns,
     clean_text_column,
     dedup_key,
     has_cjk,
     has_cjk_column,
 )
-from builders.parsers.replies import strip_rot_prefix, strip_rot_prefix_column
+from builders.parsers.replies import ROT_PREFIX_CHANGES, strip_rot_prefix, strip_rot_prefix_column
 
 
 def test_clean_text_collapses_whitespace_and_halves_fullwidth_ascii():
@@ -82,3 +84,15 @@ def test_whitespace_is_what_split_and_a_python_pattern_see():
 
     every = [chr(code) for code in range(0x110000)]
     assert WHITESPACE == "".join(c for c in every if c.isspace()) == "".join(c for c in every if re.match(r"\s", c))
+
+
+def test_texts_and_keys_in_one_scan_are_the_column_forms_one_after_the_other():
+    texts = _random_texts(5, 6000) + ["规则"] * 50  # plain rows around the rows some step changes
+    column = pa.chunked_array([pa.array(texts[:3000] + [None], pa.string()), pa.array(texts[3000:], pa.string())])
+    cleaned = clean_text_column(strip_rot_prefix_column(column))
+    texts_out, keys_out = clean_text_and_key_columns(column, strip_rot_prefix_column, ROT_PREFIX_CHANGES)
+    assert texts_out.to_pylist() == cleaned.to_pylist()
+    assert keys_out.to_pylist() == clean_key_column(cleaned).to_pylist()
+    assert clean_text_and_key_columns(pa.array(texts))[1].to_pylist() == [clean_key(clean_text(t)) for t in texts]
+    with pytest.raises(ValueError, match="together"):
+        clean_text_and_key_columns(column, strip_rot_prefix_column)
