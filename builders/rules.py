@@ -1174,6 +1174,12 @@ class _Kept:
         resolved = pa.array([best.row["id"] for best, *_ in self.resolved], pa.string())
         return sort_indices(pa.concat_arrays([resolved, self.plain_id_array]))
 
+    def id_at(self, position: int) -> str:
+        """The id of the kept rule at ``position`` in reading order (without listing them all)."""
+        entry = int(self.entries[position])
+        n_resolved = len(self.resolved)
+        return self.resolved[entry][0].row["id"] if entry < n_resolved else self.plain_ids[entry - n_resolved]
+
     def ids(self) -> list[str]:
         """Each kept rule's id, in reading order."""
         ids = [best.row["id"] for best, *_ in self.resolved] + self.plain_ids
@@ -1308,7 +1314,7 @@ def _rules_table(rows: list[dict], plain: _MasterRows, plain_ids: pa.Array, sche
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema), order
 
 
-def _publish_resolved(ctx: BuildContext, kept: _Kept, kept_ids: list[str], representatives: np.ndarray,
+def _publish_resolved(ctx: BuildContext, kept: _Kept, representatives: np.ndarray,
                       position_of: np.ndarray) -> tuple[list[dict], list[tuple[str, str]], list[int]]:
     """Record the outcome of every copy of the resolved rules: the rows published, their keys
     (original, published) and their positions in reading order."""
@@ -1319,7 +1325,7 @@ def _publish_resolved(ctx: BuildContext, kept: _Kept, kept_ids: list[str], repre
     folds: list[tuple[str, int, str, str]] = []
     for i, (best, folded, _) in enumerate(kept.resolved):
         position = int(position_of[i])
-        best_id, rep_id = best.row["id"], kept_ids[representatives[position]]
+        best_id, rep_id = best.row["id"], kept.id_at(representatives[position])
         if rep_id != best_id:
             for other in (best, *folded):
                 ctx.rule_aliases[other.group_key] = ctx.rule_aliases[other.key] = rep_id
@@ -1342,14 +1348,14 @@ def _publish_resolved(ctx: BuildContext, kept: _Kept, kept_ids: list[str], repre
     return rows, keys, positions
 
 
-def _publish_plain(ctx: BuildContext, kept: _Kept, kept_ids: list[str], representatives: np.ndarray,
+def _publish_plain(ctx: BuildContext, kept: _Kept, representatives: np.ndarray,
                    position_of: np.ndarray) -> tuple[_MasterRows, pa.Array, np.ndarray]:
     """Record the outcome of the plain rows: the rows published, their ids and their positions in reading order."""
     plain, plain_ids, id_array = kept.plain, kept.plain_ids, kept.plain_id_array
     positions = position_of[len(kept.resolved):]
     folded = representatives[positions] != positions
     for i in np.flatnonzero(folded).tolist():
-        rep_id = kept_ids[representatives[positions[i]]]
+        rep_id = kept.id_at(representatives[positions[i]])
         ctx.rule_aliases[plain.texts.cell("key", i)] = rep_id
         ctx.ledger.fold(CONFIG, plain.files[i], int(plain.lines[i]), rep_id, f"near-duplicate of {rep_id}")
         ctx.ledger.fold_many(CONFIG, ((o.file, o.line, rep_id, f"near-duplicate of {rep_id}") for o in plain.others(i)))
@@ -1386,16 +1392,15 @@ def build(ctx: BuildContext) -> pa.Table:
         plain, demoted = _demote(ctx, plain, resolved, stats)
     resolved = sorted(resolved + demoted, key=lambda r: r.seq) if demoted else resolved
     kept = _Kept.of(_exact_dedup(ctx, resolved, stats), plain or _MasterRows.empty())
-    kept_ids = kept.ids()
     clusters = _near_duplicate_clusters(ctx, kept)
     fold_near = ctx.settings.near_dup.mode == "fold"
-    representatives = np.asarray(clusters) if fold_near and clusters is not None else np.arange(len(kept_ids))
+    representatives = np.asarray(clusters) if fold_near and clusters is not None else np.arange(len(kept.entries))
     position_of = np.empty(len(kept.entries), np.int64)
     position_of[kept.entries] = np.arange(len(kept.entries))
     with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow sorts the ids while Python records the outcomes
         presorted = None if fold_near else pool.submit(kept.id_order)
-        rows, keys, positions = _publish_resolved(ctx, kept, kept_ids, representatives, position_of)
-        plain, plain_ids, plain_positions = _publish_plain(ctx, kept, kept_ids, representatives, position_of)
+        rows, keys, positions = _publish_resolved(ctx, kept, representatives, position_of)
+        plain, plain_ids, plain_positions = _publish_plain(ctx, kept, representatives, position_of)
         table, order = _rules_table(rows, plain, plain_ids, features(CONFIG).arrow_schema,
                                     presorted.result() if presorted else None)
     ctx.rule_keys = _rule_keys(keys, plain.texts, order)
@@ -1407,7 +1412,7 @@ def build(ctx: BuildContext) -> pa.Table:
     if clusters is not None:
         in_table_order = np.concatenate([np.array(positions, np.int64), plain_positions])[order].tolist()
     if isinstance(clusters, BackgroundClusters):
-        ctx.defer(CONFIG, lambda: _mark_near_duplicates(ctx, kept_ids, clusters.result(), in_table_order))
+        ctx.defer(CONFIG, lambda: _mark_near_duplicates(ctx, kept.ids(), clusters.result(), in_table_order))
     elif clusters is not None:
-        _mark_near_duplicates(ctx, kept_ids, clusters, in_table_order)
+        _mark_near_duplicates(ctx, kept.ids(), clusters, in_table_order)
     return ctx.tables[CONFIG]
