@@ -476,7 +476,8 @@ def _master_texts(table: pa.Table, helpers: int) -> tuple[pa.Array, pa.Array, li
 def _master_translations(table: pa.Table) -> pa.Array:
     """A master table's cleaned translations (``None`` for none)."""
     english = clean_text_column(table.column("translate"))
-    return pc.if_else(pc.equal(pc.binary_length(english), 0), pa.scalar(None, pa.string()), english)
+    empty = pc.equal(pc.binary_length(english), 0)
+    return pc.if_else(empty, pa.scalar(None, pa.string()), english) if pc.any(empty).as_py() else english
 
 
 def _read_master_table(ctx: BuildContext, normalize: ValueNormalizer, validator: TableValidator, file: str,

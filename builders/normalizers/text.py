@@ -183,16 +183,17 @@ def clean_text_and_key_columns(array: pa.Array | pa.ChunkedArray,
                                prepare: Callable[[pa.Array], pa.Array] | None = None,
                                prepare_changes: str | None = None) -> tuple[pa.Array, pa.Array]:
     """:func:`clean_text_column` of ``prepare`` of every cell, and :func:`clean_key_column` of that, in one
-    scan of every text: most texts are changed by none of the three, and their key is their lower case
-    without trailing stops. ``prepare_changes``: an RE2 pattern every cell that ``prepare`` changes matches.
+    scan of every text: most texts are changed by none of the three and hold no capital letter, and their
+    key is the text without trailing stops. ``prepare_changes``: an RE2 pattern every cell that ``prepare``
+    changes matches.
     """
     if (prepare is None) != (prepare_changes is None):
         raise ValueError("prepare and prepare_changes go together")
     cells = string_cells(array)
-    changes = [_NEEDS_CLEANING, _KEY_PLAIN] + ([prepare_changes] if prepare_changes is not None else [])
+    changes = [_NEEDS_CLEANING, _KEY_PLAIN, "[A-Z]"] + ([prepare_changes] if prepare_changes is not None else [])
     pattern = "|".join(f"(?:{p})" for p in changes)
     flagged = np.flatnonzero(pc.match_substring_regex(cells, pattern).to_numpy(zero_copy_only=False))
-    keys = pc.utf8_rtrim(pc.ascii_lower(cells), characters=_KEY_TRAILING)
+    keys = pc.utf8_rtrim(cells, characters=_KEY_TRAILING)
     if not len(flagged):
         return cells, keys
     texts = cells.take(flagged)
