@@ -281,9 +281,6 @@ class _TextColumns:
             return parts[0]
         return cls(*(pa.concat_arrays([p.column(name) for p in parts]) for name in ("text", "key", "text_en")))
 
-    def __len__(self) -> int:
-        return len(self.at)
-
     def take(self, rows: np.ndarray) -> _TextColumns:
         return _TextColumns(*self._arrays.values(), self.at[rows])
 
