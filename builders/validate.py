@@ -220,7 +220,7 @@ class TableValidator:
         parent_rows = pc.list_parent_indices(arr).to_numpy()
         # Items of a few distinct strings (values from a taxonomy) are hashed once, for both checks.
         strings = pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
-        encoded = values.dictionary_encode() if strings else None
+        encoded = values.dictionary_encode() if strings and (prop.get("uniqueItems") or "items" in prop) else None
         if prop.get("uniqueItems"):
             errors += [RowError(r, path, "has duplicate items")
                        for r in _rows_with_duplicates(values, parent_rows, pc.max(length).as_py(), encoded)]
