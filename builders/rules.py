@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from builders.context import BuildContext
 from builders.dedup import group_exact, keep_best
-from builders.ids import BackgroundIds, sort_indices, stable_id, stable_ids
+from builders.ids import BackgroundIds, id_numbers, sort_indices, stable_id, stable_ids
 from builders.near_dedup import BackgroundClusters, find_clusters
 from builders.normalizers.text import (
     clean_key,
@@ -867,6 +867,39 @@ def _accepts_as_is(obs: Observation) -> bool:
     return obs.kind in _ACCEPTING_KINDS and obs.label == 1 and obs.rewrite is None
 
 
+def _key_codes(master: _MasterRows) -> tuple[int, np.ndarray, Callable[[], pa.Array]]:
+    """The count of distinct keys of the master rows, each row's index into them, and the keys
+    themselves, made when asked for (only rows of other files are looked up among them).
+
+    Read off the rows' ids, which hash the keys and are made anyway: sorting their 64-bit numbers
+    takes a fraction of hashing the texts again. Rows under one id are checked to hold one key; if
+    two keys ever shared an id, the texts themselves are encoded instead.
+    """
+    numbers = id_numbers(master.ids())
+    if numbers is None:
+        return _text_codes(master)
+    order = np.argsort(numbers)
+    ordered = numbers[order]
+    new = np.ones(len(order), bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    code_in_order = np.cumsum(new) - 1
+    codes = np.empty(len(order), np.int64)
+    codes[order] = code_in_order
+    first = order[new]
+    """A row of each key, in the order of the codes."""
+    again = np.flatnonzero(~new)
+    if len(again) and not pc.all(pc.equal(master.texts.cells("key", order[again]),
+                                          master.texts.cells("key", first[code_in_order[again]]))).as_py():
+        return _text_codes(master)
+    return len(first), codes, lambda: master.texts.cells("key", first)
+
+
+def _text_codes(master: _MasterRows) -> tuple[int, np.ndarray, Callable[[], pa.Array]]:
+    """:func:`_key_codes` by encoding the key texts."""
+    distinct, codes = master.texts.codes("key")
+    return len(distinct), codes, lambda: distinct
+
+
 def _split_plain(masters: list[_MasterRows], observations: list[Observation], facts: _Facts) -> _MasterRows | None:
     """The master rows whose group's outcome is known without resolving it, published as they are.
 
@@ -881,8 +914,7 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation], fa
     if not masters:
         return None
     master = _MasterRows.concat(masters)
-    distinct_keys, codes = master.texts.codes("key")
-    n_keys = len(distinct_keys)
+    n_keys, codes, distinct_keys = _key_codes(master)
     plain = master.zh & (np.bincount(codes[master.zh], minlength=n_keys)[codes] == 1)
     zh, english = np.flatnonzero(facts.zh), np.flatnonzero(~facts.zh)
     """Where the Chinese and the English observations are."""
@@ -891,7 +923,7 @@ def _split_plain(masters: list[_MasterRows], observations: list[Observation], fa
     under, code = np.zeros(0, np.int64), np.zeros(0, np.int64)
     """The Chinese observations under a master key, and that key."""
     if len(zh):
-        of_key = pc.fill_null(pc.index_in(facts.key.take(zh), value_set=distinct_keys), -1).to_numpy()
+        of_key = pc.fill_null(pc.index_in(facts.key.take(zh), value_set=distinct_keys()), -1).to_numpy()
         under, code = zh[of_key >= 0], of_key[of_key >= 0]
         labelled, accepting = facts.labelled[under], facts.accepting[under]
         n_labelled = np.bincount(code[labelled], minlength=n_keys)

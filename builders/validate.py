@@ -11,6 +11,7 @@ so a check can never be silently skipped.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,33 @@ class RowError:
 
     def __str__(self) -> str:
         return f"row {self.row}: {self.field}: {self.message}"
+
+
+_FIXED_HEX = re.compile(r"\^([A-Za-z0-9_-]*)\[0-9a-f\]\{([1-9][0-9]*)\}\$")
+"""A pattern of a literal head and a fixed count of lowercase hex digits: the ids (``^rule-[0-9a-f]{16}$``)."""
+_HEX_DIGITS = b"0123456789abcdef"
+
+
+def _all_fixed_hex(arr: pa.Array, pattern: str) -> bool:
+    """Whether every cell of ``arr`` matches ``pattern`` when it is a :data:`_FIXED_HEX` pattern, read off
+    the bytes: every cell is as long as the pattern allows, starts with its head and ends in hex digits.
+    A few times faster than the regex on a column of ids; ``False`` (the regex decides, and names the rows)
+    for any other pattern, any null, or any cell that may not match."""
+    form = _FIXED_HEX.fullmatch(pattern)
+    if form is None or arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return False
+    head, digits = form.group(1).encode(), int(form.group(2))
+    width, n = len(head) + digits, len(arr)
+    kind = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], kind)[arr.offset:arr.offset + n + 1]
+    if not n or int(offsets[-1] - offsets[0]) != n * width or (np.diff(offsets) != width).any():
+        return False
+    data = memoryview(arr.buffers()[2])[offsets[0]:offsets[-1]]
+    heads = np.frombuffer(data, np.uint8).reshape(n, width)[:, :len(head)]
+    if not (heads == np.frombuffer(head, np.uint8)).all():
+        return False
+    # Each cell starts with the head; what is not a hex digit must then be the heads' own letters.
+    return bytes(data).translate(None, _HEX_DIGITS) == head.translate(None, _HEX_DIGITS) * n
 
 
 class SchemaError(ValueError):
@@ -199,7 +227,7 @@ class TableValidator:
             if "maxLength" in prop:
                 errors += [RowError(r, path, f"longer than {prop['maxLength']} characters")
                            for r in _rows(pc.greater(length, prop["maxLength"]))]
-        if "pattern" in prop:
+        if "pattern" in prop and not _all_fixed_hex(arr, prop["pattern"]):
             ok = pc.match_substring_regex(arr, prop["pattern"])
             errors += [RowError(r, path, f"{arr[r].as_py()!r} does not match {prop['pattern']}")
                        for r in _rows(pc.invert(ok))]

@@ -152,3 +152,25 @@ def test_string_lengths_are_counted_in_characters_whatever_their_bytes():
     expected = [(i, "shorter than 2 characters" if len(t) < 2 else "longer than 3 characters")
                 for i, t in enumerate(texts) if t is not None and not 2 <= len(t) <= 3]
     assert [(e.row, e.message) for e in errors] == expected
+
+
+@pytest.mark.parametrize("pattern", ["^rule-[0-9a-f]{16}$", "^eval-[0-9a-f]{4}$", "^[0-9a-f]{3}$"])
+def test_ids_read_off_their_bytes_match_where_the_regex_matches(pattern):
+    import re
+
+    from builders.validate import _all_fixed_hex
+
+    head, width = pattern[1:pattern.index("[")], int(pattern[pattern.index("{") + 1:pattern.index("}")])
+    good = [head + f"{i:0{width}x}"[-width:] for i in (0, 1, 255, 4095, 12)]
+    wrong = [head + "F" * width, head + "0" * (width - 1), head + "0" * (width + 1), "x" + good[0][1:],
+             good[0][:-1] + "g", (head[:-1] + "a" + "0" * width) if head else "a-" + "0" * (width - 2),
+             good[0][:-1] + next((c for c in head if c not in "0123456789abcdef"), "r"), good[0] + "\n", ""]
+    schema = {"type": "object", "properties": {"id": {"type": "string", "pattern": pattern}}}
+    assert _all_fixed_hex(pa.array(good), pattern)
+    for bad in wrong:
+        cells = [*good[:2], bad, *good[2:]]
+        assert not _all_fixed_hex(pa.array(cells), pattern), bad
+        errors = TableValidator(schema).validate(pa.table({"id": cells}))
+        assert [e.row for e in errors] == [i for i, c in enumerate(cells) if not re.fullmatch(pattern[1:-1], c)]
+    assert not _all_fixed_hex(pa.array(good), "^(rule|eval)-[0-9a-f]{16}$")
+    assert not _all_fixed_hex(pa.array([*good, None]), pattern)
