@@ -60,20 +60,25 @@ def stable_ids_of_parts(prefix: str, rows: Iterable[tuple[str, ...]]) -> list[st
 
 _HASHER = """
 import hashlib, sys
-raw = memoryview(sys.stdin.buffer.read())
-n, head = int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:16], "little")
-base, tag = hashlib.sha256(raw[16:16 + head]), bytes(raw[16:16 + head]).split(b"\\x00")[0].decode() + "-"
-ends = raw[16 + head:24 + head + 8 * n].cast("q").tolist()
-data = raw[24 + head + 8 * n:].tobytes()
-out = []
-copy, append = base.copy, out.append
-for start, end in zip(ends, ends[1:]):
-    digest = copy()
-    digest.update(data[start:end])
-    append(digest.hexdigest()[:16])
-sys.stdout.buffer.write((tag + tag.join(out)).encode() if out else b"")
+read, write = sys.stdin.buffer.read, sys.stdout.buffer.write
+n, head = int.from_bytes(read(8), "little"), int.from_bytes(read(8), "little")
+prefix = read(head)
+copy = hashlib.sha256(prefix).copy
+ends = memoryview(read(8 * (n + 1))).cast("q")
+data = read()
+for at in range(0, n, 8192):
+    out = []
+    append = out.append
+    for start, end in zip(ends[at:at + 8192], ends[at + 1:at + 8193]):
+        digest = copy()
+        digest.update(data[start:end])
+        append(digest.digest()[:8])
+    write(b"".join(out))
 """
-"""The helper's program: :func:`stable_ids` of the keys it reads (count, hashed head, offsets, UTF-8 data)."""
+"""The helper's program: the first 8 bytes of the digest of each key it reads (count, hashed head, offsets,
+UTF-8 data), written 8192 at a time; the ids' hex digits are spelled by numpy in this process. Each part
+is read once and the offsets are not made a list: every page the helper touches is a new one the kernel
+must zero (half as many as reading it all and slicing copies out)."""
 
 
 class BackgroundIds:
@@ -91,7 +96,7 @@ class BackgroundIds:
             raise ValueError("keys must not be null")
         self._prefix, self._keys = prefix, keys
         self._ids: pa.Array | None = None
-        self._reply: list[bytes | None] = [None]
+        self._reply: list[np.ndarray | None] = [None]
         self._thread: threading.Thread | None = None
         if background and len(keys):
             try:
@@ -127,7 +132,8 @@ class BackgroundIds:
             helper.kill()
             helper.wait()
             return
-        self._reply[0] = out if helper.returncode == 0 else None
+        if helper.returncode == 0 and len(out) == 8 * len(self._keys):
+            self._reply[0] = _spelled(f"{self._prefix}-".encode(), np.frombuffer(out, np.uint8).reshape(-1, 8))
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -138,13 +144,25 @@ class BackgroundIds:
             n, width = len(self._keys), len(self._prefix) + 17
             if self._thread is not None:
                 self._thread.join()
-            out = self._reply[0]
-            if out is not None and len(out) == n * width:
+            spelled = self._reply[0]
+            if spelled is not None:
                 offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int32) * width).tobytes())
-                self._ids = pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(out)])
+                self._ids = pa.Array.from_buffers(pa.string(), n, [None, offsets, pa.py_buffer(spelled)])
             else:
                 self._ids = pa.array(stable_ids(self._prefix, self._keys.to_pylist()), pa.string())
         return self._ids
+
+
+_HEX_DIGIT = np.frombuffer(b"0123456789abcdef", np.uint8)
+
+
+def _spelled(head: bytes, digests: np.ndarray) -> np.ndarray:
+    """The ids' bytes, one row each: ``head`` and the hex digits of the digest's bytes (a row each)."""
+    cells = np.empty((len(digests), len(head) + 2 * digests.shape[1]), np.uint8)
+    cells[:, :len(head)] = np.frombuffer(head, np.uint8)
+    cells[:, len(head)::2] = _HEX_DIGIT[digests >> 4]
+    cells[:, len(head) + 1::2] = _HEX_DIGIT[digests & 15]
+    return cells
 
 
 _HEX_VALUE = np.full(256, 16, np.uint8)
