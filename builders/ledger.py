@@ -73,6 +73,63 @@ def _strings(values: list[str | None], rows: np.ndarray) -> pa.Array:
     return pa.array(values, _TEXT).take(pa.array(rows))
 
 
+class _Ids:
+    """A file's ``id`` column: ids recorded one by one as a Python list, and Arrow arrays of ids
+    recorded whole as they are (the quarter of a million plain rules' ids are not made Python
+    strings unless an entry is asked for)."""
+
+    __slots__ = ("_parts", "_size")
+
+    def __init__(self) -> None:
+        self._parts: list[list[str | None] | pa.Array] = []
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _listed(self) -> list[str | None]:
+        if not self._parts or not isinstance(self._parts[-1], list):
+            self._parts.append([])
+        return self._parts[-1]
+
+    def append(self, row_id: str | None) -> None:
+        self._listed().append(row_id)
+        self._size += 1
+
+    def extend(self, ids: Sequence[str | None] | pa.Array) -> None:
+        if isinstance(ids, pa.Array):
+            self._parts.append(ids)
+        else:
+            self._listed().extend(ids)
+        self._size += len(ids)
+
+    def strings(self, rows: np.ndarray) -> pa.Array:
+        """The ids of ``rows`` (positions in recording order) as Arrow strings."""
+        if len(self._parts) <= 1 and not any(isinstance(part, pa.Array) for part in self._parts):
+            return _strings(self._parts[0] if self._parts else [], rows)
+        starts = np.cumsum([0, *(len(part) for part in self._parts[:-1])])
+        part_of = np.searchsorted(starts, rows, side="right") - 1
+        order = np.argsort(part_of, kind="stable")
+        pieces = []
+        for index in np.unique(part_of).tolist():
+            part, local = self._parts[index], rows[part_of == index] - starts[index]
+            pieces.append(_strings(part, local) if isinstance(part, list) else part.take(pa.array(local)).cast(_TEXT))
+        joined = pa.concat_arrays(pieces) if pieces else pa.array([], _TEXT)
+        back = np.empty(len(order), np.int64)
+        back[order] = np.arange(len(order))
+        return joined.take(pa.array(back))
+
+    def take(self, rows: np.ndarray) -> list[str | None]:
+        """The ids of ``rows`` (positions in recording order)."""
+        if len(self._parts) == 1 and isinstance(self._parts[0], list):
+            return _take(self._parts[0], rows)
+        return self.strings(rows).to_pylist()
+
+
+def _id_at(ids: Sequence[str | None] | pa.Array, i: int) -> str | None:
+    return ids[i].as_py() if isinstance(ids, pa.Array) else ids[i]
+
+
 def _json_parts(strings: pa.Array, key: str) -> pa.Array:
     """``, "key": value`` of each string as ``json.dumps(..., ensure_ascii=False)`` writes it, null
     for a null. Arrow quotes the strings; the few with a character JSON escapes are encoded one
@@ -112,7 +169,7 @@ class _File:
         self.sparse: dict[int, int] = {}
         self.lines = array("q")
         self.codes = bytearray()
-        self.ids: list[str | None] = []
+        self.ids = _Ids()
         self.fields: list[str | None] = []
         self.reasons: list[str | None] = []
 
@@ -191,7 +248,7 @@ class _File:
         """Undo :meth:`claim`."""
         np.frombuffer(self.state, np.uint8)[lines] = _READ
 
-    def append(self, lines: np.ndarray, code: int, ids: list[str | None], fields: list[str | None] | None,
+    def append(self, lines: np.ndarray, code: int, ids: list[str | None] | pa.Array, fields: list[str | None] | None,
                reasons: list[str | None] | None) -> None:
         """Record claimed rows; ``None`` for a column with no values."""
         n = len(lines)
@@ -228,7 +285,7 @@ class _File:
         """The entries of the rows given one of ``codes``, by line."""
         lines, rows = self._chosen(codes)
         return list(map(Entry, repeat(config), repeat(file), lines.tolist(), _take(_OUTCOME, self._codes(rows)),
-                        _take(self.ids, rows), _take(self.fields, rows), _take(self.reasons, rows)))
+                        self.ids.take(rows), _take(self.fields, rows), _take(self.reasons, rows)))
 
     def jsonl(self, config: str, file: str, codes: list[int]) -> memoryview:
         """The JSON lines of the rows given one of ``codes``, by line: byte for byte
@@ -240,8 +297,8 @@ class _File:
         head = f'{{"config": {_ENCODE_STRING(config)}, "file": {_ENCODE_STRING(file)}, "line": '
         joined = pc.binary_join_element_wise(
             _text(head), pc.cast(pa.array(lines), _TEXT), _OUTCOME_PARTS.take(pa.array(self._codes(rows) - 2)),
-            *(_json_parts(_strings(values, rows), key)
-              for values, key in ((self.ids, "id"), (self.fields, "field"), (self.reasons, "reason"))),
+            _json_parts(self.ids.strings(rows), "id"),
+            _json_parts(_strings(self.fields, rows), "field"), _json_parts(_strings(self.reasons, rows), "reason"),
             _text("}\n"), _text(""), null_handling="replace", null_replacement="")
         offsets = np.frombuffer(joined.buffers()[1], np.int64)
         return memoryview(joined.buffers()[2])[offsets[joined.offset]:offsets[joined.offset + len(joined)]]
@@ -299,9 +356,10 @@ class Ledger:
         self._record_lines(config, "published", file, lines, ids, None)
 
     def publish_columns(self, config: str, files: Sequence[str], lines: Sequence[int] | np.ndarray,
-                        ids: Sequence[str]) -> None:
+                        ids: Sequence[str] | pa.Array) -> None:
         """Record rows of several files as published, given as columns (each row's file, line and id):
-        what :meth:`publish_many` records of the zipped columns, without a tuple per row."""
+        what :meth:`publish_many` records of the zipped columns, without a tuple per row. Ids given
+        as an Arrow array are kept as one."""
         line_array = _line_array(lines)
         if not len(files) == len(line_array) == len(ids):
             raise ValueError(f"{len(files)} files, {len(line_array)} lines and {len(ids)} ids")
@@ -355,7 +413,7 @@ class Ledger:
         self._record_columns(config, outcome, *columns[:3], columns[3] if width == 4 else None)
 
     def _record_columns(self, config: str, outcome: str, files: Sequence[str], line_array: np.ndarray,
-                        ids: Sequence[str], reasons: Sequence[str] | None) -> None:
+                        ids: Sequence[str] | pa.Array, reasons: Sequence[str] | None) -> None:
         """Rows given as columns, checked and recorded per file; if any is refused, recorded one by
         one so the same rows are recorded before the same error as row by row."""
         if not len(line_array):
@@ -363,14 +421,15 @@ class Ledger:
         groups = self._claimed(config, outcome, files, line_array)
         if groups is None:  # raises the error of the first row refused
             for i, (file, line) in enumerate(zip(files, line_array.tolist(), strict=True)):
-                self._record(config, file, line, outcome, ids[i], None, None if reasons is None else reasons[i])
+                self._record(config, file, line, outcome, _id_at(ids, i), None, None if reasons is None else reasons[i])
             return
         code = _CODE[outcome]
+        arrow = isinstance(ids, pa.Array)
         for block, positions, lines in groups:
             if positions is None:
-                block.append(lines, code, list(ids), None, None if reasons is None else list(reasons))
+                block.append(lines, code, ids if arrow else list(ids), None, None if reasons is None else list(reasons))
             else:
-                block.append(lines, code, _take(ids, positions), None,
+                block.append(lines, code, ids.take(pa.array(positions)) if arrow else _take(ids, positions), None,
                              None if reasons is None else _take(reasons, positions))
 
     def _claimed(self, config: str, outcome: str, files: Sequence[str], lines: np.ndarray

@@ -449,13 +449,14 @@ class _MasterRows:
         zh = sorted([obs, *(o for o in others if o.lang == "zh")], key=attrgetter("seq"))
         return zh + [o for o in others if o.lang != "zh"]
 
-    def folding(self, ids: list[str]) -> Iterator[tuple[Observation, str]]:
+    def folding(self, ids: pa.Array) -> Iterator[tuple[Observation, str]]:
         """Each annotation and copy with the id of the row it folds into (``ids``: one per row)."""
         if len(ids) != len(self.annotations):
             raise ValueError(f"{len(ids)} ids for {len(self.annotations)} rows")
-        annotated = np.flatnonzero(np.not_equal(self.annotations, None)).tolist()
-        yield from ((self.annotations[row], ids[row]) for row in annotated)
-        yield from zip(self.copies, [ids[row] for row in self.copy_rows.tolist()], strict=True)
+        annotated = np.flatnonzero(np.not_equal(self.annotations, None))
+        yield from zip([self.annotations[row] for row in annotated.tolist()], ids.take(pa.array(annotated)).to_pylist(),
+                       strict=True)
+        yield from zip(self.copies, ids.take(pa.array(self.copy_rows)).to_pylist(), strict=True)
 
 
 def _master_texts(table: pa.Table, helpers: int) -> tuple[pa.Array, pa.Array, list[BackgroundIds], np.ndarray]:
@@ -995,9 +996,10 @@ def _sources_of(rows: _MasterRows) -> np.ndarray:
     """Per plain row, the ``source`` its group publishes (:func:`_specific_source`; the row itself is
     ``master_table`` and a label's is ``unknown``, neither specific, so its copies decide)."""
     sources = _repeated("master_table", rows.size)
-    bounds = np.searchsorted(rows.copy_rows, np.arange(rows.size + 1)).tolist()
-    for row in np.flatnonzero(np.diff(bounds)).tolist():
-        sources[row] = _specific_source(rows.copies[bounds[row]:bounds[row + 1]], "master_table")
+    with_copies = np.unique(rows.copy_rows)
+    starts, ends = np.searchsorted(rows.copy_rows, [with_copies, with_copies + 1])
+    for row, start, end in zip(with_copies.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        sources[row] = _specific_source(rows.copies[start:end], "master_table")
     return sources
 
 
@@ -1187,32 +1189,29 @@ class _Kept:
 
     resolved: list[tuple[_Resolved, list[_Resolved], int]]
     plain: _MasterRows
-    plain_ids: list[str]
-    plain_id_array: pa.Array
-    """:attr:`plain_ids` as Arrow holds them."""
+    plain_ids: pa.Array
     entries: np.ndarray
 
     @classmethod
     def of(cls, resolved: list[tuple[_Resolved, list[_Resolved], int]], plain: _MasterRows) -> _Kept:
         seqs = np.concatenate([np.array([seq for *_, seq in resolved], np.int64), plain.first])
-        ids = plain.ids()
-        return cls(resolved, plain, ids.to_pylist(), ids, np.argsort(seqs, kind="stable"))
+        return cls(resolved, plain, plain.ids(), np.argsort(seqs, kind="stable"))
 
     def id_order(self) -> np.ndarray:
         """The sort indices of the ids of the resolved rules, then of the plain rows: the order of the
         rules table when every kept rule is published (near-duplicates not folded)."""
         resolved = pa.array([best.row["id"] for best, *_ in self.resolved], pa.string())
-        return sort_indices(pa.concat_arrays([resolved, self.plain_id_array]))
+        return sort_indices(pa.concat_arrays([resolved, self.plain_ids]))
 
     def id_at(self, position: int) -> str:
         """The id of the kept rule at ``position`` in reading order (without listing them all)."""
         entry = int(self.entries[position])
         n_resolved = len(self.resolved)
-        return self.resolved[entry][0].row["id"] if entry < n_resolved else self.plain_ids[entry - n_resolved]
+        return self.resolved[entry][0].row["id"] if entry < n_resolved else self.plain_ids[entry - n_resolved].as_py()
 
     def ids(self) -> list[str]:
         """Each kept rule's id, in reading order."""
-        ids = [best.row["id"] for best, *_ in self.resolved] + self.plain_ids
+        ids = [best.row["id"] for best, *_ in self.resolved] + self.plain_ids.to_pylist()
         return [ids[e] for e in self.entries.tolist()]
 
     def texts_and_ranks(self) -> tuple[list[str], list[int]]:
@@ -1381,7 +1380,7 @@ def _publish_resolved(ctx: BuildContext, kept: _Kept, representatives: np.ndarra
 def _publish_plain(ctx: BuildContext, kept: _Kept, representatives: np.ndarray,
                    position_of: np.ndarray) -> tuple[_MasterRows, pa.Array, np.ndarray]:
     """Record the outcome of the plain rows: the rows published, their ids and their positions in reading order."""
-    plain, plain_ids, id_array = kept.plain, kept.plain_ids, kept.plain_id_array
+    plain, plain_ids = kept.plain, kept.plain_ids
     positions = position_of[len(kept.resolved):]
     folded = representatives[positions] != positions
     for i in np.flatnonzero(folded).tolist():
@@ -1391,11 +1390,10 @@ def _publish_plain(ctx: BuildContext, kept: _Kept, representatives: np.ndarray,
         ctx.ledger.fold_many(CONFIG, ((o.file, o.line, rep_id, f"near-duplicate of {rep_id}") for o in plain.others(i)))
     if folded.any():
         rest = np.flatnonzero(~folded)
-        plain, plain_ids, positions = plain.take(rest), [plain_ids[i] for i in rest.tolist()], positions[rest]
-        id_array = id_array.take(pa.array(rest))
+        plain, plain_ids, positions = plain.take(rest), plain_ids.take(pa.array(rest)), positions[rest]
     ctx.ledger.publish_columns(CONFIG, plain.files, plain.lines, plain_ids)
     ctx.ledger.fold_many(CONFIG, ((o.file, o.line, row_id, "same rule text") for o, row_id in plain.folding(plain_ids)))
-    return plain, id_array, positions
+    return plain, plain_ids, positions
 
 
 def _rule_keys(keys: list[tuple[str, str]], plain: _TextColumns,

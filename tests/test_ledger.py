@@ -107,3 +107,31 @@ def test_written_ledgers_are_json_dumps_of_each_entry_without_its_empty_fields(t
 
 def vars_of(entry):
     return {name: getattr(entry, name) for name in entry.__slots__}
+
+
+def test_ids_given_as_an_arrow_array_are_recorded_as_ids_given_as_a_list(tmp_path):
+    import pyarrow as pa
+
+    def build(as_arrow):
+        ledger = Ledger()
+        ledger.read_lines("rules", "a.csv", range(2, 12))
+        ledger.read_lines("rules", "b.csv", [2, 3])
+        ledger.fold("rules", "a.csv", 9, "rule-9", "same rule text")
+        ledger.reject("rules", "a.csv", 2, "rot", "empty rule text", row_id="rule-2")
+        files, lines, ids = ["a.csv", "b.csv", "a.csv", "a.csv"], [5, 2, 3, 7], ["rule-5", "rule-b", "rule-3", None]
+        ledger.publish_columns("rules", files, lines, pa.array(ids, pa.string()) if as_arrow else ids)
+        ledger.fold("rules", "a.csv", 4, "rule-3", "same rule text")
+        ledger.publish_columns("rules", ["a.csv"], [8], pa.array(["rule-8"]) if as_arrow else ["rule-8"])
+        ledger.reject("rules", "a.csv", 6, "label", "not -1, 0 or 1")
+        ledger.fold_many("rules", [("a.csv", 11, "rule-5", "same rule text"), ("a.csv", 10, "rule-8", "same")])
+        ledger.publish("rules", "b.csv", 3, "rule-b3")
+        return ledger
+
+    listed, arrow = build(False), build(True)
+    assert arrow.entries() == listed.entries()
+    assert [e.id for e in arrow.entries("published")] == ["rule-3", "rule-5", None, "rule-8", "rule-b", "rule-b3"]
+    listed.write(tmp_path / "listed")
+    arrow.write(tmp_path / "arrow")
+    for name in ("rejects.jsonl", "folds.jsonl"):
+        assert (tmp_path / "arrow" / name).read_bytes() == (tmp_path / "listed" / name).read_bytes()
+    assert '"id": "rule-8"' in (tmp_path / "arrow" / "folds.jsonl").read_text(encoding="utf-8")
