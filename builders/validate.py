@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from builders.normalizers.text import string_offsets
 from builders.schema import resolve_refs
 from builders.writer import single_chunk
 
@@ -63,8 +64,7 @@ def _all_fixed_hex(arr: pa.Array, pattern: str) -> bool:
         return False
     head, digits = form.group(1).encode(), int(form.group(2))
     width, n = len(head) + digits, len(arr)
-    kind = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(arr.buffers()[1], kind)[arr.offset:arr.offset + n + 1]
+    offsets = string_offsets(arr)
     if not n or int(offsets[-1] - offsets[0]) != n * width or (np.diff(offsets) != width).any():
         return False
     data = memoryview(arr.buffers()[2])[offsets[0]:offsets[-1]]
