@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from builders.context import BuildContext
 from builders.dedup import group_exact, keep_best
-from builders.ids import BackgroundIds, id_numbers, sort_indices, stable_id, stable_ids
+from builders.ids import BackgroundIds, id_numbers, number_order, sort_indices, stable_id, stable_ids
 from builders.near_dedup import BackgroundClusters, find_clusters
 from builders.normalizers.text import (
     clean_key,
@@ -420,6 +420,12 @@ class _MasterRows:
         if not len(self.hashed_rows):
             return pa.array([], pa.string())
         return pa.concat_arrays([h.result() for h in self.hashed]).take(pa.array(self.hashed_rows))
+
+    def id_numbers(self) -> np.ndarray:
+        """:func:`~builders.ids.id_numbers` of :meth:`ids`, without reading back their hex digits."""
+        if not len(self.hashed_rows):
+            return np.zeros(0, np.uint64)
+        return np.concatenate([h.numbers() for h in self.hashed])[self.hashed_rows]
 
     def _copies_of(self, rows: np.ndarray) -> tuple[list[Observation], np.ndarray]:
         """The copies of the given rows, numbered as in :meth:`take`."""
@@ -876,9 +882,7 @@ def _key_codes(master: _MasterRows) -> tuple[int, np.ndarray, Callable[[], pa.Ar
     takes a fraction of hashing the texts again. Rows under one id are checked to hold one key; if
     two keys ever shared an id, the texts themselves are encoded instead.
     """
-    numbers = id_numbers(master.ids())
-    if numbers is None:
-        return _text_codes(master)
+    numbers = master.id_numbers()
     order = np.argsort(numbers)
     ordered = numbers[order]
     new = np.ones(len(order), bool)
@@ -1201,7 +1205,11 @@ class _Kept:
         """The sort indices of the ids of the resolved rules, then of the plain rows: the order of the
         rules table when every kept rule is published (near-duplicates not folded)."""
         resolved = pa.array([best.row["id"] for best, *_ in self.resolved], pa.string())
-        return sort_indices(pa.concat_arrays([resolved, self.plain_ids]))
+        numbers = id_numbers(resolved) if len(resolved) else np.zeros(0, np.uint64)
+        if numbers is None or not self.plain.size or (
+                len(resolved) and resolved[0].as_py()[:-16] != self.plain_ids[0].as_py()[:-16]):
+            return sort_indices(pa.concat_arrays([resolved, self.plain_ids]))
+        return number_order(np.concatenate([numbers, self.plain.id_numbers()]))
 
     def id_at(self, position: int) -> str:
         """The id of the kept rule at ``position`` in reading order (without listing them all)."""

@@ -1,11 +1,20 @@
 import random
 import shutil
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from builders.ids import BackgroundIds, sort_indices, stable_id, stable_ids, stable_ids_of_parts, stable_ids_under
+from builders.ids import (
+    BackgroundIds,
+    id_numbers,
+    sort_indices,
+    stable_id,
+    stable_ids,
+    stable_ids_of_parts,
+    stable_ids_under,
+)
 
 
 def test_stable_id_is_a_prefix_and_sixteen_hex_digits_of_the_parts():
@@ -44,6 +53,16 @@ def test_background_ids_are_those_of_stable_ids_whoever_hashes_them():
     # A helper that cannot start, or that fails, leaves the hashing to this process.
     assert BackgroundIds("rule", sliced, interpreter="/nonexistent/python").result().to_pylist() == expected[3:1503]
     assert BackgroundIds("rule", sliced, interpreter=shutil.which("false")).result().to_pylist() == expected[3:1503]
+
+
+def test_background_ids_numbers_are_those_their_hex_digits_spell():
+    keys = pa.array([f"规则{i}" for i in range(3000)] + ["", "a"], pa.string())
+    spelled = np.array([int(i[-16:], 16) for i in stable_ids("rule", keys.to_pylist())], np.uint64)
+    for hashed in (BackgroundIds("rule", keys), BackgroundIds("rule", keys, background=False),
+                   BackgroundIds("rule", keys, interpreter=shutil.which("false"))):
+        assert hashed.numbers().dtype == np.uint64
+        np.testing.assert_array_equal(hashed.numbers(), spelled)
+        np.testing.assert_array_equal(hashed.numbers(), id_numbers(hashed.result()))
 
 
 def test_background_ids_refuse_null_keys():
