@@ -1325,15 +1325,18 @@ def _rules_table(rows: list[dict], plain: _MasterRows, plain_ids: pa.Array, sche
         """Each plain row's annotation's ``field`` (``default`` without one)."""
         return coded(field, at_plain, [getattr(a, field) for a in annotations], default)
 
+    def tier_column(tier: str) -> pa.Array:
+        """A value tier, through the distinct closures (listed in the pool's thread, beside the other's take)."""
+        distinct = pa.array([getattr(c, tier) for c in plain.closures], schema.field(tier).type)
+        return through(tier, distinct, plain.values)
+
     def same_in_resolved(name: str, like: str) -> bool:
         return resolved.column(name).equals(resolved.column(like))
 
     specific = np.flatnonzero(plain.sources != "master_table")
     making = {  # the longest first, so that the two threads end together
-        **{tier: partial(through, tier, pa.array([getattr(c, tier) for c in plain.closures], schema.field(tier).type),
-                         plain.values)
-           for tier in TIERS},
-        "rule_en": lambda: taken_text("rule_en", "text_en"), "rule": lambda: taken_text("rule", "text"),
+        "rule": lambda: taken_text("rule", "text"), "rule_en": lambda: taken_text("rule_en", "text_en"),
+        **{tier: partial(tier_column, tier) for tier in TIERS},
         "id": lambda: taken("id", plain_ids),
         "source": lambda: coded("source", specific, plain.sources[specific].tolist(), "master_table"),
         "rewritten": lambda: taken("rewritten", pa.repeat(False, plain.size)),
