@@ -1,7 +1,7 @@
 import pytest
 
 from builders.readers.encoding import decode_bytes
-from builders.readers.records import read_csv, read_csv_columns, read_gbk_csv_columns, read_jsonl
+from builders.readers.records import _TRANSCODED_BLOCK, read_csv, read_csv_columns, read_gbk_csv_columns, read_jsonl
 
 
 def test_csv_records_keep_their_starting_line_across_multiline_cells(tmp_path):
@@ -70,6 +70,26 @@ def test_gbk_bytes_read_by_arrow_give_the_table_of_the_decoded_text(tmp_path, te
     assert decoded.encoding == "gbk"
     by_text = read_csv_columns(decoded)
     assert by_arrow.table.equals(by_text.table) and by_arrow.lines.tolist() == by_text.lines.tolist()
+
+
+def test_gbk_read_in_many_blocks_gives_the_table_of_the_decoded_text(tmp_path):
+    rows = [f'规则{i}号，{"的" * (i % 7)},"第{i}条\n译文"' if i % 5 == 0 else f"规则{i}号，{'地' * (i % 3)},rule {i}"
+            for i in range(4 * _TRANSCODED_BLOCK // 20)]
+    data = ("rot,translate\n" + "\n".join(rows) + "\n").encode("gbk")
+    cut = [b for b in range(_TRANSCODED_BLOCK, len(data), _TRANSCODED_BLOCK) if _cuts_a_character(data, b)]
+    assert len(data) > 3 * _TRANSCODED_BLOCK and cut  # some blocks end inside a character
+    by_arrow = read_gbk_csv_columns(data)
+    by_text = read_csv_columns(decode_bytes(data, tmp_path / "f.csv"))
+    assert by_arrow.table.equals(by_text.table) and by_arrow.lines.tolist() == by_text.lines.tolist()
+    assert by_arrow.table.num_rows == len(rows)
+
+
+def _cuts_a_character(data: bytes, at: int) -> bool:
+    try:
+        data[:at].decode("gbk")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 @pytest.mark.parametrize("data", [
