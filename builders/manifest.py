@@ -17,11 +17,13 @@ MANIFEST = "manifest.json"
 
 
 def sha256_file(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
+    """SHA-256 of a file, read 1 MiB at a time into one reused buffer (not a new ``bytes`` per block)."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
+    buffer = bytearray(1 << 20)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
+        while size := fh.readinto(buffer):
+            digest.update(view[:size])
     return digest.hexdigest()
 
 
