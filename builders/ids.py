@@ -96,6 +96,7 @@ class BackgroundIds:
             raise ValueError("keys must not be null")
         self._prefix, self._keys = prefix, keys
         self._ids: pa.Array | None = None
+        self._numbers: np.ndarray | None = None
         self._reply: list[tuple[np.ndarray, np.ndarray] | None] = [None]
         """The helper's digests (8 bytes a row) and the ids' bytes spelled from them."""
         self._thread: threading.Thread | None = None
@@ -154,14 +155,15 @@ class BackgroundIds:
         return self._ids
 
     def numbers(self) -> np.ndarray:
-        """:func:`id_numbers` of :meth:`result`, read off the helper's digests instead of the hex digits."""
-        ids = self.result()
-        if self._reply[0] is not None:
-            return _digest_numbers(self._reply[0][0])
-        numbers = id_numbers(ids)
-        if numbers is None:  # every id here is a prefix and 16 hex digits
-            raise AssertionError(f"ids of {self._prefix!r} that are not stable ids")
-        return numbers
+        """:func:`id_numbers` of :meth:`result`, read off the helper's digests instead of the hex digits
+        (made once: grouping the keys and sorting the ids both ask)."""
+        if self._numbers is None:
+            ids = self.result()
+            numbers = _digest_numbers(self._reply[0][0]) if self._reply[0] is not None else id_numbers(ids)
+            if numbers is None:  # every id here is a prefix and 16 hex digits
+                raise AssertionError(f"ids of {self._prefix!r} that are not stable ids")
+            self._numbers = numbers
+        return self._numbers
 
 
 _HEX_DIGIT = np.frombuffer(b"0123456789abcdef", np.uint8)
