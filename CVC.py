@@ -19,7 +19,7 @@ import datasets
 import pyarrow as pa
 
 from builders import __version__
-from builders.release import CONFIG_BUILDERS, DEFAULT_CONFIG, SPLIT, collect
+from builders.build import CONFIG_BUILDERS, DEFAULT_CONFIG, SPLIT, collect
 from builders.resources import sample_raw_dir
 from builders.schema import features
 

@@ -93,9 +93,9 @@ def _peak_mb() -> float:
 
 
 def step_ours(tree: Path, work: Path, near_dup: str = "mark", num_proc: int = 1) -> dict:
+    from builders.build import build_release
     from builders.context import BuildSettings
-    from builders.near_dedup import NearDupSettings
-    from builders.release import build_release
+    from builders.stages.near_dedup import NearDupSettings
 
     out = work / f"release-{tree.name}-{near_dup}"
     shutil.rmtree(out, ignore_errors=True)
@@ -155,7 +155,7 @@ def step_validate(tree: Path, work: Path) -> dict:
     import pyarrow.parquet as pq
 
     from builders.schema import features, load_schema
-    from builders.validate import TableValidator
+    from builders.stages.validate import TableValidator
 
     release = work / f"release-{tree.name}-off"
     rows = [r for f in sorted((release / "data/rules").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
@@ -193,8 +193,8 @@ def step_synth(tree: Path, work: Path, sizes: str = "{}", seed: int = 0) -> dict
 def step_neardup(tree: Path, work: Path, num_proc: int = 1) -> dict:
     import csv
 
-    from builders.near_dedup import NearDupSettings, find_clusters
-    from builders.normalizers.text import dedup_key
+    from builders.stages.near_dedup import NearDupSettings, find_clusters
+    from builders.stages.normalizers.text import dedup_key
 
     with open(tree / "data_control/final.csv", encoding="gbk", newline="") as fh:
         rows = [r[0] for r in list(csv.reader(fh))[1:] if r[0]]

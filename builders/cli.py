@@ -9,8 +9,8 @@ from pathlib import Path
 
 from builders import __version__
 from builders.context import BuildSettings
-from builders.near_dedup import NEAR_DUP_MODES, NearDupSettings
 from builders.resources import sample_raw_dir
+from builders.stages.near_dedup import NEAR_DUP_MODES, NearDupSettings
 
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -24,16 +24,16 @@ def _version(text: str) -> str:
 
 def _input_errors() -> tuple[type[Exception], ...]:
     """Errors about the user's input: printed as one line, not as a traceback."""
+    from builders.build import BuildError
     from builders.context import IntegrityError
-    from builders.readers.encoding import EncodingError
-    from builders.readers.layout import LayoutError
-    from builders.release import BuildError
+    from builders.stages.readers.encoding import EncodingError
+    from builders.stages.readers.layout import LayoutError
 
     return (BuildError, LayoutError, EncodingError, IntegrityError, FileNotFoundError)
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from builders.release import build_release
+    from builders.build import build_release
 
     raw = args.raw or sample_raw_dir()
     if args.bump == "auto" and args.version_given:
@@ -59,11 +59,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from builders.manifest import MANIFEST
+    from builders.release.manifest import MANIFEST
 
     path = Path(args.path)
     if (path / MANIFEST).exists():
-        from builders.verify import validate_release
+        from builders.release.verify import validate_release
 
         result = validate_release(path)
         for error in result.errors:
@@ -71,7 +71,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         rows = ", ".join(f"{k}={v:,}" for k, v in result.rows.items())
         print(f"{path}: {'valid' if result.ok else 'INVALID'} release ({rows})")
         return 0 if result.ok else 1
-    from builders.release import collect
+    from builders.build import collect
 
     try:
         ctx = collect(path)
@@ -87,7 +87,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from builders.verify import verify_release
+    from builders.release.verify import verify_release
 
     result = verify_release(args.release)
     for error in result.errors:
@@ -100,7 +100,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_diff(args: argparse.Namespace) -> int:
     import json
 
-    from builders.diff import diff_releases, open_release
+    from builders.release.diff import diff_releases, open_release
 
     try:
         diff = diff_releases(open_release(args.old, endpoint=args.endpoint),
@@ -128,7 +128,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from builders.publish import PublishError, plan_to_text, publish
+    from builders.hub.publish import PublishError, plan_to_text, publish
 
     try:
         result = publish(Path(args.release), args.repo, endpoint=args.endpoint,

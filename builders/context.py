@@ -9,12 +9,12 @@ from typing import TypeVar
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from builders.ledger import Ledger
-from builders.near_dedup import NearDupSettings
-from builders.readers.layout import Artifact
-from builders.readers.prefetch import Prefetch, Prepare, read_prepared
-from builders.readers.records import ColumnTable, RawTable, Record
-from builders.rule_links import RuleIndex
+from builders.stages.ledger import Ledger
+from builders.stages.near_dedup import NearDupSettings
+from builders.stages.readers.layout import Artifact
+from builders.stages.readers.prefetch import Prefetch, Prepare, read_prepared
+from builders.stages.readers.records import ColumnTable, RawTable, Record
+from builders.stages.rule_links import RuleIndex
 from builders.taxonomy import Taxonomy, load_taxonomy
 
 T = TypeVar("T")

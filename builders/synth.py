@@ -26,7 +26,7 @@ import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from builders.normalizers.text import dedup_key, has_cjk
+from builders.stages.normalizers.text import dedup_key, has_cjk
 from builders.taxonomy import load_taxonomy
 
 CONTEXTS = [

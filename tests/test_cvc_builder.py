@@ -1,6 +1,6 @@
 """CVC.py: the datasets builder class maintainers instantiate directly."""
 
-from builders.release import collect
+from builders.build import collect
 from CVC import CVC
 
 
@@ -19,7 +19,7 @@ def test_builder_class_prepares_rules_and_default(raw_tree, tmp_path):
 
 
 def test_every_config_of_the_package_is_a_builder_config():
-    from builders.release import CONFIG_BUILDERS
+    from builders.build import CONFIG_BUILDERS
 
     names = {config.name for config in CVC.BUILDER_CONFIGS}
     assert names == {"default"} | {module.CONFIG for module in CONFIG_BUILDERS}

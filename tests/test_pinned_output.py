@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from builders.build import build_release
 from builders.context import BuildSettings
-from builders.manifest import sha256_file
-from builders.near_dedup import NearDupSettings
-from builders.release import build_release
+from builders.release.manifest import sha256_file
+from builders.stages.near_dedup import NearDupSettings
 from builders.synth import SynthSizes, synthesize
 
 SAMPLE_RAW = Path(__file__).resolve().parents[1] / "sample" / "raw"

@@ -5,9 +5,9 @@ import json
 import datasets
 import pytest
 
-from builders.release import build_release
+from builders.build import build_release
+from builders.release.verify import validate_release
 from builders.resources import sample_raw_dir
-from builders.verify import validate_release
 
 
 @pytest.fixture(scope="module")

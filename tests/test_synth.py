@@ -2,9 +2,9 @@
 
 import json
 
-from builders.manifest import sha256_file
-from builders.normalizers.text import dedup_key
-from builders.release import build_release
+from builders.build import build_release
+from builders.release.manifest import sha256_file
+from builders.stages.normalizers.text import dedup_key
 from builders.synth import SynthSizes, synthesize
 
 SIZES = SynthSizes(rules=600, dilemmas=120, models=2, evaluated=40)

@@ -1,0 +1,217 @@
+"""The ``scenarios`` config: scenes of experiment 1 and experiment 2.
+
+Experiment 1 generated numbered blobs of scenes per core value, with or without five
+guiding rules (raw-formats §2.5); each blob becomes one row per scene. Experiment 2
+generated scenes with three options from a CVC rule and another corpus's rule on six
+themes (§2.6); annotators' gold letters and five human choices join them by position.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import PurePosixPath
+
+from builders.context import BuildContext
+from builders.stages.ids import stable_id
+from builders.stages.normalizers.text import clean_text, dedup_key
+from builders.stages.option_mapping import OptionMapping, option_rows, recover_mapping
+from builders.stages.parsers.blobs import LETTERS, parse_choice, scene_and_options, split_numbered, split_scene_blob
+from builders.stages.parsers.replies import ReplyParseError
+from builders.stages.readers.layout import ArtifactKind
+from builders.stages.rule_links import RuleIndex
+
+CONFIG = "scenarios"
+
+ARTIFACTS = [
+    # Named exactly: experiment1/ also holds select_rule.py's rules.csv (12 core-value columns)
+    # and data_analysis.py's *_scene_distance.csv, which are not scenes.
+    ArtifactKind("guided_scenes", CONFIG,
+                 ("experiment1/*/with_rule_scene_[0-9]*.csv", "experiment1/*/without_rule_scene_[0-9]*.csv"),
+                 ("theme", "rules", "scene"),
+                 "Experiment 1: numbered blobs of scenes per core value, with or without guiding rules."),
+    ArtifactKind("theme_scenes", CONFIG, ("experiment2/scene/*.csv",),
+                 ("scene", "options", "rule1", "rule2"),
+                 "Experiment 2: scenes with options from a CVC rule and another corpus's rule."),
+    ArtifactKind("theme_scene_blobs", CONFIG, ("experiment2/scene/*.csv",),
+                 ("scene", "rule1", "rule2"),
+                 "Experiment 2 before scene_extraction: one rule pair per row, the whole reply of numbered "
+                 "scenes with options in `scene`."),
+    ArtifactKind("theme_gold", CONFIG, ("experiment2/result/CVC_and_human/*.csv",),
+                 ("index", "CVC"),
+                 "Experiment 2: the CVC-aligned letter and five human choices per scene."),
+]
+
+
+def scene_id(experiment: str, theme: str, condition: str | None, scene: str) -> str:
+    """Stable id of a scene: where it was generated and its normalized text."""
+    return stable_id("scene", experiment, theme, condition or "", dedup_key(scene))
+
+
+def _condition(path: str) -> str:
+    name = PurePosixPath(path).stem.lower()
+    return "without_rules" if "without" in name else "with_rules"
+
+
+def _guiding(ctx: BuildContext, index: RuleIndex, cell: str, file: str, line: int) -> tuple[list[str], list[str]]:
+    if not (cell or "").strip():
+        return [], []
+    try:
+        rules = [clean_text(r) for r in ast.literal_eval(cell)]
+    except (ValueError, SyntaxError):
+        ctx.ledger.reject(CONFIG, file, line, "rules", "not a Python list of rules")
+        raise
+    ids = []
+    for text in rules:
+        row = index.find(text)
+        if row is None:
+            ctx.orphan(CONFIG, file, line, "rules", f"guiding rule {text!r} is not in the rules config")
+            raise ValueError(text)
+        ids.append(row["id"])
+    return rules, ids
+
+
+def _experiment1(ctx: BuildContext, index: RuleIndex, record, rows: dict[str, dict]) -> None:
+    fields, file, line = record.fields, record.file, record.line
+    theme, condition = clean_text(fields["theme"]), _condition(file)
+    try:
+        rules, ids = _guiding(ctx, index, fields["rules"], file, line)
+    except (ValueError, SyntaxError):
+        return
+    scenes = split_numbered(fields["scene"])
+    if not scenes:
+        ctx.ledger.reject(CONFIG, file, line, "scene", "no scenes in the generated text")
+        return
+    first = None
+    for scene in scenes:
+        row_id = scene_id("experiment1", theme, condition, scene)
+        first = first or row_id
+        rows.setdefault(row_id, {
+            "id": row_id, "experiment": "experiment1", "theme": theme, "condition": condition, "scene": scene,
+            "guiding_rules": rules, "guiding_rule_ids": ids, "cvc_rule_id": None, "cvc_rule": None,
+            "other_rule": None, "options": [], "mapping_source": "none", "mapping_confidence": 0.0,
+            "gold_letter": None, "human_choices": [],
+        })
+    ctx.ledger.publish(CONFIG, file, line, first, f"{len(scenes)} scenes")
+
+
+def _experiment2(ctx: BuildContext, index: RuleIndex, record, position: int, rows: dict[str, dict],
+                 by_position: dict[tuple[str, int], str]) -> None:
+    fields, file, line = record.fields, record.file, record.line
+    theme = PurePosixPath(file).stem
+    try:
+        scene, options = scene_and_options(fields["scene"], fields["options"])
+    except ReplyParseError as err:
+        ctx.ledger.reject(CONFIG, file, line, err.field, str(err))
+        return
+    cvc = index.find(fields["rule1"])
+    if cvc is None:
+        ctx.orphan(CONFIG, file, line, "rule1", f"CVC rule {clean_text(fields['rule1'])!r} is not in the rules config")
+        return
+    row_id = scene_id("experiment2", theme, None, scene)
+    by_position[(theme, position)] = row_id
+    if row_id in rows:
+        ctx.ledger.fold(CONFIG, file, line, row_id, "same scene")
+        return
+    other = clean_text(fields["rule2"]) or None
+    mapping = recover_mapping(options, cvc["original_rule"], other or "")
+    rows[row_id] = _experiment2_row(row_id, theme, scene, options, cvc, other, mapping)
+    ctx.ledger.publish(CONFIG, file, line, row_id)
+
+
+def _experiment2_blob(ctx: BuildContext, index: RuleIndex, record, positions: dict[str, int],
+                      rows: dict[str, dict], by_position: dict[tuple[str, int], str]) -> None:
+    """One raw reply of a rule pair → its scenes, numbered as upstream's extraction would have."""
+    fields, file, line = record.fields, record.file, record.line
+    theme = PurePosixPath(file).stem
+    items = split_scene_blob(fields["scene"])
+    start = positions.get(file, 0)
+    positions[file] = start + len(items)
+    cvc = index.find(fields["rule1"])
+    if cvc is None:
+        ctx.orphan(CONFIG, file, line, "rule1", f"CVC rule {clean_text(fields['rule1'])!r} is not in the rules config")
+        return
+    other = clean_text(fields["rule2"]) or None
+    new, ids = [], []
+    for offset, item in enumerate(items):
+        if isinstance(item, ReplyParseError):
+            continue
+        scene, options = item
+        row_id = scene_id("experiment2", theme, None, scene)
+        by_position[(theme, start + offset)] = row_id
+        ids.append(row_id)
+        if row_id in rows:
+            continue
+        mapping = recover_mapping(options, cvc["original_rule"], other or "")
+        rows[row_id] = _experiment2_row(row_id, theme, scene, options, cvc, other, mapping)
+        new.append(row_id)
+    failed = len(items) - len(ids)
+    if not ids:
+        reason = f"no scene with options A, B and C ({len(items)} numbered items)"
+        ctx.ledger.reject(CONFIG, file, line, "scene", reason)
+    elif not new:
+        ctx.ledger.fold(CONFIG, file, line, ids[0], "same scenes")
+    else:
+        note = f"{len(new)} scenes" + (f"; {failed} numbered items without options A, B, C skipped" if failed else "")
+        ctx.ledger.publish(CONFIG, file, line, new[0], note)
+
+
+def _experiment2_row(row_id: str, theme: str, scene: str, options: list[tuple[str, str]], cvc: dict,
+                     other: str | None, mapping: OptionMapping) -> dict:
+    return {
+        "id": row_id, "experiment": "experiment2", "theme": theme, "condition": None, "scene": scene,
+        "guiding_rules": [], "guiding_rule_ids": [], "cvc_rule_id": cvc["id"], "cvc_rule": cvc["rule"],
+        "other_rule": other, "options": option_rows(options, mapping), "mapping_source": mapping.source,
+        "mapping_confidence": mapping.confidence, "gold_letter": None, "human_choices": [],
+    }
+
+
+def _apply_gold(row: dict, gold: str) -> None:
+    """The gold letter is the CVC rule's option: a raw mapping for rule_a that overrides a disagreeing guess."""
+    row["gold_letter"] = gold
+    follows = {o["letter"]: o["follows"] for o in row["options"]}
+    if follows.get(gold) == "rule_a":
+        return
+    mapping = OptionMapping({letter: ("rule_a" if letter == gold else None) for letter in follows}, "raw", 1.0)
+    row["options"] = [{**o, "follows": mapping.follows[o["letter"]]} for o in row["options"]]
+    row["mapping_source"], row["mapping_confidence"] = mapping.source, mapping.confidence
+
+
+def build(ctx: BuildContext) -> list[dict]:
+    """Scenario rows sorted by id; gold letters and human choices fold into their scenes."""
+    index = ctx.rule_index()
+    rows: dict[str, dict] = {}
+    by_position: dict[tuple[str, int], str] = {}
+    positions: dict[str, int] = {}
+    gold_records = []
+    for artifact, record in ctx.records(CONFIG, *(k.name for k in ARTIFACTS)):
+        kind = artifact.kind.name
+        if kind == "guided_scenes":
+            _experiment1(ctx, index, record, rows)
+        elif kind == "theme_scenes":
+            position = positions.get(record.file, 0)
+            positions[record.file] = position + 1
+            _experiment2(ctx, index, record, position, rows, by_position)
+        elif kind == "theme_scene_blobs":
+            _experiment2_blob(ctx, index, record, positions, rows, by_position)
+        else:
+            gold_records.append(record)
+    for record in gold_records:
+        theme = PurePosixPath(record.file).stem
+        fields = record.fields
+        try:
+            key = (theme, int(fields["index"]))
+        except ValueError:
+            ctx.ledger.reject(CONFIG, record.file, record.line, "index", f"not a row number: {fields['index']!r}")
+            continue
+        gold = parse_choice(fields["CVC"])
+        if key not in by_position:
+            ctx.orphan(CONFIG, record.file, record.line, "index", f"no scene {key[1]} for theme {theme}")
+            continue
+        if gold not in LETTERS:
+            ctx.ledger.reject(CONFIG, record.file, record.line, "CVC", f"not a letter A-C: {fields['CVC']!r}")
+            continue
+        row = rows[by_position[key]]
+        _apply_gold(row, gold)
+        row["human_choices"] = [parse_choice(fields.get(f"human{i}")) for i in range(1, 6) if f"human{i}" in fields]
+        ctx.ledger.fold(CONFIG, record.file, record.line, row["id"], "gold letter and human choices of this scene")
+    return [rows[key] for key in sorted(rows)]

@@ -1,0 +1,1 @@
+"""What describes and checks a built release: manifest, card, changelog, diff, verify."""

@@ -1,0 +1,83 @@
+"""Read the big files of later configs in a background process while earlier configs build.
+
+The ``rules`` build keeps one core busy for a quarter of a minute; meanwhile a second
+process reads the dilemma and answer files column-wise (and runs a config's own
+preparation of them, such as splitting options) and leaves each result as an Arrow IPC
+file. Taking a result maps that file: nothing is unpickled, so the build's main thread
+does not wait on the worker for the GIL. A file the worker cannot read column-wise, or
+fails on, is read again in the build as if there had been no prefetch, so errors and
+their messages are the same.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from builders.stages.readers.layout import Artifact
+from builders.stages.readers.records import ColumnTable, RawTable
+
+Prepare = Callable[[pa.Table], pa.Table]
+"""A config's work on a file's columns that needs nothing from earlier configs (adds columns)."""
+
+
+def read_prepared(artifact: Artifact, prepare: Prepare | None) -> ColumnTable | RawTable:
+    """The artifact column-wise with ``prepare`` applied, or its records if it must be read row by row."""
+    read = artifact.read_columns()
+    if not isinstance(read, ColumnTable) or prepare is None:
+        return read
+    return ColumnTable(prepare(read.table), read.lines)
+
+
+def _read_to_file(artifact: Artifact, prepare: Prepare | None, path: str) -> bool:
+    """In the worker: :func:`read_prepared`, written to ``path`` (``False``: read it in the build)."""
+    try:
+        read = read_prepared(artifact, prepare)
+    except Exception:  # noqa: BLE001 - the build reads the file again and reports the error itself
+        return False
+    if not isinstance(read, ColumnTable):
+        return False
+    with pa.OSFile(path + ".arrow", "wb") as sink, pa.ipc.new_file(sink, read.table.schema) as writer:
+        writer.write_table(read.table)
+    np.save(path + ".lines.npy", read.lines)
+    return True
+
+
+class Prefetch:
+    """Artifacts being read in one background process, in the order they will be asked for."""
+
+    def __init__(self, artifacts: list[tuple[Artifact, Prepare | None]]) -> None:
+        self._dir = tempfile.mkdtemp(prefix="cvc-prefetch-")
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self._pending: dict[str, tuple[Future[bool], str]] = {}
+        for n, (artifact, prepare) in enumerate(artifacts):
+            path = str(Path(self._dir) / str(n))
+            self._pending[artifact.relpath] = (self._pool.submit(_read_to_file, artifact, prepare, path), path)
+        self._pool.shutdown(wait=False)
+
+    def take(self, artifact: Artifact) -> ColumnTable | None:
+        """The artifact as prefetched (waiting for it if need be), or ``None``: read it in the build."""
+        pending = self._pending.pop(artifact.relpath, None)
+        if pending is None:
+            return None
+        future, path = pending
+        try:
+            done = future.result()
+        except Exception:  # noqa: BLE001 - e.g. the worker was killed: the build reads the file itself
+            return None
+        if not done:
+            return None
+        table = pa.ipc.open_file(pa.memory_map(path + ".arrow")).read_all()  # the table keeps the map open
+        return ColumnTable(table, np.load(path + ".lines.npy"))
+
+    def close(self) -> None:
+        """Stop reading what nobody took and remove the files (a taken table keeps its mapping)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self._dir, ignore_errors=True)
