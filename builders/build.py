@@ -111,8 +111,9 @@ class _Shards:
         self._written: dict[str, Future[dict[str, dict]]] = {}
 
     def write(self, config: str, table: pa.Table) -> None:
-        """Start writing ``config``'s table (once; it must not change any more)."""
-        if config not in self._written:
+        """Start writing ``config``'s table (once; it must not change any more). A table without
+        rows is not written: ``datasets`` cannot read an empty Parquet shard."""
+        if config not in self._written and table.num_rows:
             self._written[config] = self._pool.submit(self._write, config, table)
 
     def _write(self, config: str, table: pa.Table) -> dict[str, dict]:
@@ -149,6 +150,8 @@ def _write_configs(staging: Path, tables: dict[str, pa.Table], shards: _Shards,
     (staging / "schemas").mkdir(exist_ok=True)
     splits = []
     for config, table in tables.items():
+        if not table.num_rows:
+            continue
         files = shards.files(config)
         (staging / "schemas" / f"{config}.schema.json").write_bytes(schema_bytes(config))
         splits.append(SplitFiles(config, config, SPLIT, files, table.num_rows, table.nbytes,
@@ -157,14 +160,21 @@ def _write_configs(staging: Path, tables: dict[str, pa.Table], shards: _Shards,
 
 
 def _card_sections(ctx: BuildContext, tables: dict[str, pa.Table]) -> dict[str, str]:
-    """The statistics of each config for the dataset card."""
-    return {
-        "rules": rules_statistics(tables["rules"], ctx.taxonomy),
-        "taxonomy": "The 50 derived values with their parents; the same table as the value framework above.",
-        "dilemmas": dilemmas_statistics(tables["dilemmas"]),
-        "scenarios": scenarios_statistics(ctx.results["scenarios"]),
-        "evaluations": evaluations_statistics(tables["evaluations"]),
+    """The statistics of each config with rows, for the dataset card."""
+    sections = {
+        "rules": lambda: rules_statistics(tables["rules"], ctx.taxonomy),
+        "taxonomy": lambda: "The 50 derived values with their parents; the same table as the value framework above.",
+        "dilemmas": lambda: dilemmas_statistics(tables["dilemmas"]),
+        "scenarios": lambda: scenarios_statistics(ctx.results["scenarios"]),
+        "evaluations": lambda: evaluations_statistics(tables["evaluations"]),
     }
+    return {config: describe() for config, describe in sections.items() if tables[config].num_rows}
+
+
+def absent_configs(tables: dict[str, pa.Table]) -> list[str]:
+    """Configs without rows in this build: left out of the release, since ``datasets`` cannot
+    load a config whose only Parquet shard is empty, and named in the card instead."""
+    return [config for config, table in tables.items() if not table.num_rows]
 
 
 @contextmanager
@@ -317,10 +327,14 @@ def _build_release(
                   else rows_to_table(ctx.results[m.CONFIG], features(m.CONFIG).arrow_schema)
                   for m in CONFIG_BUILDERS}
         splits, sections = _write_configs(staging, tables, shards, meanwhile=lambda: _card_sections(ctx, tables))
+        absent = absent_configs(tables)
         name, target, split = DEFAULT_CONFIG
-        base = next(s for s in splits if s.config == target)
-        splits.insert(0, SplitFiles(name, target, split, base.files, base.num_rows, base.num_bytes,
-                                    base.download_size))
+        base = next((s for s in splits if s.config == target), None)
+        if base is not None:
+            splits.insert(0, SplitFiles(name, target, split, base.files, base.num_rows, base.num_bytes,
+                                        base.download_size))
+        else:
+            absent.insert(0, name)
         configs = _manifest_configs(splits)
         history, diff = [], None
         if previous_view is not None:
@@ -341,7 +355,8 @@ def _build_release(
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         history.append(history_entry(settings.version, {s.config: s.num_rows for s in splits}, diff))
         (staging / "README.md").write_text(
-            render_card(splits, sections, ctx.taxonomy, settings.version, versions=versions_section(history)),
+            render_card(splits, sections, ctx.taxonomy, settings.version, versions=versions_section(history),
+                        absent=absent),
             encoding="utf-8")
         (staging / "CHANGELOG.md").write_text(render_changelog(history), encoding="utf-8")
         write_manifest(staging, {
@@ -355,6 +370,7 @@ def _build_release(
             "near_duplicates": ctx.near_duplicates,
             "counts": counts,
             "history": history,
+            **({"absent_configs": absent} if absent else {}),
         }, described=shards.described())
         if out_dir.exists():
             shutil.rmtree(out_dir)

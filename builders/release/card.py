@@ -216,11 +216,24 @@ def config_section(config: str, split: SplitFiles, statistics: str) -> str:
             f"{len(split.files)} file(s).\n\n### Fields\n\n{fields}\n\n### Statistics\n\n{statistics}\n")
 
 
+def absent_note(absent: list[str]) -> str:
+    """The configs this release does not carry (they had no rows), for the card's config list."""
+    if not absent:
+        return ""
+    names = ", ".join(f"`{config}`" for config in absent)
+    return (f"\n\nNot in this release: {names}. The raw data of this version has no rows for "
+            f"{'it' if len(absent) == 1 else 'them'}, and a config without rows cannot be loaded, so "
+            f"`load_dataset(..., {absent[0]!r})` raises an error naming the configs that exist.")
+
+
 def render_card(
     splits: list[SplitFiles], sections: dict[str, str], taxonomy: Taxonomy, version: str,
-    repo_id: str = DEFAULT_REPO_ID, versions: str = "",
+    repo_id: str = DEFAULT_REPO_ID, versions: str = "", absent: list[str] | None = None,
 ) -> str:
-    """The whole README.md: YAML front matter and the generated sections."""
+    """The whole README.md: YAML front matter and the generated sections.
+
+    ``absent``: configs left out of this release because they have no rows; the card names them.
+    """
     fixed = {name: (card_dir() / f"{name}.md").read_text(encoding="utf-8").strip()
              for name in ("summary", "sources", "migration", "citation")}
     described = {s.config: s for s in splits}
@@ -235,7 +248,7 @@ def render_card(
         pretty_name=PRETTY_NAME,
         version=version,
         repo_id=repo_id,
-        configs_table=configs_table,
+        configs_table=configs_table + absent_note(absent or []),
         framework_table=framework_table(taxonomy),
         versions=versions,
         config_sections="\n".join(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+from pathlib import Path
 
 
 def load_counts(repo_id: str, revision: str, configs: list[str]) -> dict[str, dict[str, int]]:
@@ -21,6 +23,29 @@ def load_counts(repo_id: str, revision: str, configs: list[str]) -> dict[str, di
     for config in configs:
         loaded = datasets.load_dataset(repo_id, config, revision=revision)
         counts[config] = {split: ds.num_rows for split, ds in loaded.items()}
+    return counts
+
+
+def load_local_counts(release_dir: Path, configs: list[str]) -> dict[str, dict[str, int] | str]:
+    """Rows per split of each config of a release directory, loaded by ``datasets.load_dataset``
+    from its card's ``configs`` exactly as the Hub would serve them; a config that fails to load
+    gives the error instead (type and message), so one broken config does not hide the others.
+
+    Each load gets its own empty cache, so nothing prepared earlier is reused.
+    """
+    import datasets
+
+    datasets.disable_progress_bars()
+    counts: dict[str, dict[str, int] | str] = {}
+    for config in configs:
+        with tempfile.TemporaryDirectory(prefix="cvc-load-") as cache:
+            try:
+                loaded = datasets.load_dataset(str(release_dir), config, cache_dir=cache)
+            except Exception as err:  # noqa: BLE001 - any failure to load is the finding itself
+                counts[config] = f"{type(err).__name__}: {' '.join(str(err).split())}"
+                continue
+            counts[config] = {split: ds.num_rows for split, ds in loaded.items()}
+            del loaded
     return counts
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
+from builders.problems import Problem
 from builders.release.manifest import MANIFEST, read_manifest, release_files, sha256_file
 from builders.schema import features, load_schema
 from builders.stages.validate import SchemaError, TableValidator
@@ -24,12 +25,21 @@ class ReleaseValidation:
     """The outcome of :func:`validate_release`."""
 
     release_dir: Path
-    errors: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.problems
+
+    @property
+    def errors(self) -> list[str]:
+        """Each problem as one line of text."""
+        return [problem.text() for problem in self.problems]
+
+    def add(self, path: str, reason: str, **where: object) -> None:
+        """Record a problem in ``path`` (relative to the release; empty for a whole config)."""
+        self.problems.append(Problem(path, reason, **where))  # type: ignore[arg-type]
 
 
 def read_card_metadata(release_dir: Path) -> dict:
@@ -45,35 +55,36 @@ def _check_files(release_dir: Path, manifest: dict, result: ReleaseValidation) -
     listed = manifest.get("files", {})
     for rel in release_files(release_dir):
         if rel.endswith(".py"):
-            result.errors.append(
-                f"{rel}: Python files are refused in a release: a loading script (such as a root CVC.py) "
+            result.add(
+                rel, "Python files are refused in a release: a loading script (such as a root CVC.py) "
                 "makes load_dataset fail on datasets>=4 ('Dataset scripts are no longer supported'); "
                 "remove it and publish Parquet + card only")
         elif rel not in listed:
-            result.errors.append(f"{rel}: in the release directory but not in {MANIFEST}")
+            result.add(rel, f"in the release directory but not in {MANIFEST}")
     for rel, entry in listed.items():
         path = release_dir / rel
         if not path.exists():
-            result.errors.append(f"{rel}: listed in {MANIFEST} but missing")
+            result.add(rel, f"listed in {MANIFEST} but missing")
         elif path.stat().st_size != entry.get("size"):
-            result.errors.append(f"{rel}: size {path.stat().st_size} != {entry.get('size')} in {MANIFEST}")
+            result.add(rel, f"size {path.stat().st_size} != {entry.get('size')} in {MANIFEST}")
         elif sha256_file(path) != entry.get("sha256"):
-            result.errors.append(f"{rel}: sha256 differs from {MANIFEST} (edited after the build?)")
+            result.add(rel, f"sha256 differs from {MANIFEST} (edited after the build?)")
 
 
 def _check_card(release_dir: Path, manifest: dict, result: ReleaseValidation) -> None:
     try:
         card = read_card_metadata(release_dir)
     except (OSError, ValueError, yaml.YAMLError) as err:
-        result.errors.append(f"README.md: {err}")
+        result.add("README.md", str(err))
         return
     if str(card.get("version")) != str(manifest.get("version")):
-        result.errors.append(f"README.md: version {card.get('version')} != manifest {manifest.get('version')}")
+        result.add("README.md", f"version {card.get('version')} != manifest {manifest.get('version')}",
+                   field="version")
     present = release_files(release_dir)
     card_configs = {c["config_name"]: c for c in card.get("configs", [])}
     if set(card_configs) != set(manifest.get("configs", {})):
         listed = sorted(manifest.get("configs", {}))
-        result.errors.append(f"README.md: configs {sorted(card_configs)} != manifest {listed}")
+        result.add("README.md", f"configs {sorted(card_configs)} != manifest {listed}", field="configs")
     for name, config in card_configs.items():
         expected = manifest.get("configs", {}).get(name, {}).get("splits", {})
         for data_files in config.get("data_files", []):
@@ -82,9 +93,8 @@ def _check_card(release_dir: Path, manifest: dict, result: ReleaseValidation) ->
             matched = sorted({p for p in present for pat in patterns if fnmatch.fnmatchcase(p, pat)})
             files = expected.get(data_files.get("split", "train"), {}).get("files")
             if matched != sorted(files or []):
-                result.errors.append(
-                    f"README.md: config {name} split {data_files.get('split', 'train')}: {patterns} "
-                    f"match {matched}, {MANIFEST} lists {files}")
+                result.add("README.md", f"config {name} split {data_files.get('split', 'train')}: {patterns} "
+                           f"match {matched}, {MANIFEST} lists {files}", config=name, field="configs")
 
 
 def _check_rows(release_dir: Path, manifest: dict, result: ReleaseValidation) -> None:
@@ -92,6 +102,7 @@ def _check_rows(release_dir: Path, manifest: dict, result: ReleaseValidation) ->
         if "alias_of" in config:
             continue
         schema_config = Path(config["schema"]).name.removesuffix(".schema.json")
+        name = schema_config
         validator = TableValidator(load_schema(schema_config))
         expected = features(schema_config).arrow_schema
         for split in config["splits"].values():
@@ -100,16 +111,17 @@ def _check_rows(release_dir: Path, manifest: dict, result: ReleaseValidation) ->
                     continue
                 table = pq.read_table(release_dir / rel)
                 if table.schema.remove_metadata() != expected.remove_metadata():
-                    result.errors.append(f"{rel}: columns/types differ from schemas/{schema_config}.schema.json")
+                    result.add(rel, f"columns/types differ from schemas/{schema_config}.schema.json", config=name)
                     continue
                 try:
                     errors = validator.validate(table)
                 except SchemaError as err:
-                    result.errors.append(f"{rel}: {err}")
+                    result.add(rel, str(err), config=name)
                     continue
-                result.errors += [f"{rel}: {e}" for e in errors[:_MAX_ROW_ERRORS]]
+                for e in errors[:_MAX_ROW_ERRORS]:
+                    result.add(rel, e.message, row=e.row, field=e.field, config=name)
                 if len(errors) > _MAX_ROW_ERRORS:
-                    result.errors.append(f"{rel}: … and {len(errors) - _MAX_ROW_ERRORS} more row errors")
+                    result.add(rel, f"… and {len(errors) - _MAX_ROW_ERRORS} more row errors", config=name)
 
 
 def _check_counts(release_dir: Path, manifest: dict, result: ReleaseValidation) -> None:
@@ -121,8 +133,21 @@ def _check_counts(release_dir: Path, manifest: dict, result: ReleaseValidation) 
             total += rows
             if rows != split["num_rows"]:
                 declared = split["num_rows"]
-                result.errors.append(f"config {name} split {split_name}: {rows} rows, manifest says {declared}")
+                result.add("", f"split {split_name}: {rows} rows, {MANIFEST} says {declared}", config=name)
         result.rows[name] = total
+
+
+def _check_loads(release_dir: Path, manifest: dict, result: ReleaseValidation) -> None:
+    """Every config loads with the real ``datasets`` reader and gives the manifest's rows per split:
+    what validates, loads (an empty shard, say, passes every other check and fails here)."""
+    from builders.release.load_check import load_local_counts
+
+    for config, loaded in load_local_counts(release_dir, list(manifest.get("configs", {}))).items():
+        want = {split: s["num_rows"] for split, s in manifest["configs"][config]["splits"].items()}
+        if isinstance(loaded, str):
+            result.add("", f"load_dataset fails: {loaded}", config=config)
+        elif loaded != want:
+            result.add("", f"load_dataset gives {loaded}, {MANIFEST} says {want}", config=config)
 
 
 def verify_release(release_dir: Path) -> ReleaseValidation:
@@ -132,7 +157,7 @@ def verify_release(release_dir: Path) -> ReleaseValidation:
     try:
         manifest = read_manifest(release_dir)
     except (OSError, ValueError) as err:
-        result.errors.append(str(err))
+        result.add(MANIFEST, str(err))
         return result
     _check_files(release_dir, manifest, result)
     _check_counts(release_dir, manifest, result)
@@ -147,4 +172,6 @@ def validate_release(release_dir: Path) -> ReleaseValidation:
     manifest = read_manifest(release_dir)
     _check_card(result.release_dir, manifest, result)
     _check_rows(result.release_dir, manifest, result)
+    if not result.errors:
+        _check_loads(result.release_dir, manifest, result)
     return result

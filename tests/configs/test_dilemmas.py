@@ -87,8 +87,9 @@ def test_every_config_loads_from_the_release(raw_tree, tmp_path):
         loaded = datasets.load_dataset(str(out), config, split="train", cache_dir=str(tmp_path / "cache"))
         assert loaded.num_rows == rows
     card = (out / "README.md").read_text(encoding="utf-8")
-    for config in ("rules", "taxonomy", "dilemmas", "scenarios", "evaluations"):
+    for config in ("rules", "taxonomy", "dilemmas", "evaluations"):
         assert f"## Config `{config}`" in card
+    assert "## Config `scenarios`" not in card and "Not in this release: `scenarios`" in card  # no experiment files
     assert ("| `dilemmas` | `train` | 1 | One moral dilemma generated from a pair of conflicting rules, with three "
             "options. |") in card.splitlines()
     assert "| dilemma | gpt-4o | 1 | 0% | 0% | 100% | 0 | 0 | 1 | 100% | 0% | 0% |" in card.splitlines()
