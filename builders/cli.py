@@ -9,6 +9,7 @@ from pathlib import Path
 
 from builders import __version__
 from builders.context import BuildSettings
+from builders.problems import FORMATS, Summary
 from builders.resources import sample_raw_dir
 from builders.stages.near_dedup import NEAR_DUP_MODES, NearDupSettings
 
@@ -58,43 +59,88 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
-    from builders.release.manifest import MANIFEST
-
-    path = Path(args.path)
-    if (path / MANIFEST).exists():
-        from builders.release.verify import validate_release
-
-        result = validate_release(path)
-        for error in result.errors:
-            print(f"invalid: {error}")
-        rows = ", ".join(f"{k}={v:,}" for k, v in result.rows.items())
-        print(f"{path}: {'valid' if result.ok else 'INVALID'} release ({rows})")
-        return 0 if result.ok else 1
+def _raw_problems(path: Path) -> tuple[list, Summary]:
+    """Every rejected raw row of a raw tree (or the one error that stops reading it), as problems."""
     from builders.build import collect
+    from builders.problems import Problem
 
     try:
         ctx = collect(path)
     except _input_errors() as err:
-        print(f"invalid: {err}")
-        return 1
-    rejects = ctx.ledger.entries("rejected")
-    for entry in rejects:
-        print(f"invalid: {entry.file}:{entry.line}: {entry.field}: {entry.reason}")
-    counts = ctx.ledger.counts()
-    print(f"{path}: {counts['read']:,} raw rows, {len(rejects):,} invalid")
-    return 1 if rejects else 0
+        problem = Problem(getattr(err, "filename", None) or "", " ".join(str(err).split()))
+        return [problem], Summary(str(path), "raw", False, 1, text=f"{path}: raw tree could not be read")
+    problems = [Problem(e.file, e.reason, line=e.line, config=e.config, field=e.field)
+                for e in ctx.ledger.entries("rejected")]
+    read = ctx.ledger.counts()["read"]
+    return problems, Summary(str(path), "raw", not problems, len(problems), {"read": read},
+                             f"{path}: {read:,} raw rows, {len(problems):,} invalid")
+
+
+def _release_problems(path: Path, target: str, *, verify_only: bool = False) -> tuple[list, Summary]:
+    from builders.release.verify import validate_release, verify_release
+
+    result = verify_release(path) if verify_only else validate_release(path)
+    rows = ", ".join(f"{k}={v:,}" for k, v in result.rows.items())
+    if verify_only:
+        word = "verified" if result.ok else "DOES NOT MATCH its manifest"
+    else:
+        word = f"{'valid' if result.ok else 'INVALID'} release"
+    return result.problems, Summary(target, "release", result.ok, len(result.problems), dict(result.rows),
+                                    f"{target}: {word} ({rows})")
+
+
+def _hub_release(ref: str, endpoint: str | None, cache: Path) -> Path:
+    """Download ``ORG/NAME@REV`` (every file but ``.gitattributes``) with ``huggingface_hub``: the
+    endpoint from ``--endpoint`` or ``HF_ENDPOINT``, the token from ``HF_TOKEN`` or the stored login."""
+    from huggingface_hub import snapshot_download
+
+    from builders.release.diff import _HUB_REF
+
+    match = _HUB_REF.match(ref)
+    if not match:
+        raise FileNotFoundError(f"{ref!r} is neither a directory nor a Hub revision like ORG/NAME@v1.2.0")
+    return Path(snapshot_download(match["repo"], repo_type="dataset", revision=match["revision"],
+                                  endpoint=endpoint, cache_dir=cache, ignore_patterns=[".gitattributes"]))
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from builders.problems import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, report
+    from builders.release.manifest import MANIFEST
+
+    target = str(args.path)
+    with tempfile.TemporaryDirectory(prefix="cvc-validate-") as cache:
+        path = Path(target)
+        if not path.exists():
+            try:
+                path = _hub_release(target, args.endpoint, Path(cache))
+            except Exception as err:  # noqa: BLE001 - not found, refused, unreachable: nothing to check (exit 2)
+                print(f"error: {target}: {type(err).__name__}: {' '.join(str(err).split())}", file=sys.stderr)
+                return EXIT_USAGE
+        try:
+            if (path / MANIFEST).exists():
+                problems, summary = _release_problems(path, target)
+            else:
+                problems, summary = _raw_problems(path)
+        except OSError as err:
+            print(f"error: {target}: {type(err).__name__}: {err}", file=sys.stderr)
+            return EXIT_USAGE
+        report(problems, summary, args.format, sys.stdout, root=target if path == Path(target) else "",
+               max_problems=args.max_problems)
+    return EXIT_VALID if summary.ok else EXIT_INVALID
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from builders.release.verify import verify_release
+    from builders.problems import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, report
 
-    result = verify_release(args.release)
-    for error in result.errors:
-        print(f"mismatch: {error}")
-    rows = ", ".join(f"{k}={v:,}" for k, v in result.rows.items())
-    print(f"{args.release}: {'verified' if result.ok else 'DOES NOT MATCH its manifest'} ({rows})")
-    return 0 if result.ok else 1
+    if not Path(args.release).is_dir():
+        print(f"error: {args.release} is not a directory", file=sys.stderr)
+        return EXIT_USAGE
+    problems, summary = _release_problems(Path(args.release), str(args.release), verify_only=True)
+    report(problems, summary, args.format, sys.stdout, root=str(args.release), max_problems=args.max_problems,
+           prefix="mismatch")
+    return EXIT_VALID if summary.ok else EXIT_INVALID
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
@@ -143,6 +189,23 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_report_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--format", choices=FORMATS, default="text",
+        help="text (default): one line per problem and a summary line; json: JSON Lines, one object per "
+             "line (each problem: type=problem, path, line, row, config, field, reason, severity; then one "
+             "type=summary object), so parse it line by line; github: GitHub Actions workflow commands "
+             "(::error file=…,line=…::…) that annotate each problem's line")
+    command.add_argument("--max-problems", type=_positive, default=None, metavar="N",
+                         help="list at most N problems (the summary still counts them all)")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return int(text)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and the tests)."""
     top = argparse.ArgumentParser(
@@ -183,18 +246,24 @@ def parser() -> argparse.ArgumentParser:
     build.set_defaults(func=_cmd_build)
 
     validate = sub.add_parser(
-        "validate", help="validate a raw tree or a release directory",
+        "validate", help="validate a raw tree, a release directory or a published revision",
         description="For a release directory (has manifest.json): check every file hash, the card's "
-                    "configs and every row against its schema. For a raw tree: read and check every "
-                    "raw row. Exits 1 and lists file, line/row and field of each problem.")
-    validate.add_argument("path", type=Path, help="release directory or raw tree")
+                    "configs, every row against its schema, and load every config with datasets.load_dataset. "
+                    "ORG/NAME@REV downloads that revision of a Hub dataset repo (HF_ENDPOINT or --endpoint; "
+                    "token from HF_TOKEN or `hf auth login`) and checks it the same way. Anything else is a raw "
+                    "tree: read and check every raw row. Lists file, line/row and field of each problem. "
+                    "Exit codes: 0 valid, 1 invalid, 2 usage or I/O error (missing path, failed download).")
+    validate.add_argument("path", help="raw tree, release directory, or ORG/NAME@REV on the Hub")
+    validate.add_argument("--endpoint", default=None, help="Hub endpoint for ORG/NAME@REV (default: HF_ENDPOINT)")
+    _add_report_options(validate)
     validate.set_defaults(func=_cmd_validate)
 
     verify = sub.add_parser(
         "verify", help="re-derive a release's hashes and row counts",
         description="Recompute the SHA-256 of every file and the row count of every Parquet file, and "
-                    "compare them with manifest.json. Exits 1 on any mismatch.")
+                    "compare them with manifest.json. Exit codes: 0 verified, 1 mismatch, 2 usage or I/O error.")
     verify.add_argument("release", type=Path, help="release directory")
+    _add_report_options(verify)
     verify.set_defaults(func=_cmd_verify)
 
     diff = sub.add_parser(
