@@ -1,7 +1,10 @@
 """Write stage: Arrow tables → deterministic Parquet shards named the Hub way.
 
 Same rows and settings give the same bytes (fixed shard and row-group sizes, fixed
-compression, no timestamps), so a publish can skip every shard that did not change.
+compression, no timestamps), so a publish can skip every shard that did not change. Pages
+are cut where the content says (content-defined chunking, with a page index), as
+``datasets`` writes for the Hub: an edited row changes the pages around it, not every page
+after it, so the Hub's Xet storage re-uploads a few chunks of a touched shard, not the shard.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from builders.stages.ids import sort_indices
+
+CDC_OPTIONS = {"min_chunk_size": 256 * 1024, "max_chunk_size": 1024 * 1024, "norm_level": 0}
+"""pyarrow's content-defined chunking of data pages: ``datasets.config.DEFAULT_CDC_OPTIONS``, what
+``push_to_hub`` and ``to_parquet`` use since ``datasets`` writes for Xet."""
 
 
 def _column(values: list, type_: pa.DataType) -> pa.Array:
@@ -136,26 +143,29 @@ def dictionary_columns(table: pa.Table, sample_rows: int) -> list[str]:
     return paths
 
 
-def _write_shard(table: pa.Table, target: Path, row_group_rows: int, dictionary: list[str]) -> None:
+def _write_shard(table: pa.Table, target: Path, row_group_rows: int, dictionary: list[str], cdc: bool) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, target, row_group_size=row_group_rows, compression="zstd", use_dictionary=dictionary,
-                   write_statistics=True)
+                   write_statistics=True, use_content_defined_chunking=CDC_OPTIONS if cdc else False,
+                   write_page_index=cdc)
 
 
 def write_shards(
-    table: pa.Table, out_dir: Path, config: str, split: str, *, shard_rows: int, row_group_rows: int
+    table: pa.Table, out_dir: Path, config: str, split: str, *, shard_rows: int, row_group_rows: int,
+    cdc: bool = True,
 ) -> list[str]:
     """Write ``table`` as one or more shards under ``out_dir``; return their relative paths.
 
     Shards are separate files written by Arrow outside the GIL, so they are written three at a
     time: the rules' three shards share the cores from the start instead of the last one being
     written alone once the first two are done. Each file's bytes do not depend on that.
+    ``cdc=False`` writes fixed-size pages without a page index (what the benchmark compares with).
     """
     num_shards = max(1, math.ceil(table.num_rows / shard_rows))
     paths = shard_paths(config, split, num_shards)
     dictionary = dictionary_columns(table, row_group_rows)
     with ThreadPoolExecutor(max_workers=min(3, num_shards)) as pool:
         for done in [pool.submit(_write_shard, table.slice(i * shard_rows, shard_rows), out_dir / relpath,
-                                 row_group_rows, dictionary) for i, relpath in enumerate(paths)]:
+                                 row_group_rows, dictionary, cdc) for i, relpath in enumerate(paths)]:
             done.result()
     return paths

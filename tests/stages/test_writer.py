@@ -66,3 +66,33 @@ def test_sorted_table_takes_an_order_computed_beforehand():
     assert (got, order.tolist()) == (sort_table(table, "id")[0], [1, 2, 0])
     with pytest.raises(ValueError, match="an order of 2 rows for a table of 3"):
         sort_table(table, "id", order=pa.array([1, 2]))
+
+
+def _shared_share(old: bytes, new: bytes, block: int = 16 * 1024) -> float:
+    """Share of ``new``'s consecutive blocks found anywhere in ``old`` (at any offset)."""
+    blocks = [new[i:i + block] for i in range(0, len(new) - block + 1, block)]
+    return sum(old.find(b) >= 0 for b in blocks) / len(blocks)
+
+
+@pytest.mark.parametrize("cdc", [True, False])
+def test_an_inserted_row_leaves_the_pages_after_it_unchanged_with_content_defined_chunking(tmp_path, cdc):
+    """A row inserted near the start (a new rule, or an edited one whose id sorts elsewhere) shifts every
+    fixed-size page after it by one row; content-defined pages realign right after it, so almost every
+    byte of the new shard is found in the old one."""
+    import hashlib
+
+    texts = [hashlib.sha256(str(i).encode()).hexdigest()[: 24 + i % 40] for i in range(200_000)]
+    edited = [*texts[:2_000], "a new row", *texts[2_000:]]
+    files = []
+    for name, column in (("old", texts), ("new", edited)):
+        table = pa.table({"text": column})
+        (path,) = write_shards(table, tmp_path / name, "rules", "train", shard_rows=1_000_000, row_group_rows=1_000_000,
+                               cdc=cdc)
+        files.append((tmp_path / name / path).read_bytes())
+    shared = _shared_share(*files)
+    if cdc:
+        assert shared > 0.9, shared
+        metadata = pq.ParquetFile(tmp_path / "new" / shard_paths("rules", "train", 1)[0]).metadata
+        assert metadata.row_group(0).column(0).has_offset_index  # the page index datasets writes too
+    else:
+        assert shared < 0.2, shared
