@@ -24,29 +24,29 @@ SYNTH_SIZES = SynthSizes(rules=2_000, dilemmas=400, models=3, evaluated=120)
 REPORT_FILES = ("rejects.jsonl", "folds.jsonl", "repairs.jsonl")
 
 SAMPLE_DIGESTS: dict[str, str] = {
-    "dilemmas": "005e5f95575b5d40de7baae9cf1474cd356e53b103c761dfe23afd64cd431c0c",
-    "evaluations": "d59357ee55817c86bb05b675927c81b637a043511e85b5ff431fa04d7c80cdb9",
-    "rules": "289ac6dbd8c6d059b6b5e77bd4984bdade60ee7b5db18c3dca445c6b00cc99a0",
-    "scenarios": "f99a441bcf82c71c3842adb1ea4f97aef6941b9a8118302b882bce08c003b034",
-    "taxonomy": "4fbfce4d3c9f9b1e4e7c37b8a23678a4f5d882a6db9d77dea3dd418b94aa2907",
+    "dilemmas": "b3d03bc9c024fb7d52663f43f1e13f1389c748bed119293907d6e15b050c037d",
+    "evaluations": "bae5b04f8d27273279123056a14911328e4ee6bbeac701ec9482c460692f2917",
+    "rules": "fee6fbd579376473a6c7bcc5ddb27398508cc0e5923ed38db7e6dbde185bd974",
+    "scenarios": "50d5a138cdaff973e0d9b128abf767dd1fa2014e49760dc4b9a2ec33fba08a5c",
+    "taxonomy": "8e27c87dcefad0f977c2018ee327416a72c0516283485dbf33a4c9fd045a0a66",
     "report/rejects.jsonl": "51fe038bb3e4859b0b226aa25132deef04df27d5b94b337352a97d21d98241e2",
     "report/folds.jsonl": "1e41cbc972a2f24199172e41525cc72f0e807590151be977af89b3402bd972a2",
     "report/repairs.jsonl": "c53de41e432d2d2948f4b5f533c5d1d85c6a1f14c2d14171fffaef3aa15c1ef1",
 }
 SYNTH_DIGESTS: dict[str, str] = {
-    "dilemmas": "843f6dae9f9107b06cc1a1be6b4996ee6847a534ad12770d7f3a909e42fc2649",
-    "evaluations": "f45085f105ad8e5c5e895452706f87dd1a7caf8e04138f5f216f4f61105d14a0",
-    "rules": "460cd3dad935b5f2264bba3ec4896d1b5588032001de7034ea2d3e40b7938aed",
-    "taxonomy": "4fbfce4d3c9f9b1e4e7c37b8a23678a4f5d882a6db9d77dea3dd418b94aa2907",
+    "dilemmas": "55406577c1ab00e49fa68d9a948d33c454ddb85a7bbe9353487506517a2b4aa5",
+    "evaluations": "0039849f02c1ed6311f29144a914ff2860d8f38783432a7b6aada55b806fe85e",
+    "rules": "d4adfe93bf30737a0fae5fe6facdf7cb576a0f359f4fd5da8f15ee4d7f168966",
+    "taxonomy": "8e27c87dcefad0f977c2018ee327416a72c0516283485dbf33a4c9fd045a0a66",
     "report/rejects.jsonl": "2159c3d438af6471124c8e537923765c43f366e1be04f81222808bd471c0a0ca",
     "report/folds.jsonl": "f1b7dc5d9866765bc234533e4bf713ad2646f0df53c2305d4ac116116a57b656",
     "report/repairs.jsonl": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 }
 SYNTH_FOLD_DIGESTS: dict[str, str] = {
-    "dilemmas": "843f6dae9f9107b06cc1a1be6b4996ee6847a534ad12770d7f3a909e42fc2649",
-    "evaluations": "f45085f105ad8e5c5e895452706f87dd1a7caf8e04138f5f216f4f61105d14a0",
-    "rules": "7a9dc044ed7a20a7312da6637795af062053ec67296f537bc66be0c9a5dace38",
-    "taxonomy": "4fbfce4d3c9f9b1e4e7c37b8a23678a4f5d882a6db9d77dea3dd418b94aa2907",
+    "dilemmas": "55406577c1ab00e49fa68d9a948d33c454ddb85a7bbe9353487506517a2b4aa5",
+    "evaluations": "0039849f02c1ed6311f29144a914ff2860d8f38783432a7b6aada55b806fe85e",
+    "rules": "7a290ea55033118c51d41fc94d0ca8c4e40e2d5b342c62114e51f7ebbdf8db3e",
+    "taxonomy": "8e27c87dcefad0f977c2018ee327416a72c0516283485dbf33a4c9fd045a0a66",
     "report/rejects.jsonl": "2159c3d438af6471124c8e537923765c43f366e1be04f81222808bd471c0a0ca",
     "report/folds.jsonl": "065d0ddad5a00f31642aef828f26f666a91eeec9b4699a8a54060ef21e4e84d1",
     "report/repairs.jsonl": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
