@@ -58,11 +58,11 @@ def card_data(splits: list[SplitFiles], version: str) -> DatasetCardData:
     total = max((s.num_rows for s in splits if s.config == "rules"), default=0)
     data = DatasetCardData(
         pretty_name=PRETTY_NAME,
-        language=["zh"],
+        language=["zh", "en"],  # every rule's Chinese text, and its English translation (rule_en)
         license="cc-by-4.0",
         annotations_creators=["expert-generated", "machine-generated"],
         language_creators=["machine-generated", "expert-generated"],
-        multilinguality=["monolingual"],
+        multilinguality=["multilingual"],
         size_categories=[_size_category(total)],
         source_datasets=["original", "extended"],
         task_categories=["text-generation", "multiple-choice", "text-classification"],
