@@ -14,6 +14,7 @@ from builders.resources import sample_raw_dir
 from builders.stages.near_dedup import NEAR_DUP_MODES, NearDupSettings
 
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
+_HUB_REF = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)@(?P<revision>[\w./-]+)$")
 
 
 def _version(text: str) -> str:
@@ -94,8 +95,6 @@ def _hub_release(ref: str, endpoint: str | None, cache: Path) -> Path:
     endpoint from ``--endpoint`` or ``HF_ENDPOINT``, the token from ``HF_TOKEN`` or the stored login."""
     from huggingface_hub import snapshot_download
 
-    from builders.release.diff import _HUB_REF
-
     match = _HUB_REF.match(ref)
     if not match:
         raise FileNotFoundError(f"{ref!r} is neither a directory nor a Hub revision like ORG/NAME@v1.2.0")
@@ -118,6 +117,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             except Exception as err:  # noqa: BLE001 - not found, refused, unreachable: nothing to check (exit 2)
                 print(f"error: {target}: {type(err).__name__}: {' '.join(str(err).split())}", file=sys.stderr)
                 return EXIT_USAGE
+        if not path.is_dir():
+            print(f"error: {target} is not a directory (a raw tree or a release directory)", file=sys.stderr)
+            return EXIT_USAGE
         try:
             if (path / MANIFEST).exists():
                 problems, summary = _release_problems(path, target)

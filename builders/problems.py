@@ -34,16 +34,16 @@ class Problem:
     severity: str = "error"
 
     def where(self) -> str:
-        """``file:line``, ``file: row N``, ``file`` or ``config NAME``."""
+        """``file:line``, ``file: row N``, ``file``, ``config NAME``, or nothing (the whole tree)."""
         if not self.path:
-            return f"config {self.config}" if self.config else "release"
+            return f"config {self.config}" if self.config else ""
         if self.line is not None:
             return f"{self.path}:{self.line}"
         return f"{self.path}: row {self.row}" if self.row is not None else self.path
 
     def text(self) -> str:
         """The one-line form: where, field, reason."""
-        return ": ".join([self.where(), *([self.field] if self.field else []), self.reason])
+        return ": ".join(filter(None, [self.where(), self.field, self.reason]))
 
     def __str__(self) -> str:
         return self.text()

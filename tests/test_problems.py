@@ -67,6 +67,7 @@ def test_max_problems_lists_fewer_and_still_counts_all(raw_tree, capsys):
 def test_exit_codes(raw_tree, tmp_path, capsys):
     assert main(["validate", str(tmp_path / "missing")]) == 2
     assert main(["verify", str(tmp_path / "missing")]) == 2
+    assert main(["validate", str(raw_tree / "data_control/final.csv")]) == 2  # a file, not a tree
     assert "error:" in capsys.readouterr().err
     for usage in (["validate", str(raw_tree), "--format", "xml"], ["validate", str(raw_tree), "--max-problems", "0"]):
         with pytest.raises(SystemExit) as exited:
