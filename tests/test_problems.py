@@ -109,3 +109,14 @@ def test_release_problems_in_every_form(tampered, capsys, command):
     commands = [line for line in lines if line.startswith("::error ")]
     assert code == 1 and len(commands) == len(from_text)
     assert any(line.startswith(f"::error file={root}/{shard},title=") for line in commands), commands
+
+
+def test_workflow_commands_escape_what_github_would_misread():
+    from builders.problems import Problem, github_command
+
+    problem = Problem("a,b:c.csv", "50% bad\nsecond line", line=3, config="rules", field="rot")
+    assert github_command(problem, "raw") == (
+        "::error file=raw/a%2Cb%3Ac.csv,line=3,title=cvc rules rot::rot: 50%25 bad%0Asecond line")
+    whole = Problem("", "load_dataset fails: ArrowInvalid: x", config="scenarios")
+    assert github_command(whole, "release") == (
+        "::error title=cvc scenarios::config scenarios: load_dataset fails: ArrowInvalid: x")
