@@ -13,7 +13,9 @@ writing every config's shards both ways and compares their sizes.
     python benchmarks/cdc.py --raw bench-work/raw --work bench-work/cdc --change insert
 
 ``edit`` rewrites one rule's English translation (same id, same row); ``insert`` adds one rule (its
-id sorts among the others, so every row after it moves by one). Results go to ``<work>/cdc.json``.
+id sorts among the others, so every row after it moves by one). ``--layout id-prefix`` also measures
+shards and row groups cut by id prefix instead of by row count (a layout the build does not use).
+Results go to ``<work>/cdc.json``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from builders.build import build_release  # noqa: E402
 from builders.context import BuildSettings  # noqa: E402
 from builders.schema import features  # noqa: E402
-from builders.stages.writer import write_shards  # noqa: E402
+from builders.stages.writer import CDC_OPTIONS, dictionary_columns, write_shards  # noqa: E402
 
 TARGET, MIN_CHUNK, MAX_CHUNK = 64 * 1024, 8 * 1024, 128 * 1024
 _MASK = np.uint64(0xFFFF << 48)
@@ -129,6 +131,48 @@ def _rewrite(release: Path, out: Path, settings: BuildSettings, cdc: bool) -> di
     return seconds
 
 
+def compare(old_root: Path, new_root: Path) -> dict[str, dict]:
+    """For each shard whose bytes changed: its size, the bytes of its chunks ``old_root`` lacks, and their
+    share of the shard and of all the config's shards (what a consumer of the whole config downloads)."""
+    out = {}
+    for shard in sorted((new_root / "data").rglob("*.parquet")):
+        rel = shard.relative_to(new_root).as_posix()
+        old_path = old_root / rel
+        new = shard.read_bytes()
+        if old_path.exists() and old_path.read_bytes() == new:
+            continue
+        missing, missing_chunks, all_chunks = new_bytes(old_path.read_bytes() if old_path.exists() else b"", new)
+        config_size = sum(p.stat().st_size for p in shard.parent.glob("*.parquet"))
+        out[rel] = {"size": len(new), "upload": missing, "share": round(missing / len(new), 4),
+                    "config_size": config_size, "config_share": round(missing / config_size, 4),
+                    "chunks_uploaded": missing_chunks, "chunks": all_chunks}
+    return out
+
+
+def write_by_id_prefix(table: pa.Table, out: Path, config: str, row_group_rows: int, *, cdc: bool) -> None:
+    """A layout whose boundaries do not count rows: one shard per first hex digit of the id (``rule-3…``),
+    row groups cut where the first two digits change (rows are sorted by id). An added row then changes one
+    shard and one row group. Configs whose ids are not hex digests keep the build's layout."""
+    string_ids = pa.types.is_string(table.schema.field("id").type)
+    heads = [i.rsplit("-", 1)[-1] for i in table.column("id").to_pylist()] if string_ids else []
+    if not heads or not all(len(h) >= 8 and all(c in "0123456789abcdef" for c in h) for h in heads):
+        write_shards(table, out, config, "train", shard_rows=10**9, row_group_rows=row_group_rows, cdc=cdc)
+        return
+    digits = sorted({h[0] for h in heads})
+    for n, digit in enumerate(digits):
+        rows = sorted((i for i, h in enumerate(heads) if h[0] == digit), key=heads.__getitem__)
+        part = table.take(pa.array(rows))
+        keys = [heads[i][:2] for i in rows]
+        cuts = [0, *[k for k in range(1, len(keys)) if keys[k] != keys[k - 1]], len(keys)]
+        target = out / "data" / config / f"train-{n:05d}-of-{len(digits):05d}.parquet"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        options = {"use_content_defined_chunking": CDC_OPTIONS if cdc else False, "write_page_index": cdc}
+        with pq.ParquetWriter(target, part.schema, compression="zstd", write_statistics=True,
+                              use_dictionary=dictionary_columns(part, row_group_rows), **options) as writer:
+            for a, b in zip(cuts, cuts[1:], strict=False):
+                writer.write_table(part.slice(a, b - a), row_group_size=b - a)
+
+
 def _sizes(root: Path) -> int:
     return sum(p.stat().st_size for p in (root / "data").rglob("*.parquet"))
 
@@ -139,6 +183,8 @@ def main() -> int:
     parser.add_argument("--work", type=Path, required=True, help="work directory (wiped first)")
     parser.add_argument("--change", choices=["edit", "insert"], default="edit")
     parser.add_argument("--repeat", type=int, default=3, help="times each rewrite is timed (median)")
+    parser.add_argument("--layout", choices=["rows", "id-prefix"], default="rows",
+                        help="id-prefix: also measure shards and row groups cut by id prefix (exploratory)")
     parser.add_argument("--row-group-rows", type=int, default=BuildSettings.row_group_rows,
                         help="rows per Parquet row group of both builds (default: the build's)")
     args = parser.parse_args()
@@ -154,32 +200,31 @@ def main() -> int:
     v2 = build_release(args.work / "raw2", args.work / "v2", replace(settings, version="1.0.1")).release_dir
 
     results: dict = {"change": what, "row_group_rows": settings.row_group_rows,
-                     "build_seconds_v1": round(build_seconds, 2), "shards": {}}
-    plain = {}
+                     "build_seconds_v1": round(build_seconds, 2)}
+    variants = {"cdc": (v1, v2)}
+    fixed = {}
     for name, release in (("v1", v1), ("v2", v2)):
-        plain[name] = args.work / f"{name}-fixed-pages"
-        _rewrite(release, plain[name], settings, cdc=False)
+        fixed[name] = args.work / f"{name}-fixed-pages"
+        _rewrite(release, fixed[name], settings, cdc=False)
         again = args.work / f"{name}-again"
         _rewrite(release, again, settings, cdc=True)
         same = all((again / p.relative_to(release)).read_bytes() == p.read_bytes()
                    for p in (release / "data").rglob("*.parquet"))
         results[f"{name}_rewrite_reproduces_the_build"] = same
         shutil.rmtree(again)
-
-    for shard in sorted((v2 / "data").rglob("*.parquet")):
-        rel = shard.relative_to(v2).as_posix()
-        if not (v1 / rel).exists() or (v1 / rel).read_bytes() == shard.read_bytes():
-            continue
-        entry = {}
-        for mode, (old_root, new_root) in (("cdc", (v1, v2)), ("fixed", (plain["v1"], plain["v2"]))):
-            old, new = (old_root / rel).read_bytes(), (new_root / rel).read_bytes()
-            missing, missing_chunks, all_chunks = new_bytes(old, new)
-            entry[mode] = {"size": len(new), "upload": missing, "share": round(missing / len(new), 4),
-                           "chunks_uploaded": missing_chunks, "chunks": all_chunks}
-        results["shards"][rel] = entry
-        print(f"{rel}: with CDC {entry['cdc']['upload']:,} of {entry['cdc']['size']:,} bytes "
-              f"({entry['cdc']['share']:.1%}); fixed pages {entry['fixed']['upload']:,} of "
-              f"{entry['fixed']['size']:,} ({entry['fixed']['share']:.1%})")
+    variants["fixed"] = (fixed["v1"], fixed["v2"])
+    if args.layout == "id-prefix":
+        for mode in ("cdc", "fixed"):
+            roots = tuple(args.work / f"{name}-id-prefix-{mode}" for name in ("v1", "v2"))
+            for release, root in zip((v1, v2), roots, strict=True):
+                for config, table in _tables(release).items():
+                    write_by_id_prefix(table, root, config, settings.row_group_rows, cdc=mode == "cdc")
+            variants[f"id-prefix {mode}"] = roots
+    results["variants"] = {name: compare(*roots) for name, roots in variants.items()}
+    for name, shards in results["variants"].items():
+        for rel, entry in shards.items():
+            print(f"{name:>16}  {rel}: {entry['upload']:,} of {entry['size']:,} bytes ({entry['share']:.1%} of the "
+                  f"shard, {entry['config_share']:.2%} of the config's {entry['config_size']:,})")
 
     timings: dict[str, list[float]] = {"cdc": [], "fixed": []}
     for _ in range(args.repeat):
@@ -192,7 +237,7 @@ def main() -> int:
     results["write_seconds"] = {mode: [round(t, 3) for t in ts] for mode, ts in timings.items()}
     results["write_seconds_median"] = {mode: round(statistics.median(ts), 3) for mode, ts in timings.items()}
     (args.work / "cdc.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in results.items() if k != "shards"}, indent=2))
+    print(json.dumps({k: v for k, v in results.items() if k != "variants"}, indent=2))
     return 0
 
 
