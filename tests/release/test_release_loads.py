@@ -111,4 +111,6 @@ def test_an_unloadable_release_fails_validation_and_is_refused_before_any_upload
     with pytest.raises(InvalidReleaseError) as refused:
         publish(broken, REPO, endpoint=hub.endpoint, token=TOKEN, backoff=0.01)
     assert "nothing was sent" in str(refused.value) and "taxonomy" in str(refused.value)
+    assert main(["publish", str(broken), "--repo", REPO, "--endpoint", hub.endpoint]) == 1
+    assert "load_dataset fails" in capsys.readouterr().err
     assert REPO not in hub.state.repos and not hub.state.uploads
