@@ -23,7 +23,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 import builders
-from builders.configs import dilemmas, evaluations, rules, scenarios
+from builders.configs import dilemmas, evaluations, rules, rules_en, scenarios
 from builders.configs import taxonomy as taxonomy_config
 from builders.context import BuildContext, BuildSettings, IntegrityError
 from builders.release.card import (
@@ -44,7 +44,7 @@ from builders.stages.readers.prefetch import Prefetch
 from builders.stages.validate import TableValidator
 from builders.stages.writer import rows_to_table, write_shards
 
-CONFIG_BUILDERS = [rules, taxonomy_config, dilemmas, scenarios, evaluations]
+CONFIG_BUILDERS = [rules, rules_en, taxonomy_config, dilemmas, scenarios, evaluations]
 """Config modules in build order (later configs may use the rows of earlier ones)."""
 SPLIT = "train"
 DEFAULT_CONFIG = ("default", "rules", "cvc")
@@ -89,7 +89,10 @@ class BuildReport:
 
 
 def _all_kinds() -> list:
-    return [kind for module in CONFIG_BUILDERS for kind in module.ARTIFACTS]
+    """Every artifact kind, in the order discovery tries them: the English v1 file's place
+    (``*EN.jsonl``) before the v1 file's (``*.jsonl``), which also holds it."""
+    narrow = rules_en.ARTIFACTS
+    return [*narrow, *(kind for module in CONFIG_BUILDERS for kind in module.ARTIFACTS if kind not in narrow)]
 
 
 def _check_output_dir(out_dir: Path) -> None:

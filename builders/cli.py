@@ -44,7 +44,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    settings = BuildSettings(version=args.version, allow_orphans=args.allow_orphans, near_dup=near_dup)
+    settings = BuildSettings(version=args.version, allow_orphans=args.allow_orphans, near_dup=near_dup,
+                             near_dup_en=NearDupSettings(mode=args.near_dup))  # English rules: word bigrams
     try:
         report = build_release(raw, args.out, settings, report_dir=args.report, strict=args.strict,
                                previous=args.previous, bump=args.bump, endpoint=args.endpoint,
@@ -174,8 +175,8 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--allow-orphans", action="store_true",
                        help="reject rows that point at a rule or item missing from the release, instead of failing")
     build.add_argument("--near-dup", choices=NEAR_DUP_MODES, default=NearDupSettings.mode,
-                       help="near-duplicate rules: record clusters in cluster_id (mark, the default), fold them "
-                            "into the best-annotated member (fold), or skip detection (off)")
+                       help="near-duplicate rules (Chinese and English): record clusters in cluster_id (mark, the "
+                            "default), fold them into the best-annotated member (fold), or skip detection (off)")
     build.add_argument("--near-dup-threshold", type=float, default=NearDupSettings.threshold, metavar="J",
                        help="character-bigram Jaccard similarity of near-duplicates (default: %(default)s)")
     build.add_argument("--num-proc", type=int, default=1, metavar="N",
