@@ -28,8 +28,9 @@ def _input_errors() -> tuple[type[Exception], ...]:
     from builders.context import IntegrityError
     from builders.stages.readers.encoding import EncodingError
     from builders.stages.readers.layout import LayoutError
+    from builders.stages.readers.license import LicenseError
 
-    return (BuildError, LayoutError, EncodingError, IntegrityError, FileNotFoundError)
+    return (BuildError, LayoutError, EncodingError, IntegrityError, FileNotFoundError, LicenseError)
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -49,7 +50,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     try:
         report = build_release(raw, args.out, settings, report_dir=args.report, strict=args.strict,
                                previous=args.previous, bump=args.bump, endpoint=args.endpoint,
-                               num_proc=max(1, args.num_proc))
+                               num_proc=max(1, args.num_proc), license_id=args.license)
     except _input_errors() as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -179,6 +180,9 @@ def parser() -> argparse.ArgumentParser:
                             "default), fold them into the best-annotated member (fold), or skip detection (off)")
     build.add_argument("--near-dup-threshold", type=float, default=NearDupSettings.threshold, metavar="J",
                        help="character-bigram Jaccard similarity of near-duplicates (default: %(default)s)")
+    build.add_argument("--license", metavar="ID", default=None,
+                       help="the release's license as a Hub license id, overriding what the raw tree states "
+                            "(its LICENSE file or the license entry of cvc-raw.yaml); recorded in manifest.json")
     build.add_argument("--num-proc", type=int, default=1, metavar="N",
                        help="worker processes for the steps that parallelise (the output does not depend on it)")
     build.set_defaults(func=_cmd_build)

@@ -75,7 +75,7 @@ class BuildContext:
     """``file:line: …`` of rows pointing at something missing, when orphans are not allowed."""
     english_rules: list = field(default_factory=list)
     """English rows of Chinese rule files that no Chinese rule translates: ``rules`` hands them to
-    ``rules_en``, which publishes them and records their outcome in both configs."""
+    ``rules_en``, which publishes them and records their one outcome in ``rules``, where they were read."""
 
     prefetch: Prefetch | None = None
     """Files of later configs being read in a background process (``num_proc > 1``)."""

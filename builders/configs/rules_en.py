@@ -92,13 +92,12 @@ def _v1_rows(ctx: BuildContext, normalize: ValueNormalizer, seq_of: dict[str, in
 
 
 def _handed_rows(ctx: BuildContext, seq_of: dict[str, int], observed: _Observed) -> None:
-    """The English rows ``rules`` handed over (their repairs are recorded there, where they were read)."""
+    """The English rows ``rules`` handed over. They were read there, so their one outcome is recorded
+    there too (as are their repairs): folded into the row that publishes them here, or rejected."""
     for obs in ctx.english_rules:
-        ctx.ledger.read(CONFIG, obs.file, obs.line)
         if obs.values is None:
-            reason = "English label for a rule no rule table lists (no value labels)"
-            ctx.ledger.reject(CONFIG, obs.file, obs.line, "rot", reason)
-            ctx.ledger.reject("rules", obs.file, obs.line, "rot", reason)
+            ctx.ledger.reject("rules", obs.file, obs.line, "rot",
+                              "English label for a rule no rule table lists (no value labels)")
             continue
         observed.add(seq_of[obs.file] + obs.line, obs.file, obs.line, obs.text, obs.source, obs.values, True)
 
@@ -155,21 +154,21 @@ def _published_table(ctx: BuildContext, rows: pl.DataFrame, closures: list[Closu
 
 
 def _record(ctx: BuildContext, observations: pl.DataFrame, kept: pl.DataFrame) -> None:
-    """Every observation's outcome: the kept copy published, the others folded into the row that has them;
-    a handed-over row's outcome in ``rules`` says where it went."""
+    """Every observation's outcome: the kept copy published, the others folded into the row that has them.
+    A handed-over row has its outcome in ``rules``, where it was read: folded into the row published here."""
     ids = kept.select("key", "id", "final_id", "seq")
     outcomes = observations.join(ids, on="key", how="left", suffix="_kept").sort("seq")
     for file, line, handed, seq, kept_seq, row_id, final_id in outcomes.select(
             "file", "line", "handed", "seq", "seq_kept", "id", "final_id").iter_rows():
-        if final_id != row_id:
+        if handed:
+            ctx.ledger.fold("rules", file, line, final_id,
+                            f"English rule that no Chinese rule translates: published in rules_en as {final_id}")
+        elif final_id != row_id:
             ctx.ledger.fold(CONFIG, file, line, final_id, f"near-duplicate of {final_id}")
         elif seq == kept_seq:
             ctx.ledger.publish(CONFIG, file, line, row_id)
         else:
             ctx.ledger.fold(CONFIG, file, line, row_id, "same rule text")
-        if handed:
-            ctx.ledger.fold("rules", file, line, final_id,
-                            f"English rule that no Chinese rule translates: published in rules_en as {final_id}")
 
 
 def build(ctx: BuildContext) -> pa.Table:

@@ -61,6 +61,27 @@ def _check_files(release_dir: Path, manifest: dict, result: ReleaseValidation) -
             result.errors.append(f"{rel}: sha256 differs from {MANIFEST} (edited after the build?)")
 
 
+def _license_problems(card: dict, present: list[str], manifest: dict) -> list[str]:
+    """The Hub's rules for a card's license (``other`` needs ``license_name`` and ``license_link``; a link
+    inside the repo names a file of the release), and agreement with the manifest's license."""
+    problems = []
+    license_id = card.get("license")
+    if license_id is None:
+        problems.append("README.md: no license in the front matter")
+    elif license_id == "other":
+        for key in ("license_name", "license_link"):
+            if not card.get(key):
+                problems.append(f"README.md: license: other needs {key}")
+        link = card.get("license_link")
+        if link and "://" not in str(link) and link not in present:
+            problems.append(f"README.md: license_link {link} is not a file of the release")
+    stated = manifest.get("license")
+    if stated and (stated.get("id"), stated.get("name")) != (license_id, card.get("license_name")):
+        problems.append(f"README.md: license {license_id} ({card.get('license_name')}) != manifest "
+                        f"{stated.get('id')} ({stated.get('name')})")
+    return problems
+
+
 def _check_card(release_dir: Path, manifest: dict, result: ReleaseValidation) -> None:
     try:
         card = read_card_metadata(release_dir)
@@ -70,6 +91,7 @@ def _check_card(release_dir: Path, manifest: dict, result: ReleaseValidation) ->
     if str(card.get("version")) != str(manifest.get("version")):
         result.errors.append(f"README.md: version {card.get('version')} != manifest {manifest.get('version')}")
     present = release_files(release_dir)
+    result.errors += _license_problems(card, present, manifest)
     card_configs = {c["config_name"]: c for c in card.get("configs", [])}
     if set(card_configs) != set(manifest.get("configs", {})):
         listed = sorted(manifest.get("configs", {}))
