@@ -45,6 +45,10 @@ _SEQ_STRIDE = 1 << 32
 """A row's place in reading order: its file's position among the artifacts times this, plus its line."""
 
 
+_OBSERVED = {"seq": pl.Int64, "file": pl.String, "line": pl.Int64, "text": pl.String, "source": pl.String,
+             "values": pl.Int64, "handed": pl.Boolean, "key": pl.String}
+
+
 class _Observed:
     """The usable English rows of a build, column by column, and the closures their values index."""
 
@@ -62,9 +66,9 @@ class _Observed:
             self.rows[name].append(value)
 
     def frame(self) -> pl.DataFrame:
+        """The rows, typed even when there are none (a tree with no English rule)."""
         texts = self.rows["text"]
-        return pl.DataFrame({**self.rows, "key": [clean_key(t) for t in texts]},
-                            schema_overrides={"seq": pl.Int64, "line": pl.Int64, "values": pl.Int64})
+        return pl.DataFrame({**self.rows, "key": [clean_key(t) for t in texts]}, schema=_OBSERVED)
 
 
 def _v1_rows(ctx: BuildContext, normalize: ValueNormalizer, seq_of: dict[str, int], observed: _Observed) -> None:

@@ -5,6 +5,7 @@ import re
 
 from builders.build import collect
 from builders.configs.rules_en import ID_PREFIX
+from builders.schema import features
 from tests.conftest import write_csv
 
 EN_LINES = [
@@ -110,3 +111,31 @@ def test_a_file_named_otherwise_is_taken_through_the_raw_manifest(tmp_path):
     root = _tree(tmp_path / "raw", name="english.jsonl")
     (root / "cvc-raw.yaml").write_text("artifacts:\n  - {kind: v1_release_en, path: english.jsonl}\n")
     assert collect(root).ledger.counts("rules_en")["published"] == 7
+
+
+def test_adding_the_english_file_is_a_minor_change_and_loads_typed(raw_tree, tmp_path):
+    import datasets
+
+    from builders.build import build_release
+
+    before = build_release(raw_tree, tmp_path / "v1")
+    assert before.counts["rules_en"]["read"] == 0  # only English seed rows handed over by rules
+    _tree(raw_tree)
+    after = build_release(raw_tree, tmp_path / "v2", previous=tmp_path / "v1", bump="auto")
+    assert (after.diff.bump(), after.version) == ("minor", "1.1.0")
+    english = after.diff.configs["rules_en"]
+    assert len(english.added) == 7 and not english.removed and not english.changed
+    assert all(not c.removed and not c.changed for name, c in after.diff.configs.items() if name != "rules_en")
+    loaded = datasets.load_dataset(str(tmp_path / "v2"), "rules_en", split="train", cache_dir=str(tmp_path / "c"))
+    assert loaded.features == features("rules_en")
+    assert loaded.num_rows == after.counts["rules_en"]["published"] + before.notes["rules_en"]["handed_over_from_rules"]
+    assert loaded.features["derived_values"] == datasets.List(datasets.Value("string"))
+
+
+def test_a_tree_without_english_rules_gives_an_empty_typed_config(tmp_path):
+    root = tmp_path / "raw"
+    write_csv(root / "data_control/final.csv", ["rot", "translate", "level", "core values", "derived values"],
+              MASTER, encoding="gbk")
+    ctx = collect(root)
+    assert ctx.results["rules_en"].num_rows == 0 and ctx.results["rules_en"].schema == features("rules_en").arrow_schema
+    assert ctx.results["rules"].num_rows == 2
