@@ -85,7 +85,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         print(f"invalid: {entry.file}:{entry.line}: {entry.field}: {entry.reason}")
     counts = ctx.ledger.counts()
     print(f"{path}: {counts['read']:,} raw rows, {len(rejects):,} invalid")
-    return 1 if rejects else 0
+    return 1 if rejects or not _states_license(path) else 0
+
+
+def _states_license(raw: Path) -> bool:
+    """Whether a raw tree states its license (a build needs it); says why not when it does not."""
+    from builders.stages.readers.license import LicenseError, read_license
+
+    try:
+        read_license(raw)
+    except LicenseError as err:
+        print(f"invalid: {err}")
+        return False
+    return True
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ def test_a_tree_that_states_no_license_fails_the_build_saying_how_to_give_one(tm
         build_release(root, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     assert main(["build", "--raw", str(root), "--out", str(tmp_path / "cli")]) == 1
+    assert main(["validate", str(root)]) == 1  # a raw tree is checked for it too
 
 
 def test_a_hub_id_in_the_raw_manifest_keeps_the_default_layout(tmp_path):
@@ -112,6 +113,7 @@ def test_a_license_change_shows_in_the_diff_and_needs_a_major_bump(raw_tree, tmp
     diff = diff_releases(ReleaseView.open(v1), ReleaseView.open(tmp_path / "v2"))
     assert diff.bump() == "major" and [e["id"] for e in diff.license] == ["cc-by-4.0", "cc-by-nc-4.0"]
     assert "license changed: cc-by-4.0 → cc-by-nc-4.0" in diff.to_text()
+    assert "- license changed: cc-by-4.0 → cc-by-nc-4.0" in (tmp_path / "v2/CHANGELOG.md").read_text(encoding="utf-8")
     same = build_release(raw_tree, tmp_path / "v2.0.1", previous=tmp_path / "v2", bump="auto",
                          license_id="cc-by-nc-4.0")
     assert same.diff.license is None and same.version == "2.0.1"
