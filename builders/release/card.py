@@ -175,9 +175,9 @@ def rules_en_statistics(table: pa.Table, taxonomy: Taxonomy, notes: dict) -> str
         f"{table.num_rows:,} English rules; {linked:,} ({share}) linked by `rule_id` to the Chinese rule they "
         f"translate; {marked:,} marked as near-duplicates (word bigrams) of another rule.",
         "",
-        f"Labels repaired under the hierarchy: {notes.get('rows_hierarchy_closed', 0):,} rows gained an implied "
-        f"parent, {notes.get('rows_hierarchy_contradicted', 0):,} lost a dimension none of their values belongs to "
-        "(every change is listed in the build's `repairs.jsonl`).",
+        f"Labels of the English file repaired under the hierarchy: {notes.get('rows_hierarchy_closed', 0):,} rows "
+        f"gained an implied parent, {notes.get('rows_hierarchy_contradicted', 0):,} lost a dimension none of their "
+        "values belongs to (every change is listed in the build's `repairs.jsonl`).",
         "",
         _table(("Source", "Rules"), sorted(_counts(table.column("source")).items())),
         "",
