@@ -1,6 +1,7 @@
 """The license is an input of the release: read from the raw tree or the command line, never a constant."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from builders.stages.readers.license import LicenseError, attribution_in, read_l
 from tests.conftest import write_raw_tree
 
 REPO = Path(__file__).resolve().parents[2]
-UPSTREAM_LICENSE = REPO.parent / "shared/reference/data/upstream-LICENSE"
+REFERENCE = Path(os.environ.get("CVC_REFERENCE_DATA", REPO.parent / "shared/reference/data"))
+UPSTREAM_LICENSE = REFERENCE / "upstream-LICENSE"
 
 
 @pytest.fixture
