@@ -22,6 +22,7 @@ from builders import __version__
 from builders.build import CONFIG_BUILDERS, DEFAULT_CONFIG, SPLIT, collect
 from builders.resources import sample_raw_dir
 from builders.schema import features
+from builders.stages.readers.license import read_license
 
 _DEFAULT_NAME, _DEFAULT_TARGET, _DEFAULT_SPLIT = DEFAULT_CONFIG
 
@@ -47,18 +48,21 @@ class CVC(datasets.ArrowBasedBuilder):
     ]
     DEFAULT_CONFIG_NAME = "rules"
 
+    def _raw_dir(self) -> Path:
+        return Path(self.config.data_dir) if self.config.data_dir else sample_raw_dir()
+
     def _info(self) -> datasets.DatasetInfo:
+        stated = read_license(self._raw_dir())  # the raw tree's own statement; none fails here, as a build does
         return datasets.DatasetInfo(
             description=self.config.description,
             features=features(self.config.schema_config),
             homepage="https://huggingface.co/datasets/Beijing-AISI/CVC",
-            license="cc-by-4.0",
+            license=stated.name if stated.id == "other" else stated.id,
             citation="arXiv:2506.01495",
         )
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
-        raw_dir = Path(self.config.data_dir) if self.config.data_dir else sample_raw_dir()
-        return [datasets.SplitGenerator(name=self.config.split, gen_kwargs={"raw_dir": raw_dir})]
+        return [datasets.SplitGenerator(name=self.config.split, gen_kwargs={"raw_dir": self._raw_dir()})]
 
     def _generate_tables(self, raw_dir: Path):
         ctx = collect(raw_dir)

@@ -18,6 +18,10 @@ the floor, run ``--repeat`` times in turn: their median is reported, with every 
   with corrupted rows (they must reject exactly the same rows);
 - near-dup:      ours against ``datasketch.MinHashLSH`` on the rule texts, with pairwise
   precision and recall against the planted groups.
+
+``--v1 DIR`` instead builds the real v1 English file kept in ``DIR`` (``C-VARC-EN.jsonl`` or
+``C-VARC(EN).jsonl``, with upstream's LICENSE as ``upstream-LICENSE`` or ``LICENSE``), linked into
+a raw tree, never copied, and prints rows read / published / folded / rejected and the repairs.
 """
 
 from __future__ import annotations
@@ -265,6 +269,39 @@ def _median(runs: list[dict]) -> dict:
     return {**middle, "runs": [round(r["seconds"], 3) for r in runs], "peak_mb": max(r["peak_mb"] for r in runs)}
 
 
+def _first(directory: Path, names: tuple[str, ...]) -> Path | None:
+    return next((directory / n for n in names if (directory / n).exists()), None)
+
+
+def v1_check(data: Path, work: Path) -> int:
+    """Build the real v1 English file and print how every row ended; 1 when it did not build cleanly."""
+    from builders.build import build_release
+
+    english = _first(data, ("C-VARC(EN).jsonl", "C-VARC-EN.jsonl"))
+    license_file = _first(data, ("LICENSE", "upstream-LICENSE"))
+    if english is None:
+        print(f"{data}: no C-VARC(EN).jsonl or C-VARC-EN.jsonl", file=sys.stderr)
+        return 1
+    raw = work / "v1-raw"
+    shutil.rmtree(work / "v1-release", ignore_errors=True)
+    shutil.rmtree(raw, ignore_errors=True)
+    raw.mkdir(parents=True)
+    (raw / "C-VARC(EN).jsonl").symlink_to(english.resolve())  # the name v1 published it under
+    if license_file is not None:
+        (raw / "LICENSE").symlink_to(license_file.resolve())
+    start = time.perf_counter()
+    report = build_release(raw, work / "v1-release", report_dir=work / "v1-report")
+    seconds = time.perf_counter() - start
+    c, notes = report.counts["rules_en"], report.notes["rules_en"]
+    print(f"v1 English file {english.name}: read {c['read']:,}, published {c['published']:,}, folded {c['folded']:,}, "
+          f"excluded {c['excluded']:,}, rejected {c['rejected']:,} ({seconds:.2f} s)")
+    print(f"repairs: hierarchy closed {notes['rows_hierarchy_closed']:,} rows, contradicted dimension dropped "
+          f"{notes['rows_hierarchy_contradicted']:,} rows; near-duplicates (word bigrams) marked: "
+          f"{notes['near_duplicate_members']:,} rows in {notes['near_duplicate_clusters']:,} clusters")
+    adds_up = c["read"] == c["published"] + c["folded"] + c["excluded"] + c["rejected"]
+    return 0 if adds_up and c["read"] and not c["rejected"] else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rules", type=int, default=257_609)
@@ -277,6 +314,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of ours (rules) and the floor, in turn; the median is reported")
     parser.add_argument("--work", type=Path, default=Path("bench-work"))
+    parser.add_argument("--v1", type=Path, metavar="DIR",
+                        help="build the real v1 English file kept in DIR instead, and print how every row ended")
     parser.add_argument("--near-dup", default="mark", help=argparse.SUPPRESS)
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="{}", help=argparse.SUPPRESS)
@@ -292,6 +331,10 @@ def main() -> int:
         print(json.dumps({**result, "peak_mb": round(_peak_mb())}))
         return 0
 
+    if args.v1:
+        args.work.mkdir(parents=True, exist_ok=True)
+        return v1_check(args.v1, args.work.resolve())
+
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -305,6 +348,7 @@ def main() -> int:
     (rules_only / "data_control").mkdir(parents=True)
     shutil.copy(tree / "data_control/final.csv", rules_only / "data_control/final.csv")
     shutil.copy(tree / "synth_truth.json", rules_only / "synth_truth.json")
+    shutil.copy(tree / "LICENSE", rules_only / "LICENSE")  # a build needs the tree's license statement
     os.sync()  # the tree's gigabyte written back now, not while the first steps are timed
     print(f"synthetic tree: {args.rules:,} rules, {args.dilemmas:,} dilemmas, {args.models} models × "
           f"{args.evaluated:,} answers, {synth['rows']:,} raw rows ({time.perf_counter() - start:.1f} s to write, "

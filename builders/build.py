@@ -23,7 +23,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 import builders
-from builders.configs import dilemmas, evaluations, rules, scenarios
+from builders.configs import dilemmas, evaluations, rules, rules_en, scenarios
 from builders.configs import taxonomy as taxonomy_config
 from builders.context import BuildContext, BuildSettings, IntegrityError
 from builders.release.card import (
@@ -31,6 +31,7 @@ from builders.release.card import (
     dilemmas_statistics,
     evaluations_statistics,
     render_card,
+    rules_en_statistics,
     rules_statistics,
     scenarios_statistics,
 )
@@ -40,11 +41,12 @@ from builders.release.manifest import MANIFEST, describe_file, read_manifest, sh
 from builders.release.versioning import VersionError, check_version, next_version
 from builders.schema import features, load_schema, schema_bytes, schema_sha256
 from builders.stages.readers.layout import Artifact, discover
+from builders.stages.readers.license import RELEASE_LICENSE_FILE, read_license
 from builders.stages.readers.prefetch import Prefetch
 from builders.stages.validate import TableValidator
 from builders.stages.writer import rows_to_table, write_shards
 
-CONFIG_BUILDERS = [rules, taxonomy_config, dilemmas, scenarios, evaluations]
+CONFIG_BUILDERS = [rules, rules_en, taxonomy_config, dilemmas, scenarios, evaluations]
 """Config modules in build order (later configs may use the rows of earlier ones)."""
 SPLIT = "train"
 DEFAULT_CONFIG = ("default", "rules", "cvc")
@@ -89,7 +91,10 @@ class BuildReport:
 
 
 def _all_kinds() -> list:
-    return [kind for module in CONFIG_BUILDERS for kind in module.ARTIFACTS]
+    """Every artifact kind, in the order discovery tries them: the English v1 file's place
+    (``*EN.jsonl``) before the v1 file's (``*.jsonl``), which also holds it."""
+    narrow = rules_en.ARTIFACTS
+    return [*narrow, *(kind for module in CONFIG_BUILDERS for kind in module.ARTIFACTS if kind not in narrow)]
 
 
 def _check_output_dir(out_dir: Path) -> None:
@@ -163,6 +168,7 @@ def _card_sections(ctx: BuildContext, tables: dict[str, pa.Table]) -> dict[str, 
     """The statistics of each config with rows, for the dataset card."""
     sections = {
         "rules": lambda: rules_statistics(tables["rules"], ctx.taxonomy),
+        "rules_en": lambda: rules_en_statistics(tables["rules_en"], ctx.taxonomy, ctx.notes.get("rules_en", {})),
         "taxonomy": lambda: "The 50 derived values with their parents; the same table as the value framework above.",
         "dilemmas": lambda: dilemmas_statistics(tables["dilemmas"]),
         "scenarios": lambda: scenarios_statistics(ctx.results["scenarios"]),
@@ -286,21 +292,23 @@ def _previous_ids(diff: ReleaseDiff, ctx: BuildContext, previous: ReleaseView) -
 def build_release(
     raw_dir: Path, out_dir: Path, settings: BuildSettings | None = None, *,
     report_dir: Path | None = None, strict: bool = False, previous: str | Path | None = None,
-    bump: str | None = None, endpoint: str | None = None, num_proc: int = 1,
+    bump: str | None = None, endpoint: str | None = None, num_proc: int = 1, license_id: str | None = None,
 ) -> BuildReport:
     """Build every config from ``raw_dir`` into the release directory ``out_dir``.
 
     With ``previous`` (a release directory or ``ORG/NAME@vX.Y.Z``), the new version must be
     a large enough semantic-version bump for what changed (``bump="auto"`` picks it), the
     history is carried forward and the report says what happened to every previous id.
+    ``license_id``: a Hub license id that overrides what the raw tree states (``--license``).
     """
     with _without_gc_pauses():
-        return _build_release(raw_dir, out_dir, settings, report_dir, strict, previous, bump, endpoint, num_proc)
+        return _build_release(raw_dir, out_dir, settings, report_dir, strict, previous, bump, endpoint, num_proc,
+                              license_id)
 
 
 def _build_release(
     raw_dir: Path, out_dir: Path, settings: BuildSettings | None, report_dir: Path | None, strict: bool,
-    previous: str | Path | None, bump: str | None, endpoint: str | None, num_proc: int,
+    previous: str | Path | None, bump: str | None, endpoint: str | None, num_proc: int, license_id: str | None,
 ) -> BuildReport:
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     settings = settings or BuildSettings()
@@ -310,6 +318,7 @@ def _build_release(
     if bump == "auto" and previous_view is None:
         raise BuildError("--bump auto needs --previous (the release to compare with)")
     artifacts = discover(raw_dir, _all_kinds())
+    release_license = read_license(raw_dir, license_id)  # before any work: a tree that states none fails here
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     shards = _Shards(staging, settings)
@@ -338,7 +347,8 @@ def _build_release(
         configs = _manifest_configs(splits)
         history, diff = [], None
         if previous_view is not None:
-            diff = diff_releases(previous_view, ReleaseView(staging, settings.version, configs))
+            diff = diff_releases(previous_view, ReleaseView(staging, settings.version, configs,
+                                                            release_license.manifest_entry()))
             required = diff.bump()
             try:
                 if bump == "auto":
@@ -356,8 +366,9 @@ def _build_release(
         history.append(history_entry(settings.version, {s.config: s.num_rows for s in splits}, diff))
         (staging / "README.md").write_text(
             render_card(splits, sections, ctx.taxonomy, settings.version, versions=versions_section(history),
-                        absent=absent),
+                        absent=absent, license=release_license),
             encoding="utf-8")
+        (staging / RELEASE_LICENSE_FILE).write_text(release_license.file_text(), encoding="utf-8")
         (staging / "CHANGELOG.md").write_text(render_changelog(history), encoding="utf-8")
         write_manifest(staging, {
             "name": "CVC",
@@ -367,6 +378,7 @@ def _build_release(
             "inputs": {a.relpath: {"kind": a.kind.name, "sha256": digest.result()}
                        for a, digest in zip(artifacts, input_hashes, strict=True)},
             "settings": settings.to_dict(),
+            "license": release_license.manifest_entry(),
             "near_duplicates": ctx.near_duplicates,
             "counts": counts,
             "history": history,

@@ -30,8 +30,9 @@ def _input_errors() -> tuple[type[Exception], ...]:
     from builders.context import IntegrityError
     from builders.stages.readers.encoding import EncodingError
     from builders.stages.readers.layout import LayoutError
+    from builders.stages.readers.license import LicenseError
 
-    return (BuildError, LayoutError, EncodingError, IntegrityError, FileNotFoundError)
+    return (BuildError, LayoutError, EncodingError, IntegrityError, FileNotFoundError, LicenseError)
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -46,11 +47,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    settings = BuildSettings(version=args.version, allow_orphans=args.allow_orphans, near_dup=near_dup)
+    settings = BuildSettings(version=args.version, allow_orphans=args.allow_orphans, near_dup=near_dup,
+                             near_dup_en=NearDupSettings(mode=args.near_dup))  # English rules: word bigrams
     try:
         report = build_release(raw, args.out, settings, report_dir=args.report, strict=args.strict,
                                previous=args.previous, bump=args.bump, endpoint=args.endpoint,
-                               num_proc=max(1, args.num_proc))
+                               num_proc=max(1, args.num_proc), license_id=args.license)
     except _input_errors() as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -72,6 +74,7 @@ def _raw_problems(path: Path) -> tuple[list, Summary]:
         return [problem], Summary(str(path), "raw", False, 1, text=f"{path}: raw tree could not be read")
     problems = [Problem(e.file, e.reason, line=e.line, config=e.config, field=e.field)
                 for e in ctx.ledger.entries("rejected")]
+    problems += _license_problems(path)
     read = ctx.ledger.counts()["read"]
     return problems, Summary(str(path), "raw", not problems, len(problems), {"read": read},
                              f"{path}: {read:,} raw rows, {len(problems):,} invalid")
@@ -131,6 +134,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         report(problems, summary, args.format, sys.stdout, root=target if path == Path(target) else "",
                max_problems=args.max_problems)
     return EXIT_VALID if summary.ok else EXIT_INVALID
+
+
+def _license_problems(raw: Path) -> list:
+    """A raw tree that states no usable license cannot be built: one problem that says how to give one."""
+    from builders.problems import Problem
+    from builders.stages.readers.license import LicenseError, read_license
+
+    try:
+        read_license(raw)
+    except LicenseError as err:
+        return [Problem("", " ".join(str(err).split()), field="license")]
+    return []
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -239,10 +254,13 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--allow-orphans", action="store_true",
                        help="reject rows that point at a rule or item missing from the release, instead of failing")
     build.add_argument("--near-dup", choices=NEAR_DUP_MODES, default=NearDupSettings.mode,
-                       help="near-duplicate rules: record clusters in cluster_id (mark, the default), fold them "
-                            "into the best-annotated member (fold), or skip detection (off)")
+                       help="near-duplicate rules (Chinese and English): record clusters in cluster_id (mark, the "
+                            "default), fold them into the best-annotated member (fold), or skip detection (off)")
     build.add_argument("--near-dup-threshold", type=float, default=NearDupSettings.threshold, metavar="J",
                        help="character-bigram Jaccard similarity of near-duplicates (default: %(default)s)")
+    build.add_argument("--license", metavar="ID", default=None,
+                       help="the release's license as a Hub license id, overriding what the raw tree states "
+                            "(its LICENSE file or the license entry of cvc-raw.yaml); recorded in manifest.json")
     build.add_argument("--num-proc", type=int, default=1, metavar="N",
                        help="worker processes for the steps that parallelise (the output does not depend on it)")
     build.set_defaults(func=_cmd_build)

@@ -39,6 +39,8 @@ class BuildSettings:
     """Reject rows that point at a missing rule or item instead of failing the build."""
     near_dup: NearDupSettings = field(default_factory=NearDupSettings)
     """Near-duplicate detection of rules (after exact dedup)."""
+    near_dup_en: NearDupSettings = field(default_factory=NearDupSettings)
+    """Near-duplicate detection of English rules (``rules_en``): ``shingle`` counts words, not characters."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,6 +73,9 @@ class BuildContext:
     """Per config: the representative id of each near-duplicate cluster → the ids of its other members."""
     orphans: list[str] = field(default_factory=list)
     """``file:line: …`` of rows pointing at something missing, when orphans are not allowed."""
+    english_rules: list = field(default_factory=list)
+    """English rows of Chinese rule files that no Chinese rule translates: ``rules`` hands them to
+    ``rules_en``, which publishes them and records their one outcome in ``rules``, where they were read."""
 
     prefetch: Prefetch | None = None
     """Files of later configs being read in a background process (``num_proc > 1``)."""

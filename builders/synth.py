@@ -110,19 +110,23 @@ class _Rule:
         return "".join(self.parts)
 
 
+SYNTH_LICENSE = "CVC SYNTHETIC TEST DATA\n\nMade by `cvc synth` to test the builder; no upstream text. Free to use.\n"
+"""A synthetic tree's license statement (a build refuses a raw tree that states none)."""
+
+
 class _Table:
     """Rows of one raw file, the planted bad ones marked, written with the line each row starts on."""
 
     def __init__(self, rel: str, header: list[str], encoding: str = "utf-8") -> None:
         self.rel, self.header, self.encoding = rel, header, encoding
         self.rows: list[list] = []
-        self.bad: list[tuple[list, str, str]] = []
+        self.bad: list[tuple[list, str, str, str]] = []
 
     def add(self, row: list) -> None:
         self.rows.append(row)
 
-    def add_bad(self, row: list, field: str, reason: str) -> None:
-        self.bad.append((row, field, reason))
+    def add_bad(self, row: list, field: str, reason: str, listed: str = "bad_rows") -> None:
+        self.bad.append((row, field, reason, listed))
 
     def write(self, root: Path, rng: random.Random, truth: dict) -> None:
         total = len(self.rows) + len(self.bad)
@@ -136,8 +140,8 @@ class _Table:
             writer.writerow(self.header)
             for position in range(total):
                 if position in bad_at:
-                    row, field, reason = next(bad)
-                    truth["bad_rows"].append({"file": self.rel, "line": line, "field": field, "reason": reason})
+                    row, field, why, listed = next(bad)
+                    truth.setdefault(listed, []).append({"file": self.rel, "line": line, "field": field, "reason": why})
                 else:
                     row = next(good)
                 writer.writerow(row)
@@ -343,13 +347,14 @@ def synthesize(out: Path, sizes: SynthSizes | None = None, seed: int = 0) -> dic
     for i in range(max(1, n_bad // 6)):
         rule = rules[rng.randrange(len(rules))]
         seeds["sc101"].add_bad([f"It is fine to {i} without a Chinese counterpart.", "narrator",
-                                *gen.english_values(rule.values), "", "", "1"], "rot", "English-only rule")
+                                *gen.english_values(rule.values), "", "", "1"], "rot", "English rule", "english_rules")
     for table in seeds.values():
         table.write(out, rng, truth)
 
     published = [i for i in range(len(rules)) if i not in excluded]
     _dilemmas(out, gen, rules, published, truth)
     truth["bad_rows"].sort(key=lambda b: (b["file"], b["line"]))
+    (out / "LICENSE").write_text(SYNTH_LICENSE, encoding="utf-8")
     (out / "synth_truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     return truth
 

@@ -55,6 +55,16 @@ V1_LINES = [
 ]
 
 
+TEST_LICENSE = """TEST TREE LICENSE
+Version 1.0
+
+Rows written inline by the test suite. Any use is allowed.
+
+Citation:
+"The CVC builder's test tree" (2026).
+"""
+
+
 def write_csv(path: Path, header: list[str], rows: list[list], encoding: str = "utf-8") -> None:
     """Write a CSV the way pandas ``to_csv(index=False)`` does."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +88,7 @@ def write_raw_tree(root: Path, *, final_rows: list[list] | None = None) -> Path:
         for line in V1_LINES:
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
         fh.write("{broken json\n")
+    (root / "LICENSE").write_text(TEST_LICENSE, encoding="utf-8")
     return root
 
 

@@ -461,6 +461,9 @@ class HubHandler(BaseHTTPRequestHandler):
         errors = []
         if content.startswith("---\n"):
             front = yaml.safe_load(content[4:].split("\n---", 1)[0]) or {}
+            if front.get("license") == "other":
+                errors += [{"message": f'"license: other" needs "{key}"'}
+                           for key in ("license_name", "license_link") if not front.get(key)]
             for key, allowed in _RESTRICTED_CARD_FIELDS.items():
                 for value in front.get(key) or []:
                     if value not in allowed:

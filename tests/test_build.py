@@ -10,6 +10,7 @@ from builders.context import BuildSettings
 from builders.release.manifest import release_files, sha256_file
 from builders.release.verify import read_card_metadata, validate_release
 from builders.schema import field_table
+from tests.conftest import TEST_LICENSE
 
 
 @pytest.fixture
@@ -38,7 +39,10 @@ def test_two_builds_give_identical_bytes(raw_tree, tmp_path):
 
 def test_card_yaml_parses_and_configs_resolve(release):
     card = read_card_metadata(release)
-    assert card["license"] == "cc-by-4.0"
+    # the raw tree's LICENSE file (a license the Hub does not list): named, linked, shipped as it is
+    assert (card["license"], card["license_link"]) == ("other", "LICENSE")
+    assert card["license_name"] == "test-tree-license-version-1.0"
+    assert (release / "LICENSE").read_text(encoding="utf-8") == TEST_LICENSE
     assert card["version"] == "1.2.0"
     assert card["annotations_creators"] == ["expert-generated", "machine-generated"]
     assert {"pretty_name", "language", "task_categories", "size_categories", "dataset_info"} <= set(card)

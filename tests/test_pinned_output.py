@@ -27,28 +27,31 @@ SAMPLE_DIGESTS: dict[str, str] = {
     "dilemmas": "b3d03bc9c024fb7d52663f43f1e13f1389c748bed119293907d6e15b050c037d",
     "evaluations": "bae5b04f8d27273279123056a14911328e4ee6bbeac701ec9482c460692f2917",
     "rules": "fee6fbd579376473a6c7bcc5ddb27398508cc0e5923ed38db7e6dbde185bd974",
+    "rules_en": "2f3e34c25b558216abe8946864a49f1bb2faa70692a9e52f14e214b56d0dce45",
     "scenarios": "50d5a138cdaff973e0d9b128abf767dd1fa2014e49760dc4b9a2ec33fba08a5c",
     "taxonomy": "8e27c87dcefad0f977c2018ee327416a72c0516283485dbf33a4c9fd045a0a66",
-    "report/rejects.jsonl": "51fe038bb3e4859b0b226aa25132deef04df27d5b94b337352a97d21d98241e2",
-    "report/folds.jsonl": "1e41cbc972a2f24199172e41525cc72f0e807590151be977af89b3402bd972a2",
-    "report/repairs.jsonl": "c53de41e432d2d2948f4b5f533c5d1d85c6a1f14c2d14171fffaef3aa15c1ef1",
+    "report/rejects.jsonl": "15391886a3a0a1f492c0c85b9defa68cac6695d4ef50e3914079666b34d9b4c8",
+    "report/folds.jsonl": "280c3b0a63ee4a4938cb6db84773078e591b2c90ecebe26412c8edfec166feec",
+    "report/repairs.jsonl": "f6c91e9b4712926cd664991597898c9e4a311c179f9f6eb0142ed9dfab93d3ef",
 }
 SYNTH_DIGESTS: dict[str, str] = {
     "dilemmas": "55406577c1ab00e49fa68d9a948d33c454ddb85a7bbe9353487506517a2b4aa5",
     "evaluations": "0039849f02c1ed6311f29144a914ff2860d8f38783432a7b6aada55b806fe85e",
     "rules": "d4adfe93bf30737a0fae5fe6facdf7cb576a0f359f4fd5da8f15ee4d7f168966",
+    "rules_en": "4e68e504df8984aa5be1f640dd86b201b264cce8f6dd77ba64613637ef7725f4",
     "taxonomy": "8e27c87dcefad0f977c2018ee327416a72c0516283485dbf33a4c9fd045a0a66",
-    "report/rejects.jsonl": "2159c3d438af6471124c8e537923765c43f366e1be04f81222808bd471c0a0ca",
-    "report/folds.jsonl": "f1b7dc5d9866765bc234533e4bf713ad2646f0df53c2305d4ac116116a57b656",
+    "report/rejects.jsonl": "7cdbd651f89c1ad0accc69125acf17e75077a1a21d4488d283795dfa09af1da1",
+    "report/folds.jsonl": "db0b35c15919be6910ed1ebb81eebe024d0405ee5d44488837c939ff930d32f8",
     "report/repairs.jsonl": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 }
 SYNTH_FOLD_DIGESTS: dict[str, str] = {
     "dilemmas": "55406577c1ab00e49fa68d9a948d33c454ddb85a7bbe9353487506517a2b4aa5",
     "evaluations": "0039849f02c1ed6311f29144a914ff2860d8f38783432a7b6aada55b806fe85e",
     "rules": "7a290ea55033118c51d41fc94d0ca8c4e40e2d5b342c62114e51f7ebbdf8db3e",
+    "rules_en": "4e68e504df8984aa5be1f640dd86b201b264cce8f6dd77ba64613637ef7725f4",
     "taxonomy": "8e27c87dcefad0f977c2018ee327416a72c0516283485dbf33a4c9fd045a0a66",
-    "report/rejects.jsonl": "2159c3d438af6471124c8e537923765c43f366e1be04f81222808bd471c0a0ca",
-    "report/folds.jsonl": "065d0ddad5a00f31642aef828f26f666a91eeec9b4699a8a54060ef21e4e84d1",
+    "report/rejects.jsonl": "7cdbd651f89c1ad0accc69125acf17e75077a1a21d4488d283795dfa09af1da1",
+    "report/folds.jsonl": "7c5fc8b675a915305e3a6f5577c5cf300ef4c723142a341f6456b7c4f7114b2a",
     "report/repairs.jsonl": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 }
 

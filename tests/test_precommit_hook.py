@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FINAL_ROWS, write_csv
+from tests.conftest import FINAL_ROWS, TEST_LICENSE, write_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FINAL_HEADER = ["rot", "translate", "level", "core values", "derived values"]
@@ -36,6 +36,7 @@ def test_the_hook_passes_a_valid_tree_and_fails_a_bad_row_with_its_line(tmp_path
     consumer.mkdir()
     _git(consumer, "init", "-q", ".")
     write_csv(consumer / "data_control/final.csv", FINAL_HEADER, FINAL_ROWS[:1], encoding="gbk")
+    (consumer / "LICENSE").write_text(TEST_LICENSE, encoding="utf-8")
     _git(consumer, "add", "-A")
     _git(consumer, "commit", "-q", "-m", "raw tree")
     home = tmp_path / "pre-commit-home"

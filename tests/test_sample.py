@@ -35,9 +35,12 @@ def test_planted_bad_rows_are_rejected_where_the_sample_readme_says(sample_build
     expected = {("final.csv", 84): "derived values", ("final.csv", 85): "rot",
                 ("llm_label_raw.csv", 55): "标签", ("llm_label_raw.csv", 56): "标签",
                 ("human_labels_batch1.csv", 11): "标签", ("cmos_all_p_dev_rot.csv", 30): "derived_values",
-                ("CVC.jsonl", 7): "*", ("C-VARC(EN).jsonl", 13): "rule", ("remain.csv", 7): "rot"}
+                ("CVC.jsonl", 7): "*"}
     for place, field in expected.items():
         assert rejects[place]["field"] == field, place
+    # English rules with no Chinese counterpart are published in rules_en, never rejected for being English
+    assert not [e for e in rejects.values() if "English-only" in (e.get("reason") or "")]
+    assert ("C-VARC(EN).jsonl", 13) not in rejects and ("remain.csv", 7) not in rejects
 
 
 def test_planted_repairs_and_duplicates(sample_build):
@@ -48,7 +51,9 @@ def test_planted_repairs_and_duplicates(sample_build):
     folds = _ledger(report, "folds.jsonl")
     assert folds[("final.csv", 82)]["outcome"] == "folded"
     assert folds[("final.csv", 83)]["outcome"] == "folded"
-    assert folds[("remain.csv", 9)]["outcome"] == "excluded"
+    with open(report.report_dir / "folds.jsonl", encoding="utf-8") as fh:
+        by_path = {(e["config"], e["file"], e["line"]): e for e in map(json.loads, fh)}
+    assert by_path[("rules", "basic_value_rule/mic/remain.csv", 9)]["outcome"] == "excluded"
 
 
 def test_sample_release_is_valid_and_loads(sample_build, tmp_path):
@@ -71,7 +76,7 @@ def test_every_config_loads_back_and_links_resolve(sample_build, tmp_path):
         [(split, info)] = entry["splits"].items()
         loaded[config] = datasets.load_dataset(str(out), config, split=split, cache_dir=str(tmp_path))
         assert loaded[config].num_rows == info["num_rows"] > 0, config
-    assert set(loaded) == {"default", "rules", "taxonomy", "dilemmas", "scenarios", "evaluations"}
+    assert set(loaded) == {"default", "rules", "rules_en", "taxonomy", "dilemmas", "scenarios", "evaluations"}
     rule_ids = set(loaded["rules"]["id"])
     for d in loaded["dilemmas"]:
         assert {d["rule_a"]["id"], d["rule_b"]["id"]} <= rule_ids

@@ -48,6 +48,11 @@ def test_builds_and_every_raw_row_is_accounted_for(tmp_path):
     ledger = (tmp_path / "report/rejects.jsonl").read_text(encoding="utf-8").splitlines()
     rejects = [json.loads(line) for line in ledger]
     assert {(r["file"], r["line"]) for r in rejects} == {(b["file"], b["line"]) for b in truth["bad_rows"]}
+    folds = [json.loads(line) for line in (tmp_path / "report/folds.jsonl").read_text(encoding="utf-8").splitlines()]
+    into_english = {(f["file"], f["line"]) for f in folds
+                    if f["config"] == "rules" and f.get("id", "").startswith("rule_en-")}
+    assert truth["english_rules"] and {(e["file"], e["line"]) for e in truth["english_rules"]} <= into_english
+    assert (tmp_path / "raw/LICENSE").exists() and (tmp_path / "out/LICENSE").exists()
     assert report.counts["dilemmas"]["published"] == SIZES.dilemmas
     assert report.counts["evaluations"]["published"] == SIZES.models * SIZES.evaluated
 

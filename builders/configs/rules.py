@@ -1026,6 +1026,9 @@ class _Group:
 def _group(ctx: BuildContext, observations: list[Observation], linked: int = 0) -> list[_Group]:
     """Group copies by normalized Chinese text; link English copies through their translation.
 
+    English copies no Chinese rule translates are handed to ``rules_en`` (``ctx.english_rules``),
+    which records their outcome here too.
+
     ``linked``: English copies linked already (those of plain master rows, :func:`_split_plain`).
     """
     zh = [o for o in observations if o.lang == "zh"]
@@ -1038,12 +1041,8 @@ def _group(ctx: BuildContext, observations: list[Observation], linked: int = 0) 
         by_english.setdefault(key, obs.key)
     for obs in english:
         target = by_english.get(obs.key)
-        if target is None:
-            ctx.ledger.reject(
-                CONFIG, obs.file, obs.line, _RULE_COLUMN.get(obs.kind, "rot"),
-                "English-only rule: no Chinese rule has this text as its translation "
-                "(add the pair to data_control/final.csv to publish it)",
-            )
+        if target is None:  # no Chinese rule translates it: an English rule, published in rules_en
+            ctx.english_rules.append(obs)
             continue
         obs.text_en = obs.text_en or obs.text
         groups[target].members.append(obs)

@@ -21,6 +21,7 @@ from huggingface_hub import DatasetCardData
 
 from builders.resources import card_dir
 from builders.schema import features, field_table, load_schema
+from builders.stages.readers.license import RELEASE_LICENSE_FILE, License
 from builders.taxonomy import Taxonomy
 
 PRETTY_NAME = "Chinese Values Corpus (CVC)"
@@ -53,13 +54,35 @@ def _data_files_pattern(files: list[str]) -> str:
     return first.rsplit("-", 3)[0] + "-*.parquet"
 
 
-def card_data(splits: list[SplitFiles], version: str) -> DatasetCardData:
+def license_metadata(license: License) -> dict:
+    """The card's license fields the Hub's way: a Hub id as it is; any other license as ``other`` with
+    ``license_name`` and ``license_link`` to the LICENSE file the release ships."""
+    if license.id != "other":
+        return {"license": license.id}
+    return {"license": "other", "license_name": license.name, "license_link": RELEASE_LICENSE_FILE}
+
+
+def license_section(license: License) -> str:
+    """The card's license section: what the license is, where its terms are, the attribution it requires."""
+    named = f"**{license.title or license.name}**" if license.id == "other" else f"**`{license.id}`**"
+    where = (f"its terms are in the `{RELEASE_LICENSE_FILE}` file shipped with it" if license.text is not None
+             else f"the `{RELEASE_LICENSE_FILE}` file shipped with it names it")
+    parts = [f"This release is distributed under {named}; {where}"
+             + (f"; the terms are published at {license.link}" if license.link else "") + "."]
+    if license.attribution:
+        parts += ["", "The license requires every public use to give this attribution:", "",
+                  *(f"> {line}" if line else ">" for line in license.attribution.splitlines())]
+    parts += ["", "The corpora the rules were drawn from keep their own licenses (next section)."]
+    return "\n".join(parts)
+
+
+def card_data(splits: list[SplitFiles], version: str, license: License) -> DatasetCardData:
     """The YAML front matter: configs, dataset_info, license and the Hub's metadata fields."""
     total = max((s.num_rows for s in splits if s.config == "rules"), default=0)
     data = DatasetCardData(
         pretty_name=PRETTY_NAME,
         language=["zh", "en"],  # every rule's Chinese text, and its English translation (rule_en)
-        license="cc-by-4.0",
+        **license_metadata(license),
         annotations_creators=["expert-generated", "machine-generated"],
         language_creators=["machine-generated", "expert-generated"],
         multilinguality=["multilingual"],
@@ -139,6 +162,35 @@ def rules_statistics(table: pa.Table, taxonomy: Taxonomy) -> str:
                 for i, n in enumerate(taxonomy.names("derived_values"), start=1)]),
     ]
     return "\n".join(parts)
+
+
+def rules_en_statistics(table: pa.Table, taxonomy: Taxonomy, notes: dict) -> str:
+    """Link rate to the Chinese rules, repairs made to the v1 labels, folds, and the label distribution."""
+    linked = table.num_rows - table.column("rule_id").null_count
+    share = f"{linked / table.num_rows:.1%}" if table.num_rows else "–"
+    marked = pc.sum(pc.not_equal(table.column("cluster_id"), table.column("id"))).as_py() or 0
+    counts = {tier: _counts(table.column(tier)) for tier in ("dimensions", "core_values", "derived_values")}
+    en = {e["zh"]: e["en"] for tier in ("dimensions", "core_values", "derived_values") for e in getattr(taxonomy, tier)}
+    return "\n".join([
+        f"{table.num_rows:,} English rules; {linked:,} ({share}) linked by `rule_id` to the Chinese rule they "
+        f"translate; {marked:,} marked as near-duplicates (word bigrams) of another rule.",
+        "",
+        f"Labels of the English file repaired under the hierarchy: {notes.get('rows_hierarchy_closed', 0):,} rows "
+        f"gained an implied parent, {notes.get('rows_hierarchy_contradicted', 0):,} lost a dimension none of their "
+        "values belongs to (every change is listed in the build's `repairs.jsonl`).",
+        "",
+        _table(("Source", "Rules"), sorted(_counts(table.column("source")).items())),
+        "",
+        _table(("Dimension", "English", "Rules"),
+               [(n, en[n], counts["dimensions"].get(n, 0)) for n in taxonomy.names("dimensions")]),
+        "",
+        _table(("Core value", "English", "Rules"),
+               [(n, en[n], counts["core_values"].get(n, 0)) for n in taxonomy.names("core_values")]),
+        "",
+        _table(("#", "Derived value", "English", "Rules"),
+               [(i, n, en[n], counts["derived_values"].get(n, 0))
+                for i, n in enumerate(taxonomy.names("derived_values"), start=1)]),
+    ])
 
 
 def dilemmas_statistics(table: pa.Table) -> str:
@@ -228,7 +280,7 @@ def absent_note(absent: list[str]) -> str:
 
 def render_card(
     splits: list[SplitFiles], sections: dict[str, str], taxonomy: Taxonomy, version: str,
-    repo_id: str = DEFAULT_REPO_ID, versions: str = "", absent: list[str] | None = None,
+    repo_id: str = DEFAULT_REPO_ID, versions: str = "", absent: list[str] | None = None, *, license: License,
 ) -> str:
     """The whole README.md: YAML front matter and the generated sections.
 
@@ -251,8 +303,9 @@ def render_card(
         configs_table=configs_table + absent_note(absent or []),
         framework_table=framework_table(taxonomy),
         versions=versions,
+        license=license_section(license),
         config_sections="\n".join(
             config_section(c, described[c], text) for c, text in sections.items()),
         **fixed,
     )
-    return f"---\n{card_data(splits, version).to_yaml()}\n---\n\n{body}"
+    return f"---\n{card_data(splits, version, license).to_yaml()}\n---\n\n{body}"

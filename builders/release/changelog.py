@@ -16,6 +16,8 @@ def history_entry(version: str, rows: dict[str, int], diff: ReleaseDiff | None) 
     if diff is None:
         return entry
     entry["previous"], entry["bump"] = diff.old_version, diff.bump()
+    if diff.license is not None:
+        entry["license"] = [_license_name(stated) for stated in diff.license]
     for name, c in diff.configs.items():
         summary = entry["configs"].setdefault(name, {"rows": 0})
         summary["status"] = c.status
@@ -26,6 +28,15 @@ def history_entry(version: str, rows: dict[str, int], diff: ReleaseDiff | None) 
             if value:
                 summary[key] = value
     return entry
+
+
+def _license_name(stated: dict | None) -> str:
+    return (stated or {}).get("name") or (stated or {}).get("id") or "none stated"
+
+
+def _license_line(entry: dict) -> list[str]:
+    """The history entry's license change, as a line of its summary (none when it kept its license)."""
+    return [f"license changed: {entry['license'][0]} → {entry['license'][1]}"] if entry.get("license") else []
 
 
 def _describe(name: str, summary: dict) -> str:
@@ -52,6 +63,7 @@ def render_changelog(history: list[dict]) -> str:
     for entry in reversed(history):
         since = f" ({entry['bump']} change since v{entry['previous']})" if entry["previous"] else " (first release)"
         lines += [f"## v{entry['version']}{since}", ""]
+        lines += [f"- {line}" for line in _license_line(entry)]
         lines += [f"- {_describe(name, s)}" for name, s in entry["configs"].items() if name != "default"]
         lines.append("")
     return "\n".join(lines)
@@ -61,6 +73,7 @@ def versions_section(history: list[dict]) -> str:
     """The card's "Versions" table: one line per version, newest first."""
     lines = ["| Version | Change | Summary |", "|---|---|---|"]
     for entry in reversed(history):
-        summary = "; ".join(_describe(n, s) for n, s in entry["configs"].items() if n != "default")
+        summary = "; ".join([*_license_line(entry),
+                             *(_describe(n, s) for n, s in entry["configs"].items() if n != "default")])
         lines.append(f"| `v{entry['version']}` | {entry['bump']} | {summary} |")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from builders.release.manifest import read_manifest
 from builders.schema import resolve_refs, type_label
@@ -30,11 +31,13 @@ class ReleaseView:
     path: Path
     version: str
     configs: dict[str, dict]
+    license: dict | None = None
+    """The release's license as its manifest records it (:func:`license_of` for a release without one)."""
 
     @classmethod
     def open(cls, path: Path) -> ReleaseView:
         manifest = read_manifest(path)
-        return cls(Path(path), str(manifest["version"]), manifest["configs"])
+        return cls(Path(path), str(manifest["version"]), manifest["configs"], license_of(Path(path), manifest))
 
     def schema_fields(self, config: str) -> dict[str, str]:
         """Field name → type label, read from the release's own schema file."""
@@ -77,25 +80,64 @@ class ConfigDiff:
         return "none"
 
 
+_LICENSE_IDENTITY = ("id", "name", "link", "sha256")
+"""What makes a license the same license: who stated it (``given_by``) does not."""
+
+
+def license_of(path: Path, manifest: dict) -> dict | None:
+    """A release's license: its manifest's entry, or, for a release built before licenses were recorded,
+    the ``license`` / ``license_name`` of its card."""
+    if "license" in manifest:
+        return manifest["license"]
+    card = path / "README.md"
+    if not card.exists():
+        return None
+    text = card.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        return None
+    front = yaml.safe_load(text[4:].split("\n---", 1)[0]) or {}
+    if "license" not in front:
+        return None
+    return {"id": front["license"], **({"name": front["license_name"]} if "license_name" in front else {})}
+
+
+def license_change(old: dict | None, new: dict | None) -> list[dict | None] | None:
+    """``[old, new]`` when the license differs (on the parts both sides record), else ``None``.
+    Consumers may lose rights they had: a change needs a major bump."""
+    if old is None and new is None:
+        return None
+    if old is None or new is None:
+        return [old, new]
+    shared = [k for k in _LICENSE_IDENTITY if k in old and k in new]
+    return None if all(old[k] == new[k] for k in shared) else [old, new]
+
+
 @dataclass
 class ReleaseDiff:
-    """Changes between two releases, per config."""
+    """Changes between two releases, per config, and of the license."""
 
     old_version: str
     new_version: str
     configs: dict[str, ConfigDiff]
+    license: list[dict | None] | None = None
+    """``[old, new]`` when the license changed."""
 
     def bump(self) -> str:
         """The smallest semantic-version bump that honestly describes the change."""
+        if self.license is not None:
+            return "major"
         return max((c.bump() for c in self.configs.values()), key=BUMPS.index, default="none")
 
     def to_json(self) -> dict:
         return {"old_version": self.old_version, "new_version": self.new_version, "bump": self.bump(),
-                "configs": {name: asdict(c) for name, c in self.configs.items()}}
+                "license": self.license, "configs": {name: asdict(c) for name, c in self.configs.items()}}
 
     def to_text(self, max_ids: int = 10) -> str:
         """A human-readable report."""
         lines = [f"v{self.old_version} → v{self.new_version}: {self.bump()} change"]
+        if self.license is not None:
+            old, new = ((entry or {}).get("name") or (entry or {}).get("id") or "none stated" for entry in self.license)
+            lines.append(f"  license changed: {old} → {new}")
         for c in self.configs.values():
             if c.status != "same":
                 lines.append(f"  config {c.name}: {c.status} ({c.rows_old:,} → {c.rows_new:,} rows)")
@@ -166,7 +208,7 @@ def diff_releases(old: ReleaseView, new: ReleaseView) -> ReleaseDiff:
                 s["num_rows"] for s in new.configs[name]["splits"].values()))
         else:
             configs[name] = diff_config(name, old, new)
-    return ReleaseDiff(old.version, new.version, configs)
+    return ReleaseDiff(old.version, new.version, configs, license_change(old.license, new.license))
 
 
 def open_release(ref: str, *, endpoint: str | None = None, cache_dir: Path | None = None) -> ReleaseView:

@@ -71,6 +71,25 @@ def _check_files(release_dir: Path, manifest: dict, result: ReleaseValidation) -
             result.add(rel, f"sha256 differs from {MANIFEST} (edited after the build?)")
 
 
+def _check_license(card: dict, present: list[str], manifest: dict, result: ReleaseValidation) -> None:
+    """The Hub's rules for a card's license (``other`` needs ``license_name`` and ``license_link``; a link
+    inside the repo names a file of the release), and agreement with the manifest's license."""
+    license_id = card.get("license")
+    if license_id is None:
+        result.add("README.md", "no license in the front matter", field="license")
+    elif license_id == "other":
+        for key in ("license_name", "license_link"):
+            if not card.get(key):
+                result.add("README.md", f"license: other needs {key}", field=key)
+        link = card.get("license_link")
+        if link and "://" not in str(link) and link not in present:
+            result.add("README.md", f"license_link {link} is not a file of the release", field="license_link")
+    stated = manifest.get("license")
+    if stated and (stated.get("id"), stated.get("name")) != (license_id, card.get("license_name")):
+        result.add("README.md", f"license {license_id} ({card.get('license_name')}) != manifest "
+                   f"{stated.get('id')} ({stated.get('name')})", field="license")
+
+
 def _check_card(release_dir: Path, manifest: dict, result: ReleaseValidation) -> None:
     try:
         card = read_card_metadata(release_dir)
@@ -81,6 +100,7 @@ def _check_card(release_dir: Path, manifest: dict, result: ReleaseValidation) ->
         result.add("README.md", f"version {card.get('version')} != manifest {manifest.get('version')}",
                    field="version")
     present = release_files(release_dir)
+    _check_license(card, present, manifest, result)
     card_configs = {c["config_name"]: c for c in card.get("configs", [])}
     if set(card_configs) != set(manifest.get("configs", {})):
         listed = sorted(manifest.get("configs", {}))

@@ -40,6 +40,9 @@ def _in(vocabulary: list[str]):
 
 CHECKS = {
     "license": lambda v: v in VOCABULARY["license"],
+    # The Hub's rule for `license: other`: an id-like name and a link (a URL, or a file of the repo).
+    "license_name": lambda v: isinstance(v, str) and bool(re.fullmatch(r"[a-z0-9][a-z0-9.-]*", v)),
+    "license_link": lambda v: isinstance(v, str) and (v.startswith("https://") or v == "LICENSE"),
     "task_categories": _in(VOCABULARY["task_categories"]),
     "size_categories": _in(VOCABULARY["size_categories"]),
     "multilinguality": _in(VOCABULARY["multilinguality"]),
@@ -62,6 +65,8 @@ def test_every_front_matter_field_is_in_the_hubs_vocabulary(front):
     assert unknown == [], f"fields without a check against the Hub's vocabulary: {unknown}"
     failing = {field: front[field] for field, check in CHECKS.items() if field in front and not check(front[field])}
     assert failing == {}
+    if front["license"] == "other":
+        assert {"license_name", "license_link"} <= set(front)
 
 
 def test_both_languages_are_declared_with_a_matching_multilinguality(front):

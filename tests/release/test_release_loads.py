@@ -67,7 +67,7 @@ def test_the_release_validates_and_loads_whole(no_experiments, tmp_path, capsys)
 def test_the_release_publishes_and_verifies(no_experiments, hub, capsys):
     result = publish(no_experiments, REPO, endpoint=hub.endpoint, token=TOKEN, backoff=0.01)
     assert result.tag == "v1.0.0"
-    assert set(result.verified) == {"default", "rules", "taxonomy", "dilemmas", "evaluations"}
+    assert set(result.verified) == {"default", "rules", "rules_en", "taxonomy", "dilemmas", "evaluations"}
     assert verify_release(no_experiments).ok
     assert main(["verify", str(no_experiments)]) == 0
 

@@ -3,7 +3,9 @@
 The default layout is the upstream repository's data folders (raw-formats §2): for
 example ``data_control/final.csv`` or ``rule_generation/6_final/*.csv``. A file is given
 the kind whose place it sits in and whose required columns it has. A tree laid out
-differently carries a ``cvc-raw.yaml`` at its root listing ``{kind, path}`` entries.
+differently carries a ``cvc-raw.yaml`` at its root listing ``{kind, path}`` entries under
+``artifacts``; a ``cvc-raw.yaml`` without that list (one that only states the license, say)
+keeps the default layout.
 """
 
 from __future__ import annotations
@@ -81,11 +83,19 @@ class Artifact:
         return table
 
 
-def _from_manifest(raw_dir: Path, kinds: dict[str, ArtifactKind]) -> list[Artifact]:
+def _listed_artifacts(raw_dir: Path) -> list | None:
+    """The ``artifacts`` entries of the tree's ``cvc-raw.yaml``; ``None`` without a list (a manifest that
+    only states the license keeps the default layout)."""
+    if not (raw_dir / RAW_MANIFEST).exists():
+        return None
     with open(raw_dir / RAW_MANIFEST, encoding="utf-8") as fh:
         spec = yaml.safe_load(fh) or {}
+    return spec.get("artifacts") if isinstance(spec, dict) else None
+
+
+def _from_manifest(raw_dir: Path, kinds: dict[str, ArtifactKind], listed: list) -> list[Artifact]:
     artifacts = []
-    for number, entry in enumerate(spec.get("artifacts", []), start=1):
+    for number, entry in enumerate(listed, start=1):
         kind = kinds.get(entry.get("kind"))
         if kind is None:
             raise LayoutError(
@@ -105,8 +115,9 @@ def discover(raw_dir: Path, kinds: list[ArtifactKind]) -> list[Artifact]:
     if not raw_dir.is_dir():
         raise LayoutError(f"{raw_dir}: not a directory; pass --raw a raw data tree")
     by_name = {kind.name: kind for kind in kinds}
-    if (raw_dir / RAW_MANIFEST).exists():
-        return sorted(_from_manifest(raw_dir, by_name), key=lambda a: a.relpath)
+    listed = _listed_artifacts(raw_dir)
+    if listed is not None:
+        return sorted(_from_manifest(raw_dir, by_name, listed), key=lambda a: a.relpath)
     artifacts = []
     for path in sorted(p for p in raw_dir.rglob("*") if p.is_file()):
         relpath = path.relative_to(raw_dir).as_posix()
