@@ -1,0 +1,118 @@
+"""The option-role sets: dilemmas written in upstream's generator style, with gold roles, as JSONL and as a raw tree.
+
+``python benchmarks/option_roles_sets.py`` rewrites ``benchmarks/heldout/option_roles.jsonl`` and
+``benchmarks/dev/option_roles.jsonl`` from the hand-written ``content.py`` of each folder. Every scene gets
+one of the six letter orders and one of the option formats upstream's generators produce (``A：`` ``A:``
+``A.`` ``A．`` ``A、`` ``A)`` ``(A)`` ``【A】`` ``选项A：`` ``A选项：``, full-width letters, one line or
+several, a leading number or a ``选项：`` header, a trailing note), cycled so that each combination occurs.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+from itertools import permutations
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev"}
+ROLES = ("rule_a", "rule_b", "distractor")
+ORDERS = tuple(permutations(range(3)))
+MARKERS = ("{L}：", "{L}: ", "{L}. ", "{L}．", "{L}、", "{L}) ", "({L}) ", "【{L}】", "选项{L}：", "{L}选项：")
+FULL_WIDTH = {"A": "Ａ", "B": "Ｂ", "C": "Ｃ"}
+PREFIXES = ("", "{n}. ", "选项：\n")
+NOTES = ("", "\n（注：以上选项顺序随机排列）", " 注：选项无固定顺序。")
+
+
+def _content(folder: Path) -> list:
+    spec = importlib.util.spec_from_file_location(f"option_roles_{folder.name}", folder / "content.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.PAIRS
+
+
+def options_cell(texts: dict[str, str], number: int, i: int) -> tuple[str, str]:
+    """The options cell of the ``i``-th scene, and the format it got (for the report)."""
+    marker = MARKERS[i % len(MARKERS)]
+    full = (i // len(MARKERS)) % 3 == 1
+    one_line = (i // 2) % 2 == 0
+    prefix = PREFIXES[(i // 3) % len(PREFIXES)]
+    note = NOTES[(i // 5) % len(NOTES)]
+    parts = []
+    for letter in "ABC":
+        shown = FULL_WIDTH[letter] if full else letter
+        parts.append(marker.replace("{L}", shown) + texts[letter] + ("。" if i % 7 < 3 else ""))
+    body = (" " if one_line else "\n").join(parts)
+    cell = prefix.replace("{n}", str(number)) + body + note
+    name = f"{marker.replace('{L}', 'A').strip()}{' full-width' if full else ''}{' one-line' if one_line else ''}" \
+           f"{' prefix=' + prefix.strip()[:2] if prefix else ''}{' note' if note else ''}"
+    return cell, name
+
+
+def rows(folder: Path) -> list[dict]:
+    """The dilemmas of a set with their options cells and gold roles."""
+    out = []
+    i = 0
+    for pair_no, (rule_a, values_a, rule_b, values_b, scenes) in enumerate(_content(folder)):
+        for scene_no, (scene, opt_a, opt_b, distractor) in enumerate(scenes):
+            order = ORDERS[i % 6]
+            by_role = (opt_a, opt_b, distractor)
+            texts, gold = {}, {}
+            for letter, role in zip("ABC", order, strict=True):
+                texts[letter], gold[letter] = by_role[role], ROLES[role]
+            cell, name = options_cell(texts, scene_no + 1, i)
+            out.append({"id": f"{folder.name}-{i:03d}", "pair": pair_no, "rule_a": rule_a, "derived_a": values_a,
+                        "rule_b": rule_b, "derived_b": values_b, "scene": scene, "options": cell,
+                        "gold": gold, "format": name})
+            i += 1
+    return out
+
+
+def write_sets() -> None:
+    for folder in SETS.values():
+        with open(folder / "option_roles.jsonl", "w", encoding="utf-8") as fh:
+            for row in rows(folder):
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_set(name: str) -> list[dict]:
+    with open(SETS[name] / "option_roles.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def _csv(header: list[str], records: list[list]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(records)
+    return buffer.getvalue()
+
+
+def write_tree(dilemmas: list[dict], raw: Path) -> None:
+    """A raw tree holding the set's rules (master table, GBK) and its dilemmas (one processed file)."""
+    from builders.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    parent = {d["zh"]: (d["core_value"], d["dimension"]) for d in taxonomy.derived_values}
+    rules: dict[str, list[str]] = {}
+    for row in dilemmas:
+        rules.setdefault(row["rule_a"], row["derived_a"])
+        rules.setdefault(row["rule_b"], row["derived_b"])
+    master = [[rule, "", "、".join(dict.fromkeys(parent[v][1] for v in values)),
+               "、".join(dict.fromkeys(parent[v][0] for v in values)), "、".join(values)]
+              for rule, values in rules.items()]
+    (raw / "data_control").mkdir(parents=True, exist_ok=True)
+    (raw / "data_control/final.csv").write_bytes(
+        _csv(["rot", "translate", "level", "core values", "derived values"], master).encode("gbk"))
+    processed = raw / "moral_dilemma/dataset/2_dilemma/2_processed"
+    processed.mkdir(parents=True, exist_ok=True)
+    (processed / "option_roles.csv").write_text(_csv(
+        ["index", "scene", "options", "rot1", "rot2"],
+        [[row["pair"], row["scene"], row["options"], row["rule_a"], row["rule_b"]] for row in dilemmas]),
+        encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_sets()
