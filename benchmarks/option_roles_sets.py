@@ -116,3 +116,52 @@ def write_tree(dilemmas: list[dict], raw: Path) -> None:
 
 if __name__ == "__main__":
     write_sets()
+
+
+def measure(name: str, work: Path, annotations: Path | None = None) -> dict:
+    """Build the set's raw tree with a plain ``cvc build`` and score the published roles against gold.
+
+    Coverage: letters given a role / all letters; precision: right roles / letters given one, per
+    ``mapping_source``; the dilemmas that failed to parse are listed. ``annotations``: an annotation
+    artifact copied into the tree first (the model-assisted figures).
+    """
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from builders.build import build_release
+
+    dilemmas = read_set(name)
+    shutil.rmtree(work, ignore_errors=True)
+    raw = work / "raw"
+    write_tree(dilemmas, raw)
+    if annotations is not None:
+        target = raw / "annotations"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(annotations, target / annotations.name)
+    report = build_release(raw, work / "release", report_dir=work / "report")
+    table = pq.read_table(sorted((work / "release/data/dilemmas").glob("*.parquet")))
+    by_scene = {row["scene"]: row for row in table.to_pylist()}
+    per_source: dict[str, dict[str, int]] = {}
+    missing, letters, covered, right = [], 0, 0, 0
+    for gold_row in dilemmas:
+        row = by_scene.get(gold_row["scene"])
+        if row is None:
+            missing.append(gold_row["id"])
+            letters += 3
+            continue
+        stats = per_source.setdefault(row["mapping_source"], {"dilemmas": 0, "letters": 0, "given": 0, "right": 0})
+        stats["dilemmas"] += 1
+        for option in row["options"]:
+            letters += 1
+            stats["letters"] += 1
+            if option["follows"] is not None:
+                covered += 1
+                stats["given"] += 1
+                ok = option["follows"] == gold_row["gold"][option["letter"]]
+                right += ok
+                stats["right"] += ok
+    return {"set": name, "dilemmas": len(dilemmas), "published": len(dilemmas) - len(missing),
+            "rejected": report.rejected, "missing": missing, "letters": letters, "covered": covered,
+            "right": right, "coverage": covered / letters if letters else 0.0,
+            "precision": right / covered if covered else 0.0, "per_source": per_source}
