@@ -114,8 +114,6 @@ def write_tree(dilemmas: list[dict], raw: Path) -> None:
         encoding="utf-8")
 
 
-if __name__ == "__main__":
-    write_sets()
 
 
 def measure(name: str, work: Path, annotations: Path | None = None) -> dict:
@@ -165,3 +163,75 @@ def measure(name: str, work: Path, annotations: Path | None = None) -> dict:
             "rejected": report.rejected, "missing": missing, "letters": letters, "covered": covered,
             "right": right, "coverage": covered / letters if letters else 0.0,
             "precision": right / covered if covered else 0.0, "per_source": per_source}
+
+
+MARGIN_BINS = {"distractor": (0.0, 0.35, 0.7, 1.0, 1.5), "pair": (0.0, 0.25, 0.5, 1.0, 2.0)}
+"""Lower edges of the margin bins in which precision is measured, per decision."""
+
+
+def decisions(name: str) -> list[tuple[str, float, bool]]:
+    """Every decision the text scorer would take on a set with no threshold: (kind, margin, right).
+
+    The pair decision is counted only where the distractor was right (it is taken after it).
+    """
+    from dataclasses import replace
+
+    from builders.stages import option_roles
+    from builders.stages.parsers.blobs import split_options
+
+    rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
+    idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
+    open_weights = replace(option_roles.WEIGHTS, distractor_margin=float("-inf"), pair_margin=float("-inf"))
+    out = []
+    for row, texts in rows:
+        roles = option_roles.assign_roles(row["scene"], texts, row["rule_a"], row["rule_b"], row["derived_a"],
+                                          row["derived_b"], idf, open_weights)
+        gold = tuple(row["gold"][letter] for letter in "ABC")
+        distractor_right = roles.follows.index("distractor") == gold.index("distractor")
+        out.append(("distractor", roles.distractor_margin, distractor_right))
+        if distractor_right:
+            out.append(("pair", roles.pair_margin, roles.follows == gold))
+    return out
+
+
+def calibration(name: str) -> dict[str, list[dict]]:
+    """Per decision and margin bin: decisions, right ones, and the smoothed precision ``(right+1)/(n+2)``
+    (what ``option_roles.CALIBRATION`` holds, from the dev set)."""
+    table: dict[str, list[dict]] = {}
+    found = decisions(name)
+    for kind, edges in MARGIN_BINS.items():
+        rows = []
+        for i, low in enumerate(edges):
+            high = edges[i + 1] if i + 1 < len(edges) else float("inf")
+            inside = [right for k, margin, right in found if k == kind and low <= margin < high]
+            rows.append({"from": low, "to": high, "n": len(inside), "right": sum(inside),
+                         "precision": round((sum(inside) + 1) / (len(inside) + 2), 4)})
+        for row, value in zip(rows, _isotonic([r["precision"] for r in rows], [r["n"] + 2 for r in rows]),
+                              strict=True):
+            row["confidence"] = round(value, 4)
+        table[kind] = rows
+    return table
+
+
+def _isotonic(values: list[float], weights: list[float]) -> list[float]:
+    """The closest non-decreasing sequence (pool adjacent violators): a larger margin never means a lower
+    confidence just because a small bin happened to hold a mistake."""
+    blocks: list[list[float]] = []  # [value, weight, count]
+    for value, weight in zip(values, weights, strict=True):
+        blocks.append([value, weight, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            v2, w2, c2 = blocks.pop()
+            v1, w1, c1 = blocks.pop()
+            blocks.append([(v1 * w1 + v2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
+    return [value for value, _, count in blocks for _ in range(count)]
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--calibrate" in sys.argv:
+        found = calibration("dev")
+        print(json.dumps(found, indent=1))
+        print({kind: tuple((r["from"], r["confidence"]) for r in rows) for kind, rows in found.items()})
+    else:
+        write_sets()

@@ -72,6 +72,9 @@ class BuildContext:
     orphans: list[str] = field(default_factory=list)
     """``file:line: …`` of rows pointing at something missing, when orphans are not allowed."""
 
+    option_annotations: object | None = None
+    """Model answers of which option follows which rule (``OptionAnnotations``), read by ``dilemmas``
+    and used by ``scenarios`` too."""
     prefetch: Prefetch | None = None
     """Files of later configs being read in a background process (``num_proc > 1``)."""
     _rule_index: RuleIndex | None = field(default=None, init=False, repr=False)

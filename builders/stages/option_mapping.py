@@ -20,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from builders.stages.option_roles import Idf, assign_roles
+
 ROLES = ("rule_a", "rule_b", "distractor")
 MIN_SCORE = 0.25
 """An option must repeat at least this share of its rule's bigrams."""
@@ -34,8 +36,9 @@ class OptionMapping:
 
     follows: dict[str, str | None]
     source: str
-    """``raw`` (given by the data), ``recovered`` (from the text) or ``none`` (refused to guess)."""
-    confidence: float
+    """``raw`` (given by the data), ``recovered`` (from the text), ``model`` (an annotation) or ``none``."""
+    confidence: float | None
+    model: str | None = None
 
 
 _PERMUTATIONS = tuple(permutations(range(3)))
@@ -283,3 +286,33 @@ def given_mapping(letters: list[str], rule_a_letter: str, rule_b_letter: str) ->
     follows = {letter: "distractor" for letter in letters}
     follows[rule_a_letter], follows[rule_b_letter] = "rule_a", "rule_b"
     return OptionMapping(follows, "raw", 1.0)
+
+
+def roles_from_evidence(scenes: pa.Array, options: pa.Array, rules_a: tuple[list[str], list[list[str]]],
+                        rules_b: tuple[list[str], list[list[str]]], corpus: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`builders.stages.option_roles.assign_roles` of many items, as :func:`recover_roles` gives roles
+    (``-1`` where unknown) and confidences; ``rules_a``/``rules_b``: each item's rule text and derived values,
+    ``corpus``: every scene and option text of the build (the characters' IDF)."""
+    idf = Idf([text or "" for text in corpus.to_pylist()])
+    scene_list, option_list = scenes.to_pylist(), options.to_pylist()
+    roles = np.full((len(scene_list), 3), -1, np.int8)
+    confidence = np.zeros(len(scene_list))
+    for i, scene in enumerate(scene_list):
+        found = assign_roles(scene or "", [t or "" for t in option_list[3 * i:3 * i + 3]], rules_a[0][i],
+                             rules_b[0][i], rules_a[1][i] or [], rules_b[1][i] or [], idf)
+        roles[i] = [ROLES.index(role) if role else -1 for role in found.follows]
+        confidence[i] = found.confidence
+    return roles, confidence
+
+
+def scene_mapping(scene: str, options: list[tuple[str, str]], rule_a: str, rule_b: str, values_a: list[str],
+                  values_b: list[str], idf: Idf) -> OptionMapping:
+    """One item's mapping: :func:`recover_mapping` (options that repeat their rule), else the text's evidence."""
+    mapping = recover_mapping(options, rule_a, rule_b)
+    if mapping.source != "none":
+        return mapping
+    found = assign_roles(scene, [text for _, text in options], rule_a, rule_b, values_a, values_b, idf)
+    if not any(found.follows):
+        return mapping
+    return OptionMapping({letter: role for (letter, _), role in zip(options, found.follows, strict=True)},
+                         "recovered", found.confidence)
