@@ -24,30 +24,30 @@ SYNTH_SIZES = SynthSizes(rules=2_000, dilemmas=400, models=3, evaluated=120)
 REPORT_FILES = ("rejects.jsonl", "folds.jsonl", "repairs.jsonl")
 
 SAMPLE_DIGESTS: dict[str, str] = {
-    "dilemmas": "005e5f95575b5d40de7baae9cf1474cd356e53b103c761dfe23afd64cd431c0c",
-    "evaluations": "d59357ee55817c86bb05b675927c81b637a043511e85b5ff431fa04d7c80cdb9",
+    "dilemmas": "3818fc2df63c924e75f404dec7158e0c1df1c8a6e7010a71377dc8ceb0fcfe51",
+    "evaluations": "4d10f1877854e11309415b0cf5f540ac76c65eddf1c48dcd0aaa73b27a1248d7",
     "rules": "289ac6dbd8c6d059b6b5e77bd4984bdade60ee7b5db18c3dca445c6b00cc99a0",
-    "scenarios": "f99a441bcf82c71c3842adb1ea4f97aef6941b9a8118302b882bce08c003b034",
+    "scenarios": "287eaad548a9f825ae734aa3969eb19b0c1e623945c67b666476455140cd9773",
     "taxonomy": "4fbfce4d3c9f9b1e4e7c37b8a23678a4f5d882a6db9d77dea3dd418b94aa2907",
     "report/rejects.jsonl": "51fe038bb3e4859b0b226aa25132deef04df27d5b94b337352a97d21d98241e2",
     "report/folds.jsonl": "1e41cbc972a2f24199172e41525cc72f0e807590151be977af89b3402bd972a2",
     "report/repairs.jsonl": "c53de41e432d2d2948f4b5f533c5d1d85c6a1f14c2d14171fffaef3aa15c1ef1",
 }
 SYNTH_DIGESTS: dict[str, str] = {
-    "dilemmas": "843f6dae9f9107b06cc1a1be6b4996ee6847a534ad12770d7f3a909e42fc2649",
+    "dilemmas": "49b08858bd834060e5f9d30edd6517067a12e36bc4e23eed6c53049c613621af",
     "evaluations": "f45085f105ad8e5c5e895452706f87dd1a7caf8e04138f5f216f4f61105d14a0",
     "rules": "460cd3dad935b5f2264bba3ec4896d1b5588032001de7034ea2d3e40b7938aed",
-    "scenarios": "b095245616d75c835eb93b9305f98db92e0588fa1567a48b50e87b6c45644a0d",
+    "scenarios": "d9628458c72d78abd06b0caf518c8fa68e5e96d5f34147de3a985fa4a1a5d2c4",
     "taxonomy": "4fbfce4d3c9f9b1e4e7c37b8a23678a4f5d882a6db9d77dea3dd418b94aa2907",
     "report/rejects.jsonl": "2159c3d438af6471124c8e537923765c43f366e1be04f81222808bd471c0a0ca",
     "report/folds.jsonl": "f1b7dc5d9866765bc234533e4bf713ad2646f0df53c2305d4ac116116a57b656",
     "report/repairs.jsonl": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 }
 SYNTH_FOLD_DIGESTS: dict[str, str] = {
-    "dilemmas": "843f6dae9f9107b06cc1a1be6b4996ee6847a534ad12770d7f3a909e42fc2649",
+    "dilemmas": "49b08858bd834060e5f9d30edd6517067a12e36bc4e23eed6c53049c613621af",
     "evaluations": "f45085f105ad8e5c5e895452706f87dd1a7caf8e04138f5f216f4f61105d14a0",
     "rules": "7a9dc044ed7a20a7312da6637795af062053ec67296f537bc66be0c9a5dace38",
-    "scenarios": "b095245616d75c835eb93b9305f98db92e0588fa1567a48b50e87b6c45644a0d",
+    "scenarios": "d9628458c72d78abd06b0caf518c8fa68e5e96d5f34147de3a985fa4a1a5d2c4",
     "taxonomy": "4fbfce4d3c9f9b1e4e7c37b8a23678a4f5d882a6db9d77dea3dd418b94aa2907",
     "report/rejects.jsonl": "2159c3d438af6471124c8e537923765c43f366e1be04f81222808bd471c0a0ca",
     "report/folds.jsonl": "065d0ddad5a00f31642aef828f26f666a91eeec9b4699a8a54060ef21e4e84d1",
