@@ -30,6 +30,7 @@ from builders.release.card import (
     SplitFiles,
     dilemmas_statistics,
     evaluations_statistics,
+    interpretability_statistics,
     render_card,
     rules_statistics,
     scenarios_statistics,
@@ -163,7 +164,9 @@ def _card_sections(ctx: BuildContext, tables: dict[str, pa.Table]) -> dict[str, 
         "taxonomy": "The 50 derived values with their parents; the same table as the value framework above.",
         "dilemmas": dilemmas_statistics(tables["dilemmas"]),
         "scenarios": scenarios_statistics(ctx.results["scenarios"]),
-        "evaluations": evaluations_statistics(tables["evaluations"]),
+        "evaluations": evaluations_statistics(tables["evaluations"]) + "\n\n" + interpretability_statistics(
+            tables["evaluations"], pa.concat_tables([tables[c].select(["id", "mapping_source"])
+                                                     for c in ("dilemmas", "scenarios")])),
     }
 
 
