@@ -235,3 +235,31 @@ if __name__ == "__main__":
         print({kind: tuple((r["from"], r["confidence"]) for r in rows) for kind, rows in found.items()})
     else:
         write_sets()
+
+
+def report(work: Path) -> tuple[str, dict]:
+    """The option-role figures of both sets as text (for ``benchmarks/run.py --option-roles``) and as data."""
+    lines, data = [], {}
+    for name in ("heldout", "dev"):
+        found = measure(name, work / name)
+        data[name] = found
+        lines.append(f"{name}: {found['dilemmas']} dilemmas, {found['published']} parsed and published "
+                     f"({found['rejected']} raw rows rejected), {found['covered']}/{found['letters']} letters with a "
+                     f"role ({found['coverage']:.1%}), {found['right']} right ({found['precision']:.1%} precision)")
+        lines.append(f"  {'mapping_source':<16}{'dilemmas':>9}{'letters':>9}{'given':>7}{'right':>7}{'precision':>11}")
+        for source, s in sorted(found["per_source"].items()):
+            precision = f"{s['right'] / s['given']:.1%}" if s["given"] else "–"
+            lines.append(f"  {source:<16}{s['dilemmas']:>9}{s['letters']:>9}{s['given']:>7}{s['right']:>7}"
+                         f"{precision:>11}")
+    bins = calibration("heldout")
+    data["heldout_bins"] = bins
+    dev_bins = calibration("dev")
+    lines.append("held-out decisions per margin bin (text evidence; confidence = the dev set's calibrated precision):")
+    lines.append(f"  {'decision':<12}{'margin':>14}{'n':>5}{'right':>7}{'held-out':>10}{'confidence':>12}")
+    for kind, rows in bins.items():
+        for row, dev_row in zip(rows, dev_bins[kind], strict=True):
+            margin = f"{row['from']:g}–{row['to']:g}"
+            observed = f"{row['right'] / row['n']:.1%}" if row["n"] else "–"
+            lines.append(f"  {kind:<12}{margin:>14}{row['n']:>5}{row['right']:>7}{observed:>10}"
+                         f"{dev_row['confidence']:>12.4f}")
+    return "\n".join(lines), data

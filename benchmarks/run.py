@@ -265,6 +265,19 @@ def _median(runs: list[dict]) -> dict:
     return {**middle, "runs": [round(r["seconds"], 3) for r in runs], "peak_mb": max(r["peak_mb"] for r in runs)}
 
 
+def _option_roles(work: Path) -> int:
+    """Build the option-role sets with a plain build and score the roles against their gold (option_roles_sets)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import option_roles_sets
+
+    work = work.resolve() / "option-roles"
+    shutil.rmtree(work, ignore_errors=True)
+    text, data = option_roles_sets.report(work)
+    print(text)
+    (work / "results.json").write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rules", type=int, default=257_609)
@@ -281,7 +294,12 @@ def main() -> int:
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--option-roles", action="store_true",
+                        help="only measure option roles on the held-out and dev dilemma sets (coverage and "
+                             "precision per mapping_source, precision per margin bin) and exit")
     args = parser.parse_args()
+    if args.option_roles:
+        return _option_roles(args.work)
     if args.step:
         extra = {"num_proc": args.num_proc} if args.step in ("neardup", "ours") else {}
         if args.step == "ours":
