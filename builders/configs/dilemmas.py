@@ -22,7 +22,7 @@ from builders.schema import features
 from builders.stages.ids import sort_indices, stable_id, stable_ids_of_parts, stable_ids_under
 from builders.stages.normalizers.text import clean_key, clean_text, dedup_key, has_cjk_column
 from builders.stages.normalizers.values import ValueNormalizer
-from builders.stages.option_annotations import ANNOTATION_PLACE, OptionAnnotations, content_key
+from builders.stages.option_annotations import ANNOTATION_PLACE, OptionAnnotations, annotated_rows, read_annotations
 from builders.stages.option_mapping import ROLES, given_mapping, recover_roles_at, roles_from_evidence
 from builders.stages.parsers.blobs import LETTERS, SCENE_COLUMNS, parse_scenes, split_scene_blob
 from builders.stages.parsers.replies import ReplyParseError
@@ -374,8 +374,8 @@ class _Dilemmas:
         if annotations is not None and annotations.by_key:
             asked = np.flatnonzero((roles < 0).any(axis=1) & (source != 2))
             published = rules.column("rule")
-            for row, roles_row, model_id in _annotated(annotations, asked, self.ids, by_id, scenes, option_texts,
-                                                       published, at, roles):
+            for row, roles_row, model_id in annotated_rows(annotations, asked, self.ids, by_id, scenes,
+                                                           option_texts, published, at, roles):
                 roles[row] = [ROLES.index(role) for role in roles_row]
                 source[row], confidence[row] = 3, np.nan
                 model[row] = models.index(model_id) if model_id in models else len(models)
@@ -421,24 +421,6 @@ def _rule_fields(rules: pa.Table, at: np.ndarray) -> tuple[list[str], list[list[
     """The original text and derived values of the rules at ``at`` (what the text evidence reads)."""
     taken = rules.select(["original_rule", "derived_values"]).take(pa.array(at))
     return taken.column("original_rule").to_pylist(), taken.column("derived_values").to_pylist()
-
-
-def _annotated(annotations: OptionAnnotations, rows: np.ndarray, ids: list[str], by_id: np.ndarray,
-               scenes: pa.Array, option_texts: pa.Array, published: pa.ChunkedArray, at: np.ndarray,
-               roles: np.ndarray) -> Iterator[tuple[int, list[str], str]]:
-    """``(row, roles, model)`` for each row (in id order) a usable annotation agrees with."""
-    if not len(rows):
-        return
-    scene_list = scenes.take(pa.array(rows)).to_pylist()
-    options = option_texts.take(pa.array((3 * rows[:, None] + np.arange(3)).reshape(-1))).to_pylist()
-    rule_a = published.take(pa.array(at[rows, 0])).to_pylist()
-    rule_b = published.take(pa.array(at[rows, 1])).to_pylist()
-    for i, row in enumerate(rows.tolist()):
-        text_roles = [ROLES[r] if r >= 0 else None for r in roles[row].tolist()]
-        key = content_key(scene_list[i], options[3 * i:3 * i + 3], rule_a[i], rule_b[i])
-        found = annotations.roles(key, ids[by_id[row]], text_roles)
-        if found is not None:
-            yield row, *found
 
 
 def _from_blob(ctx: BuildContext, file: str, line: int, blob: str | None, pair: RulePair, rows: _Dilemmas,
@@ -527,35 +509,6 @@ def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows:
     ctx.ledger.fold_lines(CONFIG, file, lines[keep[~new]], list(compress(ids, (~new).tolist())), "same dilemma")
 
 
-def read_annotations(ctx: BuildContext) -> OptionAnnotations:
-    """The model annotations of option roles in the raw tree, shared with ``scenarios``; what became of
-    each line is recorded once every config has used them."""
-    annotations = OptionAnnotations()
-    for _, record in ctx.records(CONFIG, "option_role_annotations"):
-        annotations.add(record.file, record.line, record.fields)
-    ctx.option_annotations = annotations
-    ctx.defer("option_role_annotations", lambda: _annotation_outcomes(ctx, annotations))
-    return annotations
-
-
-def _annotation_outcomes(ctx: BuildContext, annotations: OptionAnnotations) -> None:
-    """Each annotation line folds into the item it gave roles to, or is excluded with the reason."""
-    for file, line, key, ok in annotations.lines:
-        latest = annotations.by_key.get(key)
-        current = latest is not None and (latest.file, latest.line) == (file, line)
-        if current and key in annotations.used:
-            ctx.ledger.fold(CONFIG, file, line, annotations.used[key], "model's option roles of this item")
-        elif current and key in annotations.refused:
-            ctx.ledger.exclude(CONFIG, file, line, "model's option roles contradict the roles the text decided",
-                               annotations.refused[key])
-        elif not ok:
-            ctx.ledger.exclude(CONFIG, file, line, "model's answer is unknown (no two distinct letters A-C)")
-        elif not current:
-            ctx.ledger.exclude(CONFIG, file, line, "a later line answers the same item")
-        else:
-            ctx.ledger.exclude(CONFIG, file, line, "no item of this build is left open with this content key")
-
-
 def build(ctx: BuildContext) -> pa.Table:
     """The dilemmas table sorted by id; rule pair rows fold into their dilemmas."""
     pairs = PairResolver(ctx, CONFIG)
@@ -579,7 +532,7 @@ def build(ctx: BuildContext) -> pa.Table:
                               "rule pair of these dilemmas")
         for line in lines[~np.array(folded, bool)].tolist():
             ctx.ledger.exclude(CONFIG, file, line, "conflicting rule pair with no generated dilemma")
-    annotations = read_annotations(ctx)
+    annotations = read_annotations(ctx, CONFIG, "option_role_annotations")
     table, mapping_stats = rows.table(ctx.tables["rules"], annotations)
     ctx.notes[CONFIG] = {**mapping_stats, **stats}
     return table

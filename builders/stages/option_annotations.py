@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from builders.stages.option_mapping import ROLES
+
+if TYPE_CHECKING:
+    from builders.context import BuildContext
 
 ANNOTATION_PLACE = "annotations/option_roles*.jsonl"
 FIELDS = ("key", "item", "rule_a", "rule_b", "status", "model", "backend", "prompt_version", "reply")
@@ -92,3 +101,50 @@ class OptionAnnotations:
             return None
         self.used[key] = item_id
         return roles, found.model
+
+
+def read_annotations(ctx: BuildContext, config: str, kind: str) -> OptionAnnotations:
+    """The model annotations of option roles in the raw tree (read under ``config``, shared with every config
+    through ``ctx.option_annotations``); what became of each line is recorded once every config has used them."""
+    annotations = OptionAnnotations()
+    for _, record in ctx.records(config, kind):
+        annotations.add(record.file, record.line, record.fields)
+    ctx.option_annotations = annotations
+    ctx.defer(kind, lambda: _annotation_outcomes(ctx, config, annotations))
+    return annotations
+
+
+def _annotation_outcomes(ctx: BuildContext, config: str, annotations: OptionAnnotations) -> None:
+    """Each annotation line folds into the item it gave roles to, or is excluded with the reason."""
+    for file, line, key, ok in annotations.lines:
+        latest = annotations.by_key.get(key)
+        current = latest is not None and (latest.file, latest.line) == (file, line)
+        if current and key in annotations.used:
+            ctx.ledger.fold(config, file, line, annotations.used[key], "model's option roles of this item")
+        elif current and key in annotations.refused:
+            ctx.ledger.exclude(config, file, line, "model's option roles contradict the roles the text decided",
+                               annotations.refused[key])
+        elif not ok:
+            ctx.ledger.exclude(config, file, line, "model's answer is unknown (no two distinct letters A-C)")
+        elif not current:
+            ctx.ledger.exclude(config, file, line, "a later line answers the same item")
+        else:
+            ctx.ledger.exclude(config, file, line, "no item of this build is left open with this content key")
+
+
+def annotated_rows(annotations: OptionAnnotations, rows: np.ndarray, ids: list[str], by_id: np.ndarray,
+               scenes: pa.Array, option_texts: pa.Array, published: pa.ChunkedArray, at: np.ndarray,
+               roles: np.ndarray) -> Iterator[tuple[int, list[str], str]]:
+    """``(row, roles, model)`` for each row (in id order) a usable annotation agrees with."""
+    if not len(rows):
+        return
+    scene_list = scenes.take(pa.array(rows)).to_pylist()
+    options = option_texts.take(pa.array((3 * rows[:, None] + np.arange(3)).reshape(-1))).to_pylist()
+    rule_a = published.take(pa.array(at[rows, 0])).to_pylist()
+    rule_b = published.take(pa.array(at[rows, 1])).to_pylist()
+    for i, row in enumerate(rows.tolist()):
+        text_roles = [ROLES[r] if r >= 0 else None for r in roles[row].tolist()]
+        key = content_key(scene_list[i], options[3 * i:3 * i + 3], rule_a[i], rule_b[i])
+        found = annotations.roles(key, ids[by_id[row]], text_roles)
+        if found is not None:
+            yield row, *found

@@ -136,3 +136,17 @@ def test_the_command_line_runs_against_an_endpoint(raw_tree, monkeypatch, capsys
         assert main(["annotate", "option-roles", "--raw", str(raw), "--endpoint", server.url,
                      "--model", "test-model", "--concurrency", "2"]) == 0
     assert "ok=4" in capsys.readouterr().out
+
+
+def test_experiment2_scenes_are_asked_and_use_the_answers_too(raw_tree):
+    cvc, other = "尊重其他种族的传统文化是应该的", "嘲笑别人的穿着是不礼貌的。"
+    write_csv(raw_tree / "experiment2/scene/Prejudice.csv", ["index", "scene", "options", "rule1", "rule2"],
+              [[0, "新同学穿着民族服饰来上课。", "（A）去做那件事（B）你看了看天气预报（C）去做那件事情", cvc, other]])
+    items = [i for i in open_items(raw_tree) if i.item == "scenario"]
+    assert [(i.scene, i.rule_a, i.rule_b) for i in items] == [("新同学穿着民族服饰来上课。", cvc, other)]
+    with ChatServer({"新同学": [("json", '{"rule_a": "A", "rule_b": "C"}')]}) as server:
+        counts = annotate_option_roles(raw_tree, _backend(server))
+        assert counts["ok"] == 1 and "规则A：尊重其他种族" in server.requests[0]["messages"][-1]["content"]
+    [row] = [r for r in collect(raw_tree).results["scenarios"] if r["theme"] == "Prejudice"]
+    assert [o["follows"] for o in row["options"]] == ["rule_a", "distractor", "rule_b"]
+    assert (row["mapping_source"], row["mapping_model"]) == ("model", "test-model")
