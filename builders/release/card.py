@@ -159,10 +159,20 @@ def dilemmas_statistics(table: pa.Table) -> str:
         "",
         _table(("Option mapping", "Dilemmas"), sorted(_counts(table.column("mapping_source")).items())),
         "",
+        _letters_with_role(table),
+        "",
         "Core-value conflicts (core value of rule A vs rule B), most frequent first:",
         "",
         _table(("Rule A", "Rule B", "Dilemmas"), [(a, b, n) for (a, b), n in top]),
     ])
+
+
+def _letters_with_role(table: pa.Table) -> str:
+    """How many option letters have a known role (a mapping may name only the distractor)."""
+    follows = pc.struct_field(pc.list_flatten(table.column("options")), "follows")
+    known, total = len(follows) - follows.null_count, len(follows)
+    share = f" ({known / total:.1%})" if total else ""
+    return f"Option letters with a known role: {known:,} of {total:,}{share}."
 
 
 def scenarios_statistics(rows: list[dict]) -> str:
