@@ -1,7 +1,9 @@
 """The option-role sets: dilemmas written in upstream's generator style, with gold roles, as JSONL and as a raw tree.
 
 ``python benchmarks/option_roles_sets.py`` rewrites ``benchmarks/heldout/option_roles.jsonl`` and
-``benchmarks/dev/option_roles.jsonl`` from the hand-written ``content.py`` of each folder. Every scene gets
+``benchmarks/dev/option_roles.jsonl`` from the hand-written ``content.py`` of each folder; ``--tree DIR``
+writes the held-out set's raw tree (to annotate it with a model), ``--calibrate`` prints the dev set's
+calibration table. Every scene gets
 one of the six letter orders and one of the option formats upstream's generators produce (``A：`` ``A:``
 ``A.`` ``A．`` ``A、`` ``A)`` ``(A)`` ``【A】`` ``选项A：`` ``A选项：``, full-width letters, one line or
 several, a leading number or a ``选项：`` header, a trailing note), cycled so that each combination occurs.
@@ -229,7 +231,9 @@ def _isotonic(values: list[float], weights: list[float]) -> list[float]:
 if __name__ == "__main__":
     import sys
 
-    if "--calibrate" in sys.argv:
+    if "--tree" in sys.argv:  # the held-out raw tree, to run `cvc annotate option-roles --raw` on
+        write_tree(read_set("heldout"), Path(sys.argv[sys.argv.index("--tree") + 1]))
+    elif "--calibrate" in sys.argv:
         found = calibration("dev")
         print(json.dumps(found, indent=1))
         print({kind: tuple((r["from"], r["confidence"]) for r in rows) for kind, rows in found.items()})
@@ -237,11 +241,12 @@ if __name__ == "__main__":
         write_sets()
 
 
-def report(work: Path) -> tuple[str, dict]:
-    """The option-role figures of both sets as text (for ``benchmarks/run.py --option-roles``) and as data."""
+def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
+    """The option-role figures of both sets as text (for ``benchmarks/run.py --option-roles``) and as data;
+    ``annotations``: a model's annotation artifact for the held-out tree, to measure the model's roles too."""
     lines, data = [], {}
     for name in ("heldout", "dev"):
-        found = measure(name, work / name)
+        found = measure(name, work / name, annotations if name == "heldout" else None)
         data[name] = found
         lines.append(f"{name}: {found['dilemmas']} dilemmas, {found['published']} parsed and published "
                      f"({found['rejected']} raw rows rejected), {found['covered']}/{found['letters']} letters with a "

@@ -265,14 +265,14 @@ def _median(runs: list[dict]) -> dict:
     return {**middle, "runs": [round(r["seconds"], 3) for r in runs], "peak_mb": max(r["peak_mb"] for r in runs)}
 
 
-def _option_roles(work: Path) -> int:
+def _option_roles(work: Path, annotations: Path | None = None) -> int:
     """Build the option-role sets with a plain build and score the roles against their gold (option_roles_sets)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import option_roles_sets
 
     work = work.resolve() / "option-roles"
     shutil.rmtree(work, ignore_errors=True)
-    text, data = option_roles_sets.report(work)
+    text, data = option_roles_sets.report(work, annotations.resolve() if annotations else None)
     print(text)
     (work / "results.json").write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
     return 0
@@ -297,9 +297,13 @@ def main() -> int:
     parser.add_argument("--option-roles", action="store_true",
                         help="only measure option roles on the held-out and dev dilemma sets (coverage and "
                              "precision per mapping_source, precision per margin bin) and exit")
+    parser.add_argument("--annotations", type=Path, default=None,
+                        help="with --option-roles: a model's annotation artifact for the held-out tree "
+                             "(python benchmarks/option_roles_sets.py --tree DIR, then cvc annotate option-roles "
+                             "--raw DIR ...), to measure the model's roles as well")
     args = parser.parse_args()
     if args.option_roles:
-        return _option_roles(args.work)
+        return _option_roles(args.work, args.annotations)
     if args.step:
         extra = {"num_proc": args.num_proc} if args.step in ("neardup", "ours") else {}
         if args.step == "ours":
