@@ -91,7 +91,9 @@ def value_lexicon() -> dict[str, tuple[str, ...]]:
 
 
 def _chars(text: str) -> frozenset[str]:
-    return frozenset(c for c in _CJK.findall(text) if c not in _STOP)
+    """The distinct CJK characters of a text, without :data:`_STOP`."""
+    return frozenset(c for c in set(text) if ("\u3400" <= c <= "\u4dbf" or "\u4e00" <= c <= "\u9fff")
+                     and c not in _STOP)
 
 
 def _bigrams(text: str) -> frozenset[str]:
@@ -112,8 +114,10 @@ class Idf:
         return self.weights.get(char, self.unseen)
 
     def weight(self, chars: frozenset[str]) -> float:
+        """The summed weight, exactly rounded (``fsum``): the same whatever order the set iterates in
+        (string hashing, so set order, differs between processes)."""
         get, unseen = self.weights.get, self.unseen
-        return sum(get(c, unseen) for c in chars)
+        return math.fsum(get(c, unseen) for c in chars)
 
 
 def _document_frequency(texts: Sequence[str]) -> dict[str, int]:
