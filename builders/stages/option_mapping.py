@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builders.stages.option_roles import Idf, assign_roles
+from builders.stages.option_roles_columnar import assign_roles_many
 
 ROLES = ("rule_a", "rule_b", "distractor")
 MIN_SCORE = 0.25
@@ -290,19 +291,15 @@ def given_mapping(letters: list[str], rule_a_letter: str, rule_b_letter: str) ->
 
 def roles_from_evidence(scenes: pa.Array, options: pa.Array, rules_a: tuple[list[str], list[list[str]]],
                         rules_b: tuple[list[str], list[list[str]]], corpus: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`builders.stages.option_roles.assign_roles` of many items, as :func:`recover_roles` gives roles
-    (``-1`` where unknown) and confidences; ``rules_a``/``rules_b``: each item's rule text and derived values,
-    ``corpus``: every scene and option text of the build (the characters' IDF)."""
+    """:func:`builders.stages.option_roles.assign_roles` of many items (computed together, in numpy:
+    :mod:`builders.stages.option_roles_columnar`), as :func:`recover_roles` gives roles (``-1`` where unknown)
+    and confidences; ``rules_a``/``rules_b``: each item's rule text and derived values, ``corpus``: every
+    scene and option text of the build (the characters' IDF)."""
+    if not len(scenes):
+        return np.full((0, 3), -1, np.int8), np.zeros(0)
     idf = Idf([text or "" for text in corpus.to_pylist()])
-    scene_list, option_list = scenes.to_pylist(), options.to_pylist()
-    roles = np.full((len(scene_list), 3), -1, np.int8)
-    confidence = np.zeros(len(scene_list))
-    for i, scene in enumerate(scene_list):
-        found = assign_roles(scene or "", [t or "" for t in option_list[3 * i:3 * i + 3]], rules_a[0][i],
-                             rules_b[0][i], rules_a[1][i] or [], rules_b[1][i] or [], idf)
-        roles[i] = [ROLES.index(role) if role else -1 for role in found.follows]
-        confidence[i] = found.confidence
-    return roles, confidence
+    return assign_roles_many([s or "" for s in scenes.to_pylist()], [o or "" for o in options.to_pylist()],
+                             rules_a[0], rules_b[0], rules_a[1], rules_b[1], idf)
 
 
 def scene_mapping(scene: str, options: list[tuple[str, str]], rule_a: str, rule_b: str, values_a: list[str],

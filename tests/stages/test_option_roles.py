@@ -79,3 +79,49 @@ def test_the_development_set_keeps_its_measured_precision():
     above = [(kind, right) for kind, margin, right in found if margin >= taken[kind]]
     assert all(right for _, right in above)
     assert sum(kind == "pair" for kind, _ in above) >= 0.7 * sum(kind == "pair" for kind, _, _ in found)
+
+
+def test_the_columnar_scorer_takes_the_scalar_scorers_decisions():
+    """Every dilemma of the development set, plus odd ones (empty, one character, no Chinese, repeated
+    options, a scene without punctuation): the same roles and confidences either way."""
+    import numpy as np
+
+    from builders.stages.option_mapping import ROLES
+    from builders.stages.option_roles_columnar import assign_roles_many
+    from builders.stages.parsers.blobs import split_options
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import option_roles_sets
+
+    items = [(r["scene"], [t for _, t in split_options(r["options"])], r["rule_a"], r["rule_b"], r["derived_a"],
+              r["derived_b"]) for r in option_roles_sets.read_set("dev")]
+    items += [
+        ("", ["", "", ""], RULE_A, RULE_B, [], []),
+        ("好", ["好", "坏", "你"], RULE_A, RULE_B, VALUES_A, VALUES_B),
+        ("no Chinese here", ["yes", "no", "maybe"], "be kind", "be fair", [], []),
+        (SCENE, ["去做那件事", "去做那件事", "你看了看窗外的云"], RULE_A, RULE_B, VALUES_A, VALUES_B),
+        ("你答应编辑今晚交稿父亲突然发烧住院", ["按时交稿给编辑", "去医院照顾父亲", "你去散步"], RULE_A, RULE_B,
+         VALUES_A, VALUES_B),
+    ]
+    idf = Idf([i[0] for i in items] + [t for i in items for t in i[1]])
+    roles, confidence = assign_roles_many([i[0] for i in items], [t for i in items for t in i[1]],
+                                          [i[2] for i in items], [i[3] for i in items], [i[4] for i in items],
+                                          [i[5] for i in items], idf)
+    for at, item in enumerate(items):
+        found = assign_roles(*item, idf)
+        assert roles[at].tolist() == [ROLES.index(r) if r else -1 for r in found.follows], item
+        assert confidence[at] == found.confidence
+    assert np.count_nonzero(roles >= 0) > 150
+
+
+def test_bigrams_of_many_texts_are_the_same_with_one_key_or_two(monkeypatch):
+    from builders.stages import option_roles_columnar as columnar
+
+    texts = ["你好，世界你好", "", "abc", "好", "世界和平", "你好，世界你好"]
+    one = columnar._bigram_rows(texts)
+    monkeypatch.setattr(columnar, "_ONE_KEY_TEXTS", 0)
+    two = columnar._bigram_rows(texts)
+    assert [a.tolist() for a in one] == [a.tolist() for a in two]
+    pairs = {(o, (g >> 21, g & 0x1FFFFF)) for o, g in zip(*(a.tolist() for a in one), strict=True)}
+    assert (0, (ord("好"), ord("世"))) in pairs and not any(o in (1, 2, 3) for o, _ in pairs)
+    assert len([o for o, _ in pairs if o == 0]) == 4
