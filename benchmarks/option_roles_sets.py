@@ -268,3 +268,29 @@ def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
             lines.append(f"  {kind:<12}{margin:>14}{row['n']:>5}{row['right']:>7}{observed:>10}"
                          f"{dev_row['confidence']:>12.4f}")
     return "\n".join(lines), data
+
+
+def timing(copies: int) -> dict:
+    """Seconds of the scalar scorer (one dilemma at a time, the naive way) and of the columnar one the build
+    uses, on the held-out set repeated ``copies`` times with every scene and option made distinct."""
+    import time
+
+    from builders.stages import option_roles
+    from builders.stages.option_roles_columnar import assign_roles_many
+    from builders.stages.parsers.blobs import split_options
+
+    base = [(row, [text for _, text in split_options(row["options"])]) for row in read_set("heldout")]
+    rows = [(row, [text + (f"第{j}次" if j else "") for text in texts], row["scene"] + (str(j) if j else ""))
+            for j in range(copies) for row, texts in base]
+    idf = option_roles.Idf([scene for *_, scene in rows] + [t for _, texts, _ in rows for t in texts])
+    start = time.perf_counter()
+    for row, texts, scene in rows:
+        option_roles.assign_roles(scene, texts, row["rule_a"], row["rule_b"], row["derived_a"], row["derived_b"], idf)
+    scalar = time.perf_counter() - start
+    start = time.perf_counter()
+    assign_roles_many([scene for *_, scene in rows], [t for _, texts, _ in rows for t in texts],
+                      [r["rule_a"] for r, _, _ in rows], [r["rule_b"] for r, _, _ in rows],
+                      [r["derived_a"] for r, _, _ in rows], [r["derived_b"] for r, _, _ in rows], idf)
+    columnar = time.perf_counter() - start
+    return {"dilemmas": len(rows), "scalar_s": round(scalar, 2), "columnar_s": round(columnar, 2),
+            "ratio": round(scalar / columnar, 2) if columnar else None}

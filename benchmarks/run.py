@@ -265,7 +265,7 @@ def _median(runs: list[dict]) -> dict:
     return {**middle, "runs": [round(r["seconds"], 3) for r in runs], "peak_mb": max(r["peak_mb"] for r in runs)}
 
 
-def _option_roles(work: Path, annotations: Path | None = None) -> int:
+def _option_roles(work: Path, annotations: Path | None = None, copies: int = 0) -> int:
     """Build the option-role sets with a plain build and score the roles against their gold (option_roles_sets)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import option_roles_sets
@@ -274,6 +274,10 @@ def _option_roles(work: Path, annotations: Path | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     text, data = option_roles_sets.report(work, annotations.resolve() if annotations else None)
     print(text)
+    if copies:
+        timed = data["timing"] = option_roles_sets.timing(copies)
+        print(f"text evidence on {timed['dilemmas']:,} paraphrasing dilemmas: scalar (one at a time) "
+              f"{timed['scalar_s']} s, columnar (the build's) {timed['columnar_s']} s, {timed['ratio']}x")
     (work / "results.json").write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
     return 0
 
@@ -297,13 +301,16 @@ def main() -> int:
     parser.add_argument("--option-roles", action="store_true",
                         help="only measure option roles on the held-out and dev dilemma sets (coverage and "
                              "precision per mapping_source, precision per margin bin) and exit")
+    parser.add_argument("--option-roles-copies", type=int, default=100, metavar="K",
+                        help="with --option-roles: time the scalar and columnar scorers on the held-out set "
+                             "repeated K times (default 100: 11,100 dilemmas; 0 skips)")
     parser.add_argument("--annotations", type=Path, default=None,
                         help="with --option-roles: a model's annotation artifact for the held-out tree "
                              "(python benchmarks/option_roles_sets.py --tree DIR, then cvc annotate option-roles "
                              "--raw DIR ...), to measure the model's roles as well")
     args = parser.parse_args()
     if args.option_roles:
-        return _option_roles(args.work, args.annotations)
+        return _option_roles(args.work, args.annotations, args.option_roles_copies)
     if args.step:
         extra = {"num_proc": args.num_proc} if args.step in ("neardup", "ours") else {}
         if args.step == "ours":
