@@ -302,6 +302,23 @@ def v1_check(data: Path, work: Path) -> int:
     return 0 if adds_up and c["read"] and not c["rejected"] else 1
 
 
+def _option_roles(work: Path, annotations: Path | None = None, copies: int = 0) -> int:
+    """Build the option-role sets with a plain build and score the roles against their gold (option_roles_sets)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import option_roles_sets
+
+    work = work.resolve() / "option-roles"
+    shutil.rmtree(work, ignore_errors=True)
+    text, data = option_roles_sets.report(work, annotations.resolve() if annotations else None)
+    print(text)
+    if copies:
+        timed = data["timing"] = option_roles_sets.timing(copies)
+        print(f"text evidence on {timed['dilemmas']:,} paraphrasing dilemmas: scalar (one at a time) "
+              f"{timed['scalar_s']} s, columnar (the build's) {timed['columnar_s']} s, {timed['ratio']}x")
+    (work / "results.json").write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rules", type=int, default=257_609)
@@ -320,7 +337,19 @@ def main() -> int:
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--option-roles", action="store_true",
+                        help="only measure option roles on the held-out and dev dilemma sets (coverage and "
+                             "precision per mapping_source, precision per margin bin) and exit")
+    parser.add_argument("--option-roles-copies", type=int, default=100, metavar="K",
+                        help="with --option-roles: time the scalar and columnar scorers on the held-out set "
+                             "repeated K times (default 100: 11,100 dilemmas; 0 skips)")
+    parser.add_argument("--annotations", type=Path, default=None,
+                        help="with --option-roles: a model's annotation artifact for the held-out tree "
+                             "(python benchmarks/option_roles_sets.py --tree DIR, then cvc annotate option-roles "
+                             "--raw DIR ...), to measure the model's roles as well")
     args = parser.parse_args()
+    if args.option_roles:
+        return _option_roles(args.work, args.annotations, args.option_roles_copies)
     if args.step:
         extra = {"num_proc": args.num_proc} if args.step in ("neardup", "ours") else {}
         if args.step == "ours":

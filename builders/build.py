@@ -30,6 +30,7 @@ from builders.release.card import (
     SplitFiles,
     dilemmas_statistics,
     evaluations_statistics,
+    interpretability_statistics,
     render_card,
     rules_en_statistics,
     rules_statistics,
@@ -172,7 +173,9 @@ def _card_sections(ctx: BuildContext, tables: dict[str, pa.Table]) -> dict[str, 
         "taxonomy": lambda: "The 50 derived values with their parents; the same table as the value framework above.",
         "dilemmas": lambda: dilemmas_statistics(tables["dilemmas"]),
         "scenarios": lambda: scenarios_statistics(ctx.results["scenarios"]),
-        "evaluations": lambda: evaluations_statistics(tables["evaluations"]),
+        "evaluations": lambda: evaluations_statistics(tables["evaluations"]) + "\n\n" + interpretability_statistics(
+            tables["evaluations"], pa.concat_tables([tables[c].select(["id", "mapping_source"])
+                                                     for c in ("dilemmas", "scenarios")])),
     }
     return {config: describe() for config, describe in sections.items() if tables[config].num_rows}
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from builders import __version__
+from builders.annotate.command import add_annotate_parser
 from builders.context import BuildSettings
 from builders.problems import FORMATS, Summary
 from builders.resources import sample_raw_dir
@@ -322,6 +323,8 @@ def parser() -> argparse.ArgumentParser:
     publish.add_argument("--dry-run", action="store_true", help="print what would be uploaded and send nothing")
     publish.add_argument("--private", action="store_true", help="create the repo as private if it does not exist")
     publish.set_defaults(func=_cmd_publish)
+
+    add_annotate_parser(sub)
     return top
 
 

@@ -77,6 +77,9 @@ class BuildContext:
     """English rows of Chinese rule files that no Chinese rule translates: ``rules`` hands them to
     ``rules_en``, which publishes them and records their one outcome in ``rules``, where they were read."""
 
+    option_annotations: object | None = None
+    """Model answers of which option follows which rule (``OptionAnnotations``), read by ``dilemmas``
+    and used by ``scenarios`` too."""
     prefetch: Prefetch | None = None
     """Files of later configs being read in a background process (``num_proc > 1``)."""
     _rule_index: RuleIndex | None = field(default=None, init=False, repr=False)

@@ -24,18 +24,18 @@ SYNTH_SIZES = SynthSizes(rules=2_000, dilemmas=400, models=3, evaluated=120)
 REPORT_FILES = ("rejects.jsonl", "folds.jsonl", "repairs.jsonl")
 
 SAMPLE_DIGESTS: dict[str, str] = {
-    "dilemmas": "b3d03bc9c024fb7d52663f43f1e13f1389c748bed119293907d6e15b050c037d",
-    "evaluations": "bae5b04f8d27273279123056a14911328e4ee6bbeac701ec9482c460692f2917",
+    "dilemmas": "abdf480a67dbbb5f1ff265873f73e318ea218384b25c526e3be59d605045814e",
+    "evaluations": "b0a8d38138f914d6368d0abea4c1e89bebd3c5653ff5a391b38f01f7c8b010c2",
     "rules": "fee6fbd579376473a6c7bcc5ddb27398508cc0e5923ed38db7e6dbde185bd974",
     "rules_en": "2f3e34c25b558216abe8946864a49f1bb2faa70692a9e52f14e214b56d0dce45",
-    "scenarios": "50d5a138cdaff973e0d9b128abf767dd1fa2014e49760dc4b9a2ec33fba08a5c",
+    "scenarios": "3063a5da2c56b74006c35d55efd232ee85e24c64b7579c6cc5371da934d6d6a6",
     "taxonomy": "8e27c87dcefad0f977c2018ee327416a72c0516283485dbf33a4c9fd045a0a66",
     "report/rejects.jsonl": "15391886a3a0a1f492c0c85b9defa68cac6695d4ef50e3914079666b34d9b4c8",
     "report/folds.jsonl": "280c3b0a63ee4a4938cb6db84773078e591b2c90ecebe26412c8edfec166feec",
     "report/repairs.jsonl": "f6c91e9b4712926cd664991597898c9e4a311c179f9f6eb0142ed9dfab93d3ef",
 }
 SYNTH_DIGESTS: dict[str, str] = {
-    "dilemmas": "55406577c1ab00e49fa68d9a948d33c454ddb85a7bbe9353487506517a2b4aa5",
+    "dilemmas": "eeccbe322bd53199bf841387abdb066464f14e6762e0e241f72aab53626ef81e",
     "evaluations": "0039849f02c1ed6311f29144a914ff2860d8f38783432a7b6aada55b806fe85e",
     "rules": "d4adfe93bf30737a0fae5fe6facdf7cb576a0f359f4fd5da8f15ee4d7f168966",
     "rules_en": "4e68e504df8984aa5be1f640dd86b201b264cce8f6dd77ba64613637ef7725f4",
@@ -45,7 +45,7 @@ SYNTH_DIGESTS: dict[str, str] = {
     "report/repairs.jsonl": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
 }
 SYNTH_FOLD_DIGESTS: dict[str, str] = {
-    "dilemmas": "55406577c1ab00e49fa68d9a948d33c454ddb85a7bbe9353487506517a2b4aa5",
+    "dilemmas": "eeccbe322bd53199bf841387abdb066464f14e6762e0e241f72aab53626ef81e",
     "evaluations": "0039849f02c1ed6311f29144a914ff2860d8f38783432a7b6aada55b806fe85e",
     "rules": "7a290ea55033118c51d41fc94d0ca8c4e40e2d5b342c62114e51f7ebbdf8db3e",
     "rules_en": "4e68e504df8984aa5be1f640dd86b201b264cce8f6dd77ba64613637ef7725f4",

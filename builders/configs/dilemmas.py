@@ -22,7 +22,8 @@ from builders.schema import features
 from builders.stages.ids import sort_indices, stable_id, stable_ids_of_parts, stable_ids_under
 from builders.stages.normalizers.text import clean_key, clean_text, dedup_key, has_cjk_column
 from builders.stages.normalizers.values import ValueNormalizer
-from builders.stages.option_mapping import ROLES, given_mapping, recover_roles_at
+from builders.stages.option_annotations import ANNOTATION_PLACE, OptionAnnotations, annotated_rows, read_annotations
+from builders.stages.option_mapping import ROLES, given_mapping, recover_roles_at, roles_from_evidence
 from builders.stages.parsers.blobs import LETTERS, SCENE_COLUMNS, parse_scenes, split_scene_blob
 from builders.stages.parsers.replies import ReplyParseError
 from builders.stages.readers.layout import Artifact, ArtifactKind
@@ -41,6 +42,9 @@ ARTIFACTS = [
     ArtifactKind("rule_pairs", CONFIG, ("moral_dilemma/dataset/1_rule_set/*.csv",),
                  ("rot1", "rot2", "translate1", "translate2"),
                  "Conflicting rule pairs (rule_set.csv, with rot/translate swapped)."),
+    ArtifactKind("option_role_annotations", CONFIG, (ANNOTATION_PLACE,), ("key", "rule_a", "rule_b", "model"),
+                 "Which option follows which rule, as a model answered `cvc annotate option-roles` for the "
+                 "dilemmas and experiment-2 scenes the text left open (one JSON line per item)."),
     ArtifactKind("dilemma_blobs", CONFIG, ("moral_dilemma/dataset/2_dilemma/1_origin/*.csv",),
                  ("index", "scene", "rot1", "rot2"),
                  "Raw dilemma generations (1_origin/all_dilemma.csv): one rule pair per row, the whole reply "
@@ -315,12 +319,14 @@ class _Dilemmas:
         at[python] = self._source_rows - 1 - at[python]
         return texts, at
 
-    def table(self, rules: pa.Table) -> tuple[pa.Table, dict]:
+    def table(self, rules: pa.Table, annotations: OptionAnnotations | None = None) -> tuple[pa.Table, dict]:
         """The rows as a table of the config's features, sorted by id, and the mapping counts.
 
         Called once, at the end: it frees the texts of the sources. Columns are built in id
         order (cheaper than sorting the finished table's nested columns), and the option texts
         the mapping is recovered from are those of the published column, never Python strings.
+        Roles come from the raw data, else the rules' bigrams (options that repeat their rule), else
+        the text's evidence (:mod:`builders.stages.option_roles`), else a model's annotation.
         """
         n = len(self.ids)
         ids = pa.array(self.ids, pa.string())
@@ -353,10 +359,31 @@ class _Dilemmas:
         for row, (given_a, given_b) in zip(given.tolist(), self.given.values(), strict=True):
             follows = given_mapping(list(LETTERS), given_a, given_b).follows
             roles[row], confidence[row] = [ROLES.index(follows[letter]) for letter in LETTERS], 1.0
-        source = np.where(roles[:, 0] >= 0, 0, 1).astype(np.int8)
+        scenes = texts.column("scene").combine_chunks().take(pa.array(text_at))
+        open_rows = recover[roles[recover, 0] < 0]
+        if len(open_rows):
+            corpus = pa.concat_arrays([scenes, option_texts])
+            roles[open_rows], confidence[open_rows] = roles_from_evidence(
+                scenes.take(pa.array(open_rows)), option_texts.take(pa.array((3 * open_rows[:, None] + np.arange(3))
+                                                                             .reshape(-1))),
+                *(_rule_fields(rules, at[open_rows, side]) for side in (0, 1)), corpus)
+        source = np.where((roles >= 0).any(axis=1), 0, 1).astype(np.int8)
         source[given] = 2
+        model = np.full(n, -1, np.int64)
+        models: list[str] = []
+        if annotations is not None and annotations.by_key:
+            asked = np.flatnonzero((roles < 0).any(axis=1) & (source != 2))
+            published = rules.column("rule")
+            for row, roles_row, model_id in annotated_rows(annotations, asked, self.ids, by_id, scenes,
+                                                           option_texts, published, at, roles):
+                roles[row] = [ROLES.index(role) for role in roles_row]
+                source[row], confidence[row] = 3, np.nan
+                model[row] = models.index(model_id) if model_id in models else len(models)
+                if model_id not in models:
+                    models.append(model_id)
         counts = np.bincount(source, minlength=len(_SOURCES)).tolist()
-        stats = {f"mapping_{kind}": counts[_SOURCES.index(kind)] for kind in ("raw", "recovered", "none")}
+        stats = {f"mapping_{kind}": counts[_SOURCES.index(kind)] for kind in _SOURCES}
+        stats["letters_with_role"] = int((roles >= 0).sum())
         schema = features(CONFIG).arrow_schema
         flat_roles = roles.reshape(-1)
         options_type = schema.field("options").type
@@ -367,11 +394,12 @@ class _Dilemmas:
         columns = {
             "id": ids.take(order),
             "pair_id": pa.array([pair.id for pair in self.pairs], pa.string()).take(pa.array(pair_of)),
-            "scene": texts.column("scene").combine_chunks().take(pa.array(text_at)),
+            "scene": scenes,
             "options": pa.ListArray.from_arrays(pa.array(np.arange(0, 3 * n + 1, 3, dtype=np.int32)), options,
                                                 type=options_type),
             "mapping_source": pa.array(_SOURCES, pa.string()).take(pa.array(source)),
-            "mapping_confidence": pa.array(confidence, pa.float32()),
+            "mapping_confidence": pa.array(confidence, pa.float32(), from_pandas=True),
+            "mapping_model": pa.array(models, pa.string()).take(pa.array(model, mask=model < 0)),
         }
         rule_columns: dict[str, pa.Array] = {}
         for side, name in enumerate(("rule_a", "rule_b")):
@@ -385,8 +413,14 @@ class _Dilemmas:
         return pa.Table.from_arrays([without_validity(columns[f.name]) for f in schema], schema=schema), stats
 
 
-_SOURCES = ("recovered", "none", "raw")
+_SOURCES = ("recovered", "none", "raw", "model")
 """What ``mapping_source`` says, by the code :meth:`_Dilemmas.table` gives each row."""
+
+
+def _rule_fields(rules: pa.Table, at: np.ndarray) -> tuple[list[str], list[list[str]]]:
+    """The original text and derived values of the rules at ``at`` (what the text evidence reads)."""
+    taken = rules.select(["original_rule", "derived_values"]).take(pa.array(at))
+    return taken.column("original_rule").to_pylist(), taken.column("derived_values").to_pylist()
 
 
 def _from_blob(ctx: BuildContext, file: str, line: int, blob: str | None, pair: RulePair, rows: _Dilemmas,
@@ -481,7 +515,7 @@ def build(ctx: BuildContext) -> pa.Table:
     rows = _Dilemmas()
     stats: dict[str, int] = {}
     pair_records = []
-    for artifact in ctx.reading(CONFIG, *(k.name for k in ARTIFACTS)):
+    for artifact in ctx.reading(CONFIG, *(k.name for k in ARTIFACTS if k.name != "option_role_annotations")):
         kind = artifact.kind.name
         if kind == "dilemma_scenes":
             _processed(ctx, artifact, pairs, rows)
@@ -498,6 +532,7 @@ def build(ctx: BuildContext) -> pa.Table:
                               "rule pair of these dilemmas")
         for line in lines[~np.array(folded, bool)].tolist():
             ctx.ledger.exclude(CONFIG, file, line, "conflicting rule pair with no generated dilemma")
-    table, mapping_stats = rows.table(ctx.tables["rules"])
+    annotations = read_annotations(ctx, CONFIG, "option_role_annotations")
+    table, mapping_stats = rows.table(ctx.tables["rules"], annotations)
     ctx.notes[CONFIG] = {**mapping_stats, **stats}
     return table

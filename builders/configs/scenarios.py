@@ -14,7 +14,9 @@ from pathlib import PurePosixPath
 from builders.context import BuildContext
 from builders.stages.ids import stable_id
 from builders.stages.normalizers.text import clean_text, dedup_key
-from builders.stages.option_mapping import OptionMapping, option_rows, recover_mapping
+from builders.stages.option_annotations import OptionAnnotations, content_key
+from builders.stages.option_mapping import OptionMapping, option_rows, scene_mapping
+from builders.stages.option_roles import Idf
 from builders.stages.parsers.blobs import LETTERS, parse_choice, scene_and_options, split_numbered, split_scene_blob
 from builders.stages.parsers.replies import ReplyParseError
 from builders.stages.readers.layout import ArtifactKind
@@ -89,7 +91,7 @@ def _experiment1(ctx: BuildContext, index: RuleIndex, record, rows: dict[str, di
             "id": row_id, "experiment": "experiment1", "theme": theme, "condition": condition, "scene": scene,
             "guiding_rules": rules, "guiding_rule_ids": ids, "cvc_rule_id": None, "cvc_rule": None,
             "other_rule": None, "options": [], "mapping_source": "none", "mapping_confidence": 0.0,
-            "gold_letter": None, "human_choices": [],
+            "mapping_model": None, "gold_letter": None, "human_choices": [],
         })
     ctx.ledger.publish(CONFIG, file, line, first, f"{len(scenes)} scenes")
 
@@ -113,8 +115,7 @@ def _experiment2(ctx: BuildContext, index: RuleIndex, record, position: int, row
         ctx.ledger.fold(CONFIG, file, line, row_id, "same scene")
         return
     other = clean_text(fields["rule2"]) or None
-    mapping = recover_mapping(options, cvc["original_rule"], other or "")
-    rows[row_id] = _experiment2_row(row_id, theme, scene, options, cvc, other, mapping)
+    rows[row_id] = _experiment2_row(row_id, theme, scene, options, cvc, other, _OPEN)
     ctx.ledger.publish(CONFIG, file, line, row_id)
 
 
@@ -141,8 +142,7 @@ def _experiment2_blob(ctx: BuildContext, index: RuleIndex, record, positions: di
         ids.append(row_id)
         if row_id in rows:
             continue
-        mapping = recover_mapping(options, cvc["original_rule"], other or "")
-        rows[row_id] = _experiment2_row(row_id, theme, scene, options, cvc, other, mapping)
+        rows[row_id] = _experiment2_row(row_id, theme, scene, options, cvc, other, _OPEN)
         new.append(row_id)
     failed = len(items) - len(ids)
     if not ids:
@@ -155,25 +155,59 @@ def _experiment2_blob(ctx: BuildContext, index: RuleIndex, record, positions: di
         ctx.ledger.publish(CONFIG, file, line, new[0], note)
 
 
+_OPEN = OptionMapping({letter: None for letter in LETTERS}, "none", 0.0)
+"""The mapping of a scene until :func:`_recover_mappings` looks at every scene's text."""
+
+
 def _experiment2_row(row_id: str, theme: str, scene: str, options: list[tuple[str, str]], cvc: dict,
                      other: str | None, mapping: OptionMapping) -> dict:
     return {
         "id": row_id, "experiment": "experiment2", "theme": theme, "condition": None, "scene": scene,
         "guiding_rules": [], "guiding_rule_ids": [], "cvc_rule_id": cvc["id"], "cvc_rule": cvc["rule"],
         "other_rule": other, "options": option_rows(options, mapping), "mapping_source": mapping.source,
-        "mapping_confidence": mapping.confidence, "gold_letter": None, "human_choices": [],
+        "mapping_confidence": mapping.confidence, "mapping_model": mapping.model, "gold_letter": None,
+        "human_choices": [], "_rule_a": cvc["original_rule"], "_values_a": list(cvc.get("derived_values") or []),
     }
 
 
+def _set_mapping(row: dict, mapping: OptionMapping) -> None:
+    row["options"] = [{**o, "follows": mapping.follows.get(o["letter"])} for o in row["options"]]
+    row["mapping_source"], row["mapping_confidence"], row["mapping_model"] = (
+        mapping.source, mapping.confidence, mapping.model)
+
+
+def _recover_mappings(rows: list[dict], annotations: OptionAnnotations | None) -> None:
+    """Every experiment-2 scene's mapping from its text (IDF over all their scenes and options), then, for
+    the letters left open, a model's annotation that agrees with the text."""
+    idf = Idf([text for row in rows for text in (row["scene"], *(o["text"] for o in row["options"]))])
+    for row in rows:
+        options = [(o["letter"], o["text"]) for o in row["options"]]
+        mapping = scene_mapping(row["scene"], options, row["_rule_a"], row["other_rule"] or "", row["_values_a"],
+                                [], idf)
+        _set_mapping(row, mapping)
+        follows = [o["follows"] for o in row["options"]]
+        if annotations is None or all(follows) or len(options) != 3:
+            continue
+        key = content_key(row["scene"], [text for _, text in options], row["cvc_rule"], row["other_rule"] or "")
+        found = annotations.roles(key, row["id"], follows)
+        if found is not None:
+            roles, model = found
+            _set_mapping(row, OptionMapping(dict(zip(LETTERS, roles, strict=True)), "model", None, model))
+
+
 def _apply_gold(row: dict, gold: str) -> None:
-    """The gold letter is the CVC rule's option: a raw mapping for rule_a that overrides a disagreeing guess."""
+    """The gold letter is the CVC rule's option: a raw mapping for rule_a. Where the text's roles agree
+    with it they are kept (a known distractor then names rule_b too); where they disagree, only the gold
+    letter is known."""
     row["gold_letter"] = gold
     follows = {o["letter"]: o["follows"] for o in row["options"]}
     if follows.get(gold) == "rule_a":
         return
-    mapping = OptionMapping({letter: ("rule_a" if letter == gold else None) for letter in follows}, "raw", 1.0)
-    row["options"] = [{**o, "follows": mapping.follows[o["letter"]]} for o in row["options"]]
-    row["mapping_source"], row["mapping_confidence"] = mapping.source, mapping.confidence
+    agrees = follows.get(gold) is None and "rule_a" not in follows.values()
+    merged = {letter: ("rule_a" if letter == gold else (follows[letter] if agrees else None)) for letter in follows}
+    if agrees and list(merged.values()).count(None) == 1 and "distractor" in merged.values():
+        merged = {letter: role or "rule_b" for letter, role in merged.items()}
+    _set_mapping(row, OptionMapping(merged, "raw", 1.0))
 
 
 def build(ctx: BuildContext) -> list[dict]:
@@ -195,6 +229,8 @@ def build(ctx: BuildContext) -> list[dict]:
             _experiment2_blob(ctx, index, record, positions, rows, by_position)
         else:
             gold_records.append(record)
+    _recover_mappings([row for row in rows.values() if row["experiment"] == "experiment2"],
+                      ctx.option_annotations)  # type: ignore[arg-type]
     for record in gold_records:
         theme = PurePosixPath(record.file).stem
         fields = record.fields
@@ -214,4 +250,7 @@ def build(ctx: BuildContext) -> list[dict]:
         _apply_gold(row, gold)
         row["human_choices"] = [parse_choice(fields.get(f"human{i}")) for i in range(1, 6) if f"human{i}" in fields]
         ctx.ledger.fold(CONFIG, record.file, record.line, row["id"], "gold letter and human choices of this scene")
+    for row in rows.values():
+        row.pop("_rule_a", None)
+        row.pop("_values_a", None)
     return [rows[key] for key in sorted(rows)]

@@ -211,10 +211,20 @@ def dilemmas_statistics(table: pa.Table) -> str:
         "",
         _table(("Option mapping", "Dilemmas"), sorted(_counts(table.column("mapping_source")).items())),
         "",
+        _letters_with_role(table),
+        "",
         "Core-value conflicts (core value of rule A vs rule B), most frequent first:",
         "",
         _table(("Rule A", "Rule B", "Dilemmas"), [(a, b, n) for (a, b), n in top]),
     ])
+
+
+def _letters_with_role(table: pa.Table) -> str:
+    """How many option letters have a known role (a mapping may name only the distractor)."""
+    follows = pc.struct_field(pc.list_flatten(table.column("options")), "follows")
+    known, total = len(follows) - follows.null_count, len(follows)
+    share = f" ({known / total:.1%})" if total else ""
+    return f"Option letters with a known role: {known:,} of {total:,}{share}."
 
 
 def scenarios_statistics(rows: list[dict]) -> str:
@@ -258,6 +268,43 @@ def evaluations_statistics(table: pa.Table) -> str:
         "",
         _table(("Items", "Model", "Answers", "A", "B", "C", "Errors", "No choice", "Mapped", "Rule A", "Rule B",
                 "Distractor"), rows),
+    ])
+
+
+INTERPRETED_SOURCES = ("raw", "recovered", "model")
+
+
+def interpretability_statistics(evaluations: pa.Table, items: pa.Table) -> str:
+    """Per item type and model: which share of the answers can be read as a rule followed (a choice whose
+    option has a known role), and from which mapping source that role comes, so a reader sees how much of
+    each figure rests on the raw data, on the text, or on a model's annotation.
+
+    ``items``: ``id`` and ``mapping_source`` of every dilemma and scenario. Joined and counted in Arrow.
+    """
+    answers = evaluations.select(["item_type", "model", "item_id", "follows"])
+    joined = answers.join(items.select(["id", "mapping_source"]), "item_id", "id", join_type="left outer")
+    source = pc.if_else(pc.is_valid(joined.column("follows")), joined.column("mapping_source"), pa.scalar("-"))
+    keys = ["item_type", "model", "source"]
+    counted = pa.table({"item_type": joined.column("item_type"), "model": joined.column("model"), "source": source}
+                       ).group_by(keys).aggregate([([], "count_all")])
+    totals: Counter = Counter()
+    by_source: Counter = Counter()
+    for item_type, model, src, n in zip(*(counted.column(c).to_pylist() for c in [*keys, "count_all"]), strict=True):
+        totals[item_type, model] += n
+        by_source[item_type, model, src] += n
+    rows = []
+    for group in sorted(totals):
+        interpreted = sum(by_source[(*group, src)] for src in INTERPRETED_SOURCES)
+        shares = [f"{by_source[(*group, src)] / interpreted:.0%}" if interpreted else "–"
+                  for src in INTERPRETED_SOURCES]
+        rows.append((*group, totals[group], interpreted, f"{interpreted / totals[group]:.0%}", *shares))
+    return "\n".join([
+        "Interpretable answers are those whose chosen option has a known role (rule A, rule B or the distractor); "
+        "the last columns say where those roles come from: the raw data, the text (recovered, with a measured "
+        "precision), or a model's annotation (its model is named in the items' `mapping_model`).",
+        "",
+        _table(("Items", "Model", "Answers", "Interpretable", "Share", "from raw", "from text", "from a model"),
+               rows),
     ])
 
 

@@ -20,6 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from builders.stages.option_roles import Idf, assign_roles
+from builders.stages.option_roles_columnar import assign_roles_many
+
 ROLES = ("rule_a", "rule_b", "distractor")
 MIN_SCORE = 0.25
 """An option must repeat at least this share of its rule's bigrams."""
@@ -34,8 +37,9 @@ class OptionMapping:
 
     follows: dict[str, str | None]
     source: str
-    """``raw`` (given by the data), ``recovered`` (from the text) or ``none`` (refused to guess)."""
-    confidence: float
+    """``raw`` (given by the data), ``recovered`` (from the text), ``model`` (an annotation) or ``none``."""
+    confidence: float | None
+    model: str | None = None
 
 
 _PERMUTATIONS = tuple(permutations(range(3)))
@@ -283,3 +287,29 @@ def given_mapping(letters: list[str], rule_a_letter: str, rule_b_letter: str) ->
     follows = {letter: "distractor" for letter in letters}
     follows[rule_a_letter], follows[rule_b_letter] = "rule_a", "rule_b"
     return OptionMapping(follows, "raw", 1.0)
+
+
+def roles_from_evidence(scenes: pa.Array, options: pa.Array, rules_a: tuple[list[str], list[list[str]]],
+                        rules_b: tuple[list[str], list[list[str]]], corpus: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`builders.stages.option_roles.assign_roles` of many items (computed together, in numpy:
+    :mod:`builders.stages.option_roles_columnar`), as :func:`recover_roles` gives roles (``-1`` where unknown)
+    and confidences; ``rules_a``/``rules_b``: each item's rule text and derived values, ``corpus``: every
+    scene and option text of the build (the characters' IDF)."""
+    if not len(scenes):
+        return np.full((0, 3), -1, np.int8), np.zeros(0)
+    idf = Idf([text or "" for text in corpus.to_pylist()])
+    return assign_roles_many([s or "" for s in scenes.to_pylist()], [o or "" for o in options.to_pylist()],
+                             rules_a[0], rules_b[0], rules_a[1], rules_b[1], idf)
+
+
+def scene_mapping(scene: str, options: list[tuple[str, str]], rule_a: str, rule_b: str, values_a: list[str],
+                  values_b: list[str], idf: Idf) -> OptionMapping:
+    """One item's mapping: :func:`recover_mapping` (options that repeat their rule), else the text's evidence."""
+    mapping = recover_mapping(options, rule_a, rule_b)
+    if mapping.source != "none":
+        return mapping
+    found = assign_roles(scene, [text for _, text in options], rule_a, rule_b, values_a, values_b, idf)
+    if not any(found.follows):
+        return mapping
+    return OptionMapping({letter: role for (letter, _), role in zip(options, found.follows, strict=True)},
+                         "recovered", found.confidence)

@@ -270,3 +270,29 @@ def test_rows_added_as_columns_are_those_added_one_by_one():
         first += len(ids)
     assert [(i, rows.pairs[p].id, t) for i, p, t in zip(rows.ids, rows.pair_of, rows.texts_at, strict=True)] == expected
     assert rows.position == seen and rows.given == {0: ("A", "B"), 2: ("C", "A")}
+
+
+PARAPHRASED = ("1. Ａ．入乡随俗，陪朋友去参加他们民族的节日 Ｂ．你看了看天气预报 Ｃ．不坐朋友的车，自己打车去\n"
+               "（注：以上选项顺序随机排列）")
+
+
+def test_paraphrasing_options_in_any_format_get_roles_from_the_text(raw_tree):
+    write_csv(raw_tree / "moral_dilemma/dataset/2_dilemma/2_processed/all_dilemma_2.csv", HEADER,
+              [[0, SCENE, PARAPHRASED, RULE_A, RULE_B, RULE_A_EN, *VALUES_A, RULE_B_EN, *VALUES_B]])
+    ctx = collect(raw_tree)
+    [dilemma] = ctx.results["dilemmas"].to_pylist()
+    assert [o["text"] for o in dilemma["options"]][2] == "不坐朋友的车，自己打车去"
+    assert [o["follows"] for o in dilemma["options"]] == ["rule_a", "distractor", "rule_b"]
+    assert dilemma["mapping_source"] == "recovered"
+    assert 0 < dilemma["mapping_confidence"] < 1 and dilemma["mapping_model"] is None
+
+
+def test_a_distractor_found_alone_is_published_with_the_other_letters_unknown(raw_tree):
+    write_csv(raw_tree / "moral_dilemma/dataset/2_dilemma/2_processed/all_dilemma_2.csv", HEADER,
+              [[0, SCENE, "A：去做那件事 B：你看了看天气预报 C：去做那件事情", RULE_A, RULE_B, RULE_A_EN, *VALUES_A,
+                RULE_B_EN, *VALUES_B]])
+    ctx = collect(raw_tree)
+    [dilemma] = ctx.results["dilemmas"].to_pylist()
+    assert [o["follows"] for o in dilemma["options"]] == [None, "distractor", None]
+    assert dilemma["mapping_source"] == "recovered" and dilemma["mapping_confidence"] > 0
+    assert ctx.notes["dilemmas"]["letters_with_role"] == 1

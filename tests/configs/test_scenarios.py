@@ -65,3 +65,18 @@ def test_experiment2_raw_replies_are_split_and_gold_joins_by_extracted_position(
     assert [o["follows"] for o in second["options"]] == ["rule_a", "rule_b", "distractor"]
     counts = ctx.ledger.counts("scenarios")
     assert (counts["read"], counts["published"], counts["folded"]) == (2, 1, 1)
+
+
+def test_a_gold_letter_and_a_distractor_from_the_text_name_rule_b_too(raw_tree):
+    from builders.build import collect as collect_tree
+    from tests.conftest import write_csv
+
+    cvc, other = "尊重其他种族的传统文化是应该的", "嘲笑别人的穿着是不礼貌的。"
+    write_csv(raw_tree / "experiment2/scene/Prejudice.csv", ["index", "scene", "options", "rule1", "rule2"],
+              [[0, "新同学穿着民族服饰来上课。", "选项A：去做那件事 选项B：你看了看天气预报 选项C：去做那件事情",
+                cvc, other]])
+    write_csv(raw_tree / "experiment2/result/CVC_and_human/Prejudice.csv",
+              ["index", "CVC", *(f"human{n}" for n in range(1, 6))], [[0, "C", "C", "C", "C", "A", "C"]])
+    [row] = [r for r in collect_tree(raw_tree).results["scenarios"] if r["theme"] == "Prejudice"]
+    assert [o["follows"] for o in row["options"]] == ["rule_b", "distractor", "rule_a"]
+    assert (row["mapping_source"], row["mapping_confidence"]) == ("raw", 1.0)

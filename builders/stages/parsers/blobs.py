@@ -27,9 +27,6 @@ from builders.stages.parsers.replies import ReplyParseError
 
 LETTERS = ("A", "B", "C")
 _NUMBERED = re.compile(r"(?:^|\n)[ \t]*\d+[ \t]*[:：.、．][ \t]*")
-_OPTION = re.compile(r"([A-C])(?<![^\s。！？!?；;][A-C])[ \t]*[:：.．、)）][ \t]*")
-"""An option letter at the start or after whitespace or a sentence mark. The letter comes first so
-the regex engine can skip to candidate letters; the lookbehind then checks the character before it."""
 _CHOICE = re.compile(r"(?<![A-Za-z])([ABC])(?![A-Za-z])")
 
 
@@ -44,20 +41,87 @@ def split_numbered(blob: str) -> list[str]:
     return [clean_text(part) for part in parts[1:] if part.strip()]
 
 
+_AT = r"(?<![^\s。！？!?；;，,：:、])"
+"""At the start, or after a space or a punctuation mark (a bracketed letter may stand anywhere)."""
+_MARKER = re.compile(
+    rf"(?:{_AT}选项\s*(?P<a>[A-C])\s*[:：.．、]?"  # 选项A：
+    rf"|{_AT}(?P<b>[A-C])\s*选项\s*[:：.．、]?"  # A选项：
+    r"|[(（]\s*(?P<c>[A-C])\s*[)）]\s*[:：.．、]?"  # (A) （A）
+    r"|[【\[]\s*(?P<d>[A-C])\s*[】\]]\s*[:：.．、]?"  # 【A】 [A]
+    rf"|{_AT}(?P<e>[A-C])\s*[:：.．、)）])"  # A： A: A. A． A、 A)
+    r"\s*")
+"""An option marker in a cell that went through :func:`clean_text` (full-width letters made ASCII)."""
+_NOTE = re.compile(r"\s*[(（]?\s*(?:注|备注|说明|提示)\s*[:：].*$")
+"""A trailing note after the last option (``（注：以上选项顺序随机排列）``): not part of the option."""
+_HEADER = re.compile(r"\s*(?:选项|options?)\s*[:：]?\s*$", re.IGNORECASE)
+"""A ``选项：`` header before the first option."""
+
+
+def _markers(text: str) -> list[tuple[str, str, int, int]]:
+    """Every option marker: its letter, its style (which form, which separator), where it starts and ends."""
+    found = []
+    for match in _MARKER.finditer(text):
+        form = next(name for name in "abcde" if match.group(name))
+        style = form + re.sub(r"[A-C\s]", "", match.group(0))
+        found.append((match.group(form), style, match.start(), match.end()))
+    return found
+
+
+def _option_markers(text: str) -> list[tuple[str, str, int, int]] | None:
+    """The markers of options A, B and C in order: the first A whose style B and C repeat after it,
+    else the first A, B after it and C after that; ``None`` when there is no such chain."""
+    markers = _markers(text)
+    for at, (letter, style, _, _) in enumerate(markers):
+        if letter != "A":
+            continue
+        chain = [markers[at]]
+        for wanted in "BC":
+            following = (m for m in markers if m[2] >= chain[-1][3] and m[0] == wanted and m[1] == style)
+            step = next(following, None)
+            if step is None:
+                break
+            chain.append(step)
+        if len(chain) == 3:
+            return chain
+    chain = []
+    for wanted in "ABC":
+        start = chain[-1][3] if chain else 0
+        step = next((m for m in markers if m[2] >= start and m[0] == wanted), None)
+        if step is None:
+            return None
+        chain.append(step)
+    return chain
+
+
 def split_options(text: str) -> list[tuple[str, str]]:
-    """``A: …\\nB: …\\nC: …`` or ``A：… B：… C：…`` → ``[(letter, text), …]`` for A, B and C in order."""
-    matches = list(_OPTION.finditer(text or ""))
-    letters = tuple(m.group(1) for m in matches)
-    if letters != LETTERS:
-        raise ReplyParseError(f"expected options A, B and C in order, found {list(letters) or 'none'}")
+    """An options cell → ``[(letter, text), …]`` for A, B and C in order.
+
+    Accepts what generators write: ``A：`` ``A:`` ``A.`` ``A．`` ``A、`` ``A)`` ``(A)`` ``【A】``
+    ``选项A：`` ``A选项：``, full-width letters, options on one line or several, a leading number
+    or ``选项：`` header, and a trailing note (``注：…``), which is dropped.
+    """
+    cleaned = clean_text(text)
+    chain = _option_markers(cleaned)
+    if chain is None:
+        letters = [letter for letter, *_ in _markers(cleaned)]
+        raise ReplyParseError(f"expected options A, B and C in order, found {letters or 'none'}")
     options = []
-    for i, match in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        body = clean_text(text[match.end():end])
+    for i, (letter, _, _, end) in enumerate(chain):
+        stop = chain[i + 1][2] if i + 1 < len(chain) else len(cleaned)
+        body = cleaned[end:stop]
+        if i == len(chain) - 1:
+            body = _NOTE.sub("", body)
+        body = clean_text(body)
         if not body:
-            raise ReplyParseError(f"option {match.group(1)} is empty")
-        options.append((match.group(1), body))
+            raise ReplyParseError(f"option {letter} is empty")
+        options.append((letter, body))
     return options
+
+
+def first_option_at(text: str) -> int | None:
+    """Where option A's marker starts in a :func:`clean_text`-ed item (``None``: no options)."""
+    chain = _option_markers(text)
+    return chain[0][2] if chain else None
 
 
 def scene_and_options(scene_cell: str, options_cell: str) -> tuple[str, list[tuple[str, str]]]:
@@ -79,10 +143,10 @@ def split_scene_blob(blob: str) -> list[tuple[str, list[tuple[str, str]]] | Repl
     """
     items: list[tuple[str, list[tuple[str, str]]] | ReplyParseError] = []
     for item in split_numbered(blob):
-        first = next((m for m in _OPTION.finditer(item) if m.group(1) == "A"), None)
-        cut = first.start() if first else len(item)
+        first = first_option_at(item)
+        cut = len(item) if first is None else first
         try:
-            items.append(scene_and_options(item[:cut], item[cut:]))
+            items.append(scene_and_options(_HEADER.sub("", item[:cut]), item[cut:]))
         except ReplyParseError as err:
             items.append(ReplyParseError(str(err), field=err.field))  # not the raised one: it holds the stack
     return items
@@ -113,13 +177,16 @@ or the raw column and the reason the row cannot be parsed."""
 
 
 _AFTER = re2_char_class(WHITESPACE + "。！？!?；;")
-"""What may stand before an option letter, as :data:`_OPTION`'s lookbehind allows."""
+"""What may stand before an option letter in the cells :func:`parse_scenes` splits in Arrow (fewer than
+:data:`_MARKER` allows: a cell it refuses goes through :func:`split_options`)."""
 _SEPARATOR = "[ \\t]*" + re2_char_class(":：.．、)）") + "[ \\t]*"
 _PLAIN_OPTIONS = f"^(?:|[^A-C]*{_AFTER})A{_SEPARATOR}[^A-C]*{_AFTER}B{_SEPARATOR}[^A-C]*{_AFTER}C{_SEPARATOR}[^A-C]*$"
 """An options cell whose only letters A to C are its three option letters, in order, each where
-:data:`_OPTION` finds one. Split at those letters (:data:`_LETTER_SPLIT`), its last three parts are the
+:data:`_MARKER` finds one. Split at those letters (:data:`_LETTER_SPLIT`), its last three parts are the
 bodies :func:`split_options` gives before cleaning, so Arrow can split such cells."""
 _LETTER_SPLIT = f"[A-C]{_SEPARATOR}"
+_NOT_PLAIN = "[\uff21-\uff23]|选项|(?:注|备注|说明|提示)[ \t]*[:：]"
+"""What a cell's :func:`split_options` treats apart from its plain split (full-width letters, 选项, a note)."""
 
 
 def _cells(cells: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
@@ -137,7 +204,8 @@ def parse_scenes(scenes: pa.Array | pa.ChunkedArray | list[str | None],
     """
     scene_cells, option_cells = _cells(scenes), _cells(options)
     scene = clean_text_column(scene_cells)
-    plain = pc.match_substring_regex(option_cells, _PLAIN_OPTIONS)
+    plain = pc.and_(pc.match_substring_regex(option_cells, _PLAIN_OPTIONS),
+                    pc.invert(pc.match_substring_regex(option_cells, _NOT_PLAIN)))
     parts = pc.list_flatten(pc.split_pattern_regex(option_cells.filter(plain), _LETTER_SPLIT))
     if len(parts) != 4 * np.count_nonzero(plain.to_numpy(zero_copy_only=False)):
         raise AssertionError("internal error: a plain options cell did not split into four parts")

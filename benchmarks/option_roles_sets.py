@@ -1,0 +1,296 @@
+"""The option-role sets: dilemmas written in upstream's generator style, with gold roles, as JSONL and as a raw tree.
+
+``python benchmarks/option_roles_sets.py`` rewrites ``benchmarks/heldout/option_roles.jsonl`` and
+``benchmarks/dev/option_roles.jsonl`` from the hand-written ``content.py`` of each folder; ``--tree DIR``
+writes the held-out set's raw tree (to annotate it with a model), ``--calibrate`` prints the dev set's
+calibration table. Every scene gets
+one of the six letter orders and one of the option formats upstream's generators produce (``A：`` ``A:``
+``A.`` ``A．`` ``A、`` ``A)`` ``(A)`` ``【A】`` ``选项A：`` ``A选项：``, full-width letters, one line or
+several, a leading number or a ``选项：`` header, a trailing note), cycled so that each combination occurs.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+from itertools import permutations
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev"}
+ROLES = ("rule_a", "rule_b", "distractor")
+ORDERS = tuple(permutations(range(3)))
+MARKERS = ("{L}：", "{L}: ", "{L}. ", "{L}．", "{L}、", "{L}) ", "({L}) ", "【{L}】", "选项{L}：", "{L}选项：")
+FULL_WIDTH = {"A": "Ａ", "B": "Ｂ", "C": "Ｃ"}
+PREFIXES = ("", "{n}. ", "选项：\n")
+NOTES = ("", "\n（注：以上选项顺序随机排列）", " 注：选项无固定顺序。")
+
+
+def _content(folder: Path) -> list:
+    spec = importlib.util.spec_from_file_location(f"option_roles_{folder.name}", folder / "content.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.PAIRS
+
+
+def options_cell(texts: dict[str, str], number: int, i: int) -> tuple[str, str]:
+    """The options cell of the ``i``-th scene, and the format it got (for the report)."""
+    marker = MARKERS[i % len(MARKERS)]
+    full = (i // len(MARKERS)) % 3 == 1
+    one_line = (i // 2) % 2 == 0
+    prefix = PREFIXES[(i // 3) % len(PREFIXES)]
+    note = NOTES[(i // 5) % len(NOTES)]
+    parts = []
+    for letter in "ABC":
+        shown = FULL_WIDTH[letter] if full else letter
+        parts.append(marker.replace("{L}", shown) + texts[letter] + ("。" if i % 7 < 3 else ""))
+    body = (" " if one_line else "\n").join(parts)
+    cell = prefix.replace("{n}", str(number)) + body + note
+    name = f"{marker.replace('{L}', 'A').strip()}{' full-width' if full else ''}{' one-line' if one_line else ''}" \
+           f"{' prefix=' + prefix.strip()[:2] if prefix else ''}{' note' if note else ''}"
+    return cell, name
+
+
+def rows(folder: Path) -> list[dict]:
+    """The dilemmas of a set with their options cells and gold roles."""
+    out = []
+    i = 0
+    for pair_no, (rule_a, values_a, rule_b, values_b, scenes) in enumerate(_content(folder)):
+        for scene_no, (scene, opt_a, opt_b, distractor) in enumerate(scenes):
+            order = ORDERS[i % 6]
+            by_role = (opt_a, opt_b, distractor)
+            texts, gold = {}, {}
+            for letter, role in zip("ABC", order, strict=True):
+                texts[letter], gold[letter] = by_role[role], ROLES[role]
+            cell, name = options_cell(texts, scene_no + 1, i)
+            out.append({"id": f"{folder.name}-{i:03d}", "pair": pair_no, "rule_a": rule_a, "derived_a": values_a,
+                        "rule_b": rule_b, "derived_b": values_b, "scene": scene, "options": cell,
+                        "gold": gold, "format": name})
+            i += 1
+    return out
+
+
+def write_sets() -> None:
+    for folder in SETS.values():
+        with open(folder / "option_roles.jsonl", "w", encoding="utf-8") as fh:
+            for row in rows(folder):
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_set(name: str) -> list[dict]:
+    with open(SETS[name] / "option_roles.jsonl", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def _csv(header: list[str], records: list[list]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(records)
+    return buffer.getvalue()
+
+
+def write_tree(dilemmas: list[dict], raw: Path) -> None:
+    """A raw tree holding the set's rules (master table, GBK) and its dilemmas (one processed file)."""
+    from builders.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    parent = {d["zh"]: (d["core_value"], d["dimension"]) for d in taxonomy.derived_values}
+    rules: dict[str, list[str]] = {}
+    for row in dilemmas:
+        rules.setdefault(row["rule_a"], row["derived_a"])
+        rules.setdefault(row["rule_b"], row["derived_b"])
+    master = [[rule, "", "、".join(dict.fromkeys(parent[v][1] for v in values)),
+               "、".join(dict.fromkeys(parent[v][0] for v in values)), "、".join(values)]
+              for rule, values in rules.items()]
+    (raw / "data_control").mkdir(parents=True, exist_ok=True)
+    (raw / "data_control/final.csv").write_bytes(
+        _csv(["rot", "translate", "level", "core values", "derived values"], master).encode("gbk"))
+    processed = raw / "moral_dilemma/dataset/2_dilemma/2_processed"
+    processed.mkdir(parents=True, exist_ok=True)
+    (processed / "option_roles.csv").write_text(_csv(
+        ["index", "scene", "options", "rot1", "rot2"],
+        [[row["pair"], row["scene"], row["options"], row["rule_a"], row["rule_b"]] for row in dilemmas]),
+        encoding="utf-8")
+
+
+
+
+def measure(name: str, work: Path, annotations: Path | None = None) -> dict:
+    """Build the set's raw tree with a plain ``cvc build`` and score the published roles against gold.
+
+    Coverage: letters given a role / all letters; precision: right roles / letters given one, per
+    ``mapping_source``; the dilemmas that failed to parse are listed. ``annotations``: an annotation
+    artifact copied into the tree first (the model-assisted figures).
+    """
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from builders.build import build_release
+
+    dilemmas = read_set(name)
+    shutil.rmtree(work, ignore_errors=True)
+    raw = work / "raw"
+    write_tree(dilemmas, raw)
+    if annotations is not None:
+        target = raw / "annotations"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(annotations, target / annotations.name)
+    report = build_release(raw, work / "release", report_dir=work / "report")
+    table = pq.read_table(sorted((work / "release/data/dilemmas").glob("*.parquet")))
+    by_scene = {row["scene"]: row for row in table.to_pylist()}
+    per_source: dict[str, dict[str, int]] = {}
+    missing, letters, covered, right = [], 0, 0, 0
+    for gold_row in dilemmas:
+        row = by_scene.get(gold_row["scene"])
+        if row is None:
+            missing.append(gold_row["id"])
+            letters += 3
+            continue
+        stats = per_source.setdefault(row["mapping_source"], {"dilemmas": 0, "letters": 0, "given": 0, "right": 0})
+        stats["dilemmas"] += 1
+        for option in row["options"]:
+            letters += 1
+            stats["letters"] += 1
+            if option["follows"] is not None:
+                covered += 1
+                stats["given"] += 1
+                ok = option["follows"] == gold_row["gold"][option["letter"]]
+                right += ok
+                stats["right"] += ok
+    return {"set": name, "dilemmas": len(dilemmas), "published": len(dilemmas) - len(missing),
+            "rejected": report.rejected, "missing": missing, "letters": letters, "covered": covered,
+            "right": right, "coverage": covered / letters if letters else 0.0,
+            "precision": right / covered if covered else 0.0, "per_source": per_source}
+
+
+MARGIN_BINS = {"distractor": (0.0, 0.35, 0.7, 1.0, 1.5), "pair": (0.0, 0.25, 0.5, 1.0, 2.0)}
+"""Lower edges of the margin bins in which precision is measured, per decision."""
+
+
+def decisions(name: str) -> list[tuple[str, float, bool]]:
+    """Every decision the text scorer would take on a set with no threshold: (kind, margin, right).
+
+    The pair decision is counted only where the distractor was right (it is taken after it).
+    """
+    from dataclasses import replace
+
+    from builders.stages import option_roles
+    from builders.stages.parsers.blobs import split_options
+
+    rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
+    idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
+    open_weights = replace(option_roles.WEIGHTS, distractor_margin=float("-inf"), pair_margin=float("-inf"))
+    out = []
+    for row, texts in rows:
+        roles = option_roles.assign_roles(row["scene"], texts, row["rule_a"], row["rule_b"], row["derived_a"],
+                                          row["derived_b"], idf, open_weights)
+        gold = tuple(row["gold"][letter] for letter in "ABC")
+        distractor_right = roles.follows.index("distractor") == gold.index("distractor")
+        out.append(("distractor", roles.distractor_margin, distractor_right))
+        if distractor_right:
+            out.append(("pair", roles.pair_margin, roles.follows == gold))
+    return out
+
+
+def calibration(name: str) -> dict[str, list[dict]]:
+    """Per decision and margin bin: decisions, right ones, and the smoothed precision ``(right+1)/(n+2)``
+    (what ``option_roles.CALIBRATION`` holds, from the dev set)."""
+    table: dict[str, list[dict]] = {}
+    found = decisions(name)
+    for kind, edges in MARGIN_BINS.items():
+        rows = []
+        for i, low in enumerate(edges):
+            high = edges[i + 1] if i + 1 < len(edges) else float("inf")
+            inside = [right for k, margin, right in found if k == kind and low <= margin < high]
+            rows.append({"from": low, "to": high, "n": len(inside), "right": sum(inside),
+                         "precision": round((sum(inside) + 1) / (len(inside) + 2), 4)})
+        for row, value in zip(rows, _isotonic([r["precision"] for r in rows], [r["n"] + 2 for r in rows]),
+                              strict=True):
+            row["confidence"] = round(value, 4)
+        table[kind] = rows
+    return table
+
+
+def _isotonic(values: list[float], weights: list[float]) -> list[float]:
+    """The closest non-decreasing sequence (pool adjacent violators): a larger margin never means a lower
+    confidence just because a small bin happened to hold a mistake."""
+    blocks: list[list[float]] = []  # [value, weight, count]
+    for value, weight in zip(values, weights, strict=True):
+        blocks.append([value, weight, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            v2, w2, c2 = blocks.pop()
+            v1, w1, c1 = blocks.pop()
+            blocks.append([(v1 * w1 + v2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
+    return [value for value, _, count in blocks for _ in range(count)]
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--tree" in sys.argv:  # the held-out raw tree, to run `cvc annotate option-roles --raw` on
+        write_tree(read_set("heldout"), Path(sys.argv[sys.argv.index("--tree") + 1]))
+    elif "--calibrate" in sys.argv:
+        found = calibration("dev")
+        print(json.dumps(found, indent=1))
+        print({kind: tuple((r["from"], r["confidence"]) for r in rows) for kind, rows in found.items()})
+    else:
+        write_sets()
+
+
+def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
+    """The option-role figures of both sets as text (for ``benchmarks/run.py --option-roles``) and as data;
+    ``annotations``: a model's annotation artifact for the held-out tree, to measure the model's roles too."""
+    lines, data = [], {}
+    for name in ("heldout", "dev"):
+        found = measure(name, work / name, annotations if name == "heldout" else None)
+        data[name] = found
+        lines.append(f"{name}: {found['dilemmas']} dilemmas, {found['published']} parsed and published "
+                     f"({found['rejected']} raw rows rejected), {found['covered']}/{found['letters']} letters with a "
+                     f"role ({found['coverage']:.1%}), {found['right']} right ({found['precision']:.1%} precision)")
+        lines.append(f"  {'mapping_source':<16}{'dilemmas':>9}{'letters':>9}{'given':>7}{'right':>7}{'precision':>11}")
+        for source, s in sorted(found["per_source"].items()):
+            precision = f"{s['right'] / s['given']:.1%}" if s["given"] else "–"
+            lines.append(f"  {source:<16}{s['dilemmas']:>9}{s['letters']:>9}{s['given']:>7}{s['right']:>7}"
+                         f"{precision:>11}")
+    bins = calibration("heldout")
+    data["heldout_bins"] = bins
+    dev_bins = calibration("dev")
+    lines.append("held-out decisions per margin bin (text evidence; confidence = the dev set's calibrated precision):")
+    lines.append(f"  {'decision':<12}{'margin':>14}{'n':>5}{'right':>7}{'held-out':>10}{'confidence':>12}")
+    for kind, rows in bins.items():
+        for row, dev_row in zip(rows, dev_bins[kind], strict=True):
+            margin = f"{row['from']:g}–{row['to']:g}"
+            observed = f"{row['right'] / row['n']:.1%}" if row["n"] else "–"
+            lines.append(f"  {kind:<12}{margin:>14}{row['n']:>5}{row['right']:>7}{observed:>10}"
+                         f"{dev_row['confidence']:>12.4f}")
+    return "\n".join(lines), data
+
+
+def timing(copies: int) -> dict:
+    """Seconds of the scalar scorer (one dilemma at a time, the naive way) and of the columnar one the build
+    uses, on the held-out set repeated ``copies`` times with every scene and option made distinct."""
+    import time
+
+    from builders.stages import option_roles
+    from builders.stages.option_roles_columnar import assign_roles_many
+    from builders.stages.parsers.blobs import split_options
+
+    base = [(row, [text for _, text in split_options(row["options"])]) for row in read_set("heldout")]
+    rows = [(row, [text + (f"第{j}次" if j else "") for text in texts], row["scene"] + (str(j) if j else ""))
+            for j in range(copies) for row, texts in base]
+    idf = option_roles.Idf([scene for *_, scene in rows] + [t for _, texts, _ in rows for t in texts])
+    start = time.perf_counter()
+    for row, texts, scene in rows:
+        option_roles.assign_roles(scene, texts, row["rule_a"], row["rule_b"], row["derived_a"], row["derived_b"], idf)
+    scalar = time.perf_counter() - start
+    start = time.perf_counter()
+    assign_roles_many([scene for *_, scene in rows], [t for _, texts, _ in rows for t in texts],
+                      [r["rule_a"] for r, _, _ in rows], [r["rule_b"] for r, _, _ in rows],
+                      [r["derived_a"] for r, _, _ in rows], [r["derived_b"] for r, _, _ in rows], idf)
+    columnar = time.perf_counter() - start
+    return {"dilemmas": len(rows), "scalar_s": round(scalar, 2), "columnar_s": round(columnar, 2),
+            "ratio": round(scalar / columnar, 2) if columnar else None}

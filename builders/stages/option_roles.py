@@ -1,0 +1,253 @@
+"""Which option follows which rule, from the text when the options paraphrase their rules.
+
+Upstream's generator was asked for one option following each rule and one "entirely unrelated"
+distractor, and its options mostly paraphrase a rule rather than repeat it (「熬夜把稿子写完，按时交给
+编辑」 for 「言而有信的人更值得他人信任」), so shared bigrams alone rarely decide. Two decisions
+are taken here, each with its own margin:
+
+1. **the distractor**, on its own: the option least related to the scene and to both rules
+   (character overlap weighted by IDF over the corpus, the rules' value names and the lexicon of
+   their derived values in ``schemas/value_lexicon.json``), and written the way the generator writes
+   distractors (a ``你…`` aside about weather, tidying, reading);
+2. **the two rule options, jointly**: of the two ways to give them rule A and rule B, the one whose
+   evidence (the same overlaps, each rule's lexicon, and polarity: a refusal answers a rule that
+   forbids) is larger, by how much.
+
+A decision whose margin is below its threshold is not taken: the distractor may be known while
+the two rule options stay unknown (a partial mapping). Each margin is turned into a calibrated
+confidence: the precision measured at that margin on the development set (``benchmarks/dev``),
+never on the held-out set it is reported on (``benchmarks/README.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from builders.resources import schemas_dir
+
+_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+_STOP = frozenset("的了是在你我他她它们把就要应该会能一个和与也都很这那着过去来上下里到给让对被"
+                  "之其而及或为以所有人做该")
+"""Characters too common in any option to say which rule it follows (IDF would only shrink them)."""
+_REFUSAL = re.compile("不|拒绝|别|婉拒|劝|没|放弃|停|忍|关掉|拦|制止|阻止")
+"""An option that holds back, refuses or stops something."""
+_PROHIBITION = re.compile("不应|不能|不要|不该|不得|不可|禁止|违法|违反|不道德|不诚实|是错|可耻|作弊|欺骗|伤害"
+                          "|保护|爱护|节约|遵守|服从|纪律")
+"""A rule that forbids, or asks to hold back (protect, save, obey)."""
+_ASIDE = re.compile(r"^(?:你|今天|天气|明天)")
+"""How the generator's distractors begin: 「你决定先去整理一下衣服」「今天的天气很好」."""
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much each piece of evidence counts; chosen on the development set only."""
+
+    scene: float = 1.0
+    """Distractor: character overlap with the scene."""
+    rules: float = 1.5
+    """Distractor: the larger evidence for either rule."""
+    aside: float = 0.6
+    """Distractor: the option opens like the generator's asides (``你…``)."""
+    bigram: float = 1.0
+    """Rule evidence: shared character bigrams, as a share of the option's."""
+    lexicon: float = 0.35
+    """Rule evidence: each word of the rule's value lexicon (and value names) in the option, up to 3."""
+    polarity: float = 0.5
+    """Rule evidence: a refusal in the option answers the rule that forbids."""
+    scene_hop: float = 2.0
+    """Rule evidence: overlap with the scene's clauses, each leaning to the rule it echoes more."""
+    distractor_margin: float = 0.35
+    """The distractor is named when its relatedness is below the next option's by this much."""
+    pair_margin: float = 0.25
+    """The rule options are named when one assignment's evidence beats the other's by this much."""
+
+
+WEIGHTS = Weights()
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Per option: ``rule_a``, ``rule_b``, ``distractor`` or ``None``; the confidence of the decisions taken."""
+
+    follows: tuple[str | None, str | None, str | None]
+    confidence: float
+    distractor_margin: float
+    pair_margin: float
+
+
+@lru_cache(maxsize=1)
+def value_lexicon() -> dict[str, tuple[str, ...]]:
+    """Derived value → words that signal it (the value's own name first)."""
+    with open(schemas_dir() / "value_lexicon.json", encoding="utf-8") as fh:
+        words = json.load(fh)["derived_values"]
+    return {value: tuple(dict.fromkeys([value, *listed])) for value, listed in words.items()}
+
+
+def _chars(text: str) -> frozenset[str]:
+    """The distinct CJK characters of a text, without :data:`_STOP`."""
+    return frozenset(c for c in set(text) if ("\u3400" <= c <= "\u4dbf" or "\u4e00" <= c <= "\u9fff")
+                     and c not in _STOP)
+
+
+def _bigrams(text: str) -> frozenset[str]:
+    cjk = "".join(_CJK.findall(text))
+    return frozenset(cjk[i:i + 2] for i in range(len(cjk) - 1))
+
+
+class Idf:
+    """Inverse document frequency of each character over a corpus of texts (scenes and options)."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        documents = max(1, len(texts))
+        self.unseen = math.log((documents + 1) / 0.5)
+        self.weights = {char: math.log((documents + 1) / (n + 0.5))
+                        for char, n in _document_frequency(texts).items()}
+
+    def __call__(self, char: str) -> float:
+        return self.weights.get(char, self.unseen)
+
+    def weight(self, chars: frozenset[str]) -> float:
+        """The summed weight, exactly rounded (``fsum``): the same whatever order the set iterates in
+        (string hashing, so set order, differs between processes)."""
+        get, unseen = self.weights.get, self.unseen
+        return math.fsum(get(c, unseen) for c in chars)
+
+
+def _document_frequency(texts: Sequence[str]) -> dict[str, int]:
+    """How many texts hold each character, counted in numpy (a full corpus has over a million texts)."""
+    joined = "".join(texts)
+    if not joined:
+        return {}
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32).astype(np.uint64)
+    owner = np.repeat(np.arange(len(texts), dtype=np.uint64), [len(t) for t in texts])
+    keys = np.sort((owner << np.uint64(21)) | points)  # sorted, not np.unique: it hashes, slower here
+    chars = np.sort(keys[np.concatenate(([True], keys[1:] != keys[:-1]))] & np.uint64(0x1FFFFF))
+    starts = np.flatnonzero(np.concatenate(([True], chars[1:] != chars[:-1])))
+    counts = np.diff(np.append(starts, len(chars)))
+    return {chr(int(c)): int(n) for c, n in zip(chars[starts].tolist(), counts.tolist(), strict=True)}
+
+
+@dataclass(frozen=True)
+class _Rule:
+    chars: frozenset[str]
+    bigrams: frozenset[str]
+    words: tuple[str, ...]
+    forbids: bool
+
+
+@lru_cache(maxsize=65536)
+def _rule(text: str, values: tuple[str, ...]) -> _Rule:
+    """A rule's evidence, once per rule (every scene of a pair quotes the same two)."""
+    lexicon = value_lexicon()
+    words = tuple(dict.fromkeys(w for v in values for w in lexicon.get(v, (v,))))
+    return _Rule(_chars(text), _bigrams(text), words, _PROHIBITION.search(text) is not None)
+
+
+_Bag = tuple[frozenset[str], float]
+"""A text's characters and their summed IDF weight (computed once per text per dilemma)."""
+
+
+def _bag(idf: Idf, chars: frozenset[str]) -> _Bag:
+    return chars, idf.weight(chars)
+
+
+def _overlap(idf: Idf, one: _Bag, other: _Bag) -> float:
+    """IDF-weighted share of the characters two texts have in common (a cosine on character sets)."""
+    shared = one[0] & other[0]
+    if not shared:
+        return 0.0
+    return idf.weight(shared) / math.sqrt(one[1] * other[1])
+
+
+def _evidence(idf: Idf, weights: Weights, option: str, bag: _Bag, grams: frozenset[str], rule: _Rule,
+              rule_bag: _Bag) -> float:
+    """How strongly an option follows a rule."""
+    score = _overlap(idf, bag, rule_bag)
+    if grams:
+        score += weights.bigram * len(grams & rule.bigrams) / len(grams)
+    score += weights.lexicon * min(3, sum(word in option for word in rule.words))
+    if rule.forbids and _REFUSAL.search(option):
+        score += weights.polarity
+    return score
+
+
+_CLAUSE = re.compile("[，,。；;！!？?：:、]")
+
+
+def _clause_leaning(idf: Idf, weights: Weights, scene: str, rules: tuple[_Rule, _Rule],
+                    rule_bags: tuple[_Bag, _Bag]) -> list[tuple[_Bag, float]]:
+    """Each clause of the scene with how much more it echoes rule A than rule B: a dilemma's scene
+    states both sides (「你答应编辑今晚交稿，父亲突然发烧住院」), and an option repeats the words of its side."""
+    leaning = []
+    for clause in _CLAUSE.split(scene):
+        chars = _chars(clause)
+        if not chars:
+            continue
+        bag = _bag(idf, chars)
+        lean = [_overlap(idf, bag, rule_bag) + weights.lexicon * min(3, sum(w in clause for w in rule.words))
+                for rule, rule_bag in zip(rules, rule_bags, strict=True)]
+        if lean[0] != lean[1]:
+            leaning.append((bag, lean[0] - lean[1]))
+    return leaning
+
+
+def assign_roles(scene: str, options: Sequence[str], rule_a: str, rule_b: str, values_a: Sequence[str],
+                 values_b: Sequence[str], idf: Idf, weights: Weights = WEIGHTS) -> Roles:
+    """The role of each of the three options, or ``None`` where the text does not decide."""
+    rules = (_rule(rule_a, tuple(values_a)), _rule(rule_b, tuple(values_b)))
+    rule_bags = (_bag(idf, rules[0].chars), _bag(idf, rules[1].chars))
+    scene_bag = _bag(idf, _chars(scene))
+    bags = [_bag(idf, _chars(o)) for o in options]
+    grams = [_bigrams(o) for o in options]
+    evidence = [[_evidence(idf, weights, o, bag, g, r, rb) for r, rb in zip(rules, rule_bags, strict=True)]
+                for o, bag, g in zip(options, bags, grams, strict=True)]
+    if weights.scene_hop:
+        leaning = _clause_leaning(idf, weights, scene, rules, rule_bags)
+        for i, bag in enumerate(bags):
+            hop = weights.scene_hop * sum(_overlap(idf, bag, clause) * lean for clause, lean in leaning) / 2
+            evidence[i] = [evidence[i][0] + hop, evidence[i][1] - hop]
+    related = [weights.scene * _overlap(idf, bag, scene_bag) + weights.rules * max(e)
+               - (weights.aside if _ASIDE.match(o) else 0.0)
+               for o, bag, e in zip(options, bags, evidence, strict=True)]
+    order = sorted(range(3), key=lambda i: (related[i], i))
+    distractor = order[0]
+    distractor_margin = related[order[1]] - related[distractor]
+    if distractor_margin < weights.distractor_margin:
+        return Roles((None, None, None), 0.0, distractor_margin, 0.0)
+    x, y = sorted(order[1:])
+    straight = evidence[x][0] + evidence[y][1]
+    crossed = evidence[x][1] + evidence[y][0]
+    pair_margin = abs(straight - crossed)
+    follows: list[str | None] = [None, None, None]
+    follows[distractor] = "distractor"
+    confidence = calibrated("distractor", distractor_margin)
+    if pair_margin >= weights.pair_margin:
+        follows[x], follows[y] = ("rule_a", "rule_b") if straight > crossed else ("rule_b", "rule_a")
+        confidence = min(confidence, calibrated("pair", pair_margin))
+    return Roles(tuple(follows), confidence, distractor_margin, pair_margin)  # type: ignore[arg-type]
+
+
+CALIBRATION: dict[str, tuple[tuple[float, float], ...]] = {
+    "distractor": ((0.0, 0.5), (0.35, 0.8889), (0.7, 0.9565), (1.0, 0.9583), (1.5, 0.9583)),
+    "pair": ((0.0, 0.5909), (0.25, 0.9333), (0.5, 0.9333), (1.0, 0.9333), (2.0, 0.9333)),
+}
+"""Per decision: ``(lowest margin of a bin, precision of the decisions in that bin on the development set)``,
+ascending. Precision is smoothed (``(right + 1) / (n + 2)``: 72 dilemmas cannot show 100%) and made
+non-decreasing (pool adjacent violators); written by ``python benchmarks/option_roles_sets.py --calibrate``.
+The thresholds (:class:`Weights`) sit where the development set's mistakes end."""
+
+
+def calibrated(decision: str, margin: float) -> float:
+    """The precision the development set showed for decisions of this kind at this margin."""
+    confidence = 0.0
+    for lowest, precision in CALIBRATION[decision]:
+        if margin >= lowest:
+            confidence = precision
+    return round(confidence, 4)

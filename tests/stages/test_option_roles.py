@@ -1,0 +1,127 @@
+"""The text evidence for option roles: distractor on its own, rule options jointly, calibrated confidence."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from builders.stages import option_roles
+from builders.stages.option_roles import Idf, assign_roles, calibrated, value_lexicon
+
+RULE_A, VALUES_A = "言而有信的人更值得他人信任", ["信守承诺"]
+RULE_B, VALUES_B = "子女应该多陪伴生病的父母", ["关爱他人"]
+SCENE = "你答应编辑今晚交稿，父亲突然发烧住院需要人照看。你该如何选择？"
+
+
+def _idf(*texts):
+    return Idf([SCENE, *texts])
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 0, 1), (1, 2, 0)])
+def test_paraphrasing_options_get_their_roles_in_any_letter_order(order):
+    by_role = ["熬夜把稿子写完，按约定交给编辑", "赶去医院守在父亲病床边照顾他", "你把阳台上的花浇了一遍"]
+    options = [by_role[i] for i in order]
+    roles = assign_roles(SCENE, options, RULE_A, RULE_B, VALUES_A, VALUES_B, _idf(*options))
+    assert list(roles.follows) == [("rule_a", "rule_b", "distractor")[i] for i in order]
+    assert 0 < roles.confidence < 1
+
+
+def test_the_distractor_is_kept_when_the_rule_options_cannot_be_told_apart():
+    options = ["去做那件事", "你看了看窗外的云", "去做那件事情"]
+    roles = assign_roles(SCENE, options, RULE_A, RULE_B, VALUES_A, VALUES_B, _idf(*options))
+    assert roles.follows == (None, "distractor", None)
+    assert roles.pair_margin < option_roles.WEIGHTS.pair_margin
+    assert roles.confidence == calibrated("distractor", roles.distractor_margin)
+
+
+def test_nothing_is_named_when_no_option_stands_apart():
+    options = ["你看了看窗外", "你看了看窗外的云", "你看了看窗外的树"]
+    roles = assign_roles(SCENE, options, RULE_A, RULE_B, VALUES_A, VALUES_B, _idf(*options))
+    assert roles.follows == (None, None, None) and roles.confidence == 0.0
+
+
+def test_a_refusal_answers_the_rule_that_forbids():
+    scene = "期末考试时，好朋友悄悄递来纸条向你要答案。你该如何选择？"
+    options = ["你想起明天要交水费", "不理会纸条，认真做自己的卷子", "把答案写在纸条上传给好友"]
+    roles = assign_roles(scene, options, "考试作弊是不诚实的行为", "朋友之间应该互相帮助", ["真诚无欺"], ["人际关系"],
+                         Idf([scene, *options]))
+    assert roles.follows == ("distractor", "rule_a", "rule_b")
+
+
+def test_confidence_never_falls_as_the_margin_grows():
+    for decision, bins in option_roles.CALIBRATION.items():
+        values = [calibrated(decision, low) for low, _ in bins]
+        assert values == sorted(values) and all(0 < v < 1 for v in values)
+        assert calibrated(decision, -1.0) == 0.0
+
+
+def test_every_derived_value_has_a_lexicon_led_by_its_name():
+    from builders.taxonomy import load_taxonomy
+
+    lexicon = value_lexicon()
+    for value in load_taxonomy().derived_values:
+        assert lexicon[value["zh"]][0] == value["zh"]
+
+
+def test_idf_counts_each_text_once_per_character():
+    idf = Idf(["好好", "好", "坏"])
+    assert idf("好") < idf("坏") < idf("从未见过")
+
+
+def test_the_development_set_keeps_its_measured_precision():
+    """A guard on the tuned weights: on the development set they were chosen on, no decision above the
+    thresholds is wrong (the held-out figures are in benchmarks/README.md)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import option_roles_sets
+
+    found = option_roles_sets.decisions("dev")
+    taken = {"distractor": option_roles.WEIGHTS.distractor_margin, "pair": option_roles.WEIGHTS.pair_margin}
+    above = [(kind, right) for kind, margin, right in found if margin >= taken[kind]]
+    assert all(right for _, right in above)
+    assert sum(kind == "pair" for kind, _ in above) >= 0.7 * sum(kind == "pair" for kind, _, _ in found)
+
+
+def test_the_columnar_scorer_takes_the_scalar_scorers_decisions():
+    """Every dilemma of the development set, plus odd ones (empty, one character, no Chinese, repeated
+    options, a scene without punctuation): the same roles and confidences either way."""
+    import numpy as np
+
+    from builders.stages.option_mapping import ROLES
+    from builders.stages.option_roles_columnar import assign_roles_many
+    from builders.stages.parsers.blobs import split_options
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import option_roles_sets
+
+    items = [(r["scene"], [t for _, t in split_options(r["options"])], r["rule_a"], r["rule_b"], r["derived_a"],
+              r["derived_b"]) for r in option_roles_sets.read_set("dev")]
+    items += [
+        ("", ["", "", ""], RULE_A, RULE_B, [], []),
+        ("好", ["好", "坏", "你"], RULE_A, RULE_B, VALUES_A, VALUES_B),
+        ("no Chinese here", ["yes", "no", "maybe"], "be kind", "be fair", [], []),
+        (SCENE, ["去做那件事", "去做那件事", "你看了看窗外的云"], RULE_A, RULE_B, VALUES_A, VALUES_B),
+        ("你答应编辑今晚交稿父亲突然发烧住院", ["按时交稿给编辑", "去医院照顾父亲", "你去散步"], RULE_A, RULE_B,
+         VALUES_A, VALUES_B),
+    ]
+    idf = Idf([i[0] for i in items] + [t for i in items for t in i[1]])
+    roles, confidence = assign_roles_many([i[0] for i in items], [t for i in items for t in i[1]],
+                                          [i[2] for i in items], [i[3] for i in items], [i[4] for i in items],
+                                          [i[5] for i in items], idf)
+    for at, item in enumerate(items):
+        found = assign_roles(*item, idf)
+        assert roles[at].tolist() == [ROLES.index(r) if r else -1 for r in found.follows], item
+        assert confidence[at] == found.confidence
+    assert np.count_nonzero(roles >= 0) > 150
+
+
+def test_bigrams_of_many_texts_are_the_same_with_one_key_or_two(monkeypatch):
+    from builders.stages import option_roles_columnar as columnar
+
+    texts = ["你好，世界你好", "", "abc", "好", "世界和平", "你好，世界你好"]
+    one = columnar._bigram_rows(texts)
+    monkeypatch.setattr(columnar, "_ONE_KEY_TEXTS", 0)
+    two = columnar._bigram_rows(texts)
+    assert [a.tolist() for a in one] == [a.tolist() for a in two]
+    pairs = {(o, (g >> 21, g & 0x1FFFFF)) for o, g in zip(*(a.tolist() for a in one), strict=True)}
+    assert (0, (ord("好"), ord("世"))) in pairs and not any(o in (1, 2, 3) for o, _ in pairs)
+    assert len([o for o, _ in pairs if o == 0]) == 4
