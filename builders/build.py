@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+import polars as pl
 import pyarrow as pa
 from tqdm.auto import tqdm
 
@@ -251,26 +252,39 @@ def _manifest_configs(splits: list[SplitFiles]) -> dict[str, dict]:
     }
 
 
-def _previous_ids(diff: ReleaseDiff, ctx: BuildContext, previous: ReleaseView) -> list[dict]:
-    """What happened to every id the previous release published: kept, changed or removed (why)."""
+def _dropped_reasons(ctx: BuildContext) -> dict[str, list[str]]:
+    """Why each id a raw row would have had is not published: its rejected and excluded rows, by file and line."""
+    dropped = sorted(ctx.ledger.entries("rejected") + ctx.ledger.entries("excluded"),
+                     key=lambda e: (e.config, e.file, e.line))
     reasons: dict[str, list[str]] = {}
-    for entry in ctx.ledger.entries():
-        if entry.id and entry.outcome in ("rejected", "excluded"):
+    for entry in dropped:
+        if entry.id:
             reasons.setdefault(entry.id, []).append(f"{entry.outcome} at {entry.file}:{entry.line}: {entry.reason}")
-    records = []
+    return reasons
+
+
+def _previous_ids(diff: ReleaseDiff, ctx: BuildContext, previous: ReleaseView) -> Iterator[dict]:
+    """What happened to every id the previous release published: kept, changed or removed (why).
+
+    Only the previous release's ids are read; the diff already knows which were removed or changed.
+    """
+    reasons = _dropped_reasons(ctx)
     for name, c in diff.configs.items():
         if c.status != "same" or "alias_of" in previous.configs[name]:
             continue
-        removed, changed = set(c.removed), c.changed
-        for row_id in previous.table(name).column("id").to_pylist():
-            if row_id in removed:
+        ids = previous.ids(previous.files(name))
+        status = (pl.select(pl.when(ids.is_in(c.removed)).then(pl.lit("removed"))
+                            .when(ids.is_in(list(c.changed))).then(pl.lit("changed"))
+                            .otherwise(pl.lit("kept")))
+                  .to_series())
+        for row_id, what in zip(ids, status, strict=True):
+            if what == "removed":
                 why = reasons.get(row_id) or ["no raw row yields this row any more"]
-                records.append({"config": name, "id": row_id, "status": "removed", "reasons": why})
-            elif row_id in changed:
-                records.append({"config": name, "id": row_id, "status": "changed", "fields": changed[row_id]})
+                yield {"config": name, "id": row_id, "status": "removed", "reasons": why}
+            elif what == "changed":
+                yield {"config": name, "id": row_id, "status": "changed", "fields": c.changed[row_id]}
             else:
-                records.append({"config": name, "id": row_id, "status": "kept"})
-    return records
+                yield {"config": name, "id": row_id, "status": "kept"}
 
 
 def build_release(

@@ -48,6 +48,32 @@ def test_diff_reports_rows_by_id_with_changed_fields(v1, tmp_path):
     assert (default.rows_old, default.rows_new) == (rules.rows_old, rules.rows_new)
 
 
+def test_default_config_reports_the_rows_of_the_rules_it_shares(v1, tmp_path):
+    v2 = tmp_path / "v2"
+    build_release(_edited_tree(tmp_path / "raw2"), v2, BuildSettings(version="1.1.0"), previous=v1)
+    diff = diff_releases(ReleaseView.open(v1), ReleaseView.open(v2))
+    rules, default = diff.configs["rules"], diff.configs["default"]
+    assert default.added == [rule_id(NEW_RULE[0])]
+    assert (default.removed, default.changed) == (rules.removed, rules.changed)
+    assert f"config default: {rules.rows_old} → {rules.rows_new} rows; +1 -1 ~1" in diff.to_text()
+    history = json.loads((v2 / "manifest.json").read_text())["history"][-1]["configs"]
+    assert history["default"] == {**history["rules"], "rows": rules.rows_new}
+
+
+def test_diff_pairs_rows_by_id_whatever_their_order(v1, tmp_path):
+    """A release whose rows are in another order (written by other tools) diffs the same."""
+    v2 = tmp_path / "v2"
+    build_release(_edited_tree(tmp_path / "raw2"), v2, BuildSettings(version="1.1.0"), previous=v1)
+    in_order = diff_releases(ReleaseView.open(v1), ReleaseView.open(v2)).configs["rules"]
+    shard = v2 / "data/rules/train-00000-of-00001.parquet"
+    table = pq.read_table(shard)
+    pq.write_table(table.take(list(reversed(range(table.num_rows)))), shard)
+    reordered = diff_releases(ReleaseView.open(v1), ReleaseView.open(v2)).configs["rules"]
+    assert (reordered.added, reordered.removed, reordered.changed) == (in_order.added, in_order.removed,
+                                                                       in_order.changed)
+    assert in_order.changed
+
+
 def test_build_refuses_a_version_that_understates_the_change(v1, tmp_path):
     with pytest.raises(BuildError, match="need a minor bump: use --version 1.1.0"):
         build_release(_edited_tree(tmp_path / "raw2"), tmp_path / "v2", BuildSettings(version="1.0.1"), previous=v1)
