@@ -51,6 +51,8 @@ SPLIT = "train"
 DEFAULT_CONFIG = ("default", "rules", "cvc")
 """The ``default`` config: the rules files under the v1 split name ``cvc``."""
 _T = TypeVar("_T")
+_JSON_STRING = json.encoder.encode_basestring
+"""A string as ``json.dumps(..., ensure_ascii=False)`` writes it."""
 
 
 class BuildError(RuntimeError):
@@ -263,10 +265,13 @@ def _dropped_reasons(ctx: BuildContext) -> dict[str, list[str]]:
     return reasons
 
 
-def _previous_ids(diff: ReleaseDiff, ctx: BuildContext, previous: ReleaseView) -> Iterator[dict]:
-    """What happened to every id the previous release published: kept, changed or removed (why).
+def _previous_ids(diff: ReleaseDiff, ctx: BuildContext, previous: ReleaseView) -> Iterator[str]:
+    """What happened to every id the previous release published, a JSON line each: kept, changed
+    or removed (why).
 
-    Only the previous release's ids are read; the diff already knows which were removed or changed.
+    Only the previous release's ids are read; the diff already knows which were removed or
+    changed. A kept id's line is written as ``json.dumps`` writes it, from the string encoder
+    alone: there are hundreds of thousands of them.
     """
     reasons = _dropped_reasons(ctx)
     for name, c in diff.configs.items():
@@ -277,14 +282,18 @@ def _previous_ids(diff: ReleaseDiff, ctx: BuildContext, previous: ReleaseView) -
                             .when(ids.is_in(list(c.changed))).then(pl.lit("changed"))
                             .otherwise(pl.lit("kept")))
                   .to_series())
+        head = f'{{"config": {_JSON_STRING(name)}, "id": '
+        encode = _JSON_STRING if ids.dtype == pl.String else json.dumps  # the taxonomy's ids are numbers
         for row_id, what in zip(ids, status, strict=True):
+            if what == "kept":
+                yield f'{head}{encode(row_id)}, "status": "kept"}}\n'
+                continue
+            record = {"config": name, "id": row_id, "status": what}
             if what == "removed":
-                why = reasons.get(row_id) or ["no raw row yields this row any more"]
-                yield {"config": name, "id": row_id, "status": "removed", "reasons": why}
-            elif what == "changed":
-                yield {"config": name, "id": row_id, "status": "changed", "fields": c.changed[row_id]}
+                record["reasons"] = reasons.get(row_id) or ["no raw row yields this row any more"]
             else:
-                yield {"config": name, "id": row_id, "status": "kept"}
+                record["fields"] = c.changed[row_id]
+            yield json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def build_release(
@@ -351,8 +360,7 @@ def _build_release(
             history = list(read_manifest(previous_view.path).get("history", []))
             report.diff = diff
             with open(report_dir / "previous_ids.jsonl", "w", encoding="utf-8") as fh:
-                for record in _previous_ids(diff, ctx, previous_view):
-                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                fh.writelines(_previous_ids(diff, ctx, previous_view))
         history.append(history_entry(settings.version, {s.config: s.num_rows for s in splits}, diff))
         (staging / "README.md").write_text(
             render_card(splits, sections, ctx.taxonomy, settings.version, versions=versions_section(history)),
