@@ -157,7 +157,7 @@ def _pairing(old_ids: pl.Series, new_ids: pl.Series) -> tuple[pl.Series, pl.Seri
     both sides: each side keeps them in place (no copy at all when no row was added or removed).
     Otherwise the rows are paired by a join on id and each side taken in the pairs' order.
     """
-    old_kept, new_kept = old_ids.is_in(new_ids), new_ids.is_in(old_ids)
+    old_kept, new_kept = old_ids.is_in(new_ids.implode()), new_ids.is_in(old_ids.implode())
     added, removed, ids = new_ids.filter(~new_kept), old_ids.filter(~old_kept), old_ids.filter(old_kept)
     if ids.equals(new_ids.filter(new_kept)):
         return added, removed, ids, _kept(old_kept), _kept(new_kept)
