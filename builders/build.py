@@ -259,8 +259,9 @@ def _previous_ids(diff: ReleaseDiff, ctx: BuildContext, previous: ReleaseView) -
         if c.status != "same" or "alias_of" in previous.configs[name]:
             continue
         ids = previous.ids(previous.files(name))
-        status = (pl.select(pl.when(ids.is_in(c.removed)).then(pl.lit("removed"))
-                            .when(ids.is_in(list(c.changed))).then(pl.lit("changed"))
+        keys = ids.cast(pl.String)  # the diff names rows by their ids as text (the taxonomy's are numbers)
+        status = (pl.select(pl.when(keys.is_in(c.removed)).then(pl.lit("removed"))
+                            .when(keys.is_in(list(c.changed))).then(pl.lit("changed"))
                             .otherwise(pl.lit("kept")))
                   .to_series())
         head = f'{{"config": {_JSON_STRING(name)}, "id": '
@@ -271,9 +272,9 @@ def _previous_ids(diff: ReleaseDiff, ctx: BuildContext, previous: ReleaseView) -
                 continue
             record = {"config": name, "id": row_id, "status": what}
             if what == "removed":
-                record["reasons"] = reasons.get(row_id) or ["no raw row yields this row any more"]
+                record["reasons"] = reasons.get(str(row_id)) or ["no raw row yields this row any more"]
             else:
-                record["fields"] = c.changed[row_id]
+                record["fields"] = c.changed[str(row_id)]
             yield json.dumps(record, ensure_ascii=False) + "\n"
 
 

@@ -174,7 +174,7 @@ def _row_changes(old: ReleaseView, new: ReleaseView, old_files: list[str], new_f
     Only the ids are read to pair the rows; each field is then read on its own and compared
     null-aware, so no more than one column of each side is in memory beside the ids.
     """
-    old_ids, new_ids = old.ids(old_files), new.ids(new_files)
+    old_ids, new_ids = old.ids(old_files).cast(pl.String), new.ids(new_files).cast(pl.String)  # taxonomy: numbers
     added, removed, ids, take_old, take_new = _pairing(old_ids, new_ids)
 
     def compared(name: str) -> pl.Series:

@@ -1,7 +1,9 @@
 """Two versions of the sample with controlled edits: the diff, the enforced bump, the history."""
 
 import json
+import shutil
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -72,6 +74,16 @@ def test_diff_pairs_rows_by_id_whatever_their_order(v1, tmp_path):
     assert (reordered.added, reordered.removed, reordered.changed) == (in_order.added, in_order.removed,
                                                                        in_order.changed)
     assert in_order.changed
+
+
+def test_rows_with_numeric_ids_are_named_by_their_ids_as_text(v1, tmp_path):
+    edited = tmp_path / "edited"
+    shutil.copytree(v1, edited)
+    shard = edited / "data/taxonomy/train-00000-of-00001.parquet"
+    table = pq.read_table(shard)
+    pq.write_table(table.filter(pc.not_equal(table["id"], 50)), shard)
+    taxonomy = diff_releases(ReleaseView.open(v1), ReleaseView.open(edited)).configs["taxonomy"]
+    assert (taxonomy.added, taxonomy.removed, taxonomy.changed) == ([], ["50"], {})
 
 
 def test_build_refuses_a_version_that_understates_the_change(v1, tmp_path):
