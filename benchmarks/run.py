@@ -319,6 +319,84 @@ def _option_roles(work: Path, annotations: Path | None = None, copies: int = 0) 
     return 0
 
 
+CURVE_SCALES = (0.25, 0.5, 1, 2, 4)
+"""Multiples of the full corpus the cost curve builds (``--rules`` and the rest give 1×)."""
+
+
+def _available_mb() -> float:
+    """Memory the kernel could still hand out (``MemAvailable``), or infinity where unknown."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    return float("inf")
+
+
+def cost_curve(work: Path, sizes: dict[str, int], seed: int, num_proc: int) -> list[dict]:
+    """Seconds and peak memory of the rules-only and the all-configs build at each of :data:`CURVE_SCALES`.
+
+    Each scale gets its own synthetic tree (written, built, then deleted). Memory grows about in
+    proportion to the corpus, so a scale whose predicted peak (the last one's, scaled) would not fit
+    in the memory available now is not started: the curve stops there and says so.
+    """
+    points: list[dict] = []
+    for scale in CURVE_SCALES:
+        scaled = {k: max(1, round(v * scale)) for k, v in sizes.items() if k != "models"} | {"models": sizes["models"]}
+        if points and "ours (all configs)" in points[-1]:
+            last = points[-1]
+            predicted = last["ours (all configs)"]["peak_mb"] * scale / last["scale"]
+            available = _available_mb()
+            if predicted > 0.9 * available:
+                points.append({"scale": scale, "sizes": scaled, "stopped": f"predicted peak {predicted:,.0f} MB, "
+                               f"{available:,.0f} MB available"})
+                break
+        tree, rules_only = work / f"curve-{scale}x", work / f"curve-{scale}x-rules"
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.rmtree(rules_only, ignore_errors=True)
+        synth = _run_step("synth", tree, work, "--sizes", json.dumps(scaled), "--seed", str(seed))
+        point: dict = {"scale": scale, "sizes": scaled, "raw_rows": synth.get("rows")}
+        if "error" in synth:
+            points.append({**point, "stopped": f"synth failed: {synth['error']}"})
+            break
+        (rules_only / "data_control").mkdir(parents=True)
+        shutil.copy(tree / "data_control/final.csv", rules_only / "data_control/final.csv")
+        os.sync()
+        procs = ("--num-proc", str(num_proc))
+        point["ours (rules)"] = _run_step("ours", rules_only, work, "--near-dup", "off", *procs)
+        point["ours (all configs)"] = _run_step("ours", tree, work, "--near-dup", "mark", *procs)
+        for built in (tree, rules_only):
+            shutil.rmtree(built, ignore_errors=True)
+            for suffix in ("off", "mark"):
+                shutil.rmtree(work / f"release-{built.name}-{suffix}", ignore_errors=True)
+                shutil.rmtree(work / f"report-{built.name}-{suffix}", ignore_errors=True)
+        points.append(point)
+        print(_curve_line(point), flush=True)
+        if any("error" in point[k] for k in ("ours (rules)", "ours (all configs)")):
+            break
+    return points
+
+
+def _curve_line(point: dict) -> str:
+    if "stopped" in point:
+        return f"{point['scale']:>5}×  stopped: {point['stopped']}"
+    cells = []
+    for step in ("ours (rules)", "ours (all configs)"):
+        r = point[step]
+        cells.append(f"{r['error']:>20}" if "error" in r else f"{r['seconds']:>9.2f} s {r['peak_mb']:>7,} MB")
+    sizes = point["sizes"]
+    return f"{point['scale']:>5}×  {sizes['rules']:>10,}  {sizes['dilemmas']:>10,}  " + "  ".join(cells)
+
+
+def print_curve(work: Path, sizes: dict[str, int], seed: int, num_proc: int) -> list[dict]:
+    """Run :func:`cost_curve`, printing a line per scale as it is measured."""
+    print(f"\ncost curve (synthetic trees, near-duplicates marked, num_proc={num_proc}):")
+    print(f"{'scale':>6}  {'rules':>10}  {'dilemmas':>10}  {'ours (rules)':>22}  {'ours (all configs)':>22}")
+    points = cost_curve(work, sizes, seed, num_proc)
+    if points and "stopped" in points[-1]:
+        print(_curve_line(points[-1]))
+    return points
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rules", type=int, default=257_609)
@@ -333,6 +411,10 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=Path("bench-work"))
     parser.add_argument("--v1", type=Path, metavar="DIR",
                         help="build the real v1 English file kept in DIR instead, and print how every row ended")
+    curve = parser.add_mutually_exclusive_group()
+    curve.add_argument("--curve-only", action="store_true",
+                       help="only the cost curve: the builds at ¼×, ½×, 1×, 2× and 4× the sizes given")
+    curve.add_argument("--no-curve", action="store_true", help="skip the cost curve")
     parser.add_argument("--near-dup", default="mark", help=argparse.SUPPRESS)
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="{}", help=argparse.SUPPRESS)
@@ -370,6 +452,11 @@ def main() -> int:
     tree, rules_only = work / "tree", work / "rules-only"
     start = time.perf_counter()
     sizes = {"rules": args.rules, "dilemmas": args.dilemmas, "models": args.models, "evaluated": args.evaluated}
+    if args.curve_only:
+        points = print_curve(work, sizes, args.seed, args.num_proc)
+        (work / "results.json").write_text(json.dumps({"cost curve": points}, indent=2), encoding="utf-8")
+        return 1 if not points or any("error" in p.get(k, {}) for p in points
+                                      for k in ("ours (rules)", "ours (all configs)")) else 0
     synth = _run_step("synth", tree, work, "--sizes", json.dumps(sizes), "--seed", str(args.seed))
     if "error" in synth:
         print(f"synth failed: {synth['error']}", file=sys.stderr)
@@ -424,8 +511,13 @@ def main() -> int:
         same = (parallel["pairs"], parallel["precision"], parallel["recall"]) == (n["pairs"], n["precision"],
                                                                                 n["recall"])
         print(f"near-dup with num_proc={args.num_proc}: {parallel['seconds']:.1f} s (same result: {same})")
+    if not args.no_curve:
+        shutil.rmtree(tree, ignore_errors=True)  # the curve writes its own trees, up to four times this one
+        results["cost curve"] = print_curve(work, sizes, args.seed, args.num_proc)
     (work / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    failed = [name for name, r in results.items() if "error" in r]
+    failed = [name for name, r in results.items() if name != "cost curve" and "error" in r]
+    failed += [f"cost curve at {p['scale']}×: {k}" for p in results.get("cost curve", [])
+               for k in ("ours (rules)", "ours (all configs)") if "error" in p.get(k, {})]
     if v.get("same_rows") is False:
         failed.append("validate: the columnar validator and jsonschema rejected different rows")
     for name in failed:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from builders import __version__
 from builders.annotate.command import add_annotate_parser
-from builders.context import BuildSettings
 from builders.problems import FORMATS, Summary
 from builders.resources import sample_raw_dir
 from builders.stages.near_dedup import NEAR_DUP_MODES, NearDupSettings
@@ -38,6 +37,7 @@ def _input_errors() -> tuple[type[Exception], ...]:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from builders.build import build_release
+    from builders.context import BuildSettings
 
     raw = args.raw or sample_raw_dir()
     if args.bump == "auto" and args.version_given:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
+import polars as pl
 import pyarrow.parquet as pq
 import yaml
 
@@ -44,11 +46,25 @@ class ReleaseView:
         schema = json.loads((self.path / self.configs[config]["schema"]).read_text(encoding="utf-8"))
         return {name: type_label(resolve_refs(prop, schema)) for name, prop in schema["properties"].items()}
 
-    def table(self, config: str) -> pa.Table:
-        """All rows of a config (every split), for comparison by id."""
-        files = [f for split in self.configs[config]["splits"].values() for f in split["files"]]
-        tables = [pq.read_table(self.path / f) for f in files]
-        return pa.concat_tables(tables) if tables else pa.table({})
+    def files(self, config: str) -> list[str]:
+        """A config's Parquet files (every split), relative to the release directory."""
+        return [f for split in self.configs[config]["splits"].values() for f in split["files"]]
+
+    def num_rows(self, config: str) -> int:
+        """A config's rows (every split), as the manifest records them."""
+        return sum(split["num_rows"] for split in self.configs[config]["splits"].values())
+
+    def ids(self, files: list[str]) -> pl.Series:
+        """The ``id`` column of these files, in file and row order: the only column read."""
+        if not files:
+            return pl.Series("id", [], pl.String)
+        return pl.read_parquet([self.path / f for f in files], columns=["id"]).to_series()
+
+    def column(self, files: list[str], name: str, rows: int) -> pl.Series:
+        """One column of these files, in the order of :meth:`ids`; all null where the files lack it."""
+        if files and name in pq.read_schema(self.path / files[0]).names:
+            return pl.read_parquet([self.path / f for f in files], columns=[name]).to_series()
+        return pl.repeat(None, rows, dtype=pl.Null, eager=True).alias(name)
 
 
 @dataclass
@@ -163,14 +179,66 @@ class ReleaseDiff:
         return "\n".join(lines)
 
 
-def _rows_by_id(table: pa.Table) -> dict[str, dict]:
-    ids = table.column("id").to_pylist()
-    columns = {name: table.column(name).to_pylist() for name in table.column_names}
-    return {str(row_id): {name: values[i] for name, values in columns.items()} for i, row_id in enumerate(ids)}
+def _differs(old: pl.Series, new: pl.Series) -> pl.Series:
+    """Row by row, whether a field's value changed; a null is equal to a null and to nothing else."""
+    return old.ne_missing(new)
 
 
-def diff_config(name: str, old: ReleaseView, new: ReleaseView) -> ConfigDiff:
-    """Compare one config present on both sides."""
+_Take = Callable[[pl.Series], pl.Series]
+
+
+def _kept(rows: pl.Series) -> _Take:
+    return lambda column: column if rows.all() else column.filter(rows)
+
+
+def _pairing(old_ids: pl.Series, new_ids: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series, _Take, _Take]:
+    """Which ids were added and removed (anti-joins on id), the ids on both sides, and how to take
+    each side's rows of those ids in one order.
+
+    A release writes its rows in id order, so the shared rows are usually in the same order on
+    both sides: each side keeps them in place (no copy at all when no row was added or removed).
+    Otherwise the rows are paired by a join on id and each side taken in the pairs' order.
+    """
+    old_kept, new_kept = old_ids.is_in(new_ids.implode()), new_ids.is_in(old_ids.implode())
+    added, removed, ids = new_ids.filter(~new_kept), old_ids.filter(~old_kept), old_ids.filter(old_kept)
+    if ids.equals(new_ids.filter(new_kept)):
+        return added, removed, ids, _kept(old_kept), _kept(new_kept)
+    pairs = (old_ids.to_frame("id").with_row_index("old_row")
+             .join(new_ids.to_frame("id").with_row_index("new_row"), on="id", how="inner"))
+    return (added, removed, pairs["id"], lambda column: column.gather(pairs["old_row"]),
+            lambda column: column.gather(pairs["new_row"]))
+
+
+def _row_changes(old: ReleaseView, new: ReleaseView, old_files: list[str], new_files: list[str],
+                 fields: list[str]) -> tuple[list[str], list[str], dict[str, list[str]]]:
+    """Rows added, removed and changed (id → changed fields) between two sets of Parquet files.
+
+    Only the ids are read to pair the rows; each field is then read on its own and compared
+    null-aware, so no more than one column of each side is in memory beside the ids.
+    """
+    old_ids, new_ids = old.ids(old_files).cast(pl.String), new.ids(new_files).cast(pl.String)  # taxonomy: numbers
+    added, removed, ids, take_old, take_new = _pairing(old_ids, new_ids)
+
+    def compared(name: str) -> pl.Series:
+        return _differs(take_old(old.column(old_files, name, len(old_ids))),
+                        take_new(new.column(new_files, name, len(new_ids))))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # Polars lets go of the GIL: two fields at a time
+        differs = pl.DataFrame(dict(zip(fields, pool.map(compared, fields), strict=True)),
+                               schema=dict.fromkeys(fields, pl.Boolean), height=len(ids))
+    changed_rows = (differs.with_columns(ids.alias("id"))
+                    .filter(pl.any_horizontal(fields) if fields else pl.lit(False)).sort("id"))
+    changed = {row["id"]: [name for name in fields if row[name]] for row in changed_rows.iter_rows(named=True)}
+    return added.sort().to_list(), removed.sort().to_list(), changed
+
+
+def diff_config(name: str, old: ReleaseView, new: ReleaseView, compared: dict | None = None) -> ConfigDiff:
+    """Compare one config present on both sides.
+
+    ``compared`` keeps the rows' comparison of each pair of file sets, so a config that shares
+    another's files (``default``, the rules under the split ``cvc``) reports the same rows
+    without reading them twice.
+    """
     result = ConfigDiff(name)
     old_fields, new_fields = old.schema_fields(name), new.schema_fields(name)
     result.fields_added = [f for f in new_fields if f not in old_fields]
@@ -179,35 +247,29 @@ def diff_config(name: str, old: ReleaseView, new: ReleaseView) -> ConfigDiff:
                              if f in new_fields and old_fields[f] != new_fields[f]}
     old_splits, new_splits = set(old.configs[name]["splits"]), set(new.configs[name]["splits"])
     result.splits_added, result.splits_removed = sorted(new_splits - old_splits), sorted(old_splits - new_splits)
-    if "alias_of" in new.configs[name] or "alias_of" in old.configs[name]:
-        result.rows_old = sum(s["num_rows"] for s in old.configs[name]["splits"].values())
-        result.rows_new = sum(s["num_rows"] for s in new.configs[name]["splits"].values())
-        return result
-    old_rows, new_rows = _rows_by_id(old.table(name)), _rows_by_id(new.table(name))
-    result.rows_old, result.rows_new = len(old_rows), len(new_rows)
-    result.added = sorted(set(new_rows) - set(old_rows))
-    result.removed = sorted(set(old_rows) - set(new_rows))
-    shared = [f for f in new_fields if f in old_fields and f not in result.fields_retyped]
-    for row_id in sorted(set(old_rows) & set(new_rows)):
-        before, after = old_rows[row_id], new_rows[row_id]
-        fields = [f for f in shared if before.get(f) != after.get(f)]
-        if fields:
-            result.changed[row_id] = fields
+    result.rows_old, result.rows_new = old.num_rows(name), new.num_rows(name)
+    shared = [f for f in new_fields if f in old_fields and f not in result.fields_retyped and f != "id"]
+    old_files, new_files = old.files(name), new.files(name)
+    key = (tuple(old_files), tuple(new_files), tuple(shared))
+    compared = {} if compared is None else compared
+    if key not in compared:
+        compared[key] = _row_changes(old, new, old_files, new_files, shared)
+    added, removed, changed = compared[key]
+    result.added, result.removed, result.changed = list(added), list(removed), dict(changed)
     return result
 
 
 def diff_releases(old: ReleaseView, new: ReleaseView) -> ReleaseDiff:
     """Compare two releases config by config."""
     configs: dict[str, ConfigDiff] = {}
+    compared: dict = {}
     for name in sorted(set(old.configs) | set(new.configs)):
         if name not in new.configs:
-            configs[name] = ConfigDiff(name, "removed", rows_old=sum(
-                s["num_rows"] for s in old.configs[name]["splits"].values()))
+            configs[name] = ConfigDiff(name, "removed", rows_old=old.num_rows(name))
         elif name not in old.configs:
-            configs[name] = ConfigDiff(name, "added", rows_new=sum(
-                s["num_rows"] for s in new.configs[name]["splits"].values()))
+            configs[name] = ConfigDiff(name, "added", rows_new=new.num_rows(name))
         else:
-            configs[name] = diff_config(name, old, new)
+            configs[name] = diff_config(name, old, new, compared)
     return ReleaseDiff(old.version, new.version, configs, license_change(old.license, new.license))
 
 

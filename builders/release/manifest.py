@@ -17,13 +17,11 @@ MANIFEST = "manifest.json"
 
 
 def sha256_file(path: Path) -> str:
-    """SHA-256 of a file, read 1 MiB at a time into one reused buffer (not a new ``bytes`` per block)."""
+    """SHA-256 of a file, read a megabyte at a time."""
     digest = hashlib.sha256()
-    buffer = bytearray(1 << 20)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as fh:
-        while size := fh.readinto(buffer):
-            digest.update(view[:size])
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
     return digest.hexdigest()
 
 

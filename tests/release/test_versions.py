@@ -1,7 +1,9 @@
 """Two versions of the sample with controlled edits: the diff, the enforced bump, the history."""
 
 import json
+import shutil
 
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -46,6 +48,42 @@ def test_diff_reports_rows_by_id_with_changed_fields(v1, tmp_path):
     assert diff.bump() == "minor"
     default = diff.configs["default"]
     assert (default.rows_old, default.rows_new) == (rules.rows_old, rules.rows_new)
+
+
+def test_default_config_reports_the_rows_of_the_rules_it_shares(v1, tmp_path):
+    v2 = tmp_path / "v2"
+    build_release(_edited_tree(tmp_path / "raw2"), v2, BuildSettings(version="1.1.0"), previous=v1)
+    diff = diff_releases(ReleaseView.open(v1), ReleaseView.open(v2))
+    rules, default = diff.configs["rules"], diff.configs["default"]
+    assert default.added == [rule_id(NEW_RULE[0])]
+    assert (default.removed, default.changed) == (rules.removed, rules.changed)
+    assert f"config default: {rules.rows_old} → {rules.rows_new} rows; +1 -1 ~1" in diff.to_text()
+    history = json.loads((v2 / "manifest.json").read_text())["history"][-1]["configs"]
+    assert history["default"] == {**history["rules"], "rows": rules.rows_new}
+
+
+def test_diff_pairs_rows_by_id_whatever_their_order(v1, tmp_path):
+    """A release whose rows are in another order (written by other tools) diffs the same."""
+    v2 = tmp_path / "v2"
+    build_release(_edited_tree(tmp_path / "raw2"), v2, BuildSettings(version="1.1.0"), previous=v1)
+    in_order = diff_releases(ReleaseView.open(v1), ReleaseView.open(v2)).configs["rules"]
+    shard = v2 / "data/rules/train-00000-of-00001.parquet"
+    table = pq.read_table(shard)
+    pq.write_table(table.take(list(reversed(range(table.num_rows)))), shard)
+    reordered = diff_releases(ReleaseView.open(v1), ReleaseView.open(v2)).configs["rules"]
+    assert (reordered.added, reordered.removed, reordered.changed) == (in_order.added, in_order.removed,
+                                                                       in_order.changed)
+    assert in_order.changed
+
+
+def test_rows_with_numeric_ids_are_named_by_their_ids_as_text(v1, tmp_path):
+    edited = tmp_path / "edited"
+    shutil.copytree(v1, edited)
+    shard = edited / "data/taxonomy/train-00000-of-00001.parquet"
+    table = pq.read_table(shard)
+    pq.write_table(table.filter(pc.not_equal(table["id"], 50)), shard)
+    taxonomy = diff_releases(ReleaseView.open(v1), ReleaseView.open(edited)).configs["taxonomy"]
+    assert (taxonomy.added, taxonomy.removed, taxonomy.changed) == ([], ["50"], {})
 
 
 def test_build_refuses_a_version_that_understates_the_change(v1, tmp_path):

@@ -109,12 +109,13 @@ def test_clusters_found_in_the_background_are_the_same_even_if_the_worker_dies()
     assert expected[:2] == [1, 1]
 
 
-def test_a_worker_raises_the_error_of_its_call_and_a_dead_one_says_so():
-    from builders.stages.near_dedup import _chunk, _Worker
+def test_a_fresh_process_raises_the_error_of_its_call_and_a_dead_one_says_so():
+    from builders.stages.fresh_process import FreshProcessCall
+    from builders.stages.near_dedup import _chunk
 
     with pytest.raises(ValueError, match="shingle size"):
-        _Worker(_chunk, (["在公共场合大声喧哗是不文明的"], 0, 64, 0)).result()
-    dead = _Worker(_chunk, (["在公共场合大声喧哗是不文明的"], 2, 64, 0))
+        FreshProcessCall(_chunk, (["在公共场合大声喧哗是不文明的"], 0, 64, 0)).result()
+    dead = FreshProcessCall(_chunk, (["在公共场合大声喧哗是不文明的"], 2, 64, 0))
     dead.process.kill()
     with pytest.raises(ChildProcessError):
         dead.result()

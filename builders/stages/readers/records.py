@@ -151,13 +151,6 @@ def read_gbk_csv_columns(data: bytes) -> ColumnTable | None:
         return None
 
 
-_TRANSCODED_BLOCK = 1 << 16
-"""The bytes Arrow reads at a time from a file it transcodes. Each block is decoded by Python into a
-new ``str`` and ``bytes``: at Arrow's default of a megabyte those are fresh pages the kernel must zero,
-block after block, while blocks this small are decoded in memory ``malloc`` reuses (reading the GBK
-master table: 1.5 thousand page faults instead of 22 thousand). The table is the same."""
-
-
 def _columns(text: str | bytes, first: str, newlines: int, encoding: str,
              encoded: Callable[[], bytes]) -> ColumnTable | None:
     """:func:`read_csv_columns` of a file's ``text`` (or bytes), given its first line, its count of
@@ -172,8 +165,7 @@ def _columns(text: str | bytes, first: str, newlines: int, encoding: str,
     try:
         table = pa_csv.read_csv(
             io.BytesIO(encoded()),
-            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding,
-                                            **({} if encoding == "utf-8" else {"block_size": _TRANSCODED_BLOCK})),
+            read_options=pa_csv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string())),
         )

@@ -1,8 +1,8 @@
+import pyarrow.csv as pa_csv
 import pytest
 
 from builders.stages.readers.encoding import decode_bytes
 from builders.stages.readers.records import (
-    _TRANSCODED_BLOCK,
     read_csv,
     read_csv_columns,
     read_gbk_csv_columns,
@@ -76,6 +76,10 @@ def test_gbk_bytes_read_by_arrow_give_the_table_of_the_decoded_text(tmp_path, te
     assert decoded.encoding == "gbk"
     by_text = read_csv_columns(decoded)
     assert by_arrow.table.equals(by_text.table) and by_arrow.lines.tolist() == by_text.lines.tolist()
+
+
+_TRANSCODED_BLOCK = pa_csv.ReadOptions().block_size
+"""The bytes Arrow reads (and transcodes) at a time."""
 
 
 def test_gbk_read_in_many_blocks_gives_the_table_of_the_decoded_text(tmp_path):
