@@ -179,20 +179,25 @@ def decisions(name: str) -> list[tuple[str, float, bool]]:
     from dataclasses import replace
 
     from builders.stages import option_roles
+    from builders.stages.option_roles_columnar import score_roles
     from builders.stages.parsers.blobs import split_options
 
     rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
     idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
     open_weights = replace(option_roles.WEIGHTS, distractor_margin=float("-inf"), pair_margin=float("-inf"))
+    found = score_roles([row["scene"] for row, _ in rows], [t for _, texts in rows for t in texts],
+                        [row["rule_a"] for row, _ in rows], [row["rule_b"] for row, _ in rows],
+                        [row["derived_a"] for row, _ in rows], [row["derived_b"] for row, _ in rows], idf,
+                        open_weights)
     out = []
-    for row, texts in rows:
-        roles = option_roles.assign_roles(row["scene"], texts, row["rule_a"], row["rule_b"], row["derived_a"],
-                                          row["derived_b"], idf, open_weights)
-        gold = tuple(row["gold"][letter] for letter in "ABC")
-        distractor_right = roles.follows.index("distractor") == gold.index("distractor")
-        out.append(("distractor", roles.distractor_margin, distractor_right))
+    for (row, _), roles, distractor_margin, pair_margin in zip(rows, found.roles.tolist(),
+                                                               found.distractor_margin.tolist(),
+                                                               found.pair_margin.tolist(), strict=True):
+        gold = [ROLES.index(row["gold"][letter]) for letter in "ABC"]
+        distractor_right = roles.index(2) == gold.index(2)
+        out.append(("distractor", distractor_margin, distractor_right))
         if distractor_right:
-            out.append(("pair", roles.pair_margin, roles.follows == gold))
+            out.append(("pair", pair_margin, roles == gold))
     return out
 
 
@@ -271,26 +276,30 @@ def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
 
 
 def timing(copies: int) -> dict:
-    """Seconds of the scalar scorer (one dilemma at a time, the naive way) and of the columnar one the build
-    uses, on the held-out set repeated ``copies`` times with every scene and option made distinct."""
+    """Seconds of the scorer called one item at a time (the naive way, as a loop over scenes would) and
+    called once on all items (as the build does), on the dev set repeated ``copies`` times with every scene
+    and option made distinct; both must give the same roles."""
     import time
+
+    import numpy as np
 
     from builders.stages import option_roles
     from builders.stages.option_roles_columnar import assign_roles_many
     from builders.stages.parsers.blobs import split_options
 
-    base = [(row, [text for _, text in split_options(row["options"])]) for row in read_set("heldout")]
+    base = [(row, [text for _, text in split_options(row["options"])]) for row in read_set("dev")]
     rows = [(row, [text + (f"第{j}次" if j else "") for text in texts], row["scene"] + (str(j) if j else ""))
             for j in range(copies) for row, texts in base]
     idf = option_roles.Idf([scene for *_, scene in rows] + [t for _, texts, _ in rows for t in texts])
     start = time.perf_counter()
-    for row, texts, scene in rows:
-        option_roles.assign_roles(scene, texts, row["rule_a"], row["rule_b"], row["derived_a"], row["derived_b"], idf)
-    scalar = time.perf_counter() - start
+    one_by_one = [assign_roles_many([scene], texts, [row["rule_a"]], [row["rule_b"]], [row["derived_a"]],
+                                    [row["derived_b"]], idf)[0][0] for row, texts, scene in rows]
+    single = time.perf_counter() - start
     start = time.perf_counter()
-    assign_roles_many([scene for *_, scene in rows], [t for _, texts, _ in rows for t in texts],
-                      [r["rule_a"] for r, _, _ in rows], [r["rule_b"] for r, _, _ in rows],
-                      [r["derived_a"] for r, _, _ in rows], [r["derived_b"] for r, _, _ in rows], idf)
-    columnar = time.perf_counter() - start
-    return {"dilemmas": len(rows), "scalar_s": round(scalar, 2), "columnar_s": round(columnar, 2),
-            "ratio": round(scalar / columnar, 2) if columnar else None}
+    together, _ = assign_roles_many([scene for *_, scene in rows], [t for _, texts, _ in rows for t in texts],
+                                    [r["rule_a"] for r, _, _ in rows], [r["rule_b"] for r, _, _ in rows],
+                                    [r["derived_a"] for r, _, _ in rows], [r["derived_b"] for r, _, _ in rows], idf)
+    batched = time.perf_counter() - start
+    return {"dilemmas": len(rows), "one_at_a_time_s": round(single, 2), "together_s": round(batched, 2),
+            "ratio": round(single / batched, 2) if batched else None,
+            "same_roles": bool(np.array_equal(np.stack(one_by_one), together))}
