@@ -241,7 +241,19 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
                                w_rule.reshape(-1), n)
     aside = pc.match_substring_regex(option_array, _ASIDE.pattern).to_numpy(zero_copy_only=False).reshape(n, 3)
     related = weights.scene * scene_overlap + weights.rules * evidence.max(axis=2) - weights.aside * aside
+    if weights.sibling:
+        related += weights.sibling * _sibling_overlap(option_chars, o_owner, o_char, o_weight, w_option, n)
     return _decide(related, evidence, weights)
+
+
+def _sibling_overlap(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np.ndarray, o_weight: np.ndarray,
+                     w_option: np.ndarray, n: int) -> np.ndarray:
+    """Per option, its larger overlap with the other two: the two rule options answer the same predicament
+    (「留着水喝」「用这桶水洗头」), the distractor shares little with either."""
+    shared = option_chars.shared(o_owner // 3, o_char, o_weight, o_owner, 3 * n).reshape(n, 3, 3)
+    overlap = _cosine(shared, w_option[:, :, None], w_option[:, None, :])
+    overlap[:, [0, 1, 2], [0, 1, 2]] = 0.0
+    return overlap.max(axis=2)
 
 
 def _scene_hop(scenes: Sequence[str], codes: list, idf: Idf, weights: Weights, option_chars: _OptionChars,
