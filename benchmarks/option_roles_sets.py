@@ -124,6 +124,7 @@ def write_tree(dilemmas: list[dict], raw: Path) -> None:
                "、".join(dict.fromkeys(parent[v][0] for v in values)), "、".join(values)]
               for rule, values in rules.items()]
     (raw / "data_control").mkdir(parents=True, exist_ok=True)
+    (raw / "cvc-raw.yaml").write_text("license: cc-by-4.0\n", encoding="utf-8")  # upstream's license
     (raw / "data_control/final.csv").write_bytes(
         _csv(["rot", "translate", "level", "core values", "derived values"], master).encode("gbk"))
     processed = raw / "moral_dilemma/dataset/2_dilemma/2_processed"
@@ -323,7 +324,7 @@ def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
     """The option-role figures of both sets as text (for ``benchmarks/run.py --option-roles``) and as data;
     ``annotations``: a model's annotation artifact for the held-out tree, to measure the model's roles too."""
     lines, data = [], {}
-    for name in ("heldout", "dev"):
+    for name in ("heldout", *TUNING):
         found = measure(name, work / name, annotations if name == "heldout" else None)
         data[name] = found
         lines.append(f"{name}: {found['dilemmas']} dilemmas, {found['published']} parsed and published "
@@ -334,10 +335,13 @@ def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
             precision = f"{s['right'] / s['given']:.1%}" if s["given"] else "–"
             lines.append(f"  {source:<16}{s['dilemmas']:>9}{s['letters']:>9}{s['given']:>7}{s['right']:>7}"
                          f"{precision:>11}")
-    bins = calibration("heldout")
+    from builders.stages.option_roles import WEIGHTS
+
+    thresholds = {"distractor": WEIGHTS.distractor_margin, "pair": WEIGHTS.pair_margin}
+    bins = calibration("heldout", thresholds)
     data["heldout_bins"] = bins
-    dev_bins = calibration("dev")
-    lines.append("held-out decisions per margin bin (text evidence; confidence = the dev set's calibrated precision):")
+    dev_bins = calibration(TUNING, thresholds)
+    lines.append("held-out decisions per margin bin (text evidence; confidence = the dev sets' calibrated precision):")
     lines.append(f"  {'decision':<12}{'margin':>14}{'n':>5}{'right':>7}{'held-out':>10}{'confidence':>12}")
     for kind, rows in bins.items():
         for row, dev_row in zip(rows, dev_bins[kind], strict=True):

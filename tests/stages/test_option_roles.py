@@ -153,3 +153,15 @@ def test_bigrams_of_many_texts_are_the_same_with_one_key_or_two(monkeypatch):
     pairs = {(o, (g >> 21, g & 0x1FFFFF)) for o, g in zip(*(a.tolist() for a in one), strict=True)}
     assert (0, (ord("好"), ord("世"))) in pairs and not any(o in (1, 2, 3) for o, _ in pairs)
     assert len([o for o, _ in pairs if o == 0]) == 4
+
+
+def test_a_development_set_builds_from_its_raw_tree_and_is_scored(tmp_path):
+    """The benchmark's path end to end on the first development set: a plain build of the raw tree it writes
+    (license and all) parses every dilemma, and the published roles are scored against the gold."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import option_roles_sets
+
+    found = option_roles_sets.measure("dev", tmp_path / "dev")
+    assert found["published"] == found["dilemmas"] == 72 and not found["missing"]
+    assert found["letters"] == 216 and found["covered"] > 0.5 * found["letters"]
+    assert found["right"] >= 0.98 * found["covered"]
