@@ -1,11 +1,11 @@
 """The option-role sets: dilemmas written in upstream's generator style, with gold roles, as JSONL and as a raw tree.
 
-``python benchmarks/option_roles_sets.py`` rewrites ``benchmarks/heldout/option_roles.jsonl`` and
-``benchmarks/dev/option_roles.jsonl`` from the hand-written ``content.py`` of each folder; ``--tree DIR``
-writes the held-out set's raw tree (to annotate it with a model), ``--calibrate`` prints the dev set's
-calibration table. Every scene gets
-one of the six letter orders and one of the option formats upstream's generators produce (``A：`` ``A:``
-``A.`` ``A．`` ``A、`` ``A)`` ``(A)`` ``【A】`` ``选项A：`` ``A选项：``, full-width letters, one line or
+``python benchmarks/option_roles_sets.py`` rewrites ``option_roles.jsonl`` in ``benchmarks/heldout``,
+``benchmarks/dev`` and ``benchmarks/dev2`` from the hand-written ``content.py`` of each folder; ``--tree DIR``
+writes the held-out set's raw tree (to annotate it with a model), ``--calibrate`` prints the thresholds and
+the calibration table chosen on the two dev sets, ``--check-disjoint`` lists what dev2 shares with the others.
+Every scene gets one of the six letter orders and one of the option formats upstream's generators produce
+(``A：`` ``A:`` ``A.`` ``A．`` ``A、`` ``A)`` ``(A)`` ``【A】`` ``选项A：`` ``A选项：``, full-width letters, one line or
 several, a leading number or a ``选项：`` header, a trailing note), cycled so that each combination occurs.
 """
 
