@@ -1,11 +1,11 @@
 """The option-role sets: dilemmas written in upstream's generator style, with gold roles, as JSONL and as a raw tree.
 
-``python benchmarks/option_roles_sets.py`` rewrites ``benchmarks/heldout/option_roles.jsonl`` and
-``benchmarks/dev/option_roles.jsonl`` from the hand-written ``content.py`` of each folder; ``--tree DIR``
-writes the held-out set's raw tree (to annotate it with a model), ``--calibrate`` prints the dev set's
-calibration table. Every scene gets
-one of the six letter orders and one of the option formats upstream's generators produce (``A：`` ``A:``
-``A.`` ``A．`` ``A、`` ``A)`` ``(A)`` ``【A】`` ``选项A：`` ``A选项：``, full-width letters, one line or
+``python benchmarks/option_roles_sets.py`` rewrites ``option_roles.jsonl`` in ``benchmarks/heldout``,
+``benchmarks/dev`` and ``benchmarks/dev2`` from the hand-written ``content.py`` of each folder; ``--tree DIR``
+writes the held-out set's raw tree (to annotate it with a model), ``--calibrate`` prints the thresholds and
+the calibration table chosen on the two dev sets, ``--check-disjoint`` lists what dev2 shares with the others.
+Every scene gets one of the six letter orders and one of the option formats upstream's generators produce
+(``A：`` ``A:`` ``A.`` ``A．`` ``A、`` ``A)`` ``(A)`` ``【A】`` ``选项A：`` ``A选项：``, full-width letters, one line or
 several, a leading number or a ``选项：`` header, a trailing note), cycled so that each combination occurs.
 """
 
@@ -15,11 +15,14 @@ import csv
 import importlib.util
 import io
 import json
+import math
 from itertools import permutations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev"}
+SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev", "dev2": HERE / "dev2"}
+TUNING = ("dev", "dev2")
+"""The sets weights, thresholds and the calibration are chosen on (never the held-out set)."""
 ROLES = ("rule_a", "rule_b", "distractor")
 ORDERS = tuple(permutations(range(3)))
 MARKERS = ("{L}：", "{L}: ", "{L}. ", "{L}．", "{L}、", "{L}) ", "({L}) ", "【{L}】", "选项{L}：", "{L}选项：")
@@ -72,6 +75,21 @@ def rows(folder: Path) -> list[dict]:
     return out
 
 
+def check_disjoint(name: str, others: tuple[str, ...] = ("heldout", "dev")) -> list[str]:
+    """The rules of set ``name`` that another set also quotes (printing only these, not the others' content):
+    a development set must not share a rule, a rule pair or a scene with the held-out set."""
+    mine = {(r["rule_a"], r["rule_b"]) for r in rows(SETS[name])}
+    my_rules = {rule for pair in mine for rule in pair}
+    my_scenes = {r["scene"] for r in rows(SETS[name])}
+    shared: list[str] = []
+    for other in others:
+        theirs = rows(SETS[other])
+        their_rules = {rule for r in theirs for rule in (r["rule_a"], r["rule_b"])}
+        shared += [f"{other}: rule {rule}" for rule in sorted(my_rules & their_rules)]
+        shared += [f"{other}: scene of {name}" for r in theirs if r["scene"] in my_scenes]
+    return shared
+
+
 def write_sets() -> None:
     for folder in SETS.values():
         with open(folder / "option_roles.jsonl", "w", encoding="utf-8") as fh:
@@ -106,6 +124,7 @@ def write_tree(dilemmas: list[dict], raw: Path) -> None:
                "、".join(dict.fromkeys(parent[v][0] for v in values)), "、".join(values)]
               for rule, values in rules.items()]
     (raw / "data_control").mkdir(parents=True, exist_ok=True)
+    (raw / "cvc-raw.yaml").write_text("license: cc-by-4.0\n", encoding="utf-8")  # upstream's license
     (raw / "data_control/final.csv").write_bytes(
         _csv(["rot", "translate", "level", "core values", "derived values"], master).encode("gbk"))
     processed = raw / "moral_dilemma/dataset/2_dilemma/2_processed"
@@ -168,40 +187,95 @@ def measure(name: str, work: Path, annotations: Path | None = None) -> dict:
 
 
 MARGIN_BINS = {"distractor": (0.0, 0.35, 0.7, 1.0, 1.5), "pair": (0.0, 0.25, 0.5, 1.0, 2.0)}
-"""Lower edges of the margin bins in which precision is measured, per decision."""
+"""Lower edges of the margin bins in which precision is measured, per decision (each threshold is added)."""
+FLOOR = 0.98
+"""The precision a threshold must show on the tuning sets, as a one-sided 95% lower bound."""
+STEP = 0.05
+"""The margins a threshold is chosen among: 0, 0.05, 0.1, …"""
 
 
-def decisions(name: str) -> list[tuple[str, float, bool]]:
-    """Every decision the text scorer would take on a set with no threshold: (kind, margin, right).
+def decisions(names: str | tuple[str, ...]) -> list[tuple[str, float, bool]]:
+    """Every decision the text scorer would take on the sets with no threshold: (kind, margin, right), each
+    set scored on its own (its own IDF, as a build of its raw tree would).
 
     The pair decision is counted only where the distractor was right (it is taken after it).
     """
     from dataclasses import replace
 
     from builders.stages import option_roles
+    from builders.stages.option_roles_columnar import score_roles
     from builders.stages.parsers.blobs import split_options
 
-    rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
-    idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
-    open_weights = replace(option_roles.WEIGHTS, distractor_margin=float("-inf"), pair_margin=float("-inf"))
     out = []
-    for row, texts in rows:
-        roles = option_roles.assign_roles(row["scene"], texts, row["rule_a"], row["rule_b"], row["derived_a"],
-                                          row["derived_b"], idf, open_weights)
-        gold = tuple(row["gold"][letter] for letter in "ABC")
-        distractor_right = roles.follows.index("distractor") == gold.index("distractor")
-        out.append(("distractor", roles.distractor_margin, distractor_right))
-        if distractor_right:
-            out.append(("pair", roles.pair_margin, roles.follows == gold))
+    for name in (names,) if isinstance(names, str) else names:
+        rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
+        idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
+        open_weights = replace(option_roles.WEIGHTS, distractor_margin=float("-inf"), pair_margin=float("-inf"))
+        found = score_roles([row["scene"] for row, _ in rows], [t for _, texts in rows for t in texts],
+                            [row["rule_a"] for row, _ in rows], [row["rule_b"] for row, _ in rows],
+                            [row["derived_a"] for row, _ in rows], [row["derived_b"] for row, _ in rows], idf,
+                            open_weights)
+        for (row, _), roles, distractor_margin, pair_margin in zip(rows, found.roles.tolist(),
+                                                                   found.distractor_margin.tolist(),
+                                                                   found.pair_margin.tolist(), strict=True):
+            gold = [ROLES.index(row["gold"][letter]) for letter in "ABC"]
+            distractor_right = roles.index(2) == gold.index(2)
+            out.append(("distractor", distractor_margin, distractor_right))
+            if distractor_right:
+                out.append(("pair", pair_margin, roles == gold))
     return out
 
 
-def calibration(name: str) -> dict[str, list[dict]]:
+def lower_bound(right: int, n: int, z: float = 1.645) -> float:
+    """Wilson score lower bound (one-sided 95%) of a precision of ``right`` in ``n``: what a small set can
+    promise, not what it happened to show."""
+    if not n:
+        return 0.0
+    p, z2 = right / n, z * z
+    centre = p + z2 / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    return (centre - spread) / (1 + z2 / n)
+
+
+def choose_thresholds(names: tuple[str, ...] = TUNING) -> dict[str, float]:
+    """Per decision, the smallest margin (a multiple of :data:`STEP`) at which the letters that decision names
+    on the tuning sets have a precision whose lower bound is at least :data:`FLOOR`; the distractor first,
+    then the pair among the dilemmas whose distractor is taken. A pair decision names two letters: they are
+    counted as two, though one mistake always costs both (the bound is that much kinder than per decision)."""
+    found = decisions(names)
+    dilemmas, pair_at = [], {}
+    for kind, margin, right in found:
+        if kind == "distractor":
+            dilemmas.append([margin, right, None, False])
+        else:
+            dilemmas[-1][2:] = [margin, right]
+            pair_at[len(dilemmas) - 1] = True
+    chosen: dict[str, float] = {}
+    for kind in ("distractor", "pair"):
+        for step in range(int(4 / STEP)):
+            low = round(step * STEP, 2)
+            if kind == "distractor":
+                taken = [right for margin, right, _, _ in dilemmas if margin >= low]
+                letters, right = len(taken), sum(taken)
+            else:
+                taken = [right for margin, _, pm, right in dilemmas
+                         if margin >= chosen["distractor"] and pm is not None and pm >= low]
+                letters, right = 2 * len(taken), 2 * sum(taken)
+            if letters and lower_bound(right, letters) >= FLOOR:
+                chosen[kind] = low
+                break
+        else:
+            chosen[kind] = float("inf")
+    return chosen
+
+
+def calibration(names: str | tuple[str, ...], thresholds: dict[str, float] | None = None) -> dict[str, list[dict]]:
     """Per decision and margin bin: decisions, right ones, and the smoothed precision ``(right+1)/(n+2)``
-    (what ``option_roles.CALIBRATION`` holds, from the dev set)."""
+    (what ``option_roles.CALIBRATION`` holds, from the tuning sets); ``thresholds`` become bin edges too."""
     table: dict[str, list[dict]] = {}
-    found = decisions(name)
-    for kind, edges in MARGIN_BINS.items():
+    found = decisions(names)
+    for kind, listed in MARGIN_BINS.items():
+        edges = sorted(set(listed) | ({thresholds[kind]} if thresholds else set()))
         rows = []
         for i, low in enumerate(edges):
             high = edges[i + 1] if i + 1 < len(edges) else float("inf")
@@ -233,9 +307,14 @@ if __name__ == "__main__":
 
     if "--tree" in sys.argv:  # the held-out raw tree, to run `cvc annotate option-roles --raw` on
         write_tree(read_set("heldout"), Path(sys.argv[sys.argv.index("--tree") + 1]))
-    elif "--calibrate" in sys.argv:
-        found = calibration("dev")
+    elif "--check-disjoint" in sys.argv:
+        found = check_disjoint("dev2")
+        print("\n".join(found) or "dev2 shares no rule and no scene with heldout or dev")
+    elif "--calibrate" in sys.argv:  # the tuning sets only
+        chosen = choose_thresholds()
+        found = calibration(TUNING, chosen)
         print(json.dumps(found, indent=1))
+        print("thresholds:", chosen)
         print({kind: tuple((r["from"], r["confidence"]) for r in rows) for kind, rows in found.items()})
     else:
         write_sets()
@@ -245,7 +324,7 @@ def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
     """The option-role figures of both sets as text (for ``benchmarks/run.py --option-roles``) and as data;
     ``annotations``: a model's annotation artifact for the held-out tree, to measure the model's roles too."""
     lines, data = [], {}
-    for name in ("heldout", "dev"):
+    for name in ("heldout", *TUNING):
         found = measure(name, work / name, annotations if name == "heldout" else None)
         data[name] = found
         lines.append(f"{name}: {found['dilemmas']} dilemmas, {found['published']} parsed and published "
@@ -256,10 +335,13 @@ def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
             precision = f"{s['right'] / s['given']:.1%}" if s["given"] else "–"
             lines.append(f"  {source:<16}{s['dilemmas']:>9}{s['letters']:>9}{s['given']:>7}{s['right']:>7}"
                          f"{precision:>11}")
-    bins = calibration("heldout")
+    from builders.stages.option_roles import WEIGHTS
+
+    thresholds = {"distractor": WEIGHTS.distractor_margin, "pair": WEIGHTS.pair_margin}
+    bins = calibration("heldout", thresholds)
     data["heldout_bins"] = bins
-    dev_bins = calibration("dev")
-    lines.append("held-out decisions per margin bin (text evidence; confidence = the dev set's calibrated precision):")
+    dev_bins = calibration(TUNING, thresholds)
+    lines.append("held-out decisions per margin bin (text evidence; confidence = the dev sets' calibrated precision):")
     lines.append(f"  {'decision':<12}{'margin':>14}{'n':>5}{'right':>7}{'held-out':>10}{'confidence':>12}")
     for kind, rows in bins.items():
         for row, dev_row in zip(rows, dev_bins[kind], strict=True):
@@ -271,26 +353,30 @@ def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
 
 
 def timing(copies: int) -> dict:
-    """Seconds of the scalar scorer (one dilemma at a time, the naive way) and of the columnar one the build
-    uses, on the held-out set repeated ``copies`` times with every scene and option made distinct."""
+    """Seconds of the scorer called one item at a time (the naive way, as a loop over scenes would) and
+    called once on all items (as the build does), on the dev set repeated ``copies`` times with every scene
+    and option made distinct; both must give the same roles."""
     import time
+
+    import numpy as np
 
     from builders.stages import option_roles
     from builders.stages.option_roles_columnar import assign_roles_many
     from builders.stages.parsers.blobs import split_options
 
-    base = [(row, [text for _, text in split_options(row["options"])]) for row in read_set("heldout")]
+    base = [(row, [text for _, text in split_options(row["options"])]) for row in read_set("dev")]
     rows = [(row, [text + (f"第{j}次" if j else "") for text in texts], row["scene"] + (str(j) if j else ""))
             for j in range(copies) for row, texts in base]
     idf = option_roles.Idf([scene for *_, scene in rows] + [t for _, texts, _ in rows for t in texts])
     start = time.perf_counter()
-    for row, texts, scene in rows:
-        option_roles.assign_roles(scene, texts, row["rule_a"], row["rule_b"], row["derived_a"], row["derived_b"], idf)
-    scalar = time.perf_counter() - start
+    one_by_one = [assign_roles_many([scene], texts, [row["rule_a"]], [row["rule_b"]], [row["derived_a"]],
+                                    [row["derived_b"]], idf)[0][0] for row, texts, scene in rows]
+    single = time.perf_counter() - start
     start = time.perf_counter()
-    assign_roles_many([scene for *_, scene in rows], [t for _, texts, _ in rows for t in texts],
-                      [r["rule_a"] for r, _, _ in rows], [r["rule_b"] for r, _, _ in rows],
-                      [r["derived_a"] for r, _, _ in rows], [r["derived_b"] for r, _, _ in rows], idf)
-    columnar = time.perf_counter() - start
-    return {"dilemmas": len(rows), "scalar_s": round(scalar, 2), "columnar_s": round(columnar, 2),
-            "ratio": round(scalar / columnar, 2) if columnar else None}
+    together, _ = assign_roles_many([scene for *_, scene in rows], [t for _, texts, _ in rows for t in texts],
+                                    [r["rule_a"] for r, _, _ in rows], [r["rule_b"] for r, _, _ in rows],
+                                    [r["derived_a"] for r, _, _ in rows], [r["derived_b"] for r, _, _ in rows], idf)
+    batched = time.perf_counter() - start
+    return {"dilemmas": len(rows), "one_at_a_time_s": round(single, 2), "together_s": round(batched, 2),
+            "ratio": round(single / batched, 2) if batched else None,
+            "same_roles": bool(np.array_equal(np.stack(one_by_one), together))}

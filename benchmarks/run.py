@@ -313,8 +313,9 @@ def _option_roles(work: Path, annotations: Path | None = None, copies: int = 0) 
     print(text)
     if copies:
         timed = data["timing"] = option_roles_sets.timing(copies)
-        print(f"text evidence on {timed['dilemmas']:,} paraphrasing dilemmas: scalar (one at a time) "
-              f"{timed['scalar_s']} s, columnar (the build's) {timed['columnar_s']} s, {timed['ratio']}x")
+        print(f"text evidence on {timed['dilemmas']:,} paraphrasing dilemmas (dev set copies): one at a time "
+              f"{timed['one_at_a_time_s']} s, all together (the build's) {timed['together_s']} s, {timed['ratio']}x, "
+              f"same roles: {timed['same_roles']}")
     (work / "results.json").write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
     return 0
 
@@ -423,8 +424,8 @@ def main() -> int:
                         help="only measure option roles on the held-out and dev dilemma sets (coverage and "
                              "precision per mapping_source, precision per margin bin) and exit")
     parser.add_argument("--option-roles-copies", type=int, default=100, metavar="K",
-                        help="with --option-roles: time the scalar and columnar scorers on the held-out set "
-                             "repeated K times (default 100: 11,100 dilemmas; 0 skips)")
+                        help="with --option-roles: time the role scorer called one item at a time and on all "
+                             "items together, on the dev set repeated K times (default 100; 0 skips)")
     parser.add_argument("--annotations", type=Path, default=None,
                         help="with --option-roles: a model's annotation artifact for the held-out tree "
                              "(python benchmarks/option_roles_sets.py --tree DIR, then cvc annotate option-roles "

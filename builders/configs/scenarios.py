@@ -15,7 +15,7 @@ from builders.context import BuildContext
 from builders.stages.ids import stable_id
 from builders.stages.normalizers.text import clean_text, dedup_key
 from builders.stages.option_annotations import OptionAnnotations, content_key
-from builders.stages.option_mapping import OptionMapping, option_rows, scene_mapping
+from builders.stages.option_mapping import OptionMapping, option_rows, scene_mappings
 from builders.stages.option_roles import Idf
 from builders.stages.parsers.blobs import LETTERS, parse_choice, scene_and_options, split_numbered, split_scene_blob
 from builders.stages.parsers.replies import ReplyParseError
@@ -180,10 +180,11 @@ def _recover_mappings(rows: list[dict], annotations: OptionAnnotations | None) -
     """Every experiment-2 scene's mapping from its text (IDF over all their scenes and options), then, for
     the letters left open, a model's annotation that agrees with the text."""
     idf = Idf([text for row in rows for text in (row["scene"], *(o["text"] for o in row["options"]))])
-    for row in rows:
-        options = [(o["letter"], o["text"]) for o in row["options"]]
-        mapping = scene_mapping(row["scene"], options, row["_rule_a"], row["other_rule"] or "", row["_values_a"],
-                                [], idf)
+    every_option = [[(o["letter"], o["text"]) for o in row["options"]] for row in rows]
+    mappings = scene_mappings([row["scene"] for row in rows], every_option, [row["_rule_a"] for row in rows],
+                              [row["other_rule"] or "" for row in rows], [row["_values_a"] for row in rows],
+                              [[] for _ in rows], idf)
+    for row, options, mapping in zip(rows, every_option, mappings, strict=True):
         _set_mapping(row, mapping)
         follows = [o["follows"] for o in row["options"]]
         if annotations is None or all(follows) or len(options) != 3:

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builders.stages.option_roles import Idf, assign_roles
+from builders.stages.option_roles import Idf
 from builders.stages.option_roles_columnar import assign_roles_many
 
 ROLES = ("rule_a", "rule_b", "distractor")
@@ -291,10 +291,9 @@ def given_mapping(letters: list[str], rule_a_letter: str, rule_b_letter: str) ->
 
 def roles_from_evidence(scenes: pa.Array, options: pa.Array, rules_a: tuple[list[str], list[list[str]]],
                         rules_b: tuple[list[str], list[list[str]]], corpus: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`builders.stages.option_roles.assign_roles` of many items (computed together, in numpy:
-    :mod:`builders.stages.option_roles_columnar`), as :func:`recover_roles` gives roles (``-1`` where unknown)
-    and confidences; ``rules_a``/``rules_b``: each item's rule text and derived values, ``corpus``: every
-    scene and option text of the build (the characters' IDF)."""
+    """The text evidence's roles of many items (:mod:`builders.stages.option_roles_columnar`), as
+    :func:`recover_roles` gives roles (``-1`` where unknown) and confidences; ``rules_a``/``rules_b``: each
+    item's rule text and derived values, ``corpus``: every scene and option text of the build (the IDF)."""
     if not len(scenes):
         return np.full((0, 3), -1, np.int8), np.zeros(0)
     idf = Idf([text or "" for text in corpus.to_pylist()])
@@ -302,14 +301,28 @@ def roles_from_evidence(scenes: pa.Array, options: pa.Array, rules_a: tuple[list
                              rules_a[0], rules_b[0], rules_a[1], rules_b[1], idf)
 
 
-def scene_mapping(scene: str, options: list[tuple[str, str]], rule_a: str, rule_b: str, values_a: list[str],
-                  values_b: list[str], idf: Idf) -> OptionMapping:
-    """One item's mapping: :func:`recover_mapping` (options that repeat their rule), else the text's evidence."""
-    mapping = recover_mapping(options, rule_a, rule_b)
-    if mapping.source != "none":
-        return mapping
-    found = assign_roles(scene, [text for _, text in options], rule_a, rule_b, values_a, values_b, idf)
-    if not any(found.follows):
-        return mapping
-    return OptionMapping({letter: role for (letter, _), role in zip(options, found.follows, strict=True)},
-                         "recovered", found.confidence)
+def scene_mappings(scenes: list[str], options: list[list[tuple[str, str]]], rules_a: list[str], rules_b: list[str],
+                   values_a: list[list[str]], values_b: list[list[str]], idf: Idf) -> list[OptionMapping]:
+    """Each item's mapping: the rules' bigrams (options that repeat their rule), else the text's evidence
+    (the same scorer as the dilemmas', all items together)."""
+    if any(len(o) != 3 for o in options):
+        raise ValueError("expected three options per item")
+    roles, confidence = recover_roles([text for item in options for _, text in item], rules_a, rules_b)
+    open_items = np.flatnonzero(roles[:, 0] < 0).tolist()
+    if open_items:
+        found, sure = assign_roles_many([scenes[i] for i in open_items],
+                                        [text for i in open_items for _, text in options[i]],
+                                        [rules_a[i] for i in open_items], [rules_b[i] for i in open_items],
+                                        [values_a[i] for i in open_items], [values_b[i] for i in open_items], idf)
+        roles[open_items], confidence = found, np.asarray(confidence, float)
+        confidence[open_items] = sure
+    out = []
+    for item, (letters, row) in enumerate(zip(([letter for letter, _ in o] for o in options), roles.tolist(),
+                                              strict=True)):
+        if all(r < 0 for r in row):
+            out.append(OptionMapping({letter: None for letter in letters}, "none", 0.0))
+        else:
+            out.append(OptionMapping({letter: ROLES[r] if r >= 0 else None for letter, r in zip(letters, row,
+                                                                                                 strict=True)},
+                                     "recovered", float(confidence[item])))
+    return out

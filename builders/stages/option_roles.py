@@ -17,6 +17,9 @@ A decision whose margin is below its threshold is not taken: the distractor may 
 the two rule options stay unknown (a partial mapping). Each margin is turned into a calibrated
 confidence: the precision measured at that margin on the development set (``benchmarks/dev``),
 never on the held-out set it is reported on (``benchmarks/README.md``).
+
+This module holds the definitions (weights, IDF, each rule's evidence, calibration); the one scorer,
+for dilemmas and experiment-2 scenes alike, is :mod:`builders.stages.option_roles_columnar`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ import numpy as np
 
 from builders.resources import schemas_dir
 
-_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 _STOP = frozenset("的了是在你我他她它们把就要应该会能一个和与也都很这那着过去来上下里到给让对被"
                   "之其而及或为以所有人做该")
 """Characters too common in any option to say which rule it follows (IDF would only shrink them)."""
@@ -43,43 +45,39 @@ _PROHIBITION = re.compile("不应|不能|不要|不该|不得|不可|禁止|违�
 """A rule that forbids, or asks to hold back (protect, save, obey)."""
 _ASIDE = re.compile(r"^(?:你|今天|天气|明天)")
 """How the generator's distractors begin: 「你决定先去整理一下衣服」「今天的天气很好」."""
+_CLAUSE = re.compile("[，,。；;！!？?：:、]")
+"""Where a scene's clauses end: a dilemma's scene states both sides (「你答应编辑今晚交稿，父亲突然发烧住院」),
+and an option repeats the words of its side."""
 
 
 @dataclass(frozen=True)
 class Weights:
-    """How much each piece of evidence counts; chosen on the development set only."""
+    """How much each piece of evidence counts; chosen on the development sets only (``benchmarks/dev``,
+    ``benchmarks/dev2``)."""
 
-    scene: float = 1.0
+    scene: float = 2.0
     """Distractor: character overlap with the scene."""
-    rules: float = 1.5
+    rules: float = 1.0
     """Distractor: the larger evidence for either rule."""
     aside: float = 0.6
     """Distractor: the option opens like the generator's asides (``你…``)."""
-    bigram: float = 1.0
+    bigram: float = 1.5
     """Rule evidence: shared character bigrams, as a share of the option's."""
     lexicon: float = 0.35
     """Rule evidence: each word of the rule's value lexicon (and value names) in the option, up to 3."""
     polarity: float = 0.5
     """Rule evidence: a refusal in the option answers the rule that forbids."""
-    scene_hop: float = 2.0
+    scene_hop: float = 1.0
     """Rule evidence: overlap with the scene's clauses, each leaning to the rule it echoes more."""
-    distractor_margin: float = 0.35
+    sibling: float = 1.0
+    """Distractor: the larger overlap with the other two options (the rule options share the predicament)."""
+    distractor_margin: float = 0.4
     """The distractor is named when its relatedness is below the next option's by this much."""
-    pair_margin: float = 0.25
+    pair_margin: float = 0.4
     """The rule options are named when one assignment's evidence beats the other's by this much."""
 
 
 WEIGHTS = Weights()
-
-
-@dataclass(frozen=True)
-class Roles:
-    """Per option: ``rule_a``, ``rule_b``, ``distractor`` or ``None``; the confidence of the decisions taken."""
-
-    follows: tuple[str | None, str | None, str | None]
-    confidence: float
-    distractor_margin: float
-    pair_margin: float
 
 
 @lru_cache(maxsize=1)
@@ -96,11 +94,6 @@ def _chars(text: str) -> frozenset[str]:
                      and c not in _STOP)
 
 
-def _bigrams(text: str) -> frozenset[str]:
-    cjk = "".join(_CJK.findall(text))
-    return frozenset(cjk[i:i + 2] for i in range(len(cjk) - 1))
-
-
 class Idf:
     """Inverse document frequency of each character over a corpus of texts (scenes and options)."""
 
@@ -112,12 +105,6 @@ class Idf:
 
     def __call__(self, char: str) -> float:
         return self.weights.get(char, self.unseen)
-
-    def weight(self, chars: frozenset[str]) -> float:
-        """The summed weight, exactly rounded (``fsum``): the same whatever order the set iterates in
-        (string hashing, so set order, differs between processes)."""
-        get, unseen = self.weights.get, self.unseen
-        return math.fsum(get(c, unseen) for c in chars)
 
 
 def _document_frequency(texts: Sequence[str]) -> dict[str, int]:
@@ -137,7 +124,6 @@ def _document_frequency(texts: Sequence[str]) -> dict[str, int]:
 @dataclass(frozen=True)
 class _Rule:
     chars: frozenset[str]
-    bigrams: frozenset[str]
     words: tuple[str, ...]
     forbids: bool
 
@@ -147,101 +133,18 @@ def _rule(text: str, values: tuple[str, ...]) -> _Rule:
     """A rule's evidence, once per rule (every scene of a pair quotes the same two)."""
     lexicon = value_lexicon()
     words = tuple(dict.fromkeys(w for v in values for w in lexicon.get(v, (v,))))
-    return _Rule(_chars(text), _bigrams(text), words, _PROHIBITION.search(text) is not None)
-
-
-_Bag = tuple[frozenset[str], float]
-"""A text's characters and their summed IDF weight (computed once per text per dilemma)."""
-
-
-def _bag(idf: Idf, chars: frozenset[str]) -> _Bag:
-    return chars, idf.weight(chars)
-
-
-def _overlap(idf: Idf, one: _Bag, other: _Bag) -> float:
-    """IDF-weighted share of the characters two texts have in common (a cosine on character sets)."""
-    shared = one[0] & other[0]
-    if not shared:
-        return 0.0
-    return idf.weight(shared) / math.sqrt(one[1] * other[1])
-
-
-def _evidence(idf: Idf, weights: Weights, option: str, bag: _Bag, grams: frozenset[str], rule: _Rule,
-              rule_bag: _Bag) -> float:
-    """How strongly an option follows a rule."""
-    score = _overlap(idf, bag, rule_bag)
-    if grams:
-        score += weights.bigram * len(grams & rule.bigrams) / len(grams)
-    score += weights.lexicon * min(3, sum(word in option for word in rule.words))
-    if rule.forbids and _REFUSAL.search(option):
-        score += weights.polarity
-    return score
-
-
-_CLAUSE = re.compile("[，,。；;！!？?：:、]")
-
-
-def _clause_leaning(idf: Idf, weights: Weights, scene: str, rules: tuple[_Rule, _Rule],
-                    rule_bags: tuple[_Bag, _Bag]) -> list[tuple[_Bag, float]]:
-    """Each clause of the scene with how much more it echoes rule A than rule B: a dilemma's scene
-    states both sides (「你答应编辑今晚交稿，父亲突然发烧住院」), and an option repeats the words of its side."""
-    leaning = []
-    for clause in _CLAUSE.split(scene):
-        chars = _chars(clause)
-        if not chars:
-            continue
-        bag = _bag(idf, chars)
-        lean = [_overlap(idf, bag, rule_bag) + weights.lexicon * min(3, sum(w in clause for w in rule.words))
-                for rule, rule_bag in zip(rules, rule_bags, strict=True)]
-        if lean[0] != lean[1]:
-            leaning.append((bag, lean[0] - lean[1]))
-    return leaning
-
-
-def assign_roles(scene: str, options: Sequence[str], rule_a: str, rule_b: str, values_a: Sequence[str],
-                 values_b: Sequence[str], idf: Idf, weights: Weights = WEIGHTS) -> Roles:
-    """The role of each of the three options, or ``None`` where the text does not decide."""
-    rules = (_rule(rule_a, tuple(values_a)), _rule(rule_b, tuple(values_b)))
-    rule_bags = (_bag(idf, rules[0].chars), _bag(idf, rules[1].chars))
-    scene_bag = _bag(idf, _chars(scene))
-    bags = [_bag(idf, _chars(o)) for o in options]
-    grams = [_bigrams(o) for o in options]
-    evidence = [[_evidence(idf, weights, o, bag, g, r, rb) for r, rb in zip(rules, rule_bags, strict=True)]
-                for o, bag, g in zip(options, bags, grams, strict=True)]
-    if weights.scene_hop:
-        leaning = _clause_leaning(idf, weights, scene, rules, rule_bags)
-        for i, bag in enumerate(bags):
-            hop = weights.scene_hop * sum(_overlap(idf, bag, clause) * lean for clause, lean in leaning) / 2
-            evidence[i] = [evidence[i][0] + hop, evidence[i][1] - hop]
-    related = [weights.scene * _overlap(idf, bag, scene_bag) + weights.rules * max(e)
-               - (weights.aside if _ASIDE.match(o) else 0.0)
-               for o, bag, e in zip(options, bags, evidence, strict=True)]
-    order = sorted(range(3), key=lambda i: (related[i], i))
-    distractor = order[0]
-    distractor_margin = related[order[1]] - related[distractor]
-    if distractor_margin < weights.distractor_margin:
-        return Roles((None, None, None), 0.0, distractor_margin, 0.0)
-    x, y = sorted(order[1:])
-    straight = evidence[x][0] + evidence[y][1]
-    crossed = evidence[x][1] + evidence[y][0]
-    pair_margin = abs(straight - crossed)
-    follows: list[str | None] = [None, None, None]
-    follows[distractor] = "distractor"
-    confidence = calibrated("distractor", distractor_margin)
-    if pair_margin >= weights.pair_margin:
-        follows[x], follows[y] = ("rule_a", "rule_b") if straight > crossed else ("rule_b", "rule_a")
-        confidence = min(confidence, calibrated("pair", pair_margin))
-    return Roles(tuple(follows), confidence, distractor_margin, pair_margin)  # type: ignore[arg-type]
+    return _Rule(_chars(text), words, _PROHIBITION.search(text) is not None)
 
 
 CALIBRATION: dict[str, tuple[tuple[float, float], ...]] = {
-    "distractor": ((0.0, 0.5), (0.35, 0.8889), (0.7, 0.9565), (1.0, 0.9583), (1.5, 0.9583)),
-    "pair": ((0.0, 0.5909), (0.25, 0.9333), (0.5, 0.9333), (1.0, 0.9333), (2.0, 0.9333)),
+    "distractor": ((0.0, 0.6667), (0.35, 0.6667), (0.4, 0.9615), (0.7, 0.9778), (1.0, 0.9862), (1.5, 0.9862)),
+    "pair": ((0.0, 0.6), (0.25, 0.7083), (0.4, 0.9231), (0.5, 0.9737), (1.0, 0.9737), (2.0, 0.9737)),
 }
-"""Per decision: ``(lowest margin of a bin, precision of the decisions in that bin on the development set)``,
-ascending. Precision is smoothed (``(right + 1) / (n + 2)``: 72 dilemmas cannot show 100%) and made
-non-decreasing (pool adjacent violators); written by ``python benchmarks/option_roles_sets.py --calibrate``.
-The thresholds (:class:`Weights`) sit where the development set's mistakes end."""
+"""Per decision: ``(lowest margin of a bin, precision of the decisions in that bin on the development sets)``,
+ascending. Precision is smoothed (``(right + 1) / (n + 2)``: a few hundred dilemmas cannot show 100%) and made
+non-decreasing (pool adjacent violators); written by ``python benchmarks/option_roles_sets.py --calibrate``,
+which also chooses the thresholds (:class:`Weights`): per decision, the smallest margin whose letters are right
+on the development sets with a one-sided 95% lower bound of at least 98%."""
 
 
 def calibrated(decision: str, margin: float) -> float:

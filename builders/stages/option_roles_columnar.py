@@ -1,16 +1,19 @@
-""":func:`builders.stages.option_roles.assign_roles` for many dilemmas at once, in numpy and Arrow.
+"""The option-role scorer (:mod:`builders.stages.option_roles` says what it weighs), for dilemmas and
+experiment-2 scenes alike: every item of a build scored together, in numpy and Arrow.
 
-The scorer is plain Python at about 0.3 ms a dilemma: on real generations, where most options
-paraphrase their rules, that would be minutes for the corpus's 404k dilemmas. Here every piece of
-evidence is computed for all dilemmas together, with the same definitions (the tests hold the two to
-the same decisions): each text's characters as ``(owner, code point)`` rows, and every overlap found
-by looking an entry up in the sorted keys of the dilemma's options (which of the three hold a
-character, as a 3-bit mask) or of its rules (as ``dilemma, side, code point`` keys).
+On real generations most options paraphrase their rules, so the corpus's 404k dilemmas all reach
+this scorer; one item at a time in plain Python it took about 0.3 ms each. Here every piece of
+evidence is computed for all items together: each text's characters as ``(owner, code point)`` rows,
+and every overlap found by looking an entry up in the sorted keys of the item's options (which of
+the three hold a character, as a 3-bit mask) or of its rules (as ``item, side, code point`` keys).
+An overlap is the IDF-weighted share of the characters two texts have in common (a cosine on
+character sets).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -169,11 +172,30 @@ def _rule_codes(rules: list[tuple], side: int) -> tuple[np.ndarray, list[tuple[s
     return out, words
 
 
+@dataclass(frozen=True)
+class RoleScores:
+    """Per item: roles (``0`` rule A, ``1`` rule B, ``2`` distractor, ``-1`` unknown; shape ``(n, 3)``), the
+    calibrated confidence of the decisions taken (0.0 where none is), and both decisions' margins (what the
+    calibration and the thresholds are measured on)."""
+
+    roles: np.ndarray
+    confidence: np.ndarray
+    distractor_margin: np.ndarray
+    pair_margin: np.ndarray
+
+
 def assign_roles_many(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence[str],
                       rules_b: Sequence[str], values_a: Sequence[Sequence[str]], values_b: Sequence[Sequence[str]],
                       idf: Idf, weights: Weights = WEIGHTS) -> tuple[np.ndarray, np.ndarray]:
-    """Roles (``0`` rule A, ``1`` rule B, ``2`` distractor, ``-1`` unknown; shape ``(n, 3)``) and confidences
-    of ``n`` dilemmas whose three options are ``options[3i:3i+3]``: what ``assign_roles`` gives each."""
+    """Roles and confidences (:class:`RoleScores`) of ``n`` items whose three options are ``options[3i:3i+3]``."""
+    found = score_roles(scenes, options, rules_a, rules_b, values_a, values_b, idf, weights)
+    return found.roles, found.confidence
+
+
+def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence[str], rules_b: Sequence[str],
+                values_a: Sequence[Sequence[str]], values_b: Sequence[Sequence[str]], idf: Idf,
+                weights: Weights = WEIGHTS) -> RoleScores:
+    """Every item's evidence, then its two decisions (:func:`_decide`)."""
     n = len(scenes)
     option_list = [o or "" for o in options]
     rules = [(_rule(a, tuple(va or ())), _rule(b, tuple(vb or ())))
@@ -219,7 +241,19 @@ def assign_roles_many(scenes: Sequence[str], options: Sequence[str], rules_a: Se
                                w_rule.reshape(-1), n)
     aside = pc.match_substring_regex(option_array, _ASIDE.pattern).to_numpy(zero_copy_only=False).reshape(n, 3)
     related = weights.scene * scene_overlap + weights.rules * evidence.max(axis=2) - weights.aside * aside
+    if weights.sibling:
+        related += weights.sibling * _sibling_overlap(option_chars, o_owner, o_char, o_weight, w_option, n)
     return _decide(related, evidence, weights)
+
+
+def _sibling_overlap(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np.ndarray, o_weight: np.ndarray,
+                     w_option: np.ndarray, n: int) -> np.ndarray:
+    """Per option, its larger overlap with the other two: the two rule options answer the same predicament
+    (「留着水喝」「用这桶水洗头」), the distractor shares little with either."""
+    shared = option_chars.shared(o_owner // 3, o_char, o_weight, o_owner, 3 * n).reshape(n, 3, 3)
+    overlap = _cosine(shared, w_option[:, :, None], w_option[:, None, :])
+    overlap[:, [0, 1, 2], [0, 1, 2]] = 0.0
+    return overlap.max(axis=2)
 
 
 def _scene_hop(scenes: Sequence[str], codes: list, idf: Idf, weights: Weights, option_chars: _OptionChars,
@@ -257,7 +291,7 @@ def _scene_hop(scenes: Sequence[str], codes: list, idf: Idf, weights: Weights, o
     return np.stack([hop, -hop], axis=2)
 
 
-def _decide(related: np.ndarray, evidence: np.ndarray, weights: Weights) -> tuple[np.ndarray, np.ndarray]:
+def _decide(related: np.ndarray, evidence: np.ndarray, weights: Weights) -> RoleScores:
     """The distractor, then the two rule options jointly, each only above its margin."""
     n = len(related)
     rows = np.arange(n)
@@ -281,4 +315,4 @@ def _decide(related: np.ndarray, evidence: np.ndarray, weights: Weights) -> tupl
         if pair[i]:
             value = min(value, calibrated("pair", float(pair_margin[i])))
         confidence[i] = value
-    return roles, confidence
+    return RoleScores(roles, confidence, distractor_margin, np.where(named, pair_margin, 0.0))

@@ -1,12 +1,15 @@
 """The text evidence for option roles: distractor on its own, rule options jointly, calibrated confidence."""
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from builders.stages import option_roles
-from builders.stages.option_roles import Idf, assign_roles, calibrated, value_lexicon
+from builders.stages.option_mapping import ROLES
+from builders.stages.option_roles import Idf, calibrated, value_lexicon
+from builders.stages.option_roles_columnar import assign_roles_many, score_roles
 
 RULE_A, VALUES_A = "言而有信的人更值得他人信任", ["信守承诺"]
 RULE_B, VALUES_B = "子女应该多陪伴生病的父母", ["关爱他人"]
@@ -15,6 +18,21 @@ SCENE = "你答应编辑今晚交稿，父亲突然发烧住院需要人照看�
 
 def _idf(*texts):
     return Idf([SCENE, *texts])
+
+
+@dataclass(frozen=True)
+class _One:
+    follows: tuple
+    confidence: float
+    distractor_margin: float
+    pair_margin: float
+
+
+def assign_roles(scene, options, rule_a, rule_b, values_a, values_b, idf, weights=option_roles.WEIGHTS):
+    """One item through the scorer the build uses, read back as role names."""
+    found = score_roles([scene], options, [rule_a], [rule_b], [values_a], [values_b], idf, weights)
+    return _One(tuple(ROLES[r] if r >= 0 else None for r in found.roles[0].tolist()), float(found.confidence[0]),
+                float(found.distractor_margin[0]), float(found.pair_margin[0]))
 
 
 @pytest.mark.parametrize("order", [(0, 1, 2), (2, 0, 1), (1, 2, 0)])
@@ -68,50 +86,60 @@ def test_idf_counts_each_text_once_per_character():
     assert idf("好") < idf("坏") < idf("从未见过")
 
 
-def test_the_development_set_keeps_its_measured_precision():
-    """A guard on the tuned weights: on the development set they were chosen on, no decision above the
-    thresholds is wrong (the held-out figures are in benchmarks/README.md)."""
+def test_the_shipped_thresholds_and_confidences_are_what_the_development_sets_choose():
+    """A guard on the tuned weights: the thresholds and the calibration in the code are the ones the stated
+    rule picks on the development sets (never the held-out set; its figures are in benchmarks/README.md),
+    and every decision taken above them there is right at least 98% of the time."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import option_roles_sets
 
-    found = option_roles_sets.decisions("dev")
-    taken = {"distractor": option_roles.WEIGHTS.distractor_margin, "pair": option_roles.WEIGHTS.pair_margin}
-    above = [(kind, right) for kind, margin, right in found if margin >= taken[kind]]
-    assert all(right for _, right in above)
-    assert sum(kind == "pair" for kind, _ in above) >= 0.7 * sum(kind == "pair" for kind, _, _ in found)
+    chosen = option_roles_sets.choose_thresholds()
+    assert chosen == {"distractor": option_roles.WEIGHTS.distractor_margin, "pair": option_roles.WEIGHTS.pair_margin}
+    table = option_roles_sets.calibration(option_roles_sets.TUNING, chosen)
+    assert {kind: tuple((r["from"], r["confidence"]) for r in rows) for kind, rows in table.items()} == \
+        option_roles.CALIBRATION
+    found = option_roles_sets.decisions(option_roles_sets.TUNING)
+    for kind in ("distractor", "pair"):
+        above = [right for k, margin, right in found if k == kind and margin >= chosen[kind]]
+        assert len(above) > 50 and sum(above) >= 0.98 * len(above)
 
 
-def test_the_columnar_scorer_takes_the_scalar_scorers_decisions():
-    """Every dilemma of the development set, plus odd ones (empty, one character, no Chinese, repeated
-    options, a scene without punctuation): the same roles and confidences either way."""
-    import numpy as np
+def test_an_item_gets_the_same_roles_alone_or_among_many():
+    """The build scores every item of a config in one call, experiment-2 scenes and dilemmas alike: one
+    item's roles must not depend on which others share the call (only the IDF, given, is shared)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import option_roles_sets
 
-    from builders.stages.option_mapping import ROLES
-    from builders.stages.option_roles_columnar import assign_roles_many
     from builders.stages.parsers.blobs import split_options
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-    import option_roles_sets
 
     items = [(r["scene"], [t for _, t in split_options(r["options"])], r["rule_a"], r["rule_b"], r["derived_a"],
               r["derived_b"]) for r in option_roles_sets.read_set("dev")]
-    items += [
-        ("", ["", "", ""], RULE_A, RULE_B, [], []),
-        ("好", ["好", "坏", "你"], RULE_A, RULE_B, VALUES_A, VALUES_B),
-        ("no Chinese here", ["yes", "no", "maybe"], "be kind", "be fair", [], []),
-        (SCENE, ["去做那件事", "去做那件事", "你看了看窗外的云"], RULE_A, RULE_B, VALUES_A, VALUES_B),
-        ("你答应编辑今晚交稿父亲突然发烧住院", ["按时交稿给编辑", "去医院照顾父亲", "你去散步"], RULE_A, RULE_B,
-         VALUES_A, VALUES_B),
-    ]
     idf = Idf([i[0] for i in items] + [t for i in items for t in i[1]])
     roles, confidence = assign_roles_many([i[0] for i in items], [t for i in items for t in i[1]],
                                           [i[2] for i in items], [i[3] for i in items], [i[4] for i in items],
                                           [i[5] for i in items], idf)
     for at, item in enumerate(items):
-        found = assign_roles(*item, idf)
-        assert roles[at].tolist() == [ROLES.index(r) if r else -1 for r in found.follows], item
-        assert confidence[at] == found.confidence
-    assert np.count_nonzero(roles >= 0) > 150
+        alone = assign_roles(*item, idf)
+        assert roles[at].tolist() == [ROLES.index(r) if r else -1 for r in alone.follows], item
+        assert confidence[at] == alone.confidence
+    assert (roles >= 0).sum() > 0.7 * roles.size
+
+
+@pytest.mark.parametrize("item", [
+    ("", ["", "", ""], RULE_A, RULE_B, [], []),
+    ("no Chinese here", ["yes", "no", "maybe"], "be kind", "be fair", [], []),
+    (SCENE, ["你看了看窗外", "你看了看窗外", "你看了看窗外"], RULE_A, RULE_B, VALUES_A, VALUES_B),
+])
+def test_options_without_evidence_get_no_role(item):
+    roles = assign_roles(*item, Idf([item[0], *item[1]]))
+    assert roles.follows == (None, None, None) and roles.confidence == 0.0
+
+
+def test_a_scene_without_punctuation_still_leans_each_option_to_its_side():
+    options = ["按时交稿给编辑", "去医院照顾父亲", "你去散步"]
+    roles = assign_roles("你答应编辑今晚交稿父亲突然发烧住院", options, RULE_A, RULE_B, VALUES_A, VALUES_B,
+                         _idf(*options))
+    assert roles.follows == ("rule_a", "rule_b", "distractor")
 
 
 def test_bigrams_of_many_texts_are_the_same_with_one_key_or_two(monkeypatch):
@@ -125,3 +153,15 @@ def test_bigrams_of_many_texts_are_the_same_with_one_key_or_two(monkeypatch):
     pairs = {(o, (g >> 21, g & 0x1FFFFF)) for o, g in zip(*(a.tolist() for a in one), strict=True)}
     assert (0, (ord("好"), ord("世"))) in pairs and not any(o in (1, 2, 3) for o, _ in pairs)
     assert len([o for o, _ in pairs if o == 0]) == 4
+
+
+def test_a_development_set_builds_from_its_raw_tree_and_is_scored(tmp_path):
+    """The benchmark's path end to end on the first development set: a plain build of the raw tree it writes
+    (license and all) parses every dilemma, and the published roles are scored against the gold."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import option_roles_sets
+
+    found = option_roles_sets.measure("dev", tmp_path / "dev")
+    assert found["published"] == found["dilemmas"] == 72 and not found["missing"]
+    assert found["letters"] == 216 and found["covered"] > 0.5 * found["letters"]
+    assert found["right"] >= 0.98 * found["covered"]
