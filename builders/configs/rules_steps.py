@@ -1,0 +1,186 @@
+"""The steps of the rules build that carry no policy: reading every rule artifact into one
+observations table, the ids, recording the ledger column, writing the table, and marking
+near-duplicates. :func:`builders.configs.rules.build` puts them and the policies together.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from builders.context import BuildContext
+from builders.schema import features, load_schema
+from builders.stages.ids import BackgroundIds, stable_id
+from builders.stages.near_dedup import BackgroundClusters, find_clusters
+from builders.stages.normalizers.text import clean_key_column, dedup_key, has_cjk
+from builders.stages.normalizers.values import ValueNormalizer
+from builders.stages.observations import SEQ_STRIDE, ClosureCodes, column_table, observe, schema_errors
+from builders.stages.readers.layout import Artifact, ArtifactKind
+from builders.stages.validate import TableValidator
+from builders.stages.writer import without_validity
+from builders.taxonomy import TIERS
+
+SCHEMA_FIELDS = {"text": "rule", "text_en": "rule_en", "source": "source", "label_origin": "label_origin",
+                 "labeler": "labeler"}
+"""The observation fields the schema checks before any rule is resolved, by their published names."""
+
+
+def _would_be_id(text: str | None) -> str | None:
+    """The id a rejected row would have had, so a removal can be explained (Chinese texts only)."""
+    return stable_id("rule", dedup_key(text)) if isinstance(text, str) and has_cjk(text) else None
+
+
+def _read(ctx: BuildContext, config: str, artifact: Artifact, prefetch: dict) -> object:
+    if artifact.path.suffix.lower() == ".jsonl":
+        return column_table(_registered(ctx, config, artifact))
+    return ctx.column_table(config, artifact, prefetch.get(artifact.kind.name))
+
+
+def _registered(ctx: BuildContext, config: str, artifact: Artifact):  # noqa: ANN202
+    table = artifact.read()
+    table.records = list(ctx.registered(config, table))
+    return table
+
+
+def _checked(table: pa.Table, validator: TableValidator, codes: ClosureCodes) -> pa.Table:
+    """Rows usable so far whose fields the schema refuses get that error as their reject reason."""
+    usable = pa.compute.and_(table.column("reject_reason").is_null(), table.column("exclude_reason").is_null())
+    rows = np.flatnonzero(pa.compute.and_(usable, table.column("values").is_valid()).to_numpy(zero_copy_only=False))
+    at = pa.array(rows, pa.int64())
+    fields = pa.table({name: table.column(field).take(at) for field, name in SCHEMA_FIELDS.items()})
+    invalid = schema_errors(validator, fields, table.column("values").take(at).combine_chunks(), codes) \
+        if len(rows) else {}
+    field, reason = table.column("reject_field").to_pylist(), table.column("reject_reason").to_pylist()
+    ids: list[str | None] = [None] * table.num_rows
+    raw, text = table.column("raw_text"), table.column("text")
+    for row in np.flatnonzero(table.column("reject_reason").is_valid().to_numpy(zero_copy_only=False)).tolist():
+        ids[row] = _would_be_id(raw[row].as_py())
+    for row, message in invalid.items():
+        at_row = int(rows[row])
+        field[at_row], reason[at_row], ids[at_row] = message.split(":")[0], message, _would_be_id(text[at_row].as_py())
+    return table.drop_columns(["reject_field", "reject_reason"]).append_column(
+        "reject_field", pa.array(field, pa.string())).append_column(
+        "reject_reason", pa.array(reason, pa.string())).append_column("reject_id", pa.array(ids, pa.string()))
+
+
+def read_observations(ctx: BuildContext, config: str, kinds: list[ArtifactKind], prefetch: dict
+                      ) -> tuple[pl.DataFrame, ClosureCodes]:
+    """Every raw row of the config's kinds, in reading order, as one observations table, and the
+    value triples its ``values`` number. The master tables are read first, while a prefetch reads
+    the other files; ``seq`` keeps reading order."""
+    normalize, codes = ValueNormalizer(ctx.taxonomy), ClosureCodes()
+    validator = TableValidator(load_schema(config))
+    artifacts = ctx.of_kind(*(kind.name for kind in kinds))
+    masters_first = sorted(range(len(artifacts)), key=lambda p: artifacts[p].kind.rank != 0)
+    read: dict[int, pa.Table] = {}
+    for position in ctx.progress(config, masters_first):
+        artifact = artifacts[position]
+        columns = _read(ctx, config, artifact, prefetch)
+        table = observe(artifact, columns, position * SEQ_STRIDE, normalize, codes, ctx.settings.llm_labeler)
+        read[position] = _checked(table, validator, codes)
+    if not read:
+        return pl.DataFrame(schema=_EMPTY), codes
+    obs = pl.from_arrow(pa.concat_tables([read[p] for p in sorted(read)]))
+    return obs, codes
+
+
+_EMPTY = {"file": pl.String, "line": pl.Int64, "seq": pl.Int64, "kind": pl.String, "rank": pl.Int32,
+          "text_column": pl.String, "raw_text": pl.String, "text": pl.String, "key": pl.String, "zh": pl.Boolean,
+          "text_en": pl.String, "key_en": pl.String, "values": pl.Int64, "label": pl.Int8, "rewrite": pl.String,
+          "label_origin": pl.String, "labeler": pl.String, "source": pl.String, "exclude_reason": pl.String,
+          "reject_field": pl.String, "reject_reason": pl.String, "reject_id": pl.String}
+
+
+def record_repairs(ctx: BuildContext, config: str, obs: pl.DataFrame, codes: ClosureCodes) -> None:
+    """List in the repairs each usable raw row whose values normalization changed, in reading order."""
+    changed = [i for i, c in enumerate(codes.closures) if c.added or c.dropped]
+    if not changed:
+        return
+    rows = obs.filter(pl.col("reject_reason").is_null() & pl.col("exclude_reason").is_null()
+                      & pl.col("values").is_in(changed)).sort("seq")
+    for file, line, number in rows.select("file", "line", "values").iter_rows():
+        closure = codes.closures[number]
+        ctx.repairs.append({"config": config, "file": file, "line": line,
+                            "added": closure.added, "dropped": closure.dropped})
+
+
+def with_ids(frame: pl.DataFrame, key: str, num_proc: int) -> pl.DataFrame:
+    """``id``: the stable id of each row's ``key`` (hashed in a helper process when one is allowed)."""
+    keys = frame.get_column(key).to_arrow().cast(pa.string())
+    ids = BackgroundIds("rule", keys, background=num_proc > 1 and len(keys) > 1).result() if len(keys) else \
+        pa.array([], pa.string())
+    return frame.with_columns(id=pl.from_arrow(ids))
+
+
+def keys_of(texts: pl.Series) -> pl.Series:
+    """The dedup key of each cleaned text."""
+    return pl.from_arrow(clean_key_column(texts.to_arrow().cast(pa.string()))).cast(pl.String)
+
+
+def record_outcomes(ctx: BuildContext, config: str, ledger: pl.DataFrame) -> None:
+    """Hand the ledger column (``outcome``, ``id``, ``field``, ``reason`` of each raw row) to the build's ledger."""
+    for outcome in ("rejected", "excluded"):
+        rows = ledger.filter(pl.col("outcome") == outcome).sort("file", "line")
+        for file, line, row_id, field, reason in rows.select("file", "line", "id", "field", "reason").iter_rows():
+            if outcome == "rejected":
+                ctx.ledger.reject(config, file, line, field, reason, row_id)
+            else:
+                ctx.ledger.exclude(config, file, line, reason, row_id)
+    published = ledger.filter(pl.col("outcome") == "published")
+    ctx.ledger.publish_columns(config, published.get_column("file").to_list(), published.get_column("line").to_numpy(),
+                               published.get_column("id").to_arrow().cast(pa.string()))
+    folded = ledger.filter(pl.col("outcome") == "folded")
+    ctx.ledger.fold_many(config, list(folded.select("file", "line", "id", "reason").iter_rows()))
+
+
+def rules_table(config: str, kept: pl.DataFrame, codes: ClosureCodes) -> pa.Table:
+    """The published rules (sorted by id already) as the config's Arrow table."""
+    schema = features(config).arrow_schema
+    values = codes.table()
+    at = pa.array(kept.get_column("values").to_numpy(), pa.int64())
+    arrow = kept.to_arrow()
+    columns = {}
+    for field in schema:
+        column = values.column(field.name).take(at) if field.name in TIERS else arrow.column(field.name)
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        columns[field.name] = without_validity(column.cast(field.type))
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+
+
+def near_duplicate_clusters(ctx: BuildContext, texts: list[str],
+                            rank: list[int]) -> list[int] | BackgroundClusters | None:
+    """Each kept rule's cluster as the position (reading order) of its best-annotated member (itself if alone).
+
+    ``None`` when near-duplicates are off. When they are only marked and a second process
+    is allowed, they are found in the background: nothing else in the build depends on them.
+    """
+    settings = ctx.settings.near_dup
+    if settings.mode == "off" or not texts:
+        return None
+    if settings.mode == "mark" and ctx.num_proc > 1:
+        return BackgroundClusters(texts, rank=rank, **settings.kwargs())
+    return find_clusters(texts, rank=rank, num_proc=ctx.num_proc, **settings.kwargs())
+
+
+def mark_near_duplicates(ctx: BuildContext, config: str, kept_ids: list[str], clusters: list[int],
+                         positions: list[int]) -> None:
+    """Record the clusters: the ``cluster_id`` of the published rules, ``ctx.near_duplicates``, their counts.
+
+    ``kept_ids``: the ids in the order the clusters were computed in; ``positions``: where in
+    that order each row of the rules table is.
+    """
+    members: dict[str, list[str]] = {}
+    for row_id, representative in zip(kept_ids, clusters, strict=True):
+        if kept_ids[representative] != row_id:
+            members.setdefault(kept_ids[representative], []).append(row_id)
+    ctx.near_duplicates[config] = {rep: sorted(ids) for rep, ids in sorted(members.items())}
+    notes = ctx.notes.setdefault(config, {})
+    notes["near_duplicate_clusters"] = len(members)
+    notes["near_duplicate_members"] = sum(map(len, members.values()))
+    if not members or ctx.settings.near_dup.mode == "fold":
+        return  # every cluster_id is already the row's own id, or the row it was folded into
+    table = ctx.tables[config]
+    at = table.schema.get_field_index("cluster_id")
+    cluster_ids = pa.array([kept_ids[clusters[p]] for p in positions], pa.string())
+    ctx.tables[config] = ctx.results[config] = table.set_column(at, table.schema.field(at), cluster_ids)
