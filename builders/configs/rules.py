@@ -132,8 +132,11 @@ def rule_id(original_zh: str) -> str:
 
 # --- The policies: steps on the observations table ----------------------------------------
 
-BY_COPY = ("rank", "file", "line")
-"""The order of copies: the most curated kind first, then by file and line."""
+BY_COPY = ("rank", "seq")
+"""The order of copies: the most curated kind first, then by file and line (``seq``: files are read by path)."""
+MEMBER_FIELDS = ("group_key", "file", "line", "seq", "rank", "zh", "text", "key", "text_en", "values", "label",
+                 "rewrite", "label_origin", "labeler", "source")
+"""What the policies read of a copy of a rule."""
 ORIGIN_RANK = {"human": 0, "llm": 1, "none": 2}
 """Which annotation counts: a human's over an LLM's."""
 GENERIC_SOURCES = ("master_table", "v1_release", "human_curated", "generated", "unknown")
@@ -143,7 +146,10 @@ GENERIC_SOURCES = ("master_table", "v1_release", "human_curated", "generated", "
 def english_rows_join_their_translation(obs: pl.DataFrame) -> pl.DataFrame:
     """An English row is a copy of the Chinese rule whose translation it is (the best copy's
     translation, when several rules share it); its ``group_key`` is that rule's key, null if none."""
-    translations = (obs.filter(pl.col("zh") & pl.col("key_en").is_not_null()).sort(BY_COPY)
+    if obs.filter(~pl.col("zh")).is_empty():
+        return obs.with_columns(group_key="key")
+    translated = obs.filter(pl.col("zh") & pl.col("text_en").is_not_null())
+    translations = (translated.with_columns(key_en=steps.keys_of(translated.get_column("text_en"))).sort(BY_COPY)
                     .group_by("key_en", maintain_order=True).agg(pl.col("key").first().alias("target")))
     return (obs.join(translations, left_on="key", right_on="key_en", how="left", maintain_order="left")
             .with_columns(group_key=pl.when(pl.col("zh")).then(pl.col("key")).otherwise(pl.col("target")),
@@ -159,32 +165,36 @@ def english_only_rule() -> tuple[str, str]:
             "(add the pair to data_control/final.csv to publish it)")
 
 
-def values_from_best_copy(members: pl.DataFrame) -> pl.DataFrame:
+def values_from_best_copy() -> list[pl.Expr]:
     """Text and values come from the most curated copy that has values: master table first."""
-    return (members.filter(pl.col("values").is_not_null()).sort(BY_COPY).group_by("group_key")
-            .agg(pl.col("text", "key", "values", "rank", "file", "line", "source").first().name.prefix("kept_")))
+    has_values = pl.col("values").is_not_null()
+    return [pl.col(c).filter(has_values).first().alias(f"kept_{c}")
+            for c in ("text", "key", "values", "rank", "seq", "source")]
+
+
+def translation_from_best_copy() -> pl.Expr:
+    """The English text: the translation of the most curated copy that has one."""
+    return pl.col("text_en").drop_nulls().first().alias("rule_en")
+
+
+def source_from_most_specific_copy() -> pl.Expr:
+    """The source: the most curated copy's among those naming where the rule came from (a corpus,
+    a crawl), else the kept copy's."""
+    return pl.col("source").filter(~pl.col("source").is_in(GENERIC_SOURCES)).first().alias("specific_source")
 
 
 def label_from_best_annotation(members: pl.DataFrame) -> pl.DataFrame:
     """The label that counts: a human's over an LLM's, then the first file and line. How many
     distinct labels the rule was given shows a conflict."""
-    origin_rank = pl.col("label_origin").replace_strict(ORIGIN_RANK)
-    return (members.filter(pl.col("label").is_not_null()).sort(origin_rank, "file", "line").group_by("group_key")
+    return (members.filter(pl.col("label").is_not_null())
+            .sort(pl.col("label_origin").replace_strict(ORIGIN_RANK), "seq").group_by("group_key")
             .agg(pl.col("label", "rewrite", "label_origin", "labeler", "file", "line").first().name.prefix("a_"),
                  pl.col("label").n_unique().alias("labels_given")))
 
 
-def translation_from_best_copy(members: pl.DataFrame) -> pl.DataFrame:
-    """The English text: the translation of the most curated copy that has one."""
-    return (members.filter(pl.col("text_en").is_not_null()).sort(BY_COPY).group_by("group_key")
-            .agg(pl.col("text_en").first().alias("rule_en")))
-
-
-def source_from_most_specific_copy(members: pl.DataFrame) -> pl.DataFrame:
-    """The source: the most curated copy's among those naming where the rule came from (a corpus,
-    a crawl), else the kept copy's."""
-    return (members.filter(~pl.col("source").is_in(GENERIC_SOURCES)).sort(BY_COPY).group_by("group_key")
-            .agg(pl.col("source").first().alias("specific_source")))
+def first_seen() -> pl.Expr:
+    """Where a rule comes in reading order: its first Chinese copy."""
+    return pl.col("seq").filter(pl.col("zh")).min().alias("first_seq")
 
 
 def group_decision() -> pl.Expr:
@@ -210,10 +220,25 @@ def rewrite_replaces_text() -> pl.Expr:
 
 
 def best_of_same_text() -> tuple[pl.Expr, ...]:
-    """Of the rules a rewrite gives the same text, the one kept: the best annotated, then the most
-    curated copy, then the lowest id."""
-    return (pl.col("a_label_origin").fill_null("none").replace_strict(ORIGIN_RANK), pl.col("kept_rank"),
-            pl.col("kept_file"), pl.col("kept_line"), pl.col("id"))
+    """Of the rules a rewrite gives the same text, the one kept: the best annotated, then the one
+    whose kept copy is the most curated (no two rules share a kept copy, so this decides)."""
+    origin_rank = pl.col("a_label_origin").fill_null("none").replace_strict(ORIGIN_RANK)
+    return origin_rank, pl.col("kept_rank"), pl.col("kept_seq")
+
+
+def keep_best_of_same_text(resolved: pl.DataFrame) -> pl.DataFrame:
+    """``best_id``: the rule kept among those published under one text (``pub_key``), by
+    :func:`best_of_same_text`; ``entry_seq``: where the first of them comes in reading order;
+    ``folded_en``: the first translation among the others. A rule alone under its text is its own best."""
+    resolved = resolved.with_columns(alone=pl.col("pub_key").is_unique())
+    shared = (resolved.filter(~pl.col("alone")).sort(*best_of_same_text(), maintain_order=True)
+              .with_columns(best_id=pl.col("id").first().over("pub_key"),
+                            entry_seq=pl.col("first_seq").min().over("pub_key"),
+                            folded_en=pl.col("rule_en").filter(pl.col("id") != pl.col("id").first()).drop_nulls()
+                            .first().over("pub_key")))
+    alone = resolved.filter("alone").with_columns(best_id="id", entry_seq="first_seq",
+                                                  folded_en=pl.lit(None, pl.String))
+    return pl.concat([alone, shared]).drop("alone")
 
 
 def translation_after_rewrite() -> pl.Expr:
@@ -243,20 +268,19 @@ def _fate(obs: pl.DataFrame, english_only: tuple[str, str]) -> pl.Expr:
 
 
 def _member_fate() -> pl.Expr:
-    """The ledger column of a copy of a rule: its group's decision, else published (the kept copy
+    """The ledger column of a copy of a rule: its rule's decision, else published (the kept copy
     of the kept rule), or folded into the rule that stands for it."""
-    is_kept_copy = (pl.col("file") == pl.col("kept_file")) & (pl.col("line") == pl.col("kept_line"))
     folded = {"outcome": pl.lit("folded"), "field": pl.lit(None, pl.String)}
-    return (pl.when(pl.col("decision").struct.field("outcome") != "published")
-            .then(pl.struct(outcome=pl.col("decision").struct.field("outcome"), id=pl.col("id"),
-                            field=pl.col("decision").struct.field("field"),
-                            reason=pl.col("decision").struct.field("reason")))
+    decided = pl.col("decision").struct
+    return (pl.when(decided.field("outcome") != "published")
+            .then(pl.struct(outcome=decided.field("outcome"), id=pl.col("id"), field=decided.field("field"),
+                            reason=decided.field("reason")))
             .when(pl.col("rep_id") != pl.col("best_id"))
             .then(pl.struct(**folded, id=pl.col("rep_id"), reason=pl.format("near-duplicate of {}", "rep_id")))
             .when(pl.col("id") != pl.col("best_id"))
             .then(pl.struct(**folded, id=pl.col("best_id"),
                             reason=pl.format("same text as {} after rewrite", "best_id")))
-            .when(is_kept_copy)
+            .when(pl.col("copy_seq") == pl.col("kept_seq"))
             .then(pl.struct(outcome=pl.lit("published"), id=pl.col("best_id"), field=pl.lit(None, pl.String),
                             reason=pl.lit(None, pl.String)))
             .otherwise(pl.struct(**folded, id=pl.col("best_id"), reason=pl.lit("same rule text"))))
@@ -268,74 +292,81 @@ def build(ctx: BuildContext) -> pa.Table:
     steps.record_repairs(ctx, CONFIG, obs, codes)
     usable = pl.col("reject_reason").is_null() & pl.col("exclude_reason").is_null()
     linked = english_rows_join_their_translation(obs.filter(usable))
-    members = linked.filter(pl.col("group_key").is_not_null())
+    members = linked.filter(pl.col("group_key").is_not_null()).select(MEMBER_FIELDS)
+    members = members.sort(BY_COPY, maintain_order=True)
+    ids = steps.Ids(members.get_column("group_key").unique(maintain_order=True), ctx.num_proc)
     stopped = pl.concat([obs.filter(~usable), linked.filter(pl.col("group_key").is_null()).select(obs.columns)])
     notes = ctx.notes.setdefault(CONFIG, {})
     notes["english_linked"] = members.filter(~pl.col("zh")).height
 
-    groups = (members.filter(pl.col("zh")).group_by("group_key").agg(pl.col("seq").min())
-              .join(values_from_best_copy(members), on="group_key", how="left")
-              .join(label_from_best_annotation(members), on="group_key", how="left")
-              .join(translation_from_best_copy(members), on="group_key", how="left")
-              .join(source_from_most_specific_copy(members), on="group_key", how="left")
-              .with_columns(decision=group_decision()))
-    groups = steps.with_ids(groups, "group_key", ctx.num_proc)
+    # One row per rule: what each policy takes from its copies (the most curated first).
+    groups = (members.group_by("group_key", maintain_order=True)
+              .agg(first_seen(), *values_from_best_copy(), translation_from_best_copy(),
+                   source_from_most_specific_copy(), pl.col("file", "line", "seq").name.prefix("copy_"))
+              .join(label_from_best_annotation(members), on="group_key", how="left", maintain_order="left")
+              .with_columns(ids.series(), decision=group_decision()))
+    published = pl.col("decision").struct.field("outcome") == "published"
     valued = groups.filter(pl.col("kept_values").is_not_null())
     conflicts = valued.filter(pl.col("labels_given") > 1).height
     excluded = valued.filter(pl.col("decision").struct.field("outcome") == "excluded").height
     notes.update({name: count for name, count in (("label_conflicts", conflicts), ("excluded_label_0", excluded))
                   if count})
 
-    resolved = (groups.filter(pl.col("decision").struct.field("outcome") == "published")
+    # The published text, and the rules a rewrite gives the same text: one is kept, the others fold into it.
+    resolved = (groups.filter(published)
                 .with_columns(rule=rewrite_replaces_text(), source=pl.coalesce("specific_source", "kept_source"))
                 .with_columns(rewritten=pl.col("rule") != pl.col("kept_text")))
-    rewrites = resolved.filter("rewritten").select("rule").unique()
-    rewrites = rewrites.with_columns(rule_key=steps.keys_of(rewrites.get_column("rule")))
-    resolved = (resolved.join(rewrites, on="rule", how="left")
-                .with_columns(pub_key=pl.when("rewritten").then("rule_key").otherwise("group_key"))
-                .sort(*best_of_same_text())
-                .with_columns(best_id=pl.col("id").first().over("pub_key"),
-                              entry_seq=pl.col("seq").min().over("pub_key")))
+    resolved = keep_best_of_same_text(
+        resolved.with_columns(pub_key=steps.keys_where(resolved, "rule", "rewritten", otherwise="group_key")))
     if resolved.height:
         notes["folded_after_rewrite"] = resolved.filter(pl.col("id") != pl.col("best_id")).height
-    folded_en = (resolved.filter((pl.col("id") != pl.col("best_id")) & pl.col("rule_en").is_not_null())
-                 .group_by("pub_key").agg(pl.col("rule_en").first().alias("folded_en")))
-    kept = (resolved.filter(pl.col("id") == pl.col("best_id")).join(folded_en, on="pub_key", how="left")
-            .with_columns(rule_en=translation_after_rewrite()).sort("entry_seq").with_row_index("position"))
+    kept = (resolved.filter(pl.col("id") == pl.col("best_id")).with_columns(rule_en=translation_after_rewrite())
+            .sort("entry_seq", maintain_order=True).with_row_index("position"))
     ctx.rule_aliases.update(zip(*resolved.filter(pl.col("id") != pl.col("best_id"))
+                                .sort("entry_seq", maintain_order=True)
                                 .select("group_key", "best_id").get_columns(), strict=True))
 
-    rank = kept.sort(*best_of_same_text()[:-1]).with_row_index("rank").sort("position").get_column("rank")
-    clusters = steps.near_duplicate_clusters(ctx, kept.get_column("rule").to_list(), rank.to_list())
-    fold_near = ctx.settings.near_dup.mode == "fold" and clusters is not None
+    # Near-duplicates among the kept rules: marked, or folded into their cluster's best-annotated rule.
+    clusters = None
+    if ctx.settings.near_dup.mode != "off":
+        rank = (kept.select("position", *best_of_same_text()).sort(pl.exclude("position"))
+                .with_row_index("rank").sort("position").get_column("rank"))
+        clusters = steps.near_duplicate_clusters(ctx, kept.get_column("rule").to_list(), rank.to_list())
     kept_ids = kept.get_column("id")
-    reps = kept_ids.gather(clusters) if fold_near else kept_ids
-    kept = kept.with_columns(rep_id=reps)
-    resolved = resolved.join(kept.select("pub_key", "rep_id"), on="pub_key", how="left")
-    for row in resolved.filter(pl.col("rep_id") != pl.col("best_id")).sort("entry_seq").iter_rows(named=True):
-        ctx.rule_aliases[row["group_key"]] = ctx.rule_aliases[row["pub_key"]] = row["rep_id"]
+    if ctx.settings.near_dup.mode == "fold" and clusters is not None:
+        kept = kept.with_columns(rep_id=kept_ids.gather(clusters))
+        resolved = resolved.join(kept.select("pub_key", "rep_id"), on="pub_key", how="left", maintain_order="left")
+        for row in (resolved.filter(pl.col("rep_id") != pl.col("best_id"))
+                    .sort("entry_seq", maintain_order=True).iter_rows(named=True)):
+            ctx.rule_aliases[row["group_key"]] = ctx.rule_aliases[row["pub_key"]] = row["rep_id"]
+    else:
+        kept, resolved = kept.with_columns(rep_id="id"), resolved.with_columns(rep_id="best_id")
 
-    fates = groups.select("group_key", "decision", "id", "kept_file", "kept_line").join(
-        resolved.select("group_key", "best_id", "rep_id"), on="group_key", how="left")
+    # The ledger column: every raw row's outcome.
+    fate_of = ("copy_file", "copy_line", "copy_seq", "decision", "id", "best_id", "rep_id", "kept_seq")
+    copies = pl.concat([resolved.select(fate_of), groups.filter(~published).select(
+        pl.exclude("best_id", "rep_id"), best_id=pl.lit(None, pl.String), rep_id=pl.lit(None, pl.String))
+        .select(fate_of)])
     ledger = pl.concat([
         stopped.select("file", "line", fate=_fate(stopped, english_only_rule())),
-        members.join(fates, on="group_key").select("file", "line", fate=_member_fate()),
+        copies.explode("copy_file", "copy_line", "copy_seq")
+        .select(file="copy_file", line="copy_line", fate=_member_fate()),
     ]).unnest("fate")
     steps.record_outcomes(ctx, CONFIG, ledger)
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]
     notes["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])
     notes["rows_hierarchy_contradicted"] = sum(1 for r in repairs if r["dropped"])
 
-    published = (kept.filter(pl.col("rep_id") == pl.col("id")).sort("id")
-                 .with_columns(original_rule="kept_text", values="kept_values", label="a_label",
-                               label_origin=pl.col("a_label_origin").fill_null("none"), labeler="a_labeler",
-                               cluster_id="id",
-                               published_key=pl.when("rewritten").then("pub_key").otherwise("kept_key")))
-    ctx.tables[CONFIG] = steps.rules_table(CONFIG, published, codes)
-    original_keys, published_keys = published.get_column("kept_key"), published.get_column("published_key")
+    table = (kept.filter(pl.col("rep_id") == pl.col("id")).sort("id")
+             .select("id", "rule", "rule_en", "rewritten", "source", "position", "kept_key",
+                     original_rule="kept_text", values="kept_values", label="a_label",
+                     label_origin=pl.col("a_label_origin").fill_null("none"), labeler="a_labeler", cluster_id="id",
+                     published_key=pl.when("rewritten").then("pub_key").otherwise("kept_key")))
+    ctx.tables[CONFIG] = steps.rules_table(CONFIG, table, codes)
+    original_keys, published_keys = table.get_column("kept_key"), table.get_column("published_key")
     ctx.rule_keys = lambda: (original_keys.to_list(), published_keys.to_list())
     if clusters is not None:
-        texts_order, positions = kept_ids.to_list(), published.get_column("position").to_list()
+        texts_order, positions = kept_ids.to_list(), table.get_column("position").to_list()
         if isinstance(clusters, BackgroundClusters):
             ctx.defer(CONFIG, lambda: steps.mark_near_duplicates(ctx, CONFIG, texts_order, clusters.result(),
                                                                  positions))

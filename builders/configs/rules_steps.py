@@ -87,7 +87,7 @@ def read_observations(ctx: BuildContext, config: str, kinds: list[ArtifactKind],
 
 _EMPTY = {"file": pl.String, "line": pl.Int64, "seq": pl.Int64, "kind": pl.String, "rank": pl.Int32,
           "text_column": pl.String, "raw_text": pl.String, "text": pl.String, "key": pl.String, "zh": pl.Boolean,
-          "text_en": pl.String, "key_en": pl.String, "values": pl.Int64, "label": pl.Int8, "rewrite": pl.String,
+          "text_en": pl.String, "values": pl.Int64, "label": pl.Int8, "rewrite": pl.String,
           "label_origin": pl.String, "labeler": pl.String, "source": pl.String, "exclude_reason": pl.String,
           "reject_field": pl.String, "reject_reason": pl.String, "reject_id": pl.String}
 
@@ -105,12 +105,26 @@ def record_repairs(ctx: BuildContext, config: str, obs: pl.DataFrame, codes: Clo
                             "added": closure.added, "dropped": closure.dropped})
 
 
-def with_ids(frame: pl.DataFrame, key: str, num_proc: int) -> pl.DataFrame:
-    """``id``: the stable id of each row's ``key`` (hashed in a helper process when one is allowed)."""
-    keys = frame.get_column(key).to_arrow().cast(pa.string())
-    ids = BackgroundIds("rule", keys, background=num_proc > 1 and len(keys) > 1).result() if len(keys) else \
-        pa.array([], pa.string())
-    return frame.with_columns(id=pl.from_arrow(ids))
+class Ids:
+    """The stable ids of some keys, hashed in a helper process from the moment they are known when a
+    second process is allowed, while the build goes on."""
+
+    def __init__(self, keys: pl.Series, num_proc: int) -> None:
+        self._keys = keys.to_arrow().cast(pa.string())
+        self._hashing = BackgroundIds("rule", self._keys, background=num_proc > 1 and len(keys) > 1) \
+            if len(keys) else None
+
+    def series(self) -> pl.Series:
+        """The ``id`` of each key, in the keys' order."""
+        ids = self._hashing.result() if self._hashing else pa.array([], pa.string())
+        return pl.Series("id", ids, pl.String)
+
+
+def keys_where(frame: pl.DataFrame, column: str, where: str, otherwise: str) -> pl.Series:
+    """The dedup key of ``column``'s text in the rows where ``where`` holds; ``otherwise``'s value elsewhere."""
+    rows = frame.select(pl.arg_where(pl.col(where))).to_series()
+    texts = frame.get_column(column).gather(rows)
+    return frame.get_column(otherwise).clone().scatter(rows, keys_of(texts)).alias("pub_key")
 
 
 def keys_of(texts: pl.Series) -> pl.Series:

@@ -11,6 +11,7 @@ here knows a config's policies: those are steps on the table this returns.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -18,7 +19,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from builders.stages.normalizers.text import (
-    clean_key_column,
     clean_text_and_key_columns,
     clean_text_column,
     has_cjk_column,
@@ -62,6 +62,11 @@ class ClosureCodes:
             number = self._number[id(closure)] = len(self.closures)
             self.closures.append(closure)
         return number
+
+    def codes(self, outcomes: list[Closure | UnknownValueError], which: np.ndarray) -> pa.Array:
+        """The number of each row's closure (``outcomes[which[row]]``; null for an error)."""
+        numbers = [None if o is None or isinstance(o, UnknownValueError) else self.code(o) for o in outcomes]
+        return pa.array(numbers, pa.int64()).take(pa.array(which))
 
     def table(self) -> pa.Table:
         """The triples as list columns, one row per number."""
@@ -122,22 +127,24 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
     fields = kind.fields(table.column_names)
     column_of = {name: column for column, name in fields.items()}
     text_column = column_of["text"]
-    table = prepared_texts(table, text_column)
+    valued = all(tier in column_of for tier in TIERS)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow cleans the texts while Python closes the values
+        cleaning = pool.submit(prepared_texts, table, text_column)
+        if valued:
+            which, outcomes = normalize.codes(*(table.column(column_of[tier]) for tier in TIERS))
+        table = cleaning.result()
     n = table.num_rows
     problems = _Problems(n)
     texts = table.column(TEXT_COLUMNS[0]).combine_chunks()
     for row in np.flatnonzero(pc.equal(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)).tolist():
         problems.add(row, text_column, "empty rule text")
     out: dict[str, list | pa.Array] = {}
-    values: list[int | None] = [None] * n
-    if all(tier in column_of for tier in TIERS):
-        numbers, outcomes = normalize.codes(*(table.column(column_of[tier]) for tier in TIERS))
-        for row, number in enumerate(numbers.tolist()):
-            outcome = outcomes[number]
-            if isinstance(outcome, UnknownValueError):
-                problems.add(row, column_of[outcome.tier], str(outcome))
-            else:
-                values[row] = codes.code(outcome)
+    values: list[int | None] | pa.Array = [None] * n
+    if valued:
+        values = codes.codes(outcomes, which)
+        for row in np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False)).tolist():
+            error = outcomes[which[row]]
+            problems.add(row, column_of[error.tier], str(error))
     for name, parse in kind.parse.items():
         column = column_of[name]
         for row, outcome in enumerate(_per_distinct(table.column(column), parse)):
@@ -146,6 +153,7 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
                 continue
             if all(tier in outcome for tier in TIERS):
                 try:
+                    values = values if isinstance(values, list) else values.to_pylist()
                     values[row] = codes.code(normalize(*(outcome[tier] for tier in TIERS)))
                 except UnknownValueError as err:
                     problems.add(row, column, str(err))
@@ -172,8 +180,7 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
         "key": table.column(TEXT_COLUMNS[1]).combine_chunks(),
         "zh": table.column(TEXT_COLUMNS[2]).combine_chunks(),
         "text_en": text_en,
-        "key_en": _keys_of(text_en),
-        "values": pa.array(values, pa.int64()),
+        "values": values if isinstance(values, pa.Array) else pa.array(values, pa.int64()),
         "label": pa.array(labels, pa.int8()),
         "rewrite": pa.array(out.get("rewrite", [None] * n), pa.string()),
         "label_origin": pc.if_else(labelled, origin, "none"),
@@ -183,13 +190,6 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
         "reject_reason": pa.array(problems.reason, pa.string()),
         "exclude_reason": pa.array(out.get("exclude_reason", [None] * n), pa.string()),
     })
-
-
-def _keys_of(texts: pa.Array) -> pa.Array:
-    """The dedup key of each cleaned text (null for null)."""
-    if texts.null_count == len(texts):
-        return texts
-    return pc.if_else(texts.is_valid(), clean_key_column(pc.fill_null(texts, "")), pa.scalar(None, pa.string()))
 
 
 def schema_errors(validator: TableValidator, fields: pa.Table, values: pa.Array, codes: ClosureCodes) -> dict[int, str]:
