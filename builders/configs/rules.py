@@ -197,21 +197,23 @@ def first_seen() -> pl.Expr:
     return pl.col("seq").filter(pl.col("zh")).min().alias("first_seq")
 
 
-def group_decision() -> pl.Expr:
-    """What becomes of a rule: rejected without values, excluded when labelled 0 (unrelated),
-    rejected when labelled -1 without a rewrite; otherwise published."""
-    at = pl.format("{}:{}", pl.col("a_file"), pl.col("a_line"))
-    return (pl.when(pl.col("kept_values").is_null())
-            .then(pl.struct(outcome=pl.lit("rejected"), field=pl.lit("rot"),
-                            reason=pl.lit("label for a rule that no rule table lists (no value labels)")))
-            .when(pl.col("a_label") == 0)
-            .then(pl.struct(outcome=pl.lit("excluded"), field=pl.lit(None, pl.String),
-                            reason=pl.format("labelled 0 (unrelated) at {}", at)))
-            .when((pl.col("a_label") == -1) & pl.col("a_rewrite").is_null())
-            .then(pl.struct(outcome=pl.lit("rejected"), field=pl.lit("标签"),
-                            reason=pl.format("labelled -1 at {} without a rewrite", at)))
-            .otherwise(pl.struct(outcome=pl.lit("published"), field=pl.lit(None, pl.String),
-                                 reason=pl.lit(None, pl.String))))
+def group_decision() -> dict[str, pl.Expr]:
+    """What becomes of a rule (``decision``, and the ``decision_field`` and ``decision_reason`` its
+    copies are given): rejected without values, excluded when labelled 0 (unrelated), rejected when
+    labelled -1 without a rewrite; otherwise published."""
+    no_values = pl.col("kept_values").is_null()
+    unrelated = pl.col("a_label") == 0
+    refused = (pl.col("a_label") == -1) & pl.col("a_rewrite").is_null()
+    at = pl.concat_str(pl.col("a_file"), pl.lit(":"), pl.col("a_line"))
+    return {
+        "decision": pl.when(no_values | refused).then(pl.lit("rejected"))
+        .when(unrelated).then(pl.lit("excluded")).otherwise(pl.lit("published")),
+        "decision_field": pl.when(no_values).then(pl.lit("rot")).when(refused).then(pl.lit("标签")),
+        "decision_reason": pl.when(no_values)
+        .then(pl.lit("label for a rule that no rule table lists (no value labels)"))
+        .when(unrelated).then(pl.concat_str(pl.lit("labelled 0 (unrelated) at "), at))
+        .when(refused).then(pl.concat_str(pl.lit("labelled -1 at "), at, pl.lit(" without a rewrite"))),
+    }
 
 
 def rewrite_replaces_text() -> pl.Expr:
@@ -253,37 +255,37 @@ def translation_after_rewrite() -> pl.Expr:
 # --- The build: the policies in order -----------------------------------------------------
 
 
-def _fate(obs: pl.DataFrame, english_only: tuple[str, str]) -> pl.Expr:
-    """The ledger column of rows the build stops before grouping: rejected or excluded as read,
+def _fate(english_only: tuple[str, str]) -> dict[str, pl.Expr]:
+    """The ledger columns of rows the build stops before grouping: rejected or excluded as read,
     or English rows that translate no rule."""
     outcome, reason = english_only
-    return (pl.when(pl.col("reject_reason").is_not_null())
-            .then(pl.struct(outcome=pl.lit("rejected"), id=pl.col("reject_id"), field=pl.col("reject_field"),
-                            reason=pl.col("reject_reason")))
-            .when(pl.col("exclude_reason").is_not_null())
-            .then(pl.struct(outcome=pl.lit("excluded"), id=pl.lit(None, pl.String), field=pl.lit(None, pl.String),
-                            reason=pl.col("exclude_reason")))
-            .otherwise(pl.struct(outcome=pl.lit(outcome), id=pl.lit(None, pl.String), field=pl.col("text_column"),
-                                 reason=pl.lit(reason))))
+    rejected, excluded = pl.col("reject_reason").is_not_null(), pl.col("exclude_reason").is_not_null()
+    return {
+        "outcome": pl.when(rejected).then(pl.lit("rejected")).when(excluded).then(pl.lit("excluded"))
+        .otherwise(pl.lit(outcome)),
+        "id": pl.when(rejected).then("reject_id"),
+        "field": pl.when(rejected).then("reject_field").when(~excluded).then("text_column"),
+        "reason": pl.when(rejected).then("reject_reason").when(excluded).then("exclude_reason")
+        .otherwise(pl.lit(reason)),
+    }
 
 
-def _member_fate() -> pl.Expr:
-    """The ledger column of a copy of a rule: its rule's decision, else published (the kept copy
+def _member_fate() -> dict[str, pl.Expr]:
+    """The ledger columns of a copy of a rule: its rule's decision, else published (the kept copy
     of the kept rule), or folded into the rule that stands for it."""
-    folded = {"outcome": pl.lit("folded"), "field": pl.lit(None, pl.String)}
-    decided = pl.col("decision").struct
-    return (pl.when(decided.field("outcome") != "published")
-            .then(pl.struct(outcome=decided.field("outcome"), id=pl.col("id"), field=decided.field("field"),
-                            reason=decided.field("reason")))
-            .when(pl.col("rep_id") != pl.col("best_id"))
-            .then(pl.struct(**folded, id=pl.col("rep_id"), reason=pl.format("near-duplicate of {}", "rep_id")))
-            .when(pl.col("id") != pl.col("best_id"))
-            .then(pl.struct(**folded, id=pl.col("best_id"),
-                            reason=pl.format("same text as {} after rewrite", "best_id")))
-            .when(pl.col("copy_seq") == pl.col("kept_seq"))
-            .then(pl.struct(outcome=pl.lit("published"), id=pl.col("best_id"), field=pl.lit(None, pl.String),
-                            reason=pl.lit(None, pl.String)))
-            .otherwise(pl.struct(**folded, id=pl.col("best_id"), reason=pl.lit("same rule text"))))
+    decided = pl.col("decision") != "published"
+    near, rewritten = pl.col("rep_id") != pl.col("best_id"), pl.col("id") != pl.col("best_id")
+    kept_copy = pl.col("copy_seq") == pl.col("kept_seq")
+    return {
+        "outcome": pl.when(decided).then("decision").when(near | rewritten | ~kept_copy).then(pl.lit("folded"))
+        .otherwise(pl.lit("published")),
+        "id": pl.when(decided).then("id").when(near).then("rep_id").otherwise("best_id"),
+        "field": pl.when(decided).then("decision_field"),
+        "reason": pl.when(decided).then("decision_reason")
+        .when(near).then(pl.concat_str(pl.lit("near-duplicate of "), "rep_id"))
+        .when(rewritten).then(pl.concat_str(pl.lit("same text as "), "best_id", pl.lit(" after rewrite")))
+        .when(~kept_copy).then(pl.lit("same rule text")),
+    }
 
 
 def build(ctx: BuildContext) -> pa.Table:
@@ -291,10 +293,10 @@ def build(ctx: BuildContext) -> pa.Table:
     obs, codes = steps.read_observations(ctx, CONFIG, ARTIFACTS, PREFETCH)
     steps.record_repairs(ctx, CONFIG, obs, codes)
     usable = pl.col("reject_reason").is_null() & pl.col("exclude_reason").is_null()
+    ids = steps.Ids(obs.filter(usable & pl.col("zh")).get_column("key").unique(), ctx.num_proc)  # rules' keys
     linked = english_rows_join_their_translation(obs.filter(usable))
     members = linked.filter(pl.col("group_key").is_not_null()).select(MEMBER_FIELDS)
     members = members.sort(BY_COPY, maintain_order=True)
-    ids = steps.Ids(members.get_column("group_key").unique(maintain_order=True), ctx.num_proc)
     stopped = pl.concat([obs.filter(~usable), linked.filter(pl.col("group_key").is_null()).select(obs.columns)])
     notes = ctx.notes.setdefault(CONFIG, {})
     notes["english_linked"] = members.filter(~pl.col("zh")).height
@@ -304,11 +306,12 @@ def build(ctx: BuildContext) -> pa.Table:
               .agg(first_seen(), *values_from_best_copy(), translation_from_best_copy(),
                    source_from_most_specific_copy(), pl.col("file", "line", "seq").name.prefix("copy_"))
               .join(label_from_best_annotation(members), on="group_key", how="left", maintain_order="left")
-              .with_columns(ids.series(), decision=group_decision()))
-    published = pl.col("decision").struct.field("outcome") == "published"
+              .join(ids.table("group_key"), on="group_key", how="left", maintain_order="left")
+              .with_columns(**group_decision()))
+    published = pl.col("decision") == "published"
     valued = groups.filter(pl.col("kept_values").is_not_null())
     conflicts = valued.filter(pl.col("labels_given") > 1).height
-    excluded = valued.filter(pl.col("decision").struct.field("outcome") == "excluded").height
+    excluded = valued.filter(pl.col("decision") == "excluded").height
     notes.update({name: count for name, count in (("label_conflicts", conflicts), ("excluded_label_0", excluded))
                   if count})
 
@@ -343,15 +346,16 @@ def build(ctx: BuildContext) -> pa.Table:
         kept, resolved = kept.with_columns(rep_id="id"), resolved.with_columns(rep_id="best_id")
 
     # The ledger column: every raw row's outcome.
-    fate_of = ("copy_file", "copy_line", "copy_seq", "decision", "id", "best_id", "rep_id", "kept_seq")
+    fate_of = ("copy_file", "copy_line", "copy_seq", "decision", "decision_field", "decision_reason", "id",
+               "best_id", "rep_id", "kept_seq")
     copies = pl.concat([resolved.select(fate_of), groups.filter(~published).select(
         pl.exclude("best_id", "rep_id"), best_id=pl.lit(None, pl.String), rep_id=pl.lit(None, pl.String))
         .select(fate_of)])
     ledger = pl.concat([
-        stopped.select("file", "line", fate=_fate(stopped, english_only_rule())),
+        stopped.select("file", "line", **_fate(english_only_rule())),
         copies.explode("copy_file", "copy_line", "copy_seq")
-        .select(file="copy_file", line="copy_line", fate=_member_fate()),
-    ]).unnest("fate")
+        .select(file="copy_file", line="copy_line", **_member_fate()),
+    ])
     steps.record_outcomes(ctx, CONFIG, ledger)
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]
     notes["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])

@@ -114,10 +114,10 @@ class Ids:
         self._hashing = BackgroundIds("rule", self._keys, background=num_proc > 1 and len(keys) > 1) \
             if len(keys) else None
 
-    def series(self) -> pl.Series:
-        """The ``id`` of each key, in the keys' order."""
+    def table(self, key: str) -> pl.DataFrame:
+        """Each key (in column ``key``) and its ``id``."""
         ids = self._hashing.result() if self._hashing else pa.array([], pa.string())
-        return pl.Series("id", ids, pl.String)
+        return pl.from_arrow(pa.table({key: self._keys, "id": ids}))
 
 
 def keys_where(frame: pl.DataFrame, column: str, where: str, otherwise: str) -> pl.Series:
@@ -133,19 +133,22 @@ def keys_of(texts: pl.Series) -> pl.Series:
 
 
 def record_outcomes(ctx: BuildContext, config: str, ledger: pl.DataFrame) -> None:
-    """Hand the ledger column (``outcome``, ``id``, ``field``, ``reason`` of each raw row) to the build's ledger."""
-    for outcome in ("rejected", "excluded"):
-        rows = ledger.filter(pl.col("outcome") == outcome).sort("file", "line")
-        for file, line, row_id, field, reason in rows.select("file", "line", "id", "field", "reason").iter_rows():
-            if outcome == "rejected":
-                ctx.ledger.reject(config, file, line, field, reason, row_id)
-            else:
-                ctx.ledger.exclude(config, file, line, reason, row_id)
+    """Hand the ledger column (``outcome``, ``id``, ``field``, ``reason`` of each raw row) to the build's
+    ledger, a file at a time."""
     published = ledger.filter(pl.col("outcome") == "published")
-    ctx.ledger.publish_columns(config, published.get_column("file").to_list(), published.get_column("line").to_numpy(),
-                               published.get_column("id").to_arrow().cast(pa.string()))
-    folded = ledger.filter(pl.col("outcome") == "folded")
-    ctx.ledger.fold_many(config, list(folded.select("file", "line", "id", "reason").iter_rows()))
+    for file in sorted(published.get_column("file").unique().to_list()):
+        rows = published.filter(pl.col("file") == file)
+        ctx.ledger.publish_columns(config, [file] * rows.height, rows.get_column("line").to_numpy(),
+                                   rows.get_column("id").to_arrow().cast(pa.string()))
+    rest = ledger.filter(pl.col("outcome") != "published").sort("file", "line")
+    for file, line, outcome, row_id, field, reason in rest.select(
+            "file", "line", "outcome", "id", "field", "reason").iter_rows():
+        if outcome == "folded":
+            ctx.ledger.fold(config, file, line, row_id, reason)
+        elif outcome == "rejected":
+            ctx.ledger.reject(config, file, line, field, reason, row_id)
+        else:
+            ctx.ledger.exclude(config, file, line, reason, row_id)
 
 
 def rules_table(config: str, kept: pl.DataFrame, codes: ClosureCodes) -> pa.Table:
