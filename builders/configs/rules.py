@@ -361,11 +361,12 @@ def build(ctx: BuildContext) -> pa.Table:
     notes["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])
     notes["rows_hierarchy_contradicted"] = sum(1 for r in repairs if r["dropped"])
 
-    table = (kept.filter(pl.col("rep_id") == pl.col("id")).sort("id")
+    table = (kept.filter(pl.col("rep_id") == pl.col("id"))
              .select("id", "rule", "rule_en", "rewritten", "source", "position", "kept_key",
                      original_rule="kept_text", values="kept_values", label="a_label",
                      label_origin=pl.col("a_label_origin").fill_null("none"), labeler="a_labeler", cluster_id="id",
-                     published_key=pl.when("rewritten").then("pub_key").otherwise("kept_key")))
+                     published_key=pl.when("rewritten").then("pub_key").otherwise("kept_key"))
+             .sort("id"))
     ctx.tables[CONFIG] = steps.rules_table(CONFIG, table, codes)
     original_keys, published_keys = table.get_column("kept_key"), table.get_column("published_key")
     ctx.rule_keys = lambda: (original_keys.to_list(), published_keys.to_list())

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from builders.context import BuildContext
 from builders.schema import features, load_schema
@@ -44,24 +45,33 @@ def _registered(ctx: BuildContext, config: str, artifact: Artifact):  # noqa: AN
 
 
 def _checked(table: pa.Table, validator: TableValidator, codes: ClosureCodes) -> pa.Table:
-    """Rows usable so far whose fields the schema refuses get that error as their reject reason."""
-    usable = pa.compute.and_(table.column("reject_reason").is_null(), table.column("exclude_reason").is_null())
-    rows = np.flatnonzero(pa.compute.and_(usable, table.column("values").is_valid()).to_numpy(zero_copy_only=False))
+    """Rows usable so far whose fields the schema refuses get that error as their reject reason; every
+    rejected row gets the id it would have had (``reject_id``). The raw text is then dropped."""
+    n = table.num_rows
+    usable = pc.and_(table.column("reject_reason").is_null(), table.column("exclude_reason").is_null())
+    rows = np.flatnonzero(pc.and_(usable, table.column("values").is_valid()).to_numpy(zero_copy_only=False))
+    whole = len(rows) == n  # every row is checked: no copy of its columns
     at = pa.array(rows, pa.int64())
-    fields = pa.table({name: table.column(field).take(at) for field, name in SCHEMA_FIELDS.items()})
-    invalid = schema_errors(validator, fields, table.column("values").take(at).combine_chunks(), codes) \
-        if len(rows) else {}
-    field, reason = table.column("reject_field").to_pylist(), table.column("reject_reason").to_pylist()
-    ids: list[str | None] = [None] * table.num_rows
-    raw, text = table.column("raw_text"), table.column("text")
-    for row in np.flatnonzero(table.column("reject_reason").is_valid().to_numpy(zero_copy_only=False)).tolist():
-        ids[row] = _would_be_id(raw[row].as_py())
+    fields = pa.table({name: table.column(field) if whole else table.column(field).take(at)
+                       for field, name in SCHEMA_FIELDS.items()})
+    values = table.column("values") if whole else table.column("values").take(at)
+    invalid = schema_errors(validator, fields, values.combine_chunks(), codes) if len(rows) else {}
+    field, reason, raw = table.column("reject_field"), table.column("reject_reason"), table.column("raw_text")
+    updates = {row: (field[row].as_py(), reason[row].as_py(), _would_be_id(raw[row].as_py()))
+               for row in np.flatnonzero(reason.is_valid().to_numpy(zero_copy_only=False)).tolist()}
+    text = table.column("text")
     for row, message in invalid.items():
-        at_row = int(rows[row])
-        field[at_row], reason[at_row], ids[at_row] = message.split(":")[0], message, _would_be_id(text[at_row].as_py())
-    return table.drop_columns(["reject_field", "reject_reason"]).append_column(
-        "reject_field", pa.array(field, pa.string())).append_column(
-        "reject_reason", pa.array(reason, pa.string())).append_column("reject_id", pa.array(ids, pa.string()))
+        updates[int(rows[row])] = message.split(":")[0], message, _would_be_id(text[int(rows[row])].as_py())
+    mask = np.zeros(n, bool)
+    mask[list(updates)] = True
+    changed = sorted(updates)
+
+    def updated(i: int) -> pa.Array:
+        return pc.replace_with_mask(pa.nulls(n, pa.string()), pa.array(mask),
+                                    pa.array([updates[row][i] for row in changed], pa.string()))
+
+    return table.drop_columns(["reject_field", "reject_reason", "raw_text"]).append_column(
+        "reject_field", updated(0)).append_column("reject_reason", updated(1)).append_column("reject_id", updated(2))
 
 
 def read_observations(ctx: BuildContext, config: str, kinds: list[ArtifactKind], prefetch: dict
@@ -86,7 +96,7 @@ def read_observations(ctx: BuildContext, config: str, kinds: list[ArtifactKind],
 
 
 _EMPTY = {"file": pl.String, "line": pl.Int64, "seq": pl.Int64, "kind": pl.String, "rank": pl.Int32,
-          "text_column": pl.String, "raw_text": pl.String, "text": pl.String, "key": pl.String, "zh": pl.Boolean,
+          "text_column": pl.String, "text": pl.String, "key": pl.String, "zh": pl.Boolean,
           "text_en": pl.String, "values": pl.Int64, "label": pl.Int8, "rewrite": pl.String,
           "label_origin": pl.String, "labeler": pl.String, "source": pl.String, "exclude_reason": pl.String,
           "reject_field": pl.String, "reject_reason": pl.String, "reject_id": pl.String}

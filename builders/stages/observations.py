@@ -96,7 +96,9 @@ def _per_distinct(column: pa.Array | pa.ChunkedArray, function: Callable[[str | 
         except ValueError as err:
             return err.with_traceback(None)
 
-    outcomes = [outcome(cell) for cell in [*encoded.dictionary.to_pylist(), None]]  # the last: a null cell
+    outcomes = [outcome(cell) for cell in encoded.dictionary.to_pylist()]
+    if encoded.null_count:
+        outcomes.append(outcome(None))  # the outcome of a null cell
     return [outcomes[i] for i in encoded.indices.fill_null(len(encoded.dictionary)).to_numpy().tolist()]
 
 

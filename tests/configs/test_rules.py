@@ -364,3 +364,41 @@ def test_rules_are_told_apart_by_their_texts_even_if_their_ids_collide(raw_tree,
         expected.results["rules"].column("rule").to_pylist())
     assert [(e.file, e.line, e.outcome) for e in got.ledger.entries(config="rules")] == [
         (e.file, e.line, e.outcome) for e in expected.ledger.entries(config="rules")]
+
+
+def _verdict(cell: str) -> dict:
+    """A reviewer's ``keep``/``drop`` cell, as a test's own kind of file reads it."""
+    verdicts = {"keep": 1, "drop": 0}
+    if cell.strip() not in verdicts:
+        raise ValueError(f"verdict {cell!r} is neither keep nor drop")
+    return {"label": verdicts[cell.strip()]}
+
+
+def test_a_new_kind_of_file_is_one_declaration(tmp_path, monkeypatch):
+    """A kind the builder has never seen (reviewers' verdicts), declared once with the parser of its
+    cells, is placed, read, labelled, resolved and accounted for like every other kind."""
+    from builders.configs import rules
+    from builders.stages.readers.layout import ArtifactKind, LabelSource
+
+    reviews = ArtifactKind("reviews", "rules", ("data_control/reviews/*.csv",), {"rot": "text", "verdict": "label"},
+                           "Reviewers' keep/drop verdicts.", rank=8, parse={"label": _verdict},
+                           label=LabelSource("human", "reviewer"))
+    monkeypatch.setattr(rules, "ARTIFACTS", [*rules.ARTIFACTS, reviews])
+    root = write_raw_tree(tmp_path / "raw")
+    write_csv(root / "data_control/reviews/r1.csv", ["rot", "verdict"], [
+        ["盗掘古墓是不道德的行为。", "keep"], ["帮助迷路的老人回家是好事", "drop"],
+        ["醉酒驾驶是违反法律的行为", "maybe"]])
+    ctx = collect(root)
+    rows = _by_original(ctx)
+    assert "帮助迷路的老人回家是好事" in _by_original(collect(write_raw_tree(tmp_path / "before")))
+    kept = rows["盗掘古墓是不道德的行为。"]
+    assert (kept["label"], kept["label_origin"], kept["labeler"]) == (1, "human", "reviewer")
+    assert "帮助迷路的老人回家是好事" not in rows
+    entries = {e.line: e for e in ctx.ledger.entries(config="rules") if e.file == "data_control/reviews/r1.csv"}
+    assert entries[2].outcome == "folded" and entries[2].id == kept["id"]
+    assert (entries[3].outcome, entries[3].reason) == (
+        "excluded", "labelled 0 (unrelated) at data_control/reviews/r1.csv:3")
+    assert (entries[4].outcome, entries[4].field, entries[4].reason) == (
+        "rejected", "verdict", "verdict 'maybe' is neither keep nor drop")
+    counts = ctx.ledger.counts("rules")
+    assert counts["read"] == sum(counts[k] for k in ("published", "folded", "excluded", "rejected"))
