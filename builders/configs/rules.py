@@ -290,10 +290,10 @@ def _member_fate() -> dict[str, pl.Expr]:
 
 def build(ctx: BuildContext) -> pa.Table:
     """Build the published rules, sorted by id, recording every raw row's outcome."""
-    obs, codes = steps.read_observations(ctx, CONFIG, ARTIFACTS, PREFETCH)
+    ids = steps.Ids(ctx.num_proc)
+    obs, codes = steps.read_observations(ctx, CONFIG, ARTIFACTS, PREFETCH, ids)
     steps.record_repairs(ctx, CONFIG, obs, codes)
     usable = pl.col("reject_reason").is_null() & pl.col("exclude_reason").is_null()
-    ids = steps.Ids(obs.filter(usable & pl.col("zh")).get_column("key").unique(), ctx.num_proc)  # rules' keys
     linked = english_rows_join_their_translation(obs.filter(usable))
     members = linked.filter(pl.col("group_key").is_not_null()).select(MEMBER_FIELDS)
     members = members.sort(BY_COPY, maintain_order=True)

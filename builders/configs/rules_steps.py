@@ -74,11 +74,11 @@ def _checked(table: pa.Table, validator: TableValidator, codes: ClosureCodes) ->
         "reject_field", updated(0)).append_column("reject_reason", updated(1)).append_column("reject_id", updated(2))
 
 
-def read_observations(ctx: BuildContext, config: str, kinds: list[ArtifactKind], prefetch: dict
-                      ) -> tuple[pl.DataFrame, ClosureCodes]:
+def read_observations(ctx: BuildContext, config: str, kinds: list[ArtifactKind], prefetch: dict,
+                      ids: Ids) -> tuple[pl.DataFrame, ClosureCodes]:
     """Every raw row of the config's kinds, in reading order, as one observations table, and the
     value triples its ``values`` number. The master tables are read first, while a prefetch reads
-    the other files; ``seq`` keeps reading order."""
+    the other files; ``seq`` keeps reading order. The ``ids`` of each file's keys start as it is read."""
     normalize, codes = ValueNormalizer(ctx.taxonomy), ClosureCodes()
     validator = TableValidator(load_schema(config))
     artifacts = ctx.of_kind(*(kind.name for kind in kinds))
@@ -88,6 +88,7 @@ def read_observations(ctx: BuildContext, config: str, kinds: list[ArtifactKind],
         artifact = artifacts[position]
         columns = _read(ctx, config, artifact, prefetch)
         table = observe(artifact, columns, position * SEQ_STRIDE, normalize, codes, ctx.settings.llm_labeler)
+        ids.add(table)
         read[position] = _checked(table, validator, codes)
     if not read:
         return pl.DataFrame(schema=_EMPTY), codes
@@ -115,19 +116,34 @@ def record_repairs(ctx: BuildContext, config: str, obs: pl.DataFrame, codes: Clo
                             "added": closure.added, "dropped": closure.dropped})
 
 
-class Ids:
-    """The stable ids of some keys, hashed in a helper process from the moment they are known when a
-    second process is allowed, while the build goes on."""
+_HELPER_KEYS = 10_000
+"""A file with fewer keys is hashed in the build's process: starting a helper would cost more."""
 
-    def __init__(self, keys: pl.Series, num_proc: int) -> None:
-        self._keys = keys.to_arrow().cast(pa.string())
-        self._hashing = BackgroundIds("rule", self._keys, background=num_proc > 1 and len(keys) > 1) \
-            if len(keys) else None
+
+class Ids:
+    """The stable ids of the keys of Chinese rows, hashed (in helper processes when a second one is
+    allowed) from the moment each file is read, while the build goes on."""
+
+    def __init__(self, num_proc: int) -> None:
+        self._background = num_proc > 1
+        self._hashing: list[tuple[pa.Array, BackgroundIds]] = []
+
+    def add(self, table: pa.Table) -> None:
+        """Start hashing the keys of the usable Chinese rows of one file's observations."""
+        usable = pc.and_(pc.and_(table.column("reject_reason").is_null(), table.column("exclude_reason").is_null()),
+                         table.column("zh"))
+        keys = table.column("key").filter(usable).combine_chunks().unique()
+        if len(keys):
+            background = self._background and len(keys) >= _HELPER_KEYS
+            self._hashing.append((keys, BackgroundIds("rule", keys, background=background)))
 
     def table(self, key: str) -> pl.DataFrame:
-        """Each key (in column ``key``) and its ``id``."""
-        ids = self._hashing.result() if self._hashing else pa.array([], pa.string())
-        return pl.from_arrow(pa.table({key: self._keys, "id": ids}))
+        """Each key hashed (in column ``key``) and its ``id``."""
+        if not self._hashing:
+            return pl.DataFrame(schema={key: pl.String, "id": pl.String})
+        hashed = pl.from_arrow(pa.table({key: pa.concat_arrays([k for k, _ in self._hashing]),
+                                         "id": pa.concat_arrays([h.result() for _, h in self._hashing])}))
+        return hashed.unique(key) if len(self._hashing) > 1 else hashed
 
 
 def keys_where(frame: pl.DataFrame, column: str, where: str, otherwise: str) -> pl.Series:

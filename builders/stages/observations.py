@@ -55,6 +55,7 @@ class ClosureCodes:
 
     closures: list[Closure] = field(default_factory=list)
     _number: dict[int, int] = field(default_factory=dict)
+    _table: pa.Table | None = None
 
     def code(self, closure: Closure) -> int:
         number = self._number.get(id(closure))
@@ -70,8 +71,10 @@ class ClosureCodes:
 
     def table(self) -> pa.Table:
         """The triples as list columns, one row per number."""
-        return pa.table({tier: pa.array([getattr(c, tier) for c in self.closures], pa.list_(pa.string()))
-                         for tier in TIERS})
+        if self._table is None or self._table.num_rows != len(self.closures):
+            self._table = pa.table({tier: pa.array([getattr(c, tier) for c in self.closures], pa.list_(pa.string()))
+                                    for tier in TIERS})
+        return self._table
 
 
 def column_table(table: RawTable) -> ColumnTable:
