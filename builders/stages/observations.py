@@ -164,7 +164,9 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
                     problems.add(row, column, str(err))
             for key, value in outcome.items():
                 if key not in TIERS:
-                    out.setdefault(key, [None] * n)[row] = value
+                    if key not in out:
+                        out[key] = [None] * n
+                    out[key][row] = value
     for name in ("text_en", "rewrite"):
         if name in column_of and name not in kind.parse:
             out[name] = _optional_text(table.column(column_of[name]))
