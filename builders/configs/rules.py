@@ -146,7 +146,7 @@ GENERIC_SOURCES = ("master_table", "v1_release", "human_curated", "generated", "
 def english_rows_join_their_translation(obs: pl.DataFrame) -> pl.DataFrame:
     """An English row is a copy of the Chinese rule whose translation it is (the best copy's
     translation, when several rules share it); its ``group_key`` is that rule's key, null if none."""
-    if obs.filter(~pl.col("zh")).is_empty():
+    if obs.filter(~pl.col("zh")).is_empty():  # no English row: the translations need no keys
         return obs.with_columns(group_key="key")
     translated = obs.filter(pl.col("zh") & pl.col("text_en").is_not_null())
     translations = (translated.with_columns(key_en=steps.keys_of(translated.get_column("text_en"))).sort(BY_COPY)
@@ -159,8 +159,9 @@ def english_rows_join_their_translation(obs: pl.DataFrame) -> pl.DataFrame:
 
 
 def english_only_rule() -> tuple[str, str]:
-    """An English row that translates no Chinese rule is rejected: the corpus is Chinese, and a
-    translation is published only beside its rule. (The reason names the text column.)"""
+    """What becomes of an English row that translates no Chinese rule (the outcome and reason its
+    ledger entry gets; the field is its text column): rejected, as the corpus is Chinese and a
+    translation is published only beside its rule. The one place English-only rows are decided."""
     return ("rejected", "English-only rule: no Chinese rule has this text as its translation "
             "(add the pair to data_control/final.csv to publish it)")
 
@@ -248,8 +249,6 @@ def translation_after_rewrite() -> pl.Expr:
     none or was rewritten (``folded_en``: the first translation among the rules folded into it)."""
     return (pl.when(pl.col("folded_en").is_not_null() & (pl.col("rule_en").is_null() | pl.col("rewritten")))
             .then(pl.col("folded_en")).otherwise(pl.col("rule_en")))
-
-
 
 
 # --- The build: the policies in order -----------------------------------------------------
