@@ -355,7 +355,7 @@ def build(ctx: BuildContext) -> pa.Table:
         copies.explode("copy_file", "copy_line", "copy_seq")
         .select(file="copy_file", line="copy_line", **_member_fate()),
     ])
-    steps.record_outcomes(ctx, CONFIG, ledger)
+    ctx.ledger.record_table(CONFIG, ledger)
     repairs = [r for r in ctx.repairs if r["config"] == CONFIG]
     notes["rows_hierarchy_closed"] = sum(1 for r in repairs if r["added"])
     notes["rows_hierarchy_contradicted"] = sum(1 for r in repairs if r["dropped"])

@@ -158,25 +158,6 @@ def keys_of(texts: pl.Series) -> pl.Series:
     return pl.from_arrow(clean_key_column(texts.to_arrow().cast(pa.string()))).cast(pl.String)
 
 
-def record_outcomes(ctx: BuildContext, config: str, ledger: pl.DataFrame) -> None:
-    """Hand the ledger column (``outcome``, ``id``, ``field``, ``reason`` of each raw row) to the build's
-    ledger, a file at a time."""
-    published = ledger.filter(pl.col("outcome") == "published")
-    for file in sorted(published.get_column("file").unique().to_list()):
-        rows = published.filter(pl.col("file") == file)
-        ctx.ledger.publish_columns(config, [file] * rows.height, rows.get_column("line").to_numpy(),
-                                   rows.get_column("id").to_arrow().cast(pa.string()))
-    rest = ledger.filter(pl.col("outcome") != "published").sort("file", "line")
-    for file, line, outcome, row_id, field, reason in rest.select(
-            "file", "line", "outcome", "id", "field", "reason").iter_rows():
-        if outcome == "folded":
-            ctx.ledger.fold(config, file, line, row_id, reason)
-        elif outcome == "rejected":
-            ctx.ledger.reject(config, file, line, field, reason, row_id)
-        else:
-            ctx.ledger.exclude(config, file, line, reason, row_id)
-
-
 def rules_table(config: str, kept: pl.DataFrame, codes: ClosureCodes) -> pa.Table:
     """The published rules (sorted by id already) as the config's Arrow table."""
     schema = features(config).arrow_schema
