@@ -116,23 +116,26 @@ def record_repairs(ctx: BuildContext, config: str, obs: pl.DataFrame, codes: Clo
                             "added": closure.added, "dropped": closure.dropped})
 
 
-_HELPER_KEYS = 10_000
-"""A file with fewer keys is hashed in the build's process: starting a helper would cost more."""
+_HELPER_KEYS = 50_000
+"""A file with fewer new keys is hashed in the build's process: a helper would cost about as much to start."""
 
 
 class Ids:
-    """The stable ids of the keys of Chinese rows, hashed (in helper processes when a second one is
-    allowed) from the moment each file is read, while the build goes on."""
+    """The stable ids of the keys of Chinese rows, hashed (in a helper process when a second one is
+    allowed and a file brings many new keys) from the moment each file is read, while the build goes on."""
 
     def __init__(self, num_proc: int) -> None:
         self._background = num_proc > 1
         self._hashing: list[tuple[pa.Array, BackgroundIds]] = []
 
     def add(self, table: pa.Table) -> None:
-        """Start hashing the keys of the usable Chinese rows of one file's observations."""
+        """Start hashing the keys of the usable Chinese rows of one file's observations not hashed yet."""
         usable = pc.and_(pc.and_(table.column("reject_reason").is_null(), table.column("exclude_reason").is_null()),
                          table.column("zh"))
         keys = table.column("key").filter(usable).combine_chunks().unique()
+        if self._hashing:
+            hashed = pa.concat_arrays([k for k, _ in self._hashing])
+            keys = keys.filter(pc.invert(pc.is_in(keys, value_set=hashed)))
         if len(keys):
             background = self._background and len(keys) >= _HELPER_KEYS
             self._hashing.append((keys, BackgroundIds("rule", keys, background=background)))
@@ -141,9 +144,8 @@ class Ids:
         """Each key hashed (in column ``key``) and its ``id``."""
         if not self._hashing:
             return pl.DataFrame(schema={key: pl.String, "id": pl.String})
-        hashed = pl.from_arrow(pa.table({key: pa.concat_arrays([k for k, _ in self._hashing]),
-                                         "id": pa.concat_arrays([h.result() for _, h in self._hashing])}))
-        return hashed.unique(key) if len(self._hashing) > 1 else hashed
+        return pl.from_arrow(pa.table({key: pa.concat_arrays([k for k, _ in self._hashing]),
+                                       "id": pa.concat_arrays([h.result() for _, h in self._hashing])}))
 
 
 def keys_where(frame: pl.DataFrame, column: str, where: str, otherwise: str) -> pl.Series:
