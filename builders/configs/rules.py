@@ -376,4 +376,5 @@ def build(ctx: BuildContext) -> pa.Table:
                                                                  positions))
         else:
             steps.mark_near_duplicates(ctx, CONFIG, texts_order, clusters, positions)
+    pa.default_memory_pool().release_unused()  # the observations' buffers, before the next config reads its files
     return ctx.tables[CONFIG]
