@@ -322,8 +322,10 @@ def build(ctx: BuildContext) -> pa.Table:
         resolved.with_columns(pub_key=steps.keys_where(resolved, "rule", "rewritten", otherwise="group_key")))
     if resolved.height:
         notes["folded_after_rewrite"] = resolved.filter(pl.col("id") != pl.col("best_id")).height
-    kept = (resolved.filter(pl.col("id") == pl.col("best_id")).with_columns(rule_en=translation_after_rewrite())
-            .sort("entry_seq", maintain_order=True).with_row_index("position"))
+    kept = resolved.filter(pl.col("id") == pl.col("best_id")).with_columns(rule_en=translation_after_rewrite())
+    if ctx.settings.near_dup.mode != "off":  # near-duplicates are found among the kept rules in reading order
+        kept = kept.sort("entry_seq", maintain_order=True)
+    kept = kept.with_row_index("position")
     ctx.rule_aliases.update(zip(*resolved.filter(pl.col("id") != pl.col("best_id"))
                                 .sort("entry_seq", maintain_order=True)
                                 .select("group_key", "best_id").get_columns(), strict=True))

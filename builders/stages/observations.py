@@ -137,13 +137,15 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
         cleaning = pool.submit(prepared_texts, table, text_column)
         if valued:
             which, outcomes = normalize.codes(*(table.column(column_of[tier]) for tier in TIERS))
+        optional = {name: _optional_text(table.column(column_of[name])) for name in ("text_en", "rewrite")
+                    if name in column_of and name not in kind.parse}
         table = cleaning.result()
     n = table.num_rows
     problems = _Problems(n)
     texts = table.column(TEXT_COLUMNS[0]).combine_chunks()
     for row in np.flatnonzero(pc.equal(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)).tolist():
         problems.add(row, text_column, "empty rule text")
-    out: dict[str, list | pa.Array] = {}
+    out: dict[str, list | pa.Array] = dict(optional)
     values: list[int | None] | pa.Array = [None] * n
     if valued:
         values = codes.codes(outcomes, which)
@@ -167,9 +169,6 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
                     if key not in out:
                         out[key] = [None] * n
                     out[key][row] = value
-    for name in ("text_en", "rewrite"):
-        if name in column_of and name not in kind.parse:
-            out[name] = _optional_text(table.column(column_of[name]))
     labels = out.get("label", [kind.label.every_row] * n if kind.label else [None] * n)
     labelled = pa.array(labels, pa.int8()).is_valid()
     origin = "none" if kind.label is None else kind.label.origin
