@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import pyarrow as pa
 from tqdm.auto import tqdm
@@ -15,13 +15,26 @@ from builders.stages.readers.layout import Artifact
 from builders.stages.readers.prefetch import Prefetch, Prepare, read_prepared
 from builders.stages.readers.records import ColumnTable, RawTable, Record
 from builders.stages.rule_links import RuleIndex
-from builders.taxonomy import Taxonomy, load_taxonomy
+from builders.taxonomy import Closure, Taxonomy, load_taxonomy
 
 T = TypeVar("T")
 
 
 class IntegrityError(ValueError):
     """Rows point at rules (or items) the release does not contain."""
+
+
+class EnglishRule(NamedTuple):
+    """An English row of a Chinese rule file that no Chinese rule translates."""
+
+    file: str
+    line: int
+    field: str
+    """Its text column, named when the row is rejected."""
+    text: str
+    source: str
+    values: Closure | None
+    """Its labels, normalized; ``None`` for a row that carries none (a label file's row)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,7 @@ class BuildContext:
     """Per config: the representative id of each near-duplicate cluster → the ids of its other members."""
     orphans: list[str] = field(default_factory=list)
     """``file:line: …`` of rows pointing at something missing, when orphans are not allowed."""
-    english_rules: list = field(default_factory=list)
+    english_rules: list[EnglishRule] = field(default_factory=list)
     """English rows of Chinese rule files that no Chinese rule translates: ``rules`` hands them to
     ``rules_en``, which publishes them and records their one outcome in ``rules``, where they were read."""
 

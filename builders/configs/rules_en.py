@@ -100,7 +100,7 @@ def _handed_rows(ctx: BuildContext, seq_of: dict[str, int], observed: _Observed)
     there too (as are their repairs): folded into the row that publishes them here, or rejected."""
     for obs in ctx.english_rules:
         if obs.values is None:
-            ctx.ledger.reject("rules", obs.file, obs.line, "rot",
+            ctx.ledger.reject("rules", obs.file, obs.line, obs.field,
                               "English label for a rule no rule table lists (no value labels)")
             continue
         observed.add(seq_of[obs.file] + obs.line, obs.file, obs.line, obs.text, obs.source, obs.values, True)

@@ -3,8 +3,11 @@ import random
 import pytest
 
 from builders.build import collect
+from builders.context import BuildSettings
 from builders.stages.ids import stable_id
+from builders.stages.near_dedup import NearDupSettings
 from builders.stages.normalizers.text import dedup_key
+from tests.configs.rules_trees import label_mix_tree, odd_cells_tree, two_master_tables_tree
 from tests.conftest import FINAL_ROWS, write_csv, write_raw_tree
 
 
@@ -223,8 +226,8 @@ def test_prepared_rule_texts_are_the_row_functions_of_each_cell():
     """What a prefetch adds to a rule file (cleaned text, dedup key, is Chinese) is what the row functions give."""
     import pyarrow as pa
 
-    from builders.configs.rules import TEXT_COLUMNS, prepared_texts
     from builders.stages.normalizers.text import clean_key, clean_text, has_cjk
+    from builders.stages.observations import TEXT_COLUMNS, prepared_texts
     from builders.stages.parsers.replies import strip_rot_prefix
 
     cells = ["rot：要守时", "  Be  Kind. ", "ＡＩ应当诚实。", None, "", "要守信！", "rot: keep promises."]
@@ -264,73 +267,39 @@ def test_rule_keys_handed_to_the_rule_index_are_the_dedup_keys_of_each_published
     assert ctx.rule_keys() == ([dedup_key(r["original_rule"]) for r in rows], [dedup_key(r["rule"]) for r in rows])
 
 
-def test_every_csv_kind_observed_column_wise_as_row_by_row(tmp_path):
-    """The column-wise observation of a CSV artifact gives what the row-by-row one gives:
-    the same observations and the same ledger entries, in every kind's corner cases."""
-    from builders.build import _all_kinds
-    from builders.configs import rules
-    from builders.context import BuildContext
-    from builders.stages.normalizers.values import ValueNormalizer
-    from builders.stages.readers.layout import discover
-    from builders.stages.readers.records import ColumnTable
+def test_odd_cells_of_every_kind_are_rejected_or_excluded_each_with_its_reason(tmp_path):
+    """Every CSV kind's corner cases get the outcome and reason its declaration and the policies give."""
+    ctx = collect(odd_cells_tree(tmp_path / "raw"))
+    entries = {(e.file, e.line): e for e in ctx.ledger.entries(config="rules")}
+    human, llm = "data_control/label_rot_data/human/batch2.csv", "data_control/label_rot_data/llm/llm_label_raw.csv"
+    seeds, generated = "basic_value_rule/sc101/remain.csv", "rule_generation/6_final/cmos_all_p_dev_rot.csv"
 
-    root = write_raw_tree(tmp_path / "raw")
-    write_csv(root / "data_control/label_rot_data/human/batch2.csv", ["rot", "标签", "重写"], [
-        ["", "1", ""], ["rot: 守时是美德", " -1 ", " 守时是一种美德 "], ["守时是美德", "+1", ""], ["守时", "2", "x"]])
-    write_csv(root / "data_control/label_rot_data/llm/llm_label_raw.csv",
-              ["index", "rot", "level", "core values", "derived values", "标签"], [
-                  [0, "守时是美德", "个人", "诚信", "", "标签：1\n重写："],
-                  [1, "守时是美德", "个人", "诚信", "不存在", "标签：1\n重写："],
-                  [2, "要守时", "个人", "诚信", "", "没有标签"],
-                  [3, "要守时", "", "", "", "标签：-1\n重写： 守时是美德 "]])
-    write_csv(root / "basic_value_rule/sc101/remain.csv",
-              ["rot", "characters", "Level", "Core Values", "Derived Values", "action", "model", "retain"], [
-                  ["Be on time.", "", "个人", "诚信", "", "", "", "0"],
-                  ["Be on time!", "", "个人", "不存在", "", "", "", "0"],
-                  ["Be kind.", "", "个人", "友善", "", "", "", " 1 "],
-                  ["Be fair.", "", "个人", "公正", "", "", "", ""]])
-    write_csv(root / "rule_generation/6_final/cmos_all_p_dev_rot.csv", ["rot", "derived_values"], [
-        ["rot：要守时", "层面：个人\n核心价值：诚信\n衍生价值：无"], ["要守信", "无法分类"],
-        ["要守约", "层面：个人\n核心价值：不存在"], ["", "层面：个人"]])
-    csv_artifacts = [a for a in discover(root, _all_kinds())
-                     if a.kind.config == "rules" and a.path.suffix == ".csv" and a.kind.name != "master_table"]
-    assert {a.kind.name for a in csv_artifacts} >= {
-        "human_labels", "llm_labels", "seed_rules", "generated_classified"}
-    for artifact in csv_artifacts:
-        by_rows, by_columns = BuildContext(artifacts=[artifact]), BuildContext(artifacts=[artifact])
-        records = list(by_rows.registered("rules", artifact.read()))
-        expected = rules._validate_observations(
-            by_rows, rules._observe_records(by_rows, ValueNormalizer(by_rows.taxonomy), artifact, records, 7))
-        columns = ColumnTable.of_records(artifact.read().columns, records)
-        by_columns.ledger.read_lines("rules", artifact.relpath, columns.lines.tolist())
-        got, facts = rules._observe_columns(by_columns, ValueNormalizer(by_columns.taxonomy), artifact, columns, 7)
-        assert got == expected, artifact.relpath
-        told = rules._Facts.of(got)
-        assert facts.key.equals(told.key), artifact.relpath
-        for name in ("zh", "labelled", "accepting", "translated", "seq"):
-            assert getattr(facts, name).tolist() == getattr(told, name).tolist(), (artifact.relpath, name)
-        assert by_columns.ledger.entries() == by_rows.ledger.entries(), artifact.relpath
-        assert by_columns.repairs == by_rows.repairs
+    def told(file, line):
+        e = entries[(file, line)]
+        return e.outcome, e.field, e.reason
+
+    assert told(human, 2) == ("rejected", "rot", "empty rule text")
+    assert told(human, 3)[0] == told(human, 4)[0] == "folded"  # " -1 " with a rewrite, "+1": labels read
+    assert told(human, 5) == ("rejected", "标签", "label '2' is not -1, 0 or 1")
+    assert told(llm, 4) == ("rejected", "derived values", "unknown derived value '不存在'")
+    assert told(llm, 6)[:2] == ("rejected", "标签")  # a reply without a label
+    assert told(llm, 7) == ("rejected", "dimensions", "dimensions: has fewer than 1 items")  # the schema's check
+    assert told(seeds, 2) == ("excluded", None, "filtered upstream (retain != 1)")
+    assert told(seeds, 3) == ("rejected", "Core Values", "unknown core value '不存在'")  # before the filter
+    assert told(seeds, 4)[0] == "folded"  # an English rule no Chinese rule translates: published in rules_en
+    assert told(seeds, 4)[2].startswith("English rule that no Chinese rule translates: published in rules_en as ")
+    assert told(generated, 2) == ("rejected", "derived_values", "unknown derived value '无'")
+    assert told(generated, 5)[:2] == ("rejected", "derived_values")  # 无法分类
+    assert told(generated, 6) == ("rejected", "derived_values", "unknown core value '不存在'")
+    assert told(generated, 8) == ("rejected", "rot", "empty rule text")
+    counts = ctx.ledger.counts("rules")
+    assert counts["read"] == sum(counts[k] for k in ("published", "folded", "excluded", "rejected"))
 
 
 def test_two_master_tables_column_wise_give_the_row_by_row_build(tmp_path, monkeypatch):
-    """Master rows alone under their key in one master table but not in the other, and the
-    splicing of each table's remaining rows back into reading order, as row by row."""
-    root = write_raw_tree(tmp_path / "raw")
-    write_csv(root / "data_control/final2.csv", ["rot", "translate", "level", "core values", "derived values"], [
-        ["爱护公共设施是每个公民的责任。", "Public facilities belong to everyone.", "国家", "文明", "精神文明"],
-        ["诚实守信是做人的根本", "Honesty is the root of being a person.", "个人", "诚信", "言行一致"],
-        ["Be kind.", "Be kind.", "个人", "友善", "尊重他人"],
-        ["盗掘古墓是不道德的行为", "", "社会", "法治", "严格守法"],
-    ])
-    (root / "cvc-raw.yaml").write_text("""artifacts:
-  - {kind: master_table, path: "data_control/final*.csv"}
-  - {kind: llm_labels, path: "data_control/label_rot_data/llm/*.csv"}
-  - {kind: human_labels, path: "data_control/label_rot_data/human/*.csv"}
-  - {kind: seed_rules, path: "basic_value_rule/*/*.csv"}
-  - {kind: generated_classified, path: "rule_generation/6_final/*.csv"}
-  - {kind: v1_release, path: "*.jsonl"}
-""", encoding="utf-8")
+    """Master rows repeated, translated or near-copied across two master tables: the build of files
+    read column-wise is the build of the same files read record by record."""
+    root = two_master_tables_tree(tmp_path / "raw")
     columnar = collect(root)
     assert [a.relpath for a in columnar.artifacts if a.kind.name == "master_table"] == [
         "data_control/final.csv", "data_control/final2.csv"]
@@ -344,120 +313,93 @@ def test_two_master_tables_column_wise_give_the_row_by_row_build(tmp_path, monke
     assert ("data_control/final2.csv", 2) in folded or ("data_control/final.csv", 7) in folded
 
 
-def _no_row_plain(masters, observations, facts):
-    """The reference for the plain rows: every master row goes through the build as an observation."""
-    import numpy as np
-
-    from builders.configs import rules
-
-    master = rules._MasterRows.concat(masters)
-    rules._splice(observations, master.observations(np.arange(len(master.key))))
-    return rules._MasterRows.empty()
-
-
 @pytest.mark.parametrize("mode", ["off", "mark", "fold"])
-def test_plain_master_rows_give_what_the_observation_path_gives(tmp_path, monkeypatch, mode):
-    """Master rows published from their columns, alone or with the one LLM or human label
-    accepting them as they are, are published, folded and linked exactly as their observations would be."""
+def test_labels_copies_and_translations_resolve_as_the_policies_say(tmp_path, mode):
+    """Master rows alone, labelled once, twice or in conflict, rewritten onto one another, copied by
+    generated rules and seeds, sharing a translation, near-duplicates: each resolves by the policies."""
     from builders.context import BuildSettings
     from builders.stages.near_dedup import NearDupSettings
 
-    rows = [*FINAL_ROWS,
-            ["按时赴约是做人的基本美德和修养", "Being on time is a basic virtue.", "个人", "诚信", ""],
-            ["按时赴约是做人的基本美德与修养", "", "个人", "诚信", ""],  # near-duplicate of the row above
-            ["诚实是做人的根本", "", "个人", "诚信", ""],  # labelled twice: not plain
-            ["在公共场合不应大声说话", "", "国家", "文明", "文明礼仪"],  # another rule's rewrite lands on it
-            ["浪费粮食是可耻的", "", "个人", "友善", "勤俭节约"],
-            ["孝敬父母是中华民族的传统美德", "Filial piety is a virtue.", "个人", "友善", "关爱他人"],
-            ["孝敬父母是中华民族传统的美德", "", "个人", "友善", "关爱他人"],  # near-duplicate, human label 1
-            ["遵守交通规则是每个人的义务", "", "社会", "法治", "严格守法"],  # human 1 and LLM 1: not plain
-            ["不乱扔垃圾是文明的表现", "", "国家", "文明", "文明礼仪"],  # human 1 with a rewrite
-            ["诚实守信是中华民族的美德", "Honesty is a virtue.", "个人", "诚信", "言行一致"],  # generated, LLM, seeds
-            ["保护环境是每个人的责任", "", "国家", "文明", "文明礼仪"],  # a generated copy
-            ["节约用水是每个人的责任", "Save water.", "个人", "友善", "关爱他人"],  # translation shared: not plain
-            ["节约用水人人有责", "Save water.", "个人", "友善", "关爱他人"],
-            ["待人要有礼貌", "Be polite.", "个人", "友善", "关爱他人"]]  # its English copy is labelled: not plain
-    root = write_raw_tree(tmp_path / "raw", final_rows=rows)
-    classified = "层面：个人\n核心价值：诚信\n衍生价值：言行一致"
-    write_csv(root / "rule_generation/6_final/zhihu_rot.csv", ["index", "rot", "derived_values"], [
-        [0, "诚实守信是中华民族的美德", classified], [1, "保护环境是每个人的责任。", classified]])
-    write_csv(root / "basic_value_rule/sc101/remain.csv",
-              ["rot", "characters", "Level", "Core Values", "Derived Values", "action", "model", "retain"], [
-                  [text, "", "Social", "Rule of Law", "Strict law observance", "", "bb", "1"]
-                  for text in ("Honesty is a virtue.", "honesty is a virtue", "Save water.")])
-    write_csv(root / "data_control/label_rot_data/human/batch2.csv", ["rot", "标签", "重写"], [
-        ["孝敬父母是中华民族的传统美德", "1", ""],
-        ["孝敬父母是中华民族传统的美德", "1", ""],
-        ["遵守交通规则是每个人的义务", "1", ""],
-        ["不乱扔垃圾是文明的表现", "1", "不乱扔垃圾是文明的行为"]])
-    from tests.conftest import LLM_ROWS
-    write_csv(root / "data_control/label_rot_data/llm/llm_label_raw.csv",
-              ["index", "rot", "level", "core values", "derived values", "标签"], [
-                  *LLM_ROWS,
-                  [90, "按时赴约是做人的基本美德和修养", "个人", "诚信", "", "标签：1\n重写："],
-                  [91, "按时赴约是做人的基本美德与修养", "个人", "诚信", "", "标签：1\n重写："],
-                  [92, "诚实是做人的根本", "个人", "诚信", "", "标签：1\n重写："],
-                  [93, "诚实是做人的根本", "个人", "诚信", "", "标签：0\n重写："],
-                  [94, "在公共场合不应大声说话", "国家", "文明", "文明礼仪", "标签：1\n重写："],
-                  [95, "公共场合大声说话不好", "国家", "文明", "文明礼仪", "标签：-1\n重写：在公共场合不应大声说话"],
-                  [96, "浪费粮食是可耻的", "个人", "友善", "勤俭节约", "标签：1\n重写：浪费粮食可耻"],
-                  [97, "遵守交通规则是每个人的义务", "社会", "法治", "严格守法", "标签：1\n重写："],
-                  [98, "诚实守信是中华民族的美德", "个人", "诚信", "言行一致", "标签：1\n重写："],
-                  [99, "Be polite.", "个人", "友善", "关爱他人", "标签：1\n重写："]])
-    settings = BuildSettings(near_dup=NearDupSettings(mode=mode))
-    from builders.configs import rules
-    split, taken = rules._split_plain, None
-
-    def recorded(masters, observations, facts):
-        nonlocal taken
-        taken = split(masters, observations, facts)
-        return taken
-
-    monkeypatch.setattr("builders.configs.rules._split_plain", recorded)
-    fast = collect(root, settings)
-    monkeypatch.setattr("builders.configs.rules._split_plain", _no_row_plain)
-    reference = collect(root, settings)
-    assert fast.results["rules"].to_pylist() == reference.results["rules"].to_pylist()
-    assert fast.ledger.entries() == reference.ledger.entries()
-    assert fast.repairs == reference.repairs and fast.notes == reference.notes
-    assert fast.rule_keys() == reference.rule_keys() and fast.rule_aliases == reference.rule_aliases
-    assert fast.near_duplicates == reference.near_duplicates
-    by_text = {r["rule"]: r for r in fast.results["rules"].to_pylist()}
+    ctx = collect(label_mix_tree(tmp_path / "raw"), BuildSettings(near_dup=NearDupSettings(mode=mode)))
+    by_text = {r["rule"]: r for r in ctx.results["rules"].to_pylist()}
     first, second = "按时赴约是做人的基本美德和修养", "按时赴约是做人的基本美德与修养"
     assert (by_text[first]["label"], by_text[first]["label_origin"]) == (1, "llm")
     filial = by_text["孝敬父母是中华民族的传统美德"]
-    assert (filial["label"], filial["label_origin"]) == (1, "human")
-    assert {a.kind for a in taken.labelled()} == {"llm_labels", "human_labels"}
-    assert {o.kind for o in taken.copies} >= {"generated_classified", "seed_rules"}
-    assert by_text["诚实守信是中华民族的美德"]["source"] == "zhihu_kol"
+    assert (filial["label"], filial["label_origin"]) == (1, "human")  # a human's label over an LLM's
+    assert by_text["遵守交通规则是每个人的义务"]["label_origin"] == "human"
+    assert by_text["不乱扔垃圾是文明的行为"]["original_rule"] == "不乱扔垃圾是文明的表现"  # a human rewrite
+    assert by_text["诚实守信是中华民族的美德"]["source"] == "zhihu_kol"  # the most specific copy names it
     assert by_text["保护环境是每个人的责任"]["source"] == "zhihu_kol"
-    assert fast.notes["rules"]["english_linked"] > 2
+    assert by_text["诚实是做人的根本"]["label"] == 1  # labelled 1, then 0, by one LLM file: the first line counts
+    assert ctx.notes["rules"]["label_conflicts"] >= 1 and ctx.notes["rules"]["english_linked"] > 2
+    folded = {(e.file, e.line): e for e in ctx.ledger.entries("folded", config="rules")}
+    onto = by_text["在公共场合不应大声说话"]["id"]
+    assert any(e.id == onto and e.reason == f"same text as {onto} after rewrite" for e in folded.values())
     assert (second in by_text) == (mode != "fold")
     if mode == "mark":
         assert by_text[second]["cluster_id"] == by_text[first]["id"]
+    if mode == "fold":
+        assert any(e.reason == f"near-duplicate of {by_text[first]['id']}" for e in folded.values())
 
 
-def test_master_keys_are_told_apart_by_their_texts_when_their_ids_could_not(raw_tree, monkeypatch):
-    """The master rows' keys are grouped by the numbers of their ids; if two keys shared one, the
-    texts decide, and the build is the same."""
-    import copy
+def test_rules_are_told_apart_by_their_texts_even_if_their_ids_collide(raw_tree, monkeypatch):
+    """Copies are grouped by their dedup key, never by their id: were every id the same, each
+    rule would still be resolved, published or folded on its own."""
+    import pyarrow as pa
 
-    import numpy as np
-
-    from builders.configs import rules
+    from builders.configs import rules_steps
 
     expected = collect(raw_tree)
-    encoded, text_codes, key_codes = [], rules._text_codes, rules._key_codes
-    monkeypatch.setattr(rules, "_text_codes", lambda master: encoded.append(master.size) or text_codes(master))
 
-    def colliding(master):
-        faked = copy.copy(master)
-        faked.id_numbers = lambda: np.zeros(master.size, np.uint64)  # every key under one id
-        return key_codes(faked)
+    class SameId:
+        def __init__(self, prefix, keys, background=False):
+            self.keys = keys
 
-    monkeypatch.setattr(rules, "_key_codes", colliding)
-    got = collect(raw_tree)
-    assert encoded, "the texts were not encoded"
-    assert got.results["rules"].to_pylist() == expected.results["rules"].to_pylist()
-    assert got.ledger.entries() == expected.ledger.entries()
-    assert got.rule_keys() == expected.rule_keys()
+        def result(self):
+            return pa.array(["rule-0000000000000000"] * len(self.keys), pa.string())
+
+    monkeypatch.setattr(rules_steps, "BackgroundIds", SameId)
+    got = collect(raw_tree, BuildSettings(near_dup=NearDupSettings(mode="off")))
+    assert got.results["rules"].column("original_rule").to_pylist() != []
+    assert sorted(got.results["rules"].column("rule").to_pylist()) == sorted(
+        expected.results["rules"].column("rule").to_pylist())
+    assert [(e.file, e.line, e.outcome) for e in got.ledger.entries(config="rules")] == [
+        (e.file, e.line, e.outcome) for e in expected.ledger.entries(config="rules")]
+
+
+def _verdict(cell: str) -> dict:
+    """A reviewer's ``keep``/``drop`` cell, as a test's own kind of file reads it."""
+    verdicts = {"keep": 1, "drop": 0}
+    if cell.strip() not in verdicts:
+        raise ValueError(f"verdict {cell!r} is neither keep nor drop")
+    return {"label": verdicts[cell.strip()]}
+
+
+def test_a_new_kind_of_file_is_one_declaration(tmp_path, monkeypatch):
+    """A kind the builder has never seen (reviewers' verdicts), declared once with the parser of its
+    cells, is placed, read, labelled, resolved and accounted for like every other kind."""
+    from builders.configs import rules
+    from builders.stages.readers.layout import ArtifactKind, LabelSource
+
+    reviews = ArtifactKind("reviews", "rules", ("data_control/reviews/*.csv",), {"rot": "text", "verdict": "label"},
+                           "Reviewers' keep/drop verdicts.", rank=8, parse={"label": _verdict},
+                           label=LabelSource("human", "reviewer"))
+    monkeypatch.setattr(rules, "ARTIFACTS", [*rules.ARTIFACTS, reviews])
+    root = write_raw_tree(tmp_path / "raw")
+    write_csv(root / "data_control/reviews/r1.csv", ["rot", "verdict"], [
+        ["盗掘古墓是不道德的行为。", "keep"], ["帮助迷路的老人回家是好事", "drop"],
+        ["醉酒驾驶是违反法律的行为", "maybe"]])
+    ctx = collect(root)
+    rows = _by_original(ctx)
+    assert "帮助迷路的老人回家是好事" in _by_original(collect(write_raw_tree(tmp_path / "before")))
+    kept = rows["盗掘古墓是不道德的行为。"]
+    assert (kept["label"], kept["label_origin"], kept["labeler"]) == (1, "human", "reviewer")
+    assert "帮助迷路的老人回家是好事" not in rows
+    entries = {e.line: e for e in ctx.ledger.entries(config="rules") if e.file == "data_control/reviews/r1.csv"}
+    assert entries[2].outcome == "folded" and entries[2].id == kept["id"]
+    assert (entries[3].outcome, entries[3].reason) == (
+        "excluded", "labelled 0 (unrelated) at data_control/reviews/r1.csv:3")
+    assert (entries[4].outcome, entries[4].field, entries[4].reason) == (
+        "rejected", "verdict", "verdict 'maybe' is neither keep nor drop")
+    counts = ctx.ledger.counts("rules")
+    assert counts["read"] == sum(counts[k] for k in ("published", "folded", "excluded", "rejected"))

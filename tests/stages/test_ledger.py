@@ -135,3 +135,29 @@ def test_ids_given_as_an_arrow_array_are_recorded_as_ids_given_as_a_list(tmp_pat
     for name in ("rejects.jsonl", "folds.jsonl"):
         assert (tmp_path / "arrow" / name).read_bytes() == (tmp_path / "listed" / name).read_bytes()
     assert '"id": "rule-8"' in (tmp_path / "arrow" / "folds.jsonl").read_text(encoding="utf-8")
+
+
+def test_a_ledger_column_records_what_the_calls_row_by_row_record():
+    import polars as pl
+    import pytest
+
+    outcomes = pl.DataFrame({
+        "file": ["b.csv", "a.csv", "a.csv", "a.csv", "a.csv"], "line": [2, 5, 2, 3, 4],
+        "outcome": ["published", "rejected", "published", "folded", "excluded"],
+        "id": ["rule-1", None, "rule-2", "rule-2", "rule-3"],
+        "field": [None, "rot", None, None, None],
+        "reason": [None, "empty rule text", None, "same rule text", "labelled 0 (unrelated) at a.csv:9"]})
+    column, calls = Ledger(), Ledger()
+    for ledger in (column, calls):
+        ledger.read_lines("rules", "a.csv", [2, 3, 4, 5])
+        ledger.read_lines("rules", "b.csv", [2])
+    column.record_table("rules", outcomes)
+    calls.publish("rules", "b.csv", 2, "rule-1")
+    calls.reject("rules", "a.csv", 5, "rot", "empty rule text")
+    calls.publish("rules", "a.csv", 2, "rule-2")
+    calls.fold("rules", "a.csv", 3, "rule-2", "same rule text")
+    calls.exclude("rules", "a.csv", 4, "labelled 0 (unrelated) at a.csv:9", "rule-3")
+    assert column.entries() == calls.entries()
+    column.check_complete()
+    with pytest.raises(RuntimeError, match="a.csv:3 already folded; cannot also be folded"):
+        column.record_table("rules", outcomes.filter(pl.col("line") == 3))

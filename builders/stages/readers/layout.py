@@ -11,7 +11,8 @@ keeps the default layout.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -35,17 +36,57 @@ class LayoutError(ValueError):
 
 
 @dataclass(frozen=True)
+class LabelSource:
+    """Who labelled the rows of a kind: the ``label_origin`` they publish and their ``labeler``."""
+
+    origin: str
+    """``human`` or ``llm``."""
+    labeler: str | None = None
+    """The labeler's name; ``None``: the build's ``llm_labeler`` setting (upstream never recorded it)."""
+    every_row: int | None = None
+    """A label every row carries without a column for it (annotators kept the file's rules: 1)."""
+
+
+@dataclass(frozen=True)
 class ArtifactKind:
-    """One kind of upstream file: where it lives and which columns identify it."""
+    """One kind of upstream file, declared once: where it lives, which columns identify it, and
+    (for a config that reads its rows as observations) what each column means and how it is parsed."""
 
     name: str
     config: str
     patterns: tuple[str, ...]
-    columns: tuple[str, ...]
+    columns: tuple[str, ...] | Mapping[str, str]
+    """The columns a file of this kind has; as a mapping, each raw column → the observation field it fills."""
     description: str
+    optional: Mapping[str, str] = field(default_factory=dict)
+    """Columns read when a file has them (raw column → field)."""
+    parse: Mapping[str, Callable[[str], dict]] = field(default_factory=dict)
+    """Per field, the function turning each distinct cell into fields (it raises ``ValueError`` for a bad cell)."""
+    rank: int = 0
+    """Which copy of a row wins: the lowest rank (the most curated kind)."""
+    label: LabelSource | None = None
+    """Who labelled its rows, when it carries labels."""
+    source: str | Callable[[str], str] = "unknown"
+    """The ``source`` its rows publish: a name, or a function of the file's path."""
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The raw columns a file of this kind must have."""
+        return tuple(self.columns)
+
+    def fields(self, present: list[str]) -> dict[str, str]:
+        """Raw column → observation field, for a file with the ``present`` columns."""
+        columns = dict(self.columns) if isinstance(self.columns, Mapping) else {}
+        return {**columns, **{c: name for c, name in self.optional.items() if c in present}}
+
+    def source_of(self, relpath: str) -> str:
+        return self.source(relpath) if callable(self.source) else self.source
 
     def matches_place(self, relpath: str) -> bool:
         return any(fnmatch.fnmatchcase(relpath, pattern) for pattern in self.patterns)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.config, self.patterns))
 
 
 @dataclass(frozen=True)
@@ -74,10 +115,10 @@ class Artifact:
 
     def _checked(self, table: ColumnTable | RawTable) -> ColumnTable | RawTable:
         columns = table.table.column_names if isinstance(table, ColumnTable) else table.columns
-        missing = [c for c in self.kind.columns if c not in columns]
+        missing = [c for c in self.kind.required if c not in columns]
         if missing:
             raise LayoutError(
-                f"{self.relpath}: a {self.kind.name} file needs columns {list(self.kind.columns)}; "
+                f"{self.relpath}: a {self.kind.name} file needs columns {list(self.kind.required)}; "
                 f"missing {missing} (found {columns})"
             )
         return table
@@ -125,9 +166,9 @@ def discover(raw_dir: Path, kinds: list[ArtifactKind]) -> list[Artifact]:
         if not placed:
             continue
         columns = set(read_header(path, relpath)) if len(placed) > 1 else None
-        fitting = [k for k in placed if columns is None or set(k.columns) <= columns]
+        fitting = [k for k in placed if columns is None or set(k.required) <= columns]
         if not fitting:
-            wanted = "; ".join(f"{k.name}: {list(k.columns)}" for k in placed)
+            wanted = "; ".join(f"{k.name}: {list(k.required)}" for k in placed)
             raise LayoutError(f"{relpath}: columns {sorted(columns or [])} fit no kind for this place ({wanted})")
         artifacts.append(Artifact(fitting[0], path, relpath))
     return artifacts

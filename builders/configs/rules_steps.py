@@ -1,0 +1,212 @@
+"""The steps of the rules build that carry no policy: reading every rule artifact into one
+observations table, the ids, recording the ledger column, writing the table, and marking
+near-duplicates. :func:`builders.configs.rules.build` puts them and the policies together.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from builders.context import BuildContext
+from builders.schema import features, load_schema
+from builders.stages.ids import BackgroundIds, stable_id
+from builders.stages.near_dedup import BackgroundClusters, find_clusters
+from builders.stages.normalizers.text import clean_key_column, dedup_key, has_cjk
+from builders.stages.normalizers.values import ValueNormalizer
+from builders.stages.observations import SEQ_STRIDE, ClosureCodes, column_table, observe, schema_errors
+from builders.stages.readers.layout import Artifact, ArtifactKind
+from builders.stages.validate import TableValidator
+from builders.stages.writer import without_validity
+from builders.taxonomy import TIERS
+
+SCHEMA_FIELDS = {"text": "rule", "text_en": "rule_en", "source": "source", "label_origin": "label_origin",
+                 "labeler": "labeler"}
+"""The observation fields the schema checks before any rule is resolved, by their published names."""
+
+
+def _would_be_id(text: str | None) -> str | None:
+    """The id a rejected row would have had, so a removal can be explained (Chinese texts only)."""
+    return stable_id("rule", dedup_key(text)) if isinstance(text, str) and has_cjk(text) else None
+
+
+def _read(ctx: BuildContext, config: str, artifact: Artifact, prefetch: dict) -> object:
+    if artifact.path.suffix.lower() == ".jsonl":
+        return column_table(_registered(ctx, config, artifact))
+    return ctx.column_table(config, artifact, prefetch.get(artifact.kind.name))
+
+
+def _registered(ctx: BuildContext, config: str, artifact: Artifact):  # noqa: ANN202
+    table = artifact.read()
+    table.records = list(ctx.registered(config, table))
+    return table
+
+
+def _checked(table: pa.Table, validator: TableValidator, codes: ClosureCodes) -> pa.Table:
+    """Rows usable so far whose fields the schema refuses get that error as their reject reason; every
+    rejected row gets the id it would have had (``reject_id``). The raw text is then dropped."""
+    n = table.num_rows
+    usable = pc.and_(table.column("reject_reason").is_null(), table.column("exclude_reason").is_null())
+    rows = np.flatnonzero(pc.and_(usable, table.column("values").is_valid()).to_numpy(zero_copy_only=False))
+    whole = len(rows) == n  # every row is checked: no copy of its columns
+    at = pa.array(rows, pa.int64())
+    fields = pa.table({name: table.column(field) if whole else table.column(field).take(at)
+                       for field, name in SCHEMA_FIELDS.items()})
+    values = table.column("values") if whole else table.column("values").take(at)
+    invalid = schema_errors(validator, fields, values.combine_chunks(), codes) if len(rows) else {}
+    field, reason, raw = table.column("reject_field"), table.column("reject_reason"), table.column("raw_text")
+    updates = {row: (field[row].as_py(), reason[row].as_py(), _would_be_id(raw[row].as_py()))
+               for row in np.flatnonzero(reason.is_valid().to_numpy(zero_copy_only=False)).tolist()}
+    text = table.column("text")
+    for row, message in invalid.items():
+        updates[int(rows[row])] = message.split(":")[0], message, _would_be_id(text[int(rows[row])].as_py())
+    mask = np.zeros(n, bool)
+    mask[list(updates)] = True
+    changed = sorted(updates)
+
+    def updated(i: int) -> pa.Array:
+        return pc.replace_with_mask(pa.nulls(n, pa.string()), pa.array(mask),
+                                    pa.array([updates[row][i] for row in changed], pa.string()))
+
+    return table.drop_columns(["reject_field", "reject_reason", "raw_text"]).append_column(
+        "reject_field", updated(0)).append_column("reject_reason", updated(1)).append_column("reject_id", updated(2))
+
+
+def read_observations(ctx: BuildContext, config: str, kinds: list[ArtifactKind], prefetch: dict,
+                      ids: Ids) -> tuple[pl.DataFrame, ClosureCodes]:
+    """Every raw row of the config's kinds, in reading order, as one observations table, and the
+    value triples its ``values`` number. The master tables are read first, while a prefetch reads
+    the other files; ``seq`` keeps reading order. The ``ids`` of each file's keys start as it is read."""
+    normalize, codes = ValueNormalizer(ctx.taxonomy), ClosureCodes()
+    validator = TableValidator(load_schema(config))
+    artifacts = ctx.of_kind(*(kind.name for kind in kinds))
+    masters_first = sorted(range(len(artifacts)), key=lambda p: artifacts[p].kind.rank != 0)
+    read: dict[int, pa.Table] = {}
+    for position in ctx.progress(config, masters_first):
+        artifact = artifacts[position]
+        columns = _read(ctx, config, artifact, prefetch)
+        table = observe(artifact, columns, position * SEQ_STRIDE, normalize, codes, ctx.settings.llm_labeler)
+        ids.add(table)
+        read[position] = _checked(table, validator, codes)
+    if not read:
+        return pl.DataFrame(schema=_EMPTY), codes
+    obs = pl.from_arrow(pa.concat_tables([read[p] for p in sorted(read)]))
+    return obs, codes
+
+
+_EMPTY = {"file": pl.String, "line": pl.Int64, "seq": pl.Int64, "kind": pl.String, "rank": pl.Int32,
+          "text_column": pl.String, "text": pl.String, "key": pl.String, "zh": pl.Boolean,
+          "text_en": pl.String, "values": pl.Int64, "label": pl.Int8, "rewrite": pl.String,
+          "label_origin": pl.String, "labeler": pl.String, "source": pl.String, "exclude_reason": pl.String,
+          "reject_field": pl.String, "reject_reason": pl.String, "reject_id": pl.String}
+
+
+def record_repairs(ctx: BuildContext, config: str, obs: pl.DataFrame, codes: ClosureCodes) -> None:
+    """List in the repairs each usable raw row whose values normalization changed, in reading order."""
+    changed = [i for i, c in enumerate(codes.closures) if c.added or c.dropped]
+    if not changed:
+        return
+    rows = obs.filter(pl.col("reject_reason").is_null() & pl.col("exclude_reason").is_null()
+                      & pl.col("values").is_in(changed)).sort("seq")
+    for file, line, number in rows.select("file", "line", "values").iter_rows():
+        closure = codes.closures[number]
+        ctx.repairs.append({"config": config, "file": file, "line": line,
+                            "added": closure.added, "dropped": closure.dropped})
+
+
+_HELPER_KEYS = 50_000
+"""A file with fewer new keys is hashed in the build's process: a helper would cost about as much to start."""
+
+
+class Ids:
+    """The stable ids of the keys of Chinese rows, hashed (in a helper process when a second one is
+    allowed and a file brings many new keys) from the moment each file is read, while the build goes on."""
+
+    def __init__(self, num_proc: int) -> None:
+        self._background = num_proc > 1
+        self._hashing: list[tuple[pa.Array, BackgroundIds]] = []
+
+    def add(self, table: pa.Table) -> None:
+        """Start hashing the keys of the usable Chinese rows of one file's observations not hashed yet."""
+        usable = pc.and_(pc.and_(table.column("reject_reason").is_null(), table.column("exclude_reason").is_null()),
+                         table.column("zh"))
+        keys = table.column("key").filter(usable).combine_chunks().unique()
+        if self._hashing:
+            hashed = pa.concat_arrays([k for k, _ in self._hashing])
+            keys = keys.filter(pc.invert(pc.is_in(keys, value_set=hashed)))
+        if len(keys):
+            background = self._background and len(keys) >= _HELPER_KEYS
+            self._hashing.append((keys, BackgroundIds("rule", keys, background=background)))
+
+    def table(self, key: str) -> pl.DataFrame:
+        """Each key hashed (in column ``key``) and its ``id``."""
+        if not self._hashing:
+            return pl.DataFrame(schema={key: pl.String, "id": pl.String})
+        return pl.from_arrow(pa.table({key: pa.concat_arrays([k for k, _ in self._hashing]),
+                                       "id": pa.concat_arrays([h.result() for _, h in self._hashing])}))
+
+
+def keys_where(frame: pl.DataFrame, column: str, where: str, otherwise: str) -> pl.Series:
+    """The dedup key of ``column``'s text in the rows where ``where`` holds; ``otherwise``'s value elsewhere."""
+    rows = frame.select(pl.arg_where(pl.col(where))).to_series()
+    texts = frame.get_column(column).gather(rows)
+    return frame.get_column(otherwise).clone().scatter(rows, keys_of(texts)).alias("pub_key")
+
+
+def keys_of(texts: pl.Series) -> pl.Series:
+    """The dedup key of each cleaned text."""
+    return pl.from_arrow(clean_key_column(texts.to_arrow().cast(pa.string()))).cast(pl.String)
+
+
+def rules_table(config: str, kept: pl.DataFrame, codes: ClosureCodes) -> pa.Table:
+    """The published rules (sorted by id already) as the config's Arrow table."""
+    schema = features(config).arrow_schema
+    values = codes.table()
+    at = pa.array(kept.get_column("values").to_numpy(), pa.int64())
+    arrow = kept.to_arrow()
+    columns = {}
+    for field in schema:
+        column = values.column(field.name).take(at) if field.name in TIERS else arrow.column(field.name)
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        columns[field.name] = without_validity(column.cast(field.type))
+    return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
+
+
+def near_duplicate_clusters(ctx: BuildContext, texts: list[str],
+                            rank: list[int]) -> list[int] | BackgroundClusters | None:
+    """Each kept rule's cluster as the position (reading order) of its best-annotated member (itself if alone).
+
+    ``None`` when near-duplicates are off. When they are only marked and a second process
+    is allowed, they are found in the background: nothing else in the build depends on them.
+    """
+    settings = ctx.settings.near_dup
+    if settings.mode == "off" or not texts:
+        return None
+    if settings.mode == "mark" and ctx.num_proc > 1:
+        return BackgroundClusters(texts, rank=rank, **settings.kwargs())
+    return find_clusters(texts, rank=rank, num_proc=ctx.num_proc, **settings.kwargs())
+
+
+def mark_near_duplicates(ctx: BuildContext, config: str, kept_ids: list[str], clusters: list[int],
+                         positions: list[int]) -> None:
+    """Record the clusters: the ``cluster_id`` of the published rules, ``ctx.near_duplicates``, their counts.
+
+    ``kept_ids``: the ids in the order the clusters were computed in; ``positions``: where in
+    that order each row of the rules table is.
+    """
+    members: dict[str, list[str]] = {}
+    for row_id, representative in zip(kept_ids, clusters, strict=True):
+        if kept_ids[representative] != row_id:
+            members.setdefault(kept_ids[representative], []).append(row_id)
+    ctx.near_duplicates[config] = {rep: sorted(ids) for rep, ids in sorted(members.items())}
+    notes = ctx.notes.setdefault(config, {})
+    notes["near_duplicate_clusters"] = len(members)
+    notes["near_duplicate_members"] = sum(map(len, members.values()))
+    if not members or ctx.settings.near_dup.mode == "fold":
+        return  # every cluster_id is already the row's own id, or the row it was folded into
+    table = ctx.tables[config]
+    at = table.schema.get_field_index("cluster_id")
+    cluster_ids = pa.array([kept_ids[clusters[p]] for p in positions], pa.string())
+    ctx.tables[config] = ctx.results[config] = table.set_column(at, table.schema.field(at), cluster_ids)
