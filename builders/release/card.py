@@ -22,7 +22,7 @@ from huggingface_hub import DatasetCardData
 from builders.resources import card_dir
 from builders.schema import features, field_table, load_schema
 from builders.stages.readers.license import RELEASE_LICENSE_FILE, License
-from builders.taxonomy import Taxonomy
+from builders.taxonomy import TIERS, Taxonomy
 
 PRETTY_NAME = "Chinese Values Corpus (CVC)"
 DEFAULT_REPO_ID = "Beijing-AISI/CVC"
@@ -134,11 +134,25 @@ def _counts(column: pa.ChunkedArray) -> dict:
     return {c["values"].as_py(): c["counts"].as_py() for c in pc.value_counts(column)}
 
 
+def label_distribution(table: pa.Table, taxonomy: Taxonomy) -> str:
+    """Rules per dimension, core value and derived value (Chinese and English names), in framework order."""
+    counts = {tier: _counts(table.column(tier)) for tier in TIERS}
+    en = {e["zh"]: e["en"] for tier in TIERS for e in getattr(taxonomy, tier)}
+    return "\n".join([
+        _table(("Dimension", "English", "Rules"),
+               [(n, en[n], counts["dimensions"].get(n, 0)) for n in taxonomy.names("dimensions")]),
+        "",
+        _table(("Core value", "English", "Rules"),
+               [(n, en[n], counts["core_values"].get(n, 0)) for n in taxonomy.names("core_values")]),
+        "",
+        _table(("#", "Derived value", "English", "Rules"),
+               [(i, n, en[n], counts["derived_values"].get(n, 0))
+                for i, n in enumerate(taxonomy.names("derived_values"), start=1)]),
+    ])
+
+
 def rules_statistics(table: pa.Table, taxonomy: Taxonomy) -> str:
     """Counts per value, label origin, source and rewrite status, and near-duplicate clusters."""
-    counts = {tier: _counts(table.column(tier)) for tier in ("dimensions", "core_values", "derived_values")}
-    en = {e["zh"]: e["en"] for tier in ("dimensions", "core_values", "derived_values")
-          for e in getattr(taxonomy, tier)}
     rewritten = pc.sum(table.column("rewritten")).as_py() or 0
     in_clusters = pc.sum(pc.not_equal(table.column("cluster_id"), table.column("id"))).as_py() or 0
     representatives = len(pc.unique(pc.filter(
@@ -151,15 +165,7 @@ def rules_statistics(table: pa.Table, taxonomy: Taxonomy) -> str:
         "",
         _table(("Source", "Rules"), sorted(_counts(table.column("source")).items())),
         "",
-        _table(("Dimension", "English", "Rules"),
-               [(n, en[n], counts["dimensions"].get(n, 0)) for n in taxonomy.names("dimensions")]),
-        "",
-        _table(("Core value", "English", "Rules"),
-               [(n, en[n], counts["core_values"].get(n, 0)) for n in taxonomy.names("core_values")]),
-        "",
-        _table(("#", "Derived value", "English", "Rules"),
-               [(i, n, en[n], counts["derived_values"].get(n, 0))
-                for i, n in enumerate(taxonomy.names("derived_values"), start=1)]),
+        label_distribution(table, taxonomy),
     ]
     return "\n".join(parts)
 
@@ -169,8 +175,6 @@ def rules_en_statistics(table: pa.Table, taxonomy: Taxonomy, notes: dict) -> str
     linked = table.num_rows - table.column("rule_id").null_count
     share = f"{linked / table.num_rows:.1%}" if table.num_rows else "–"
     marked = pc.sum(pc.not_equal(table.column("cluster_id"), table.column("id"))).as_py() or 0
-    counts = {tier: _counts(table.column(tier)) for tier in ("dimensions", "core_values", "derived_values")}
-    en = {e["zh"]: e["en"] for tier in ("dimensions", "core_values", "derived_values") for e in getattr(taxonomy, tier)}
     return "\n".join([
         f"{table.num_rows:,} English rules; {linked:,} ({share}) linked by `rule_id` to the Chinese rule they "
         f"translate; {marked:,} marked as near-duplicates (word bigrams) of another rule.",
@@ -181,15 +185,7 @@ def rules_en_statistics(table: pa.Table, taxonomy: Taxonomy, notes: dict) -> str
         "",
         _table(("Source", "Rules"), sorted(_counts(table.column("source")).items())),
         "",
-        _table(("Dimension", "English", "Rules"),
-               [(n, en[n], counts["dimensions"].get(n, 0)) for n in taxonomy.names("dimensions")]),
-        "",
-        _table(("Core value", "English", "Rules"),
-               [(n, en[n], counts["core_values"].get(n, 0)) for n in taxonomy.names("core_values")]),
-        "",
-        _table(("#", "Derived value", "English", "Rules"),
-               [(i, n, en[n], counts["derived_values"].get(n, 0))
-                for i, n in enumerate(taxonomy.names("derived_values"), start=1)]),
+        label_distribution(table, taxonomy),
     ])
 
 
