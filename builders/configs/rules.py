@@ -19,7 +19,7 @@ import pyarrow as pa
 from builders.configs import rules_steps as steps
 from builders.context import BuildContext, EnglishRule
 from builders.stages.ids import stable_id
-from builders.stages.near_dedup import BackgroundClusters
+from builders.stages.near_dedup_background import BackgroundClusters
 from builders.stages.normalizers.text import clean_text, dedup_key
 from builders.stages.observations import ClosureCodes, prepared_texts
 from builders.stages.parsers.replies import parse_classification, parse_label, parse_label_reply

@@ -13,7 +13,8 @@ import pyarrow.compute as pc
 from builders.context import BuildContext
 from builders.schema import features, load_schema
 from builders.stages.ids import BackgroundIds, stable_id
-from builders.stages.near_dedup import BackgroundClusters, find_clusters
+from builders.stages.near_dedup import find_clusters
+from builders.stages.near_dedup_background import BackgroundClusters
 from builders.stages.normalizers.text import clean_key_column, dedup_key, has_cjk
 from builders.stages.normalizers.values import ValueNormalizer
 from builders.stages.observations import SEQ_STRIDE, ClosureCodes, column_table, observe, schema_errors

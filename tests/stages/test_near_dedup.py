@@ -4,7 +4,8 @@ from itertools import combinations
 
 import pytest
 
-from builders.stages.near_dedup import BackgroundClusters, NearDupSettings, find_clusters, near_duplicate_pairs
+from builders.stages.near_dedup import NearDupSettings, find_clusters, near_duplicate_pairs
+from builders.stages.near_dedup_background import BackgroundClusters
 
 BASES = [
     "在公共场合大声喧哗是不文明的行为", "乘坐公交车时应该主动给老人让座", "企业应该追求高质量发展而不是盲目扩张",
@@ -111,7 +112,7 @@ def test_clusters_found_in_the_background_are_the_same_even_if_the_worker_dies()
 
 def test_a_fresh_process_raises_the_error_of_its_call_and_a_dead_one_says_so():
     from builders.stages.fresh_process import FreshProcessCall
-    from builders.stages.near_dedup import _chunk
+    from builders.stages.minhash_lsh import _chunk
 
     with pytest.raises(ValueError, match="shingle size"):
         FreshProcessCall(_chunk, (["在公共场合大声喧哗是不文明的"], 0, 64, 0)).result()

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from builders.stages import near_dedup
+from builders.stages import minhash_lsh, near_dedup
 from builders.stages.near_dedup import find_clusters, near_duplicate_pairs
 from builders.stages.normalizers.text import dedup_key
 
@@ -29,12 +29,12 @@ def _shingles(text: str, size: int) -> set[int]:
     if not key:
         return set()
     grams = [key] if len(key) < size else [key[i:i + size] for i in range(len(key) - size + 1)]
-    return {_fnv(map(ord, g)) & ((1 << near_dedup.HASH_BITS) - 1) for g in grams}
+    return {_fnv(map(ord, g)) & ((1 << minhash_lsh.HASH_BITS) - 1) for g in grams}
 
 
 def _reference_pairs(texts, *, threshold=0.7, shingle=2, num_perm=64, bands=16, seed=0, max_bucket=16):
     sets = [_shingles(t, shingle) for t in texts]
-    a, b = (v.tolist() for v in near_dedup._permutations(num_perm, seed))
+    a, b = (v.tolist() for v in minhash_lsh._permutations(num_perm, seed))
     sig = [[min(((aj * h + bj) & _M64) & _M61 for h in s) if s else _M64 for aj, bj in zip(a, b, strict=True)]
            for s in sets]
     rows = num_perm // bands
@@ -123,10 +123,10 @@ def test_pairs_and_clusters_match_the_plain_definition(settings, seed):
 def test_a_text_longer_than_a_signature_block():
     rng = random.Random(1)
     chars = [chr(0x4E00 + i) for i in range(3000)]
-    long = "".join(rng.choice(chars) for _ in range(near_dedup._SIGNATURE_BLOCK // 64 + 500))
+    long = "".join(rng.choice(chars) for _ in range(minhash_lsh._SIGNATURE_BLOCK // 64 + 500))
     texts = [long, long[:-3] + "的的的", "在公共场合大声喧哗是不文明的", long[5:]]
-    unique, counts, sig = near_dedup._sketch(texts, 2, 64, 0, 1)
-    a, b = (v.tolist() for v in near_dedup._permutations(64, 0))
+    unique, counts, sig = minhash_lsh.sketch(texts, 2, 64, 0, 1)
+    a, b = (v.tolist() for v in minhash_lsh._permutations(64, 0))
     for i, text in enumerate(texts):
         s = _shingles(text, 2)
         assert counts[i] == len(s) and sorted(s) == unique[counts[:i].sum():counts[:i + 1].sum()].tolist()
@@ -142,7 +142,7 @@ def test_bucket_order_is_the_stable_argsort(seed):
     high = rng.integers(0, 4, n, dtype=np.uint64) << np.uint64(63 - 2)  # few high-bit classes ...
     low = rng.integers(0, 1 << bits, n, dtype=np.uint64) if seed % 2 else np.zeros(n, dtype=np.uint64)
     column = high | low  # ... and, on odd seeds, low bits that the packed sort cannot see
-    assert near_dedup._bucket_order(column).tolist() == np.argsort(column, kind="stable").tolist()
+    assert minhash_lsh._bucket_order(column).tolist() == np.argsort(column, kind="stable").tolist()
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -151,12 +151,12 @@ def test_estimate_filter_is_the_estimate_compared_with_the_cutoff(seed):
     num_perm = [64, 16, 24, 8][seed]
     pool = rng.integers(0, 1 << 63, 4096, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        folds = (pool * near_dedup._FOLD_MULTIPLIER) >> np.uint64(56)
+        folds = (pool * minhash_lsh._FOLD_MULTIPLIER) >> np.uint64(56)
     aliases = pool[folds == np.bincount(folds.astype(np.int64)).argmax()][:4]  # distinct rows, one byte
     sig = aliases[rng.integers(0, len(aliases), (300, num_perm))]
     sig[:, ::3] = rng.integers(0, 3, (300, len(sig[0, ::3])), dtype=np.uint64)
     pairs = np.unique(np.sort(rng.integers(0, 300, (5000, 2)), axis=1), axis=0)
     pairs = pairs[pairs[:, 0] < pairs[:, 1]]
     for cutoff in (0.0, 0.2, 0.45, 0.7, 1.0):
-        expected = near_dedup.estimated_jaccard(sig, pairs) >= cutoff
-        assert near_dedup._estimate_at_least(sig, pairs, cutoff, block=97).tolist() == expected.tolist()
+        expected = minhash_lsh.estimated_jaccard(sig, pairs) >= cutoff
+        assert minhash_lsh.estimate_at_least(sig, pairs, cutoff, block=97).tolist() == expected.tolist()
