@@ -284,14 +284,8 @@ def _from_blob(ctx: BuildContext, file: str, line: int, blob: str | None, pair: 
         if rows.add(pair, row_id, scene, tuple(text for _, text in options)):
             new.append(row_id)
     stats["blob_items_unparsable"] = stats.get("blob_items_unparsable", 0) + failed
-    if not parsed:
-        reason = f"no dilemma with options A, B and C in the reply ({len(items)} numbered items)"
-        ctx.ledger.reject(CONFIG, file, line, "scene", reason)
-    elif not new:
-        ctx.ledger.fold(CONFIG, file, line, ids[0], "same dilemmas")
-    else:
-        note = f"{len(new)} dilemmas" + (f"; {failed} numbered items without options A, B, C skipped" if failed else "")
-        ctx.ledger.publish(CONFIG, file, line, new[0], note)
+    ctx.ledger.scene_reply(CONFIG, file, line, len(items), ids, new, "dilemmas",
+                           "no dilemma with options A, B and C in the reply")
 
 
 def parsed_scenes(table: pa.Table) -> pa.Table:
