@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from builders.configs.dilemmas import PairResolver, RulePair, dilemma_id
+from builders.configs.dilemmas import dilemma_id
 from builders.configs.scenarios import scene_id
 from builders.context import BuildContext
 from builders.schema import features
@@ -24,6 +24,7 @@ from builders.stages.ids import stable_id, stable_ids_of_parts
 from builders.stages.normalizers.text import clean_text
 from builders.stages.parsers.blobs import is_error_reply, parse_choice
 from builders.stages.readers.layout import Artifact, ArtifactKind
+from builders.stages.rule_pairs import PairResolver, RulePair
 from builders.stages.writer import single_chunk, sort_table
 
 CONFIG = "evaluations"

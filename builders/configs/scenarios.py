@@ -144,15 +144,7 @@ def _experiment2_blob(ctx: BuildContext, index: RuleIndex, record, positions: di
             continue
         rows[row_id] = _experiment2_row(row_id, theme, scene, options, cvc, other, _OPEN)
         new.append(row_id)
-    failed = len(items) - len(ids)
-    if not ids:
-        reason = f"no scene with options A, B and C ({len(items)} numbered items)"
-        ctx.ledger.reject(CONFIG, file, line, "scene", reason)
-    elif not new:
-        ctx.ledger.fold(CONFIG, file, line, ids[0], "same scenes")
-    else:
-        note = f"{len(new)} scenes" + (f"; {failed} numbered items without options A, B, C skipped" if failed else "")
-        ctx.ledger.publish(CONFIG, file, line, new[0], note)
+    ctx.ledger.scene_reply(CONFIG, file, line, len(items), ids, new, "scenes", "no scene with options A, B and C")
 
 
 _OPEN = OptionMapping({letter: None for letter in LETTERS}, "none", 0.0)

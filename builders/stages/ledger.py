@@ -205,6 +205,21 @@ class Ledger:
         """``row_id``: the id the row would have had, when known, so a removal can be explained."""
         self._record(config, file, line, "rejected", row_id, field, reason)
 
+    def scene_reply(self, config: str, file: str, line: int, items: int, ids: Sequence[str], new: Sequence[str],
+                    noun: str, none_parsed: str) -> None:
+        """A raw reply of ``items`` numbered scenes, of which ``ids`` parsed with options A, B and C
+        and ``new`` were not kept before: rejected (``none_parsed``), folded, or published once as
+        its first new row with the count of ``noun`` and of the items skipped."""
+        skipped = items - len(ids)
+        if not ids:
+            self.reject(config, file, line, "scene", f"{none_parsed} ({items} numbered items)")
+        elif not new:
+            self.fold(config, file, line, ids[0], f"same {noun}")
+        else:
+            note = f"{len(new)} {noun}" + (f"; {skipped} numbered items without options A, B, C skipped"
+                                           if skipped else "")
+            self.publish(config, file, line, new[0], note)
+
     def _files(self, config: str | None = None) -> Iterable[tuple[str, str, FileRows]]:
         """Every file's rows, by config and file (the order of the ledger's keys)."""
         for name in sorted(self._configs) if config is None else [c for c in (config,) if c in self._configs]:

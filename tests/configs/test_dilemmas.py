@@ -6,10 +6,10 @@ import pyarrow as pa
 import pytest
 
 from builders.build import build_release, collect
-from builders.configs.dilemmas import PairResolver, pair_id
 from builders.configs.rules import rule_id
 from builders.context import BuildSettings, IntegrityError
 from builders.stages.readers.records import ColumnTable
+from builders.stages.rule_pairs import PairResolver, pair_id
 from tests.conftest import write_csv
 
 RULE_A, RULE_A_EN = "尊重其他种族的传统文化是应该的", "It is right to respect the traditions of other races."
@@ -148,8 +148,9 @@ def test_processed_rows_publish_fold_or_reject_each_row(raw_tree):
 
 
 def test_dilemma_id_of_a_cleaned_scene_is_the_same():
-    from builders.configs.dilemmas import RulePair, dilemma_id, dilemma_ids
+    from builders.configs.dilemmas import dilemma_id, dilemma_ids
     from builders.stages.normalizers.text import clean_text, dedup_key
+    from builders.stages.rule_pairs import RulePair
 
     raw = "  朋友酒后想开车， ＡＩ 说：“不行”。 "
     assert dilemma_id("a", "b", clean_text(raw), cleaned=True) == dilemma_id("a", "b", raw)
@@ -254,7 +255,8 @@ def test_dilemma_table_is_the_table_its_rows_convert_to(raw_tree):
 
 
 def test_rows_added_as_columns_are_those_added_one_by_one():
-    from builders.configs.dilemmas import RulePair, _Dilemmas
+    from builders.configs.dilemmas import _Dilemmas
+    from builders.stages.rule_pairs import RulePair
 
     pairs = [RulePair(f"rule-a{i}", f"rule-b{i}", f"pair-{i}", (i, i + 1)) for i in range(3)]
     batches = [(["x", "y", "x", "z"], [0, 1, 2, 0], [("A", "B"), (None, "C"), ("B", "A"), (" C ", "A")]),

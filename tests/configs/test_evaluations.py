@@ -8,7 +8,7 @@ import pytest
 
 from builders.build import collect
 from builders.configs import evaluations
-from builders.configs.dilemmas import PairResolver, dilemma_id, resolved_rows
+from builders.configs.dilemmas import dilemma_id
 from builders.configs.evaluations import model_from_path, normalize_model
 from builders.configs.scenarios import scene_id
 from builders.context import BuildContext, BuildSettings, IntegrityError
@@ -17,6 +17,7 @@ from builders.schema import features
 from builders.stages.ids import stable_id
 from builders.stages.normalizers.text import clean_text
 from builders.stages.parsers.blobs import is_error_reply, parse_choice
+from builders.stages.rule_pairs import PairResolver, resolved_rows
 from builders.stages.writer import rows_to_table
 from tests.configs.test_dilemmas import HEADER, OPTIONS, RULE_A, RULE_A_EN, RULE_B, RULE_B_EN, SCENE, VALUES_A, VALUES_B
 from tests.conftest import write_csv

@@ -161,3 +161,18 @@ def test_a_ledger_column_records_what_the_calls_row_by_row_record():
     column.check_complete()
     with pytest.raises(RuntimeError, match="a.csv:3 already folded; cannot also be folded"):
         column.record_table("rules", outcomes.filter(pl.col("line") == 3))
+
+
+def test_a_reply_of_numbered_scenes_is_rejected_folded_or_published_once_with_its_counts():
+    ledger = Ledger()
+    ledger.read_lines("scenarios", "blobs.csv", [2, 3, 4, 5])
+    ledger.scene_reply("scenarios", "blobs.csv", 2, 3, [], [], "scenes", "no scene with options A, B and C")
+    ledger.scene_reply("scenarios", "blobs.csv", 3, 2, ["s-1", "s-2"], ["s-1", "s-2"], "scenes", "unused")
+    ledger.scene_reply("scenarios", "blobs.csv", 4, 3, ["s-1", "s-3"], ["s-3"], "scenes", "unused")
+    ledger.scene_reply("scenarios", "blobs.csv", 5, 2, ["s-2", "s-1"], [], "scenes", "unused")
+    assert [(e.line, e.outcome, e.id, e.field, e.reason) for e in ledger.entries()] == [
+        (2, "rejected", None, "scene", "no scene with options A, B and C (3 numbered items)"),
+        (3, "published", "s-1", None, "2 scenes"),
+        (4, "published", "s-3", None, "1 scenes; 1 numbered items without options A, B, C skipped"),
+        (5, "folded", "s-2", None, "same scenes"),
+    ]
