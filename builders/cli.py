@@ -192,7 +192,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from builders.hub.publish import PublishError, plan_to_text, publish
+    from builders.hub.errors import PublishError
+    from builders.hub.plan import plan_to_text
+    from builders.hub.publish import publish
 
     try:
         result = publish(Path(args.release), args.repo, endpoint=args.endpoint,

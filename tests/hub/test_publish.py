@@ -21,18 +21,17 @@ import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import HfApi
 
-from builders.hub.publish import (
+from builders.hub.errors import (
     ConcurrentUpdateError,
     InvalidReleaseError,
     PublishError,
-    PublishResult,
     PublishVerificationError,
     VersionExistsError,
     VersionNotNewerError,
-    plan_to_text,
-    publish,
-    verify_published,
 )
+from builders.hub.load_back import verify_published
+from builders.hub.plan import plan_to_text
+from builders.hub.publish import PublishResult, publish
 from tests.hub_fixtures import (
     RULES_SCHEMA,
     TOKEN,

@@ -17,7 +17,8 @@ import pytest
 from builders.build import build_release
 from builders.cli import main
 from builders.context import BuildSettings
-from builders.hub.publish import InvalidReleaseError, publish
+from builders.hub.errors import InvalidReleaseError
+from builders.hub.publish import publish
 from builders.release.diff import ReleaseView, diff_releases
 from builders.release.manifest import describe_file
 from builders.release.verify import read_card_metadata, validate_release, verify_release
