@@ -132,11 +132,6 @@ def _clusters(ctx: BuildContext, kept: pl.DataFrame) -> list[int] | None:
     return find_clusters(word_texts(kept["text"].to_list()), num_proc=ctx.num_proc, **settings.kwargs())
 
 
-def _rules_table(ctx: BuildContext) -> pa.Table | None:
-    rules = ctx.results.get("rules")
-    return pa.Table.from_pylist(rules) if isinstance(rules, list) else rules
-
-
 def _english_names(ctx: BuildContext) -> dict[str, str]:
     return {e["zh"]: e["en"] for tier in TIERS for e in getattr(ctx.taxonomy, tier)}
 
@@ -185,7 +180,7 @@ def build(ctx: BuildContext) -> pa.Table:
     observations = observed.frame()
     kept = first_copy_wins(observations)
     kept = kept.with_columns(id=pl.Series(stable_ids(ID_PREFIX, kept["key"].to_list()), dtype=pl.String))
-    kept = kept.join(translation_links(_rules_table(ctx)), on="key", how="left", maintain_order="left")
+    kept = kept.join(translation_links(ctx.tables.get("rules")), on="key", how="left", maintain_order="left")
     clusters = _clusters(ctx, kept)
     representative = pl.Series(clusters if clusters is not None else range(kept.height), dtype=pl.Int64)
     kept = kept.with_columns(cluster_id=kept["id"].gather(representative))
