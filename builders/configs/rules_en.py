@@ -111,10 +111,11 @@ def first_copy_wins(observations: pl.DataFrame) -> pl.DataFrame:
     return observations.sort("seq").group_by("key", maintain_order=True).first()
 
 
-def translation_links(rules: pa.Table | None) -> pl.DataFrame:
+def translation_links(rules: pa.Table | None, keys: pl.Series) -> pl.DataFrame:
     """Normalized English text → the Chinese rule it translates (``rule_en`` under the key ``rules``
-    links English copies by); the lowest id when several Chinese rules share a translation."""
-    if rules is None or not rules.num_rows:
+    links English copies by); the lowest id when several Chinese rules share a translation. Only the
+    English ``keys`` asked for are looked up: with none, no translation is normalized."""
+    if rules is None or not rules.num_rows or keys.is_empty():
         return pl.DataFrame({"key": [], "rule_id": []}, schema={"key": pl.String, "rule_id": pl.String})
     english = rules.column("rule_en")
     keys = clean_key_column(clean_text_column(english))
@@ -180,7 +181,8 @@ def build(ctx: BuildContext) -> pa.Table:
     observations = observed.frame()
     kept = first_copy_wins(observations)
     kept = kept.with_columns(id=pl.Series(stable_ids(ID_PREFIX, kept["key"].to_list()), dtype=pl.String))
-    kept = kept.join(translation_links(ctx.tables.get("rules")), on="key", how="left", maintain_order="left")
+    links = translation_links(ctx.tables.get("rules"), kept["key"])
+    kept = kept.join(links, on="key", how="left", maintain_order="left")
     clusters = _clusters(ctx, kept)
     representative = pl.Series(clusters if clusters is not None else range(kept.height), dtype=pl.Int64)
     kept = kept.with_columns(cluster_id=kept["id"].gather(representative))
