@@ -8,8 +8,8 @@ error the caller reports, never a silent drop.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,16 +27,16 @@ class UnknownValueError(ValueError):
         self.name = name
 
 
-@dataclass(frozen=True)
-class Closure:
-    """The result of closing one row's labels under the hierarchy."""
+class Closure(NamedTuple):
+    """The result of closing one row's labels under the hierarchy (a tuple: a corpus makes tens of
+    thousands of them at once, :meth:`Taxonomy.close_bits`)."""
 
     dimensions: list[str]
     core_values: list[str]
     derived_values: list[str]
-    added: list[str] = field(default_factory=list)
+    added: list[str] = []
     """Parents that were implied by a lower tier but not listed."""
-    dropped: list[str] = field(default_factory=list)
+    dropped: list[str] = []
     """Listed dimensions that no listed core value supports (a contradiction)."""
 
 
@@ -150,11 +150,14 @@ def _map_bits(bits: np.ndarray, targets: list[int]) -> np.ndarray:
 
 
 def _names_of_bits(bits: np.ndarray, names: list[str]) -> list[list[str]]:
-    """Each set given as bits (bit ``i``: ``names[i]``) as a list of its names, in ``names`` order."""
-    rows, at = np.nonzero((bits[:, None] >> np.arange(len(names), dtype=np.uint64)) & np.uint64(1))
+    """Each set given as bits (bit ``i``: ``names[i]``) as a list of its names, in ``names`` order.
+    Each distinct set is listed once (sets that are equal share their list)."""
+    distinct, which = np.unique(bits, return_inverse=True)
+    rows, at = np.nonzero((distinct[:, None] >> np.arange(len(names), dtype=np.uint64)) & np.uint64(1))
     flat = np.array(names, object)[at].tolist()
-    ends = np.searchsorted(rows, np.arange(1, len(bits) + 1)).tolist()
-    return [flat[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+    ends = np.searchsorted(rows, np.arange(1, len(distinct) + 1)).tolist()
+    listed = [flat[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+    return [listed[i] for i in which.reshape(-1).tolist()]
 
 
 @lru_cache(maxsize=1)
