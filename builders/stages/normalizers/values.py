@@ -170,14 +170,3 @@ def _distinct_cells(array: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.nda
     null = len(dictionary)
     return dictionary, np.concatenate([chunk.indices.fill_null(null).to_numpy().astype(np.int64) for chunk in chunks])
 
-
-def normalize_values(
-    taxonomy: Taxonomy, dimensions: object, core_values: object, derived_values: object
-) -> Closure:
-    """Normalize one row's raw value cells (strings or lists) without memoization."""
-    raw = dict(zip(TIERS, (dimensions, core_values, derived_values), strict=True))
-    canonical = {
-        tier: [taxonomy.canonical(tier, name) for name in split_values(cell)]
-        for tier, cell in raw.items()
-    }
-    return taxonomy.close(canonical["dimensions"], canonical["core_values"], canonical["derived_values"])
