@@ -1,9 +1,10 @@
 """The option-role sets: dilemmas written in upstream's generator style, with gold roles, as JSONL and as a raw tree.
 
 ``python benchmarks/option_roles_sets.py`` rewrites ``option_roles.jsonl`` in ``benchmarks/heldout``,
-``benchmarks/dev`` and ``benchmarks/dev2`` from the hand-written ``content.py`` of each folder; ``--tree DIR``
-writes the held-out set's raw tree (to annotate it with a model), ``--calibrate`` prints the thresholds and
-the calibration table chosen on the two dev sets, ``--check-disjoint`` lists what dev2 shares with the others.
+``benchmarks/dev``, ``benchmarks/dev2`` and ``benchmarks/dev3`` from the hand-written ``content.py`` of each
+folder; ``--tree DIR`` writes the held-out set's raw tree (to annotate it with a model), ``--calibrate`` prints
+the thresholds and the calibration table chosen on the dev sets, ``--check-disjoint`` lists what dev2 and dev3
+share with the sets written before them.
 Every scene gets one of the six letter orders and one of the option formats upstream's generators produce
 (``A：`` ``A:`` ``A.`` ``A．`` ``A、`` ``A)`` ``(A)`` ``【A】`` ``选项A：`` ``A选项：``, full-width letters, one line or
 several, a leading number or a ``选项：`` header, a trailing note), cycled so that each combination occurs.
@@ -20,7 +21,7 @@ from itertools import permutations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev", "dev2": HERE / "dev2"}
+SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev", "dev2": HERE / "dev2", "dev3": HERE / "dev3"}
 TUNING = ("dev", "dev2")
 """The sets weights, thresholds and the calibration are chosen on (never the held-out set)."""
 ROLES = ("rule_a", "rule_b", "distractor")
@@ -308,8 +309,9 @@ if __name__ == "__main__":
     if "--tree" in sys.argv:  # the held-out raw tree, to run `cvc annotate option-roles --raw` on
         write_tree(read_set("heldout"), Path(sys.argv[sys.argv.index("--tree") + 1]))
     elif "--check-disjoint" in sys.argv:
-        found = check_disjoint("dev2")
-        print("\n".join(found) or "dev2 shares no rule and no scene with heldout or dev")
+        for name, others in (("dev2", ("heldout", "dev")), ("dev3", ("heldout", "dev", "dev2"))):
+            found = check_disjoint(name, others)
+            print("\n".join(found) or f"{name} shares no rule and no scene with {', '.join(others)}")
     elif "--calibrate" in sys.argv:  # the tuning sets only
         chosen = choose_thresholds()
         found = calibration(TUNING, chosen)
