@@ -2,7 +2,8 @@
 its honest estimate by leave-one-rule-pair-out cross-validation.
 
 ``python benchmarks/option_roles_fit.py`` prints the weights (``Weights.pair`` holds them) and the
-cross-validated accuracy of the pair decision. Each pair decision is one row: per feature
+cross-validated accuracy of the pair decision; ``--out-of-set dev3`` also scores one development set with a
+scorer tuned on the others only. Each pair decision is one row: per feature
 (``option_roles.PAIR_FEATURES``), the evidence for "the first rule option follows rule A" minus the evidence
 for the crossed assignment; the label says which is right. Swapping the options negates both, so the model
 has no intercept. Held out together are the three scenes of a rule pair: they share the rules' words, and a
@@ -87,6 +88,32 @@ def cross_validated_scores(features: np.ndarray, labels: np.ndarray, groups: np.
     return scores
 
 
+def out_of_set(name: str, others: tuple[str, ...]) -> dict:
+    """Set ``name`` scored by a scorer tuned without it: pair weights fitted, thresholds chosen (the same rule
+    as ``option_roles_sets.choose_thresholds``) on ``others`` only; every letter's role against the gold. For a
+    set from another writer than ``others``, the honest estimate of what the calibration promises on text it
+    never saw."""
+    from option_roles_sets import ROLES, choose_thresholds, read_set
+
+    from builders.stages import option_roles
+    from builders.stages.option_roles_columnar import score_roles
+    from builders.stages.parsers.blobs import split_options
+
+    features, labels, _, _ = pair_rows(others)
+    chosen = choose_thresholds(others)
+    weights = replace(option_roles.WEIGHTS, pair=tuple(fit(features, labels).tolist()),
+                      distractor_margin=chosen["distractor"], pair_margin=chosen["pair"])
+    rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
+    idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
+    found = score_roles([row["scene"] for row, _ in rows], [t for _, texts in rows for t in texts],
+                        [row["rule_a"] for row, _ in rows], [row["rule_b"] for row, _ in rows],
+                        [row["derived_a"] for row, _ in rows], [row["derived_b"] for row, _ in rows], idf, weights)
+    gold = np.array([[ROLES.index(row["gold"][letter]) for letter in "ABC"] for row, _ in rows])
+    given = found.roles >= 0
+    return {"set": name, "tuned_on": others, "thresholds": chosen, "letters": int(gold.size),
+            "given": int(given.sum()), "right": int((found.roles[given] == gold[given]).sum())}
+
+
 if __name__ == "__main__":
     import sys
     from pathlib import Path
@@ -94,11 +121,22 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from option_roles_sets import TUNING
 
-    from builders.stages.option_roles import PAIR_FEATURES
+    from builders.stages.option_roles import PAIR_FEATURES, WEIGHTS
 
-    features, labels, groups, _ = pair_rows(TUNING)
+    features, labels, groups, dilemmas = pair_rows(TUNING)
     scores = cross_validated_scores(features, labels, groups)
     right = np.sign(scores) == labels
     print("weights:", json.dumps(dict(zip(PAIR_FEATURES, fitted_weights(), strict=True))))
     print(f"pair decisions: {len(labels)} in {len(np.unique(groups))} rule pairs; leave-one-rule-pair-out "
           f"accuracy {right.sum()}/{len(labels)} ({right.mean():.1%})")
+    taken = [at for _, margin, _, at in dilemmas if at is not None and margin >= WEIGHTS.distractor_margin
+             and abs(scores[at]) >= WEIGHTS.pair_margin]
+    print(f"out of fold, above the shipped thresholds: {len(taken)} pair decisions taken, "
+          f"{int(right[taken].sum())} right")
+    if "--out-of-set" in sys.argv:
+        name = sys.argv[sys.argv.index("--out-of-set") + 1]
+        found = out_of_set(name, tuple(s for s in TUNING if s != name))
+        print(f"{name} scored by a scorer tuned on {', '.join(found['tuned_on'])} only (thresholds "
+              f"{found['thresholds']}): {found['given']}/{found['letters']} letters with a role "
+              f"({found['given'] / found['letters']:.1%}), {found['right']} right "
+              f"({found['right'] / max(1, found['given']):.1%})")
