@@ -1,9 +1,10 @@
 """The option-role sets: dilemmas written in upstream's generator style, with gold roles, as JSONL and as a raw tree.
 
 ``python benchmarks/option_roles_sets.py`` rewrites ``option_roles.jsonl`` in ``benchmarks/heldout``,
-``benchmarks/dev`` and ``benchmarks/dev2`` from the hand-written ``content.py`` of each folder; ``--tree DIR``
-writes the held-out set's raw tree (to annotate it with a model), ``--calibrate`` prints the thresholds and
-the calibration table chosen on the two dev sets, ``--check-disjoint`` lists what dev2 shares with the others.
+``benchmarks/dev``, ``benchmarks/dev2`` and ``benchmarks/dev3`` from the hand-written ``content.py`` of each
+folder; ``--tree DIR`` writes the held-out set's raw tree (to annotate it with a model), ``--calibrate`` prints
+the thresholds and the calibration table chosen on the dev sets, ``--check-disjoint`` lists what dev2 and dev3
+share with the sets written before them.
 Every scene gets one of the six letter orders and one of the option formats upstream's generators produce
 (``A：`` ``A:`` ``A.`` ``A．`` ``A、`` ``A)`` ``(A)`` ``【A】`` ``选项A：`` ``A选项：``, full-width letters, one line or
 several, a leading number or a ``选项：`` header, a trailing note), cycled so that each combination occurs.
@@ -20,8 +21,8 @@ from itertools import permutations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev", "dev2": HERE / "dev2"}
-TUNING = ("dev", "dev2")
+SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev", "dev2": HERE / "dev2", "dev3": HERE / "dev3"}
+TUNING = ("dev", "dev2", "dev3")
 """The sets weights, thresholds and the calibration are chosen on (never the held-out set)."""
 ROLES = ("rule_a", "rule_b", "distractor")
 ORDERS = tuple(permutations(range(3)))
@@ -186,7 +187,7 @@ def measure(name: str, work: Path, annotations: Path | None = None) -> dict:
             "precision": right / covered if covered else 0.0, "per_source": per_source}
 
 
-MARGIN_BINS = {"distractor": (0.0, 0.35, 0.7, 1.0, 1.5), "pair": (0.0, 0.25, 0.5, 1.0, 2.0)}
+MARGIN_BINS = {"distractor": (0.0, 0.35, 0.7, 1.0, 1.5), "pair": (0.0, 1.0, 2.0, 3.0, 4.0, 6.0)}
 """Lower edges of the margin bins in which precision is measured, per decision (each threshold is added)."""
 FLOOR = 0.98
 """The precision a threshold must show on the tuning sets, as a one-sided 95% lower bound."""
@@ -194,35 +195,28 @@ STEP = 0.05
 """The margins a threshold is chosen among: 0, 0.05, 0.1, …"""
 
 
-def decisions(names: str | tuple[str, ...]) -> list[tuple[str, float, bool]]:
+def decisions(names: str | tuple[str, ...], cross_validated: bool = False) -> list[tuple[str, float, bool]]:
     """Every decision the text scorer would take on the sets with no threshold: (kind, margin, right), each
     set scored on its own (its own IDF, as a build of its raw tree would).
 
-    The pair decision is counted only where the distractor was right (it is taken after it).
+    The pair decision is counted only where the distractor was right (it is taken after it). Its margin is
+    the shipped weights' (``cross_validated=False``: what a build of the set would give) or, on the tuning
+    sets, that of a model fitted without the decision's rule pair (``option_roles_fit``): the thresholds and
+    the calibration are read off those, not off decisions the weights were fitted on.
     """
-    from dataclasses import replace
+    import numpy as np
+    from option_roles_fit import cross_validated_scores, pair_rows
 
-    from builders.stages import option_roles
-    from builders.stages.option_roles_columnar import score_roles
-    from builders.stages.parsers.blobs import split_options
+    from builders.stages.option_roles import WEIGHTS
 
+    features, labels, groups, dilemmas = pair_rows((names,) if isinstance(names, str) else names)
+    scores = cross_validated_scores(features, labels, groups) if cross_validated else \
+        features @ np.asarray(WEIGHTS.pair, float)
     out = []
-    for name in (names,) if isinstance(names, str) else names:
-        rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
-        idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
-        open_weights = replace(option_roles.WEIGHTS, distractor_margin=float("-inf"), pair_margin=float("-inf"))
-        found = score_roles([row["scene"] for row, _ in rows], [t for _, texts in rows for t in texts],
-                            [row["rule_a"] for row, _ in rows], [row["rule_b"] for row, _ in rows],
-                            [row["derived_a"] for row, _ in rows], [row["derived_b"] for row, _ in rows], idf,
-                            open_weights)
-        for (row, _), roles, distractor_margin, pair_margin in zip(rows, found.roles.tolist(),
-                                                                   found.distractor_margin.tolist(),
-                                                                   found.pair_margin.tolist(), strict=True):
-            gold = [ROLES.index(row["gold"][letter]) for letter in "ABC"]
-            distractor_right = roles.index(2) == gold.index(2)
-            out.append(("distractor", distractor_margin, distractor_right))
-            if distractor_right:
-                out.append(("pair", pair_margin, roles == gold))
+    for _, distractor_margin, distractor_right, at in dilemmas:
+        out.append(("distractor", distractor_margin, distractor_right))
+        if at is not None:
+            out.append(("pair", abs(float(scores[at])), bool(np.sign(scores[at]) == labels[at])))
     return out
 
 
@@ -242,7 +236,7 @@ def choose_thresholds(names: tuple[str, ...] = TUNING) -> dict[str, float]:
     on the tuning sets have a precision whose lower bound is at least :data:`FLOOR`; the distractor first,
     then the pair among the dilemmas whose distractor is taken. A pair decision names two letters: they are
     counted as two, though one mistake always costs both (the bound is that much kinder than per decision)."""
-    found = decisions(names)
+    found = decisions(names, cross_validated=True)
     dilemmas, pair_at = [], {}
     for kind, margin, right in found:
         if kind == "distractor":
@@ -252,7 +246,7 @@ def choose_thresholds(names: tuple[str, ...] = TUNING) -> dict[str, float]:
             pair_at[len(dilemmas) - 1] = True
     chosen: dict[str, float] = {}
     for kind in ("distractor", "pair"):
-        for step in range(int(4 / STEP)):
+        for step in range(int(10 / STEP)):
             low = round(step * STEP, 2)
             if kind == "distractor":
                 taken = [right for margin, right, _, _ in dilemmas if margin >= low]
@@ -269,11 +263,13 @@ def choose_thresholds(names: tuple[str, ...] = TUNING) -> dict[str, float]:
     return chosen
 
 
-def calibration(names: str | tuple[str, ...], thresholds: dict[str, float] | None = None) -> dict[str, list[dict]]:
+def calibration(names: str | tuple[str, ...], thresholds: dict[str, float] | None = None,
+                cross_validated: bool = False) -> dict[str, list[dict]]:
     """Per decision and margin bin: decisions, right ones, and the smoothed precision ``(right+1)/(n+2)``
-    (what ``option_roles.CALIBRATION`` holds, from the tuning sets); ``thresholds`` become bin edges too."""
+    (what ``option_roles.CALIBRATION`` holds, from the tuning sets, cross-validated); ``thresholds`` become
+    bin edges too."""
     table: dict[str, list[dict]] = {}
-    found = decisions(names)
+    found = decisions(names, cross_validated)
     for kind, listed in MARGIN_BINS.items():
         edges = sorted(set(listed) | ({thresholds[kind]} if thresholds else set()))
         rows = []
@@ -308,11 +304,12 @@ if __name__ == "__main__":
     if "--tree" in sys.argv:  # the held-out raw tree, to run `cvc annotate option-roles --raw` on
         write_tree(read_set("heldout"), Path(sys.argv[sys.argv.index("--tree") + 1]))
     elif "--check-disjoint" in sys.argv:
-        found = check_disjoint("dev2")
-        print("\n".join(found) or "dev2 shares no rule and no scene with heldout or dev")
+        for name, others in (("dev2", ("heldout", "dev")), ("dev3", ("heldout", "dev", "dev2"))):
+            found = check_disjoint(name, others)
+            print("\n".join(found) or f"{name} shares no rule and no scene with {', '.join(others)}")
     elif "--calibrate" in sys.argv:  # the tuning sets only
         chosen = choose_thresholds()
-        found = calibration(TUNING, chosen)
+        found = calibration(TUNING, chosen, cross_validated=True)
         print(json.dumps(found, indent=1))
         print("thresholds:", chosen)
         print({kind: tuple((r["from"], r["confidence"]) for r in rows) for kind, rows in found.items()})
@@ -340,7 +337,7 @@ def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
     thresholds = {"distractor": WEIGHTS.distractor_margin, "pair": WEIGHTS.pair_margin}
     bins = calibration("heldout", thresholds)
     data["heldout_bins"] = bins
-    dev_bins = calibration(TUNING, thresholds)
+    dev_bins = calibration(TUNING, thresholds, cross_validated=True)
     lines.append("held-out decisions per margin bin (text evidence; confidence = the dev sets' calibrated precision):")
     lines.append(f"  {'decision':<12}{'margin':>14}{'n':>5}{'right':>7}{'held-out':>10}{'confidence':>12}")
     for kind, rows in bins.items():

@@ -10,13 +10,16 @@ are taken here, each with its own margin:
    their derived values in ``schemas/value_lexicon.json``), and written the way the generator writes
    distractors (a ``你…`` aside about weather, tidying, reading);
 2. **the two rule options, jointly**: of the two ways to give them rule A and rule B, the one whose
-   evidence (the same overlaps, each rule's lexicon, and polarity: a refusal answers a rule that
-   forbids) is larger, by how much.
+   evidence (the same overlaps, each rule's lexicon, polarity: a refusal answers a rule that forbids,
+   and what each option says that the other does not against what each rule says that the other does
+   not) is larger, by how much; the pieces weighted by a logistic regression fitted on the development
+   sets (:data:`PAIR_FEATURES`).
 
 A decision whose margin is below its threshold is not taken: the distractor may be known while
 the two rule options stay unknown (a partial mapping). Each margin is turned into a calibrated
-confidence: the precision measured at that margin on the development set (``benchmarks/dev``),
-never on the held-out set it is reported on (``benchmarks/README.md``).
+confidence: the precision measured at that margin on the development sets (``benchmarks/dev``,
+``dev2``, ``dev3``; for the pair, out of fold), never on the held-out set it is reported on
+(``benchmarks/README.md``).
 
 This module holds the definitions (weights, IDF, each rule's evidence, calibration); the one scorer,
 for dilemmas and experiment-2 scenes alike, is :mod:`builders.stages.option_roles_columnar`.
@@ -53,7 +56,7 @@ and an option repeats the words of its side."""
 @dataclass(frozen=True)
 class Weights:
     """How much each piece of evidence counts; chosen on the development sets only (``benchmarks/dev``,
-    ``benchmarks/dev2``)."""
+    ``benchmarks/dev2``, ``benchmarks/dev3``)."""
 
     scene: float = 2.0
     """Distractor: character overlap with the scene."""
@@ -71,11 +74,19 @@ class Weights:
     """Rule evidence: overlap with the scene's clauses, each leaning to the rule it echoes more."""
     sibling: float = 1.0
     """Distractor: the larger overlap with the other two options (the rule options share the predicament)."""
-    distractor_margin: float = 0.4
+    distractor_margin: float = 0.35
     """The distractor is named when its relatedness is below the next option's by this much."""
-    pair_margin: float = 0.4
-    """The rule options are named when one assignment's evidence beats the other's by this much."""
+    pair: tuple[float, ...] = (3.55, 3.22, 1.28, 1.99, 4.98, 3.8, 5.43)
+    """Rule pair: the weight of each of :data:`PAIR_FEATURES`, a logistic regression fitted on the development
+    sets (``python benchmarks/option_roles_fit.py``)."""
+    pair_margin: float = 3.15
+    """The rule options are named when one assignment's weighted evidence beats the other's by this much."""
 
+
+PAIR_FEATURES = ("char", "bigram", "lexicon", "polarity", "scene_hop", "distinct_chars", "distinct_lexicon")
+"""The evidence the rule-pair decision weighs, per option and rule: character overlap, shared bigrams, lexicon
+words, polarity, the scene's clauses (as for the distractor), and what the option says that the other rule
+option does not, against what the rule says that the other rule does not (its characters, its lexicon)."""
 
 WEIGHTS = Weights()
 
@@ -137,11 +148,12 @@ def _rule(text: str, values: tuple[str, ...]) -> _Rule:
 
 
 CALIBRATION: dict[str, tuple[tuple[float, float], ...]] = {
-    "distractor": ((0.0, 0.6667), (0.35, 0.6667), (0.4, 0.9615), (0.7, 0.9778), (1.0, 0.9862), (1.5, 0.9862)),
-    "pair": ((0.0, 0.6), (0.25, 0.7083), (0.4, 0.9231), (0.5, 0.9737), (1.0, 0.9737), (2.0, 0.9737)),
+    "distractor": ((0.0, 0.7619), (0.35, 0.9683), (0.7, 0.9872), (1.0, 0.9872), (1.5, 0.9872)),
+    "pair": ((0.0, 0.5392), (1.0, 0.8276), (2.0, 0.8772), (3.0, 0.8772), (3.15, 0.9697), (4.0, 0.98), (6.0, 0.98)),
 }
 """Per decision: ``(lowest margin of a bin, precision of the decisions in that bin on the development sets)``,
-ascending. Precision is smoothed (``(right + 1) / (n + 2)``: a few hundred dilemmas cannot show 100%) and made
+ascending; for the pair, at the margins of models fitted without the decision's rule pair (cross-validated).
+Precision is smoothed (``(right + 1) / (n + 2)``: a few hundred dilemmas cannot show 100%) and made
 non-decreasing (pool adjacent violators); written by ``python benchmarks/option_roles_sets.py --calibrate``,
 which also chooses the thresholds (:class:`Weights`): per decision, the smallest margin whose letters are right
 on the development sets with a one-sided 95% lower bound of at least 98%."""

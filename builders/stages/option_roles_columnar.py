@@ -23,6 +23,7 @@ from builders.stages.option_roles import (
     _ASIDE,
     _CLAUSE,
     _REFUSAL,
+    PAIR_FEATURES,
     WEIGHTS,
     Idf,
     Weights,
@@ -182,6 +183,8 @@ class RoleScores:
     confidence: np.ndarray
     distractor_margin: np.ndarray
     pair_margin: np.ndarray
+    pair_features: np.ndarray
+    """Per item, :data:`PAIR_FEATURES` of its pair decision (what the pair weights are fitted on)."""
 
 
 def assign_roles_many(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence[str],
@@ -214,36 +217,42 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
     r_weight = _weights(idf, r_char)
     w_rule = _total(r_owner, r_weight, 2 * n).reshape(n, 2)
     rule_shared = option_chars.shared(r_owner // 2, r_char, r_weight, r_owner, 2 * n).reshape(n, 2, 3)
-    evidence = _cosine(rule_shared.transpose(0, 2, 1), w_option[:, :, None], w_rule[:, None, :])  # (n, 3, 2)
+    parts = {"char": _cosine(rule_shared.transpose(0, 2, 1), w_option[:, :, None], w_rule[:, None, :])}  # (n, 3, 2)
     # bigrams: share of the option's distinct bigrams the rule has
     b_owner, b_gram = _bigram_rows(option_list)
     rb_owner, rb_gram = _bigram_rows([text or "" for pair in zip(rules_a, rules_b, strict=True) for text in pair])
     rule_grams = _distinct((rb_owner.astype(np.uint64) << np.uint64(42)) | rb_gram)
     grams_per_option = np.bincount(b_owner, minlength=3 * n).reshape(n, 3)
+    parts["bigram"] = np.zeros((n, 3, 2))
     for side in range(2):
         query = (((b_owner // 3) * 2 + side).astype(np.uint64) << np.uint64(42)) | b_gram
         hit = _member(rule_grams, query)
         shares = np.bincount(b_owner[hit], minlength=3 * n).reshape(n, 3)
-        evidence[:, :, side] += weights.bigram * np.divide(shares, grams_per_option, out=np.zeros((n, 3)),
-                                                           where=grams_per_option > 0)
+        parts["bigram"][:, :, side] = np.divide(shares, grams_per_option, out=np.zeros((n, 3)),
+                                                where=grams_per_option > 0)
     # the rules' words in the options, and polarity
     option_array = pa.array(option_list, pa.string())
     option_item = np.repeat(np.arange(n), 3)
     refusal = pc.match_substring_regex(option_array, _REFUSAL.pattern).to_numpy(zero_copy_only=False).reshape(n, 3)
     codes = [_rule_codes(rules, side) for side in range(2)]
+    parts["lexicon"], parts["polarity"] = np.zeros((n, 3, 2)), np.zeros((n, 3, 2))
     for side in range(2):
-        words = _word_hits(option_array, option_item, *codes[side]).reshape(n, 3)
+        parts["lexicon"][:, :, side] = np.minimum(3, _word_hits(option_array, option_item, *codes[side]).reshape(n, 3))
         forbids = np.array([pair[side].forbids for pair in rules], bool)
-        evidence[:, :, side] += weights.lexicon * np.minimum(3, words) + weights.polarity * (
-            forbids[:, None] & refusal)
-    if weights.scene_hop:
-        evidence += _scene_hop(scenes, codes, idf, weights, option_chars, w_option, r_owner, r_char,
-                               w_rule.reshape(-1), n)
+        parts["polarity"][:, :, side] = forbids[:, None] & refusal
+    parts["scene_hop"] = _scene_hop(scenes, codes, idf, weights, option_chars, w_option, r_owner, r_char,
+                                    w_rule.reshape(-1), n)
+    evidence = parts["char"] + weights.bigram * parts["bigram"] + weights.lexicon * parts["lexicon"] + \
+        weights.polarity * parts["polarity"] + weights.scene_hop * parts["scene_hop"]
     aside = pc.match_substring_regex(option_array, _ASIDE.pattern).to_numpy(zero_copy_only=False).reshape(n, 3)
     related = weights.scene * scene_overlap + weights.rules * evidence.max(axis=2) - weights.aside * aside
     if weights.sibling:
         related += weights.sibling * _sibling_overlap(option_chars, o_owner, o_char, o_weight, w_option, n)
-    return _decide(related, evidence, weights)
+    distractor = np.argsort(related, axis=1, kind="stable")[:, 0]
+    lexicon_texts = [_own_words(pair, side) for pair in rules for side in range(2)]  # owner = 2 * dilemma + side
+    parts.update(_distinctive(option_chars, o_owner, o_char, o_weight, distractor, r_owner, r_char, r_weight,
+                              _char_rows(lexicon_texts), idf, n))
+    return _decide(related, parts, weights)
 
 
 def _sibling_overlap(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np.ndarray, o_weight: np.ndarray,
@@ -259,8 +268,8 @@ def _sibling_overlap(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np
 def _scene_hop(scenes: Sequence[str], codes: list, idf: Idf, weights: Weights, option_chars: _OptionChars,
                w_option: np.ndarray, r_owner: np.ndarray, r_char: np.ndarray, w_rule: np.ndarray,
                n: int) -> np.ndarray:
-    """``_clause_leaning``'s contribution: each option's overlap with each clause of its scene, times how much
-    more that clause echoes rule A than rule B; half added to rule A's evidence, half taken from rule B's."""
+    """Each option's overlap with each clause of its scene, times how much more that clause echoes rule A than
+    rule B; half added to rule A's evidence, half taken from rule B's (at weight 1)."""
     clauses, clause_item = [], []
     for item, scene in enumerate(scenes):
         for clause in _CLAUSE.split(scene or ""):
@@ -287,27 +296,69 @@ def _scene_hop(scenes: Sequence[str], codes: list, idf: Idf, weights: Weights, o
     hop = np.zeros((n, 3))
     for option in range(3):
         hop[:, option] = _total(clause_item_array, overlap[:, option] * lean, n)
-    hop *= weights.scene_hop / 2
+    hop /= 2
     return np.stack([hop, -hop], axis=2)
 
 
-def _decide(related: np.ndarray, evidence: np.ndarray, weights: Weights) -> RoleScores:
-    """The distractor, then the two rule options jointly, each only above its margin."""
+def _own_words(pair: tuple, side: int) -> str:
+    """The lexicon words of one rule the other rule of its pair does not share, run together."""
+    other = set(pair[1 - side].words)
+    return "".join(word for word in pair[side].words if word not in other)
+
+
+def _distinctive(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np.ndarray, o_weight: np.ndarray,
+                 distractor: np.ndarray, r_owner: np.ndarray, r_char: np.ndarray, r_weight: np.ndarray,
+                 lexicon_rows: tuple[np.ndarray, np.ndarray], idf: Idf, n: int) -> dict[str, np.ndarray]:
+    """Per option and rule: what the option says that the other rule option does not (the two usually act
+    differently on the same object: 「收下土鸡」「把鸡退回去」), against the characters of the rule the other
+    rule lacks (``distinct_chars``) and of the rule's own lexicon words (``distinct_lexicon``); cosines as
+    ``_overlap``. Shared words say nothing about which option follows which rule."""
+    item, option = o_owner // 3, o_owner % 3
+    sibling = np.where(option == distractor[item], (option + 1) % 3, 3 - option - distractor[item])
+    at = np.searchsorted(option_chars.keys, (item.astype(np.uint64) << _BITS) | o_char.astype(np.uint64))
+    own = (option_chars.mask[at] >> sibling) & 1 == 0 if len(at) else np.zeros(0, bool)
+    w_own = _total(o_owner[own], o_weight[own], 3 * n).reshape(n, 3)
+    rule_keys = (r_owner.astype(np.uint64) << _BITS) | r_char.astype(np.uint64)
+    rule_own = ~_member(rule_keys, ((r_owner ^ 1).astype(np.uint64) << _BITS) | r_char.astype(np.uint64))
+    l_owner, l_char = lexicon_rows
+    targets = {"distinct_chars": (r_owner[rule_own], r_char[rule_own], r_weight[rule_own]),
+               "distinct_lexicon": (l_owner, l_char, _weights(idf, l_char))}
+    out = {}
+    for name, (owner, char, weight) in targets.items():
+        keys = (owner.astype(np.uint64) << _BITS) | char.astype(np.uint64)  # sorted: (2 * item + side, char)
+        w_target = _total(owner, weight, 2 * n).reshape(n, 2)
+        feature = np.zeros((n, 3, 2))
+        for side in range(2):
+            query = ((item * 2 + side).astype(np.uint64) << _BITS) | o_char.astype(np.uint64)
+            hit = own & _member(keys, query)
+            shared = _total(o_owner[hit], o_weight[hit], 3 * n).reshape(n, 3)
+            feature[:, :, side] = _cosine(shared, w_own, w_target[:, side][:, None])
+        out[name] = feature
+    return out
+
+
+def _decide(related: np.ndarray, parts: dict[str, np.ndarray], weights: Weights) -> RoleScores:
+    """The distractor, then the two rule options jointly, each only above its margin. The pair decision is
+    a weighted sum of :data:`PAIR_FEATURES`, each the evidence for one assignment minus the other's; its
+    margin is the sum's size (log-odds: the weights are a logistic regression's)."""
     n = len(related)
     rows = np.arange(n)
     order = np.argsort(related, axis=1, kind="stable")
     distractor = order[:, 0]
     distractor_margin = related[rows, order[:, 1]] - related[rows, distractor]
     x, y = np.sort(order[:, 1:], axis=1).T
-    straight = evidence[rows, x, 0] + evidence[rows, y, 1]
-    crossed = evidence[rows, x, 1] + evidence[rows, y, 0]
-    pair_margin = np.abs(straight - crossed)
+    features = np.zeros((n, len(PAIR_FEATURES)))
+    for k, name in enumerate(PAIR_FEATURES):
+        part = parts[name]
+        features[:, k] = part[rows, x, 0] + part[rows, y, 1] - part[rows, x, 1] - part[rows, y, 0]
+    score = features @ np.asarray(weights.pair, float)
+    pair_margin = np.abs(score)
     roles = np.full((n, 3), -1, np.int8)
     confidence = np.zeros(n)
     named = distractor_margin >= weights.distractor_margin
     roles[rows[named], distractor[named]] = 2
-    pair = named & (pair_margin >= weights.pair_margin)
-    first = np.where(straight > crossed, 0, 1)
+    pair = named & (pair_margin >= weights.pair_margin) & (pair_margin > 0)
+    first = np.where(score > 0, 0, 1)
     roles[rows[pair], x[pair]] = first[pair]
     roles[rows[pair], y[pair]] = 1 - first[pair]
     for i in np.flatnonzero(named).tolist():
@@ -315,4 +366,4 @@ def _decide(related: np.ndarray, evidence: np.ndarray, weights: Weights) -> Role
         if pair[i]:
             value = min(value, calibrated("pair", float(pair_margin[i])))
         confidence[i] = value
-    return RoleScores(roles, confidence, distractor_margin, np.where(named, pair_margin, 0.0))
+    return RoleScores(roles, confidence, distractor_margin, np.where(named, pair_margin, 0.0), features)

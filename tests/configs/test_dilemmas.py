@@ -274,7 +274,8 @@ def test_rows_added_as_columns_are_those_added_one_by_one():
     assert rows.position == seen and rows.given == {0: ("A", "B"), 2: ("C", "A")}
 
 
-PARAPHRASED = ("1. Ａ．入乡随俗，陪朋友去参加他们民族的节日 Ｂ．你看了看天气预报 Ｃ．不坐朋友的车，自己打车去\n"
+PARAPHRASED = ("1. Ａ．入乡随俗，陪朋友去参加他们民族的传统节日 Ｂ．你看了看天气预报 "
+               "Ｃ．不坐喝了酒的朋友的车，自己打车去\n"
                "（注：以上选项顺序随机排列）")
 
 
@@ -283,7 +284,7 @@ def test_paraphrasing_options_in_any_format_get_roles_from_the_text(raw_tree):
               [[0, SCENE, PARAPHRASED, RULE_A, RULE_B, RULE_A_EN, *VALUES_A, RULE_B_EN, *VALUES_B]])
     ctx = collect(raw_tree)
     [dilemma] = ctx.results["dilemmas"].to_pylist()
-    assert [o["text"] for o in dilemma["options"]][2] == "不坐朋友的车，自己打车去"
+    assert [o["text"] for o in dilemma["options"]][2] == "不坐喝了酒的朋友的车，自己打车去"
     assert [o["follows"] for o in dilemma["options"]] == ["rule_a", "distractor", "rule_b"]
     assert dilemma["mapping_source"] == "recovered"
     assert 0 < dilemma["mapping_confidence"] < 1 and dilemma["mapping_model"] is None

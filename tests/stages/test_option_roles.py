@@ -4,6 +4,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from builders.stages import option_roles
@@ -86,22 +87,42 @@ def test_idf_counts_each_text_once_per_character():
     assert idf("好") < idf("坏") < idf("从未见过")
 
 
-def test_the_shipped_thresholds_and_confidences_are_what_the_development_sets_choose():
-    """A guard on the tuned weights: the thresholds and the calibration in the code are the ones the stated
-    rule picks on the development sets (never the held-out set; its figures are in benchmarks/README.md),
-    and every decision taken above them there is right at least 98% of the time."""
+def test_the_shipped_weights_thresholds_and_confidences_are_what_the_development_sets_choose():
+    """A guard on the fitted scorer: the pair weights are the logistic regression fitted on the development
+    sets, and the thresholds and the calibration in the code are the ones the stated rule picks there, the
+    pair's on margins of models fitted without each decision's rule pair (never the held-out set; its
+    figures are in benchmarks/README.md); every decision taken above them there is right at least 98% of
+    the time."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import option_roles_fit
     import option_roles_sets
 
+    assert option_roles_fit.fitted_weights() == option_roles.WEIGHTS.pair
     chosen = option_roles_sets.choose_thresholds()
     assert chosen == {"distractor": option_roles.WEIGHTS.distractor_margin, "pair": option_roles.WEIGHTS.pair_margin}
-    table = option_roles_sets.calibration(option_roles_sets.TUNING, chosen)
+    table = option_roles_sets.calibration(option_roles_sets.TUNING, chosen, cross_validated=True)
     assert {kind: tuple((r["from"], r["confidence"]) for r in rows) for kind, rows in table.items()} == \
         option_roles.CALIBRATION
-    found = option_roles_sets.decisions(option_roles_sets.TUNING)
+    found = option_roles_sets.decisions(option_roles_sets.TUNING, cross_validated=True)
     for kind in ("distractor", "pair"):
         above = [right for k, margin, right in found if k == kind and margin >= chosen[kind]]
         assert len(above) > 50 and sum(above) >= 0.98 * len(above)
+
+
+def test_the_pair_fit_recovers_weights_that_separate_the_rows():
+    """The fit itself: on rows labelled by a known weighting, it finds weights of that direction, and
+    negating every row (the same decision with the options swapped) negates nothing in the weights."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import option_roles_fit
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(400, 3))
+    truth = np.array([2.0, 0.0, -1.0])
+    labels = np.where(features @ truth + rng.normal(scale=0.3, size=400) > 0, 1.0, -1.0)
+    weights = option_roles_fit.fit(features, labels)
+    assert weights[0] > 1.0 and abs(weights[1]) < 0.5 and weights[2] < -0.5
+    swapped = option_roles_fit.fit(np.concatenate([features, -features]), np.concatenate([labels, -labels]))
+    assert np.allclose(swapped / np.linalg.norm(swapped), weights / np.linalg.norm(weights), atol=0.05)
 
 
 def test_an_item_gets_the_same_roles_alone_or_among_many():
@@ -122,7 +143,7 @@ def test_an_item_gets_the_same_roles_alone_or_among_many():
         alone = assign_roles(*item, idf)
         assert roles[at].tolist() == [ROLES.index(r) if r else -1 for r in alone.follows], item
         assert confidence[at] == alone.confidence
-    assert (roles >= 0).sum() > 0.7 * roles.size
+    assert (roles >= 0).sum() > 0.6 * roles.size  # enough roles given for the comparison to mean something
 
 
 @pytest.mark.parametrize("item", [
