@@ -244,7 +244,8 @@ def _row_changes(old: ReleaseView, new: ReleaseView, old_files: list[str], new_f
 def _same_bytes(old: ReleaseView, new: ReleaseView, old_files: list[str], new_files: list[str]) -> bool:
     """Whether both sides are the same files byte for byte: then they hold the same rows, and neither
     is read. A release that left a config alone writes it again bit for bit, and this saves reading
-    the 404,000 dilemmas of both (2.2 s of a 2.9 s diff at full size when only rules changed)."""
+    the 404,000 dilemmas of both (2.2 s of the 3.2 s of comparing every config at full size, when only rules
+    changed)."""
     return old_files == new_files and all(
         (old.path / f).stat().st_size == (new.path / f).stat().st_size for f in old_files) and all(
         old.sha256(f) == new.sha256(f) for f in old_files)
