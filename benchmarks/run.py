@@ -46,7 +46,10 @@ class _TreeMemory:
     the step's main thread (it slowed the full build by a quarter).
 
     A build's worker processes (prefetch, near-duplicates) run beside it, so the memory a machine
-    needs is their sum, which no single process's peak shows.
+    needs is their sum, which no single process's peak shows. A child that has not run its own
+    program yet (``subprocess`` starts one with ``vfork``: until ``exec`` it *is* its parent's memory,
+    and reports its parent's resident size) is not counted: a sample taken in that instant counted
+    the build twice (3.5 GB for a build of 2.1 GB plus its workers).
     """
 
     def __init__(self, pid: int) -> None:
@@ -74,10 +77,13 @@ class _TreeMemory:
 
     @staticmethod
     def _rss_kb(pid: int) -> int:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
+        """Resident kB of ``pid``; 0 for a child still running its parent's program (not exec'd yet)."""
+        status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        parent = int(status["PPid"])
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/cmdline").read_bytes() == Path(f"/proc/{parent}/cmdline").read_bytes():
+                return 0
+        return int(status.get("VmRSS", "0 kB").split()[0])
 
     def _sample(self) -> None:
         if not Path("/proc/self/status").exists():
@@ -85,7 +91,7 @@ class _TreeMemory:
         while not self._done.wait(0.02):
             total = 0
             for pid in self._tree(self.pid):
-                with contextlib.suppress(OSError):  # the process just ended
+                with contextlib.suppress(OSError, KeyError, ValueError):  # the process just ended
                     total += self._rss_kb(pid)
             self.peak_kb = max(self.peak_kb, total)
 
@@ -96,18 +102,51 @@ def _peak_mb() -> float:
     return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
 
 
-def step_ours(tree: Path, work: Path, near_dup: str = "mark", num_proc: int = 1) -> dict:
+def step_ours(tree: Path, work: Path, near_dup: str = "mark", num_proc: int = 1, previous: str = "") -> dict:
+    """``build_release`` of ``tree``; with ``previous`` (a release directory) a versioned build, ``--bump auto``."""
     from builders.build import build_release
     from builders.context import BuildSettings
     from builders.stages.near_dedup import NearDupSettings
 
-    out = work / f"release-{tree.name}-{near_dup}"
+    name = f"{tree.name}-{near_dup}" + ("-versioned" if previous else "")
+    out = work / f"release-{name}"
     shutil.rmtree(out, ignore_errors=True)
     settings = BuildSettings(near_dup=NearDupSettings(mode=near_dup))
-    start = time.perf_counter()
-    report = build_release(tree, out, settings, report_dir=work / f"report-{tree.name}-{near_dup}", num_proc=num_proc)
-    return {"seconds": time.perf_counter() - start, "rows": {c: v["published"] for c, v in report.counts.items()},
-            "near_duplicates": report.notes.get("rules", {}).get("near_duplicate_members", 0)}
+    start, cpu = time.perf_counter(), _cpu_seconds()
+    report = build_release(tree, out, settings, report_dir=work / f"report-{name}", num_proc=num_proc,
+                           previous=previous or None, bump="auto" if previous else None)
+    return {"seconds": time.perf_counter() - start, "cpu_seconds": _cpu_seconds() - cpu,
+            "rows": {c: v["published"] for c, v in report.counts.items()},
+            "near_duplicates": report.notes.get("rules", {}).get("near_duplicate_members", 0),
+            **({"version": report.version, "bump": report.diff.bump()} if report.diff else {})}
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its children that ended (the build's worker processes)."""
+    return sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF,
+                                                                        resource.RUSAGE_CHILDREN)))
+
+
+def edited_tree(tree: Path, out: Path) -> Path:
+    """``tree`` (hard-linked) with three rules of the master table edited (one's translation, one's
+    values, one's text) and one rule added: the next version of a corpus, for the versioned build."""
+    import csv
+    import io
+
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(tree, out, copy_function=os.link)
+    master = out / "data_control/final.csv"
+    rows = list(csv.reader(io.StringIO(master.read_bytes().decode("gbk"), newline="")))
+    master.unlink()  # a new file: the hard link still is tree's
+    rows[1][1] += " (revised)"
+    rows[2][2:] = next(r[2:] for r in rows[3:] if r[2:] != rows[2][2:] and all(r[2:]))
+    rows[3][0] = rows[3][0][:2] + "认真" + rows[3][0][2:]
+    rows.append(["在社区里主动帮助邻居搬运重物是值得称赞的", "Helping neighbours carry heavy things is praiseworthy.",
+                 *rows[1][2:]])
+    text = io.StringIO(newline="")
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    master.write_bytes(text.getvalue().encode("gbk"))
+    return out
 
 
 def _naive_row(rot: str, translate: str, level: str, core: str, derived: str) -> dict:
@@ -410,6 +449,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of ours (rules) and the floor, in turn; the median is reported")
     parser.add_argument("--work", type=Path, default=Path("bench-work"))
+    parser.add_argument("--versioned-repeat", type=int, default=None, metavar="N",
+                        help="runs of the next version's build, plain and versioned in turn (default: --repeat)")
     parser.add_argument("--v1", type=Path, metavar="DIR",
                         help="build the real v1 English file kept in DIR instead, and print how every row ended")
     curve = parser.add_mutually_exclusive_group()
@@ -417,6 +458,7 @@ def main() -> int:
                        help="only the cost curve: the builds at ¼×, ½×, 1×, 2× and 4× the sizes given")
     curve.add_argument("--no-curve", action="store_true", help="skip the cost curve")
     parser.add_argument("--near-dup", default="mark", help=argparse.SUPPRESS)
+    parser.add_argument("--previous", default="", help=argparse.SUPPRESS)
     parser.add_argument("--step", choices=sorted(STEPS), help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
@@ -436,7 +478,7 @@ def main() -> int:
     if args.step:
         extra = {"num_proc": args.num_proc} if args.step in ("neardup", "ours") else {}
         if args.step == "ours":
-            extra["near_dup"] = args.near_dup
+            extra.update(near_dup=args.near_dup, previous=args.previous)
         if args.step == "synth":
             extra = {"sizes": args.sizes, "seed": args.seed}
         result = STEPS[args.step](args.tree, args.work, **extra)
@@ -472,7 +514,7 @@ def main() -> int:
           f"peak {synth['peak_mb']} MB)")
 
     procs = ("--num-proc", str(args.num_proc))
-    ours_runs, floor_runs = [], []
+    ours_runs, floor_runs, plain_runs, versioned_runs = [], [], [], []
     for _ in range(max(1, args.repeat)):
         ours_runs.append(_run_step("ours", rules_only, work, "--near-dup", "off", *procs))
         floor_runs.append(_run_step("floor", rules_only, work))
@@ -482,6 +524,16 @@ def main() -> int:
         "floor (rules)": _median(floor_runs),
         "ours (rules+near-dup)": _run_step("ours", rules_only, work, "--near-dup", "mark", *procs),
         "ours (all configs)": _run_step("ours", tree, work, "--near-dup", "mark", *procs),
+    }
+    # The next version (three rules edited, one added), built plain and against the release above, in turn.
+    tree2 = edited_tree(tree, work / "tree2")
+    for _ in range(max(1, args.repeat) if args.versioned_repeat is None else args.versioned_repeat):
+        plain_runs.append(_run_step("ours", tree2, work, "--near-dup", "mark", *procs))
+        versioned_runs.append(_run_step("ours", tree2, work, "--near-dup", "mark", *procs,
+                                        "--previous", str(work / "release-tree-mark")))
+    results |= {
+        "ours (next version)": _median(plain_runs),
+        "ours (versioned)": _median(versioned_runs),
         "validate": _run_step("validate", rules_only, work),
         "near-dup": _run_step("neardup", rules_only, work, "--num-proc", "1"),
     }
@@ -497,6 +549,13 @@ def main() -> int:
         if len(ours_runs) > 1:
             print(f"  (medians of {len(ours_runs)} runs in turn: ours {results['ours (rules)']['runs']} s, "
                   f"floor {results['floor (rules)']['runs']} s)")
+    plain, versioned = results["ours (next version)"], results["ours (versioned)"]
+    if "seconds" in plain and "seconds" in versioned:
+        print(f"versioned build (--previous, --bump auto: {versioned['bump']}, v{versioned['version']}): "
+              f"{versioned['seconds'] / plain['seconds']:.2f}x the wall time of the plain build of the same tree, "
+              f"{versioned['cpu_seconds'] / plain['cpu_seconds']:.2f}x its CPU time ({versioned['cpu_seconds']:.1f} "
+              f"against {plain['cpu_seconds']:.1f} s); medians of {len(versioned_runs)} runs in turn: "
+              f"{versioned['runs']} s against {plain['runs']} s")
     v = results["validate"]
     if "jsonschema_seconds" in v:
         print(f"validation of {v['rows']:,} rows: {v['jsonschema_seconds'] / v['seconds']:.1f}x faster than "
@@ -514,6 +573,7 @@ def main() -> int:
         print(f"near-dup with num_proc={args.num_proc}: {parallel['seconds']:.1f} s (same result: {same})")
     if not args.no_curve:
         shutil.rmtree(tree, ignore_errors=True)  # the curve writes its own trees, up to four times this one
+        shutil.rmtree(tree2, ignore_errors=True)
         results["cost curve"] = print_curve(work, sizes, args.seed, args.num_proc)
     (work / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     failed = [name for name, r in results.items() if name != "cost curve" and "error" in r]

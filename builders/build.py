@@ -346,8 +346,9 @@ def build_release(
         configs = _manifest_configs(splits)
         history, diff = [], None
         if previous_view is not None:
+            written = {path: entry["sha256"] for path, entry in shards.described().items()}
             diff = diff_releases(previous_view, ReleaseView(staging, settings.version, configs,
-                                                            release_license.manifest_entry()))
+                                                            release_license.manifest_entry(), written))
             required = diff.bump()
             try:
                 if bump == "auto":

@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import yaml
 
-from builders.release.manifest import read_manifest
+from builders.release.manifest import read_manifest, sha256_file
 from builders.schema import resolve_refs, type_label
 
 BUMPS = ("none", "patch", "minor", "major")
@@ -35,6 +35,9 @@ class ReleaseView:
     configs: dict[str, dict]
     license: dict | None = None
     """The release's license as its manifest records it (:func:`license_of` for a release without one)."""
+    hashes: dict[str, str] = field(default_factory=dict)
+    """SHA-256 of files as they are on disk, by relative path: those this process wrote and hashed
+    already, then every one :meth:`sha256` hashed (never the manifest's record, which a copy may belie)."""
 
     @classmethod
     def open(cls, path: Path) -> ReleaseView:
@@ -53,6 +56,12 @@ class ReleaseView:
     def num_rows(self, config: str) -> int:
         """A config's rows (every split), as the manifest records them."""
         return sum(split["num_rows"] for split in self.configs[config]["splits"].values())
+
+    def sha256(self, file: str) -> str:
+        """The SHA-256 of one of the release's files, hashed once."""
+        if file not in self.hashes:
+            self.hashes[file] = sha256_file(self.path / file)
+        return self.hashes[file]
 
     def ids(self, files: list[str]) -> pl.Series:
         """The ``id`` column of these files, in file and row order: the only column read."""
@@ -232,6 +241,16 @@ def _row_changes(old: ReleaseView, new: ReleaseView, old_files: list[str], new_f
     return added.sort().to_list(), removed.sort().to_list(), changed
 
 
+def _same_bytes(old: ReleaseView, new: ReleaseView, old_files: list[str], new_files: list[str]) -> bool:
+    """Whether both sides are the same files byte for byte: then they hold the same rows, and neither
+    is read. A release that left a config alone writes it again bit for bit, and this saves reading
+    the 404,000 dilemmas of both (2.2 s of the 3.2 s of comparing every config at full size, when only rules
+    changed)."""
+    return old_files == new_files and all(
+        (old.path / f).stat().st_size == (new.path / f).stat().st_size for f in old_files) and all(
+        old.sha256(f) == new.sha256(f) for f in old_files)
+
+
 def diff_config(name: str, old: ReleaseView, new: ReleaseView, compared: dict | None = None) -> ConfigDiff:
     """Compare one config present on both sides.
 
@@ -253,7 +272,8 @@ def diff_config(name: str, old: ReleaseView, new: ReleaseView, compared: dict | 
     key = (tuple(old_files), tuple(new_files), tuple(shared))
     compared = {} if compared is None else compared
     if key not in compared:
-        compared[key] = _row_changes(old, new, old_files, new_files, shared)
+        compared[key] = (([], [], {}) if _same_bytes(old, new, old_files, new_files)
+                         else _row_changes(old, new, old_files, new_files, shared))
     added, removed, changed = compared[key]
     result.added, result.removed, result.changed = list(added), list(removed), dict(changed)
     return result

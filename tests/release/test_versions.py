@@ -11,7 +11,7 @@ from builders.build import BuildError, build_release
 from builders.cli import main
 from builders.configs.rules import rule_id
 from builders.context import BuildSettings
-from builders.release.diff import ReleaseView, diff_releases
+from builders.release.diff import ReleaseView, _row_changes, diff_releases
 from builders.release.versioning import VersionError, bump_between, check_version, next_version
 from tests.conftest import FINAL_ROWS, write_csv, write_raw_tree
 
@@ -84,6 +84,36 @@ def test_rows_with_numeric_ids_are_named_by_their_ids_as_text(v1, tmp_path):
     pq.write_table(table.filter(pc.not_equal(table["id"], 50)), shard)
     taxonomy = diff_releases(ReleaseView.open(v1), ReleaseView.open(edited)).configs["taxonomy"]
     assert (taxonomy.added, taxonomy.removed, taxonomy.changed) == ([], ["50"], {})
+
+
+def test_a_config_written_again_byte_for_byte_is_the_same_rows_unread(v1, tmp_path, monkeypatch):
+    v2 = tmp_path / "v2"
+    build_release(_edited_tree(tmp_path / "raw2"), v2, BuildSettings(version="1.1.0"), previous=v1)
+    read: list[str] = []
+    real_ids = ReleaseView.ids
+    monkeypatch.setattr(ReleaseView, "ids", lambda self, files: read.extend(files) or real_ids(self, files))
+    diff = diff_releases(ReleaseView.open(v1), ReleaseView.open(v2))
+    same = [name for name, c in diff.configs.items() if c.status == "same" and all(
+        (v1 / f).read_bytes() == (v2 / f).read_bytes() for f in ReleaseView.open(v1).files(name))]
+    assert "taxonomy" in same and "rules" not in same
+    assert not [f for name in same for f in ReleaseView.open(v1).files(name) if f in read]
+    assert any(f.startswith("data/rules/") for f in read)
+    old, new = ReleaseView.open(v1), ReleaseView.open(v2)
+    for name in same:  # what reading them would have found
+        c = diff.configs[name]
+        fields = [f for f in old.schema_fields(name) if f != "id"]
+        assert (c.added, c.removed, c.changed) == _row_changes(old, new, old.files(name), new.files(name), fields)
+
+
+def test_a_file_rewritten_after_its_manifest_is_compared_by_its_bytes(v1, tmp_path):
+    edited = tmp_path / "edited"
+    shutil.copytree(v1, edited)  # its manifest still records the old hashes
+    shard = edited / "data/rules/train-00000-of-00001.parquet"
+    table = pq.read_table(shard)
+    pq.write_table(table.set_column(table.schema.get_field_index("rule"), "rule",
+                                    pc.binary_join_element_wise(table["rule"], "!", "")), shard)
+    rules = diff_releases(ReleaseView.open(v1), ReleaseView.open(edited)).configs["rules"]
+    assert len(rules.changed) == table.num_rows and not rules.added and not rules.removed
 
 
 def test_build_refuses_a_version_that_understates_the_change(v1, tmp_path):

@@ -26,6 +26,7 @@ from builders.stages.readers.records import (
     read_gbk_csv_columns,
     read_header,
     read_table,
+    read_utf8_csv_columns,
 )
 
 RAW_MANIFEST = "cvc-raw.yaml"
@@ -107,7 +108,7 @@ class Artifact:
         if self.path.suffix.lower() == ".jsonl":
             return self.read()
         data = self.path.read_bytes()
-        table = read_gbk_csv_columns(data)
+        table = read_gbk_csv_columns(data) or read_utf8_csv_columns(data)
         if table is None:
             decoded = decode_bytes(data, self.path)
             table = read_csv_columns(decoded) or read_csv(self.path, self.relpath, decoded)

@@ -49,6 +49,20 @@ def test_prefetched_files_are_the_tables_the_build_would_read_itself(tmp_path):
     assert taken.table.column("scene").to_pylist() == ["scene a", "scene b"]  # still readable once closed
 
 
+def test_a_file_prepared_a_slice_at_a_time_is_the_file_prepared_whole(tmp_path):
+    rows = "".join(f'{i},scene {i},"A：x\nB：{i}",规则{i},规则{i + 1}\n' if i % 3 else f"{i},scène {i},o,规则,规则\n"
+                   for i in range(7))
+    artifact = _artifact(tmp_path, "a.csv", HEADER + rows)
+    prefetch = Prefetch([(artifact, shout)], slice_rows=2)
+    try:
+        taken = prefetch.take(artifact)
+    finally:
+        prefetch.close()
+    expected = read_prepared(artifact, shout)
+    assert taken.table.column("loud").num_chunks == 4  # written as four slices
+    assert taken.table.equals(expected.table) and taken.lines.tolist() == expected.lines.tolist()
+
+
 def die(table: pa.Table) -> pa.Table:
     """A preparation that kills the worker process, as the out-of-memory killer would."""
     os._exit(1)

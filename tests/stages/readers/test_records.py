@@ -7,6 +7,7 @@ from builders.stages.readers.records import (
     read_csv_columns,
     read_gbk_csv_columns,
     read_jsonl,
+    read_utf8_csv_columns,
 )
 
 
@@ -113,6 +114,28 @@ def _cuts_a_character(data: bytes, at: int) -> bool:
 ])
 def test_bytes_that_are_not_plain_gbk_rows_are_left_to_the_text_readers(data):
     assert read_gbk_csv_columns(data) is None
+
+
+@pytest.mark.parametrize("text", [*_GBK_TEXTS, "index,scene\n0,场景 🙂 emoji\n1,\"多行\n场景\"\n"])
+def test_utf8_bytes_read_by_arrow_give_the_table_of_the_decoded_text(tmp_path, text):
+    data = text.encode("utf-8")
+    by_arrow = read_utf8_csv_columns(data)
+    decoded = decode_bytes(data, tmp_path / "f.csv")
+    assert decoded.encoding == "utf-8"
+    by_text = read_csv_columns(decoded)
+    assert by_arrow.table.equals(by_text.table) and by_arrow.lines.tolist() == by_text.lines.tolist()
+
+
+@pytest.mark.parametrize("data", [
+    _GBK_TEXTS[0].encode("gbk"),  # GBK: its own reader
+    b"\xef\xbb\xbf" + _GBK_TEXTS[0].encode("utf-8"),  # a BOM: decode_bytes strips it
+    "rot,标签\n规则一,1\n".encode() + b"\xe8\xa7broken,1\n",  # one cut character: decode_bytes finds the line
+    "rot,标签\n规则一,1\n".encode() + "\ud800,1\n".encode("utf-8", "surrogatepass"),  # not UTF-8 to Python
+    "rot,标签\r\n规则一,1\r\n".encode(),
+    "rot,标签\n规则一,1\n\n规则二,1\n".encode(),  # a blank line
+])
+def test_bytes_that_are_not_plain_utf8_rows_are_left_to_the_text_readers(data):
+    assert read_utf8_csv_columns(data) is None
 
 
 @pytest.mark.parametrize(("header", "encoding"), [("rot,标签,重写", "gbk"), ("index,scene,options", "utf-8")])
