@@ -24,8 +24,14 @@ OUTCOMES = ("published", "folded", "excluded", "rejected")
 OUTCOME_SCHEMA = {"file": pl.String, "line": pl.Int64, "outcome": pl.String, "id": pl.String,
                   "field": pl.String, "reason": pl.String}
 """The columns a config hands over: one row per raw row it read."""
-_READ_SCHEMA = {"config": pl.String, "file": pl.String, "line": pl.Int64}
-_KEY = ("config", "file", "line")
+_STORED = {"config": pl.Categorical, "file": pl.Categorical, "line": pl.Int64, "outcome": pl.Enum(OUTCOMES),
+           "id": pl.String, "field": pl.String, "reason": pl.String}
+"""How the ledger keeps them, with the config."""
+_READ_SCHEMA = {name: _STORED[name] for name in ("config", "file", "line")}
+_LINES = 1 << 32
+"""Line numbers the ledger takes: ``0 <= line < 2**32`` (a file's rows are numbered from 1)."""
+_NAMES = 1 << 16
+"""Distinct config and file names a ledger takes."""
 _WRITE_ROWS = 100_000
 """Lines of a report file joined into one string at a time."""
 
@@ -92,17 +98,26 @@ def outcome_lines(file: str, lines: Sequence[int] | np.ndarray, outcome: str, id
 
 
 class Ledger:
-    """The outcomes of the raw rows of one build, and the lines read, per config."""
+    """The outcomes of the raw rows of one build, and the lines read, per config. Its views (entries,
+    counts, the report files) are those of a ledger :meth:`check_complete` passed.
+
+    Each row is compared by its ``key``: one number per (config, file, line) that sorts as they do
+    (:func:`_key`), so checking and sorting a million and a half rows compares integers, not strings.
+    """
 
     def __init__(self) -> None:
         self._read: list[pl.DataFrame] = []
         self._recorded: list[pl.DataFrame] = []
         """Each with its ``config`` first, in the order handed over."""
+        self._tables: dict[str, object] = {}
+        """What :meth:`_keyed` made of them, until more is read or recorded."""
 
     def read(self, config: str, file: str, lines: Sequence[int] | np.ndarray) -> None:
         """Register raw rows of one file as read; each must get exactly one outcome."""
-        self._read.append(pl.DataFrame({"config": config, "file": file, "line": np.asarray(lines, np.int64)},
-                                       schema=_READ_SCHEMA))
+        read = pl.DataFrame({"config": config, "file": file, "line": np.asarray(lines, np.int64)},
+                            schema=_READ_SCHEMA)
+        self._read.append(_numbered(read))
+        self._tables.clear()
 
     def record_table(self, config: str, outcomes: pl.DataFrame) -> None:
         """Record a config's outcomes: the columns of :data:`OUTCOME_SCHEMA`, one row per raw row."""
@@ -112,45 +127,47 @@ class Ledger:
         if unknown.height:
             _, file, line, outcome = unknown.row(0)[:4]
             raise ValueError(f"{file}:{line}: unknown outcome {outcome!r} (one of {', '.join(OUTCOMES)})")
-        self._recorded.append(outcomes)
+        self._recorded.append(_numbered(outcomes.cast(_STORED)))
+        self._tables.clear()
 
-    def _lines_read(self) -> pl.DataFrame:
-        """Every line read once, with its config."""
-        return (pl.concat(self._read) if self._read else pl.DataFrame(schema=_READ_SCHEMA)).unique()
-
-    def _outcomes(self) -> pl.DataFrame:
-        """Every outcome recorded, with its config, in the order recorded."""
-        return pl.concat(self._recorded) if self._recorded else pl.DataFrame(schema={"config": pl.String,
-                                                                                     **OUTCOME_SCHEMA})
+    def _keyed(self) -> tuple[list[str], pl.Series, pl.DataFrame]:
+        """Every config and file name, sorted; the key of every line read, once, sorted; every outcome
+        with its key, in the order recorded."""
+        if not self._tables:
+            read = pl.concat(self._read) if self._read else pl.DataFrame(schema=_READ_SCHEMA)
+            outcomes = pl.concat(self._recorded) if self._recorded else pl.DataFrame(schema=_STORED)
+            names = sorted(pl.concat([t.get_column(c).unique().cast(pl.String) for t in (read, outcomes)
+                                      for c in ("config", "file")]).unique().to_list())
+            if len(names) > _NAMES:
+                raise ValueError(f"a ledger takes up to {_NAMES} config and file names, not {len(names)}")
+            key = _key(pl.Enum(names))
+            self._tables.update(names=names, read=read.select(key).to_series().unique().sort(),
+                                outcomes=outcomes.with_columns(key))
+        return self._tables["names"], self._tables["read"], self._tables["outcomes"]  # type: ignore[return-value]
 
     def check_complete(self) -> None:
         """Raise, naming file and line, at the first row given an outcome but never read or given a
         second outcome (in the order recorded), else if a row read has none (it would be lost
         without trace)."""
-        read, outcomes = self._lines_read(), self._outcomes().with_row_index("seq")
-        unread = outcomes.join(read, on=_KEY, how="anti").select("seq", "file", "line", "outcome",
-                                                               first=pl.lit(None, pl.String))
-        twice = (outcomes.with_columns(first=pl.col("outcome").first().over(_KEY))
-                 .filter(~pl.struct(_KEY).is_first_distinct()).select(unread.columns))
-        refused = pl.concat([unread, twice]).sort("seq").head(1)
-        if refused.height:
-            _, file, line, outcome, first = refused.row(0)
-            raise RuntimeError(f"{file}:{line} was given an outcome but never read" if first is None
-                               else f"{file}:{line} already {first}; cannot also be {outcome}")
-        lost = read.join(outcomes, on=_KEY, how="anti").sort(_KEY)
-        if lost.height:
-            sample = ", ".join(f"{file}:{line}" for _, file, line in lost.head(5).iter_rows())
-            raise RuntimeError(f"{lost.height} raw rows have no outcome (e.g. {sample})")
+        names, read, outcomes = self._keyed()
+        recorded = outcomes.get_column("key")
+        if recorded.sort().equals(read):  # one outcome for each line read, and for nothing else
+            return
+        if not recorded.is_in(read.implode()).all() or recorded.is_duplicated().any():
+            raise _first_refusal(read, outcomes)
+        lost = read.filter(~read.is_in(recorded.implode()))
+        sample = ", ".join(_place(names, key) for key in lost.head(5).to_list())
+        raise RuntimeError(f"{len(lost)} raw rows have no outcome (e.g. {sample})")
 
     def _view(self, outcomes: Sequence[str] | None = None, config: str | None = None) -> pl.DataFrame:
         """The recorded rows of some outcomes (all when ``None``) and of one config or all, sorted by
         config, file and line."""
-        table = self._outcomes()
+        table = self._keyed()[2]
         if config is not None:
             table = table.filter(pl.col("config") == config)
         if outcomes is not None:
             table = table.filter(pl.col("outcome").is_in(outcomes))
-        return table.sort(_KEY)
+        return table.sort("key").drop("key")
 
     def entries(self, outcome: str | None = None, config: str | None = None) -> list[Entry]:
         """Entries sorted by config, file and line, optionally of one outcome and config."""
@@ -160,15 +177,17 @@ class Ledger:
         """Rows read and rows per outcome, of one config or of all."""
         if config is not None:
             return self.counts_by_config([config])[config]
-        tally = dict(self._outcomes().group_by("outcome").len().iter_rows())
-        return {"read": self._lines_read().height, **{outcome: tally.get(outcome, 0) for outcome in OUTCOMES}}
+        _, read, outcomes = self._keyed()
+        tally = dict(outcomes.group_by("outcome").len().iter_rows())
+        return {"read": len(read), **{outcome: tally.get(outcome, 0) for outcome in OUTCOMES}}
 
     def counts_by_config(self, configs: Iterable[str]) -> dict[str, dict[str, int]]:
         """:meth:`counts` of each config."""
-        read = dict(self._lines_read().group_by("config").len().iter_rows())
+        names, read, outcomes = self._keyed()
+        read_by = {names[code]: n for code, n in (read // (_NAMES * _LINES)).value_counts().iter_rows()}
         tally = {(config, outcome): n for config, outcome, n in
-                 self._outcomes().group_by("config", "outcome").len().iter_rows()}
-        return {config: {"read": read.get(config, 0), **{o: tally.get((config, o), 0) for o in OUTCOMES}}
+                 outcomes.group_by("config", "outcome").len().iter_rows()}
+        return {config: {"read": read_by.get(config, 0), **{o: tally.get((config, o), 0) for o in OUTCOMES}}
                 for config in configs}
 
     def write(self, report_dir: Path) -> None:
@@ -177,10 +196,42 @@ class Ledger:
         config, file and line, each line ending in ``\\n``."""
         report_dir.mkdir(parents=True, exist_ok=True)
         for name, outcomes in (("rejects", ("rejected",)), ("folds", ("folded", "excluded"))):
-            lines = self._view(outcomes).select(_json_line()).to_series()
             with open(report_dir / f"{name}.jsonl", "wb") as fh:
-                for part in lines.to_frame().iter_slices(_WRITE_ROWS):  # a full build folds ~85 MB of lines
-                    fh.write(part.to_series().str.join("").item().encode("utf-8"))
+                for part in self._view(outcomes).iter_slices(_WRITE_ROWS):  # a full build folds ~85 MB of lines
+                    fh.write(part.select(_json_line()).to_series().str.join("").item().encode("utf-8"))
+
+
+def _numbered(table: pl.DataFrame) -> pl.DataFrame:
+    """``table``, if each line number is one the ledger takes."""
+    outside = table.filter((pl.col("line") < 0) | (pl.col("line") >= _LINES))
+    if outside.height:
+        _, file, line = outside.row(0)[:3]
+        raise ValueError(f"{file}:{line}: not a line number (0 to {_LINES - 1})")
+    return table
+
+
+def _key(names: pl.Enum) -> pl.Expr:
+    """One number per (config, file, line), ordered as they are (``names``: every config and file name,
+    sorted, so that a name's code is its rank)."""
+    def code(column: str) -> pl.Expr:
+        return pl.col(column).cast(names).to_physical().cast(pl.UInt64)
+
+    return ((code("config") * _NAMES + code("file")) * _LINES + pl.col("line").cast(pl.UInt64)).alias("key")
+
+
+def _place(names: list[str], key: int) -> str:
+    """``file:line`` of a key."""
+    return f"{names[key // _LINES % _NAMES]}:{key % _LINES}"
+
+
+def _first_refusal(read: pl.Series, outcomes: pl.DataFrame) -> RuntimeError:
+    """The first row, in the order recorded, given an outcome but never read or given a second one."""
+    was_read = pl.col("key").is_in(read.implode())
+    outcomes = outcomes.with_columns(first=pl.when(was_read).then(pl.col("outcome").first().over("key")))
+    _, file, line, outcome, first = (outcomes.filter(~was_read | ~pl.col("key").is_first_distinct())
+                                     .select("config", "file", "line", "outcome", "first").row(0))
+    return RuntimeError(f"{file}:{line} was given an outcome but never read" if first is None
+                        else f"{file}:{line} already {first}; cannot also be {outcome}")
 
 
 _JSON_ESCAPES = {"\\": "\\\\", '"': '\\"', **{chr(c): json.dumps(chr(c))[1:-1] for c in range(0x20)}}
@@ -188,7 +239,7 @@ _JSON_ESCAPES = {"\\": "\\\\", '"': '\\"', **{chr(c): json.dumps(chr(c))[1:-1] f
 
 
 def _json_string(name: str) -> pl.Expr:
-    escaped = pl.col(name).str.replace_many(list(_JSON_ESCAPES), list(_JSON_ESCAPES.values()))
+    escaped = pl.col(name).cast(pl.String).str.replace_many(list(_JSON_ESCAPES), list(_JSON_ESCAPES.values()))
     return pl.concat_str(pl.lit('"'), escaped, pl.lit('"'))
 
 

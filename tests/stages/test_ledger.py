@@ -108,13 +108,20 @@ def test_the_first_refusal_in_the_order_recorded_is_the_one_raised():
 
 def test_a_row_read_and_never_given_an_outcome_fails_the_check_naming_file_and_line():
     ledger = Ledger()
-    ledger.read("rules", "a.csv", [70_000, -5, *range(2, 20, 3), 2**40])
+    ledger.read("rules", "a.csv", [70_000, 0, *range(2, 20, 3), 2**32 - 1])
     ledger.read("rules", "b.csv", [1])
     ledger.record_table("rules", outcome_lines("a.csv", range(2, 20, 6), "published", ["r-2", "r-8", "r-14"]))
-    with pytest.raises(RuntimeError, match=r"^7 raw rows have no outcome \(e.g. a.csv:-5, a.csv:5, a.csv:11, "
+    with pytest.raises(RuntimeError, match=r"^7 raw rows have no outcome \(e.g. a.csv:0, a.csv:5, a.csv:11, "
                                            r"a.csv:17, a.csv:70000\)$"):
         ledger.check_complete()
     Ledger().check_complete()  # nothing read, nothing lost
+
+
+def test_a_line_number_the_ledger_cannot_key_is_refused_naming_file_and_line():
+    with pytest.raises(ValueError, match=r"a.csv:-5: not a line number \(0 to 4294967295\)"):
+        Ledger().read("rules", "a.csv", [2, -5])
+    with pytest.raises(ValueError, match="b.csv:4294967296: not a line number"):
+        Ledger().record_table("rules", outcome_lines("b.csv", [2**32], "published", ["x"]))
 
 
 def test_an_unknown_outcome_is_refused_when_handed_over():
