@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -97,6 +98,15 @@ def outcome_lines(file: str, lines: Sequence[int] | np.ndarray, outcome: str, id
                          "field": field, "reason": reason}, schema=OUTCOME_SCHEMA)
 
 
+class _Keyed(NamedTuple):
+    names: list[str]
+    """Every config and file name, sorted."""
+    read: pl.Series
+    """The key of every line read, once, sorted."""
+    outcomes: pl.DataFrame
+    """Every outcome with its key, in the order recorded."""
+
+
 class Ledger:
     """The outcomes of the raw rows of one build, and the lines read, per config. Its views (entries,
     counts, the report files) are those of a ledger :meth:`check_complete` passed.
@@ -109,7 +119,7 @@ class Ledger:
         self._read: list[pl.DataFrame] = []
         self._recorded: list[pl.DataFrame] = []
         """Each with its ``config`` first, in the order handed over."""
-        self._tables: dict[str, object] = {}
+        self._keyed_tables: _Keyed | None = None
         """What :meth:`_keyed` made of them, until more is read or recorded."""
 
     def read(self, config: str, file: str, lines: Sequence[int] | np.ndarray) -> None:
@@ -117,7 +127,7 @@ class Ledger:
         read = pl.DataFrame({"config": config, "file": file, "line": np.asarray(lines, np.int64)},
                             schema=_READ_SCHEMA)
         self._read.append(_numbered(read))
-        self._tables.clear()
+        self._keyed_tables = None
 
     def record_table(self, config: str, outcomes: pl.DataFrame) -> None:
         """Record a config's outcomes: the columns of :data:`OUTCOME_SCHEMA`, one row per raw row."""
@@ -128,12 +138,11 @@ class Ledger:
             _, file, line, outcome = unknown.row(0)[:4]
             raise ValueError(f"{file}:{line}: unknown outcome {outcome!r} (one of {', '.join(OUTCOMES)})")
         self._recorded.append(_numbered(outcomes.cast(_STORED)))
-        self._tables.clear()
+        self._keyed_tables = None
 
-    def _keyed(self) -> tuple[list[str], pl.Series, pl.DataFrame]:
-        """Every config and file name, sorted; the key of every line read, once, sorted; every outcome
-        with its key, in the order recorded."""
-        if not self._tables:
+    def _keyed(self) -> _Keyed:
+        """The lines read and the outcomes recorded so far, keyed."""
+        if self._keyed_tables is None:
             read = pl.concat(self._read) if self._read else pl.DataFrame(schema=_READ_SCHEMA)
             outcomes = pl.concat(self._recorded) if self._recorded else pl.DataFrame(schema=_STORED)
             names = sorted(pl.concat([t.get_column(c).unique().cast(pl.String) for t in (read, outcomes)
@@ -141,9 +150,9 @@ class Ledger:
             if len(names) > _NAMES:
                 raise ValueError(f"a ledger takes up to {_NAMES} config and file names, not {len(names)}")
             key = _key(pl.Enum(names))
-            self._tables.update(names=names, read=read.select(key).to_series().unique().sort(),
-                                outcomes=outcomes.with_columns(key))
-        return self._tables["names"], self._tables["read"], self._tables["outcomes"]  # type: ignore[return-value]
+            self._keyed_tables = _Keyed(names, read.select(key).to_series().unique().sort(),
+                                        outcomes.with_columns(key))
+        return self._keyed_tables
 
     def check_complete(self) -> None:
         """Raise, naming file and line, at the first row given an outcome but never read or given a
@@ -162,7 +171,7 @@ class Ledger:
     def _view(self, outcomes: Sequence[str] | None = None, config: str | None = None) -> pl.DataFrame:
         """The recorded rows of some outcomes (all when ``None``) and of one config or all, sorted by
         config, file and line."""
-        table = self._keyed()[2]
+        table = self._keyed().outcomes
         if config is not None:
             table = table.filter(pl.col("config") == config)
         if outcomes is not None:
