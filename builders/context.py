@@ -9,7 +9,7 @@ from typing import NamedTuple, TypeVar
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from builders.stages.ledger import Ledger
+from builders.stages.ledger import Ledger, Outcomes
 from builders.stages.near_dedup import NearDupSettings
 from builders.stages.readers.layout import Artifact
 from builders.stages.readers.prefetch import Prefetch, Prepare, read_prepared
@@ -142,12 +142,13 @@ class BuildContext:
 
     def registered(self, config: str, table: RawTable) -> Iterator[Record]:
         """The records of a raw table, registered in the ledger as read; its bad lines rejected."""
-        for bad in table.bad:
-            self.ledger.read(config, bad.file, bad.line)
-            self.ledger.reject(config, bad.file, bad.line, bad.field, bad.reason)
-        for record in table.records:
-            self.ledger.read(config, record.file, record.line)
-            yield record
+        self.ledger.read(config, table.file, [bad.line for bad in table.bad] + [r.line for r in table.records])
+        if table.bad:
+            rejected = Outcomes()
+            for bad in table.bad:
+                rejected.reject(bad.file, bad.line, bad.field, bad.reason)
+            self.ledger.record_table(config, rejected.frame())
+        yield from table.records
 
     def column_table(self, config: str, artifact: Artifact, prepare: Prepare | None = None) -> ColumnTable:
         """An artifact column-wise, its rows registered as read. A CSV that can only be read
@@ -159,7 +160,7 @@ class BuildContext:
         """
         table = self._read_prepared(artifact, prepare)
         if isinstance(table, ColumnTable):
-            self.ledger.read_lines(config, artifact.relpath, table.lines)
+            self.ledger.read(config, artifact.relpath, table.lines)
             return table
         columns = ColumnTable.of_records(table.columns, list(self.registered(config, table)))
         return ColumnTable(prepare(columns.table), columns.lines) if prepare else columns
@@ -168,8 +169,8 @@ class BuildContext:
         table = self.prefetch.take(artifact) if self.prefetch else None
         return read_prepared(artifact, prepare) if table is None else table
 
-    def orphan(self, config: str, file: str, line: int, field: str, reason: str) -> None:
+    def orphan(self, outcomes: Outcomes, file: str, line: int, field: str, reason: str) -> None:
         """A row pointing at a missing rule or item: rejected with ``allow_orphans``, else fatal."""
-        self.ledger.reject(config, file, line, field, f"orphan: {reason}")
+        outcomes.reject(file, line, field, f"orphan: {reason}")
         if not self.settings.allow_orphans:
             self.orphans.append(f"{file}:{line}: {field}: {reason}")

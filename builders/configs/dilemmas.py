@@ -12,11 +12,13 @@ import os
 from itertools import compress
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 
 from builders.context import BuildContext
 from builders.schema import features
 from builders.stages.ids import sort_indices, stable_id, stable_ids_under
+from builders.stages.ledger import Outcomes, outcome_lines
 from builders.stages.normalizers.text import clean_key, dedup_key
 from builders.stages.option_annotations import ANNOTATION_PLACE, OptionAnnotations, annotated_rows, read_annotations
 from builders.stages.option_mapping import ROLES, given_mapping, recover_roles_at, roles_from_evidence
@@ -271,7 +273,7 @@ def _rule_fields(rules: pa.Table, at: np.ndarray) -> tuple[list[str], list[list[
     return taken.column("original_rule").to_pylist(), taken.column("derived_values").to_pylist()
 
 
-def _from_blob(ctx: BuildContext, file: str, line: int, blob: str | None, pair: RulePair, rows: _Dilemmas,
+def _from_blob(outcomes: Outcomes, file: str, line: int, blob: str | None, pair: RulePair, rows: _Dilemmas,
                stats: dict) -> None:
     """One raw reply of a rule pair → its dilemmas; the raw row is published once, with the counts."""
     items = split_scene_blob(blob)
@@ -284,8 +286,8 @@ def _from_blob(ctx: BuildContext, file: str, line: int, blob: str | None, pair: 
         if rows.add(pair, row_id, scene, tuple(text for _, text in options)):
             new.append(row_id)
     stats["blob_items_unparsable"] = stats.get("blob_items_unparsable", 0) + failed
-    ctx.ledger.scene_reply(CONFIG, file, line, len(items), ids, new, "dilemmas",
-                           "no dilemma with options A, B and C in the reply")
+    outcomes.scene_reply(file, line, len(items), ids, new, "dilemmas",
+                         "no dilemma with options A, B and C in the reply")
 
 
 def parsed_scenes(table: pa.Table) -> pa.Table:
@@ -303,18 +305,17 @@ PREFETCH = {"dilemma_scenes": parsed_scenes}
 """Artifact kinds a build may read ahead in a background process, with the preparation that needs no rule."""
 
 
-def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows: _Dilemmas) -> None:
-    """A processed dilemma file (one scene per row): each row published, folded or rejected."""
+def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows: _Dilemmas) -> list[pl.DataFrame]:
+    """A processed dilemma file (one scene per row): each row published, folded or rejected (its rules'
+    failures are recorded by ``pairs``)."""
     file = artifact.relpath
     read = ctx.column_table(CONFIG, artifact, parsed_scenes)
     table, lines = read.table, read.lines
     first = rows.source(*(table.column(c) for c in ("scene_text", "option_a", "option_b", "option_c")))
     codes, found = pairs.pair_codes(read, file)
     unparsed = table.column("parse_error").is_valid().to_numpy(zero_copy_only=False) & (codes >= 0)
-    errors = zip(*(table.column(c).filter(pa.array(unparsed)).to_pylist() for c in ("parse_field", "parse_error")),
-                 strict=True)
-    for row, (field, error) in zip(np.flatnonzero(unparsed).tolist(), errors, strict=True):
-        ctx.ledger.reject(CONFIG, file, int(lines[row]), field, error)
+    field, error = (table.column(c).filter(pa.array(unparsed)).to_pylist() for c in ("parse_field", "parse_error"))
+    rejected = outcome_lines(file, lines[unparsed], "rejected", field=field, reason=error)
     keep = np.flatnonzero((codes >= 0) & ~unparsed)
     kept_codes = codes[keep]
     ids = dilemma_ids(found, kept_codes.tolist(), table.column("scene_key").take(keep).to_pylist())
@@ -323,8 +324,9 @@ def _processed(ctx: BuildContext, artifact: Artifact, pairs: PairResolver, rows:
         given = list(zip(*(table.column(c).take(keep).to_pylist() if c in table.column_names else [None] * len(keep)
                            for c in ("rot1_option", "rot2_option")), strict=True))
     new = rows.add_sources(found, kept_codes, ids, first + keep, given)
-    ctx.ledger.publish_lines(CONFIG, file, lines[keep[new]], list(compress(ids, new.tolist())))
-    ctx.ledger.fold_lines(CONFIG, file, lines[keep[~new]], list(compress(ids, (~new).tolist())), "same dilemma")
+    return [rejected, outcome_lines(file, lines[keep[new]], "published", list(compress(ids, new.tolist()))),
+            outcome_lines(file, lines[keep[~new]], "folded", list(compress(ids, (~new).tolist())),
+                          reason="same dilemma")]
 
 
 def build(ctx: BuildContext) -> pa.Table:
@@ -333,23 +335,25 @@ def build(ctx: BuildContext) -> pa.Table:
     rows = _Dilemmas()
     stats: dict[str, int] = {}
     pair_records = []
+    outcomes, decided = Outcomes(), []
     for artifact in ctx.reading(CONFIG, *(k.name for k in ARTIFACTS if k.name != "option_role_annotations")):
         kind = artifact.kind.name
         if kind == "dilemma_scenes":
-            _processed(ctx, artifact, pairs, rows)
+            decided += _processed(ctx, artifact, pairs, rows)
         elif kind == "rule_pairs":
             pair_records.append(pair_rows(ctx, artifact, pairs))
         else:
             for (blob,), pair, line in resolved_rows(ctx, artifact, pairs, ("scene",)):
-                _from_blob(ctx, artifact.relpath, line, blob, pair, rows, stats)
+                _from_blob(outcomes, artifact.relpath, line, blob, pair, rows, stats)
     with_dilemmas = rows.first_of_pairs()
     for file, lines, pair_ids in pair_records:
         into = list(map(with_dilemmas.get, pair_ids))
-        folded = [row_id is not None for row_id in into]
-        ctx.ledger.fold_lines(CONFIG, file, lines[np.array(folded, bool)], list(compress(into, folded)),
-                              "rule pair of these dilemmas")
-        for line in lines[~np.array(folded, bool)].tolist():
-            ctx.ledger.exclude(CONFIG, file, line, "conflicting rule pair with no generated dilemma")
+        folded = np.array([row_id is not None for row_id in into], bool)
+        decided += [outcome_lines(file, lines[folded], "folded", list(compress(into, folded.tolist())),
+                                  reason="rule pair of these dilemmas"),
+                    outcome_lines(file, lines[~folded], "excluded",
+                                  reason="conflicting rule pair with no generated dilemma")]
+    ctx.ledger.record_table(CONFIG, pl.concat([pairs.outcomes.frame(), outcomes.frame(), *decided]))
     annotations = read_annotations(ctx, CONFIG, "option_role_annotations")
     table, mapping_stats = rows.table(ctx.tables["rules"], annotations)
     ctx.notes[CONFIG] = {**mapping_stats, **stats}

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import PurePosixPath
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -21,6 +22,7 @@ from builders.configs.scenarios import scene_id
 from builders.context import BuildContext
 from builders.schema import features
 from builders.stages.ids import stable_id, stable_ids_of_parts
+from builders.stages.ledger import Outcomes, outcome_lines
 from builders.stages.normalizers.text import clean_text
 from builders.stages.parsers.blobs import is_error_reply, parse_choice
 from builders.stages.readers.layout import Artifact, ArtifactKind
@@ -127,6 +129,10 @@ class _Answers:
         self.scene_rows: list[dict] = []
         """Experiment-2 answers, published row by row (there are few)."""
         self.seen: set[str] = set()
+        self.outcomes = Outcomes()
+        """Outcomes decided row by row: orphans, experiment-2 answers."""
+        self.decided: list[pl.DataFrame] = []
+        """Outcomes of the dilemma answers, a file's as columns."""
         self.choices, self.follows = _Codes(), _Codes()
         self._dilemmas = dilemmas
         self._dilemma_ids = single_chunk(dilemmas.column("id")) if dilemmas is not None else pa.array([], pa.string())
@@ -214,7 +220,8 @@ class _Answers:
         keys, key_at = np.unique(pair_at[rows] * len(scenes) + scene_at[rows], return_inverse=True)
         position = self._positions(distinct_pairs, keys // len(scenes), scenes, keys % len(scenes))[key_at]
         for row in rows[position < 0].tolist():
-            ctx.orphan(CONFIG, file, lines[row], "scene", "answer to a dilemma that is not in the dilemmas config")
+            ctx.orphan(self.outcomes, file, lines[row], "scene",
+                       "answer to a dilemma that is not in the dilemmas config")
         rows, position = rows[position >= 0], position[position >= 0]
 
         answered, first, answered_at = np.unique(position, return_index=True, return_inverse=True)
@@ -223,11 +230,11 @@ class _Answers:
         new = np.flatnonzero(np.fromiter((i not in self.seen for i in ids), bool, len(ids)))
         self.seen.update(ids)
         published = rows[first[new]]
-        ctx.ledger.publish_lines(CONFIG, file, read.lines[published], [ids[at] for at in new.tolist()])
         folded = np.ones(len(rows), bool)
         folded[first[new]] = False
-        ctx.ledger.fold_lines(CONFIG, file, read.lines[rows[folded]],
-                              [ids[at] for at in answered_at[folded].tolist()], "same answers")
+        self.decided += [outcome_lines(file, read.lines[published], "published", [ids[at] for at in new.tolist()]),
+                         outcome_lines(file, read.lines[rows[folded]], "folded",
+                                       [ids[at] for at in answered_at[folded].tolist()], reason="same answers")]
 
         reply_at, replies = _encoded(table.column("result"))
         readings = [_reading(reply) for reply in replies.to_pylist()]
@@ -257,17 +264,17 @@ class _Answers:
             fields, line = record.fields, record.line
             item = self._scenes.get(scene_id("experiment2", theme, None, clean_text(fields["scene"])))
             if item is None:
-                ctx.orphan(CONFIG, file, line, "scene", "answer to a scene that is not in the scenarios config")
+                ctx.orphan(self.outcomes, file, line, "scene", "answer to a scene that is not in the scenarios config")
                 continue
             answers = [_answer(item, model_raw, model, n, fields.get(f"result{n}"))
                        for n in range(1, REPEATS + 1) if f"result{n}" in fields]
             new = [a for a in answers if a["id"] not in self.seen]
             if not new:
-                ctx.ledger.fold(CONFIG, file, line, answers[0]["id"], "same answers")
+                self.outcomes.fold(file, line, answers[0]["id"], "same answers")
                 continue
             self.seen.update(a["id"] for a in new)
             self.scene_rows += new
-            ctx.ledger.publish(CONFIG, file, line, new[0]["id"], f"{len(new)} answers" if len(new) > 1 else None)
+            self.outcomes.publish(file, line, new[0]["id"], f"{len(new)} answers" if len(new) > 1 else None)
 
     def table(self) -> pa.Table:
         """Every answer sorted by id: the table :func:`builders.stages.writer.rows_to_table` makes of the rows."""
@@ -290,4 +297,5 @@ def build(ctx: BuildContext) -> pa.Table:
             answers.add_dilemma_answers(ctx, pairs, artifact, model_raw, normalize_model(model_raw))
         else:
             answers.add_scene_answers(ctx, artifact, model_raw, normalize_model(model_raw))
+    ctx.ledger.record_table(CONFIG, pl.concat([pairs.outcomes.frame(), answers.outcomes.frame(), *answers.decided]))
     return answers.table()

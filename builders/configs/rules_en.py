@@ -23,6 +23,7 @@ import pyarrow as pa
 from builders.context import BuildContext
 from builders.schema import features
 from builders.stages.ids import stable_ids
+from builders.stages.ledger import Outcomes
 from builders.stages.near_dedup import find_clusters
 from builders.stages.normalizers.text import clean_key, clean_key_column, clean_text, clean_text_column, has_cjk
 from builders.stages.normalizers.values import ValueNormalizer
@@ -71,23 +72,24 @@ class _Observed:
         return pl.DataFrame({**self.rows, "key": [clean_key(t) for t in texts]}, schema=_OBSERVED)
 
 
-def _v1_rows(ctx: BuildContext, normalize: ValueNormalizer, seq_of: dict[str, int], observed: _Observed) -> None:
+def _v1_rows(ctx: BuildContext, normalize: ValueNormalizer, seq_of: dict[str, int], observed: _Observed,
+             rejected: Outcomes) -> None:
     """The rows of the v1 English files; rows that cannot be used are rejected with their field."""
     for _, record in ctx.records(CONFIG, V1_ENGLISH.name):
         fields, file, line = record.fields, record.file, record.line
         raw = fields.get("rule")
         text = clean_text(raw) if isinstance(raw, str) else ""
         if not text:
-            ctx.ledger.reject(CONFIG, file, line, "rule", "empty rule text")
+            rejected.reject(file, line, "rule", "empty rule text")
             continue
         if has_cjk(text):
-            ctx.ledger.reject(CONFIG, file, line, "rule", "Chinese text in the English file "
-                              "(Chinese rules belong in CVC.jsonl or the master table)")
+            rejected.reject(file, line, "rule", "Chinese text in the English file "
+                            "(Chinese rules belong in CVC.jsonl or the master table)")
             continue
         try:
             values = normalize(*(fields.get(column) for column in _VALUE_COLUMNS))
         except UnknownValueError as err:
-            ctx.ledger.reject(CONFIG, file, line, _VALUE_COLUMNS[TIERS.index(err.tier)], str(err))
+            rejected.reject(file, line, _VALUE_COLUMNS[TIERS.index(err.tier)], str(err))
             continue
         if values.added or values.dropped:
             ctx.repairs.append({"config": CONFIG, "file": file, "line": line,
@@ -95,13 +97,13 @@ def _v1_rows(ctx: BuildContext, normalize: ValueNormalizer, seq_of: dict[str, in
         observed.add(seq_of[file] + line, file, line, text, "v1_release", values, False)
 
 
-def _handed_rows(ctx: BuildContext, seq_of: dict[str, int], observed: _Observed) -> None:
+def _handed_rows(ctx: BuildContext, seq_of: dict[str, int], observed: _Observed, rejected: Outcomes) -> None:
     """The English rows ``rules`` handed over. They were read there, so their one outcome is recorded
     there too (as are their repairs): folded into the row that publishes them here, or rejected."""
     for obs in ctx.english_rules:
         if obs.values is None:
-            ctx.ledger.reject("rules", obs.file, obs.line, obs.field,
-                              "English label for a rule no rule table lists (no value labels)")
+            rejected.reject(obs.file, obs.line, obs.field,
+                            "English label for a rule no rule table lists (no value labels)")
             continue
         observed.add(seq_of[obs.file] + obs.line, obs.file, obs.line, obs.text, obs.source, obs.values, True)
 
@@ -153,22 +155,20 @@ def _published_table(ctx: BuildContext, rows: pl.DataFrame, closures: list[Closu
     return pa.Table.from_arrays([pa.array(columns[f.name], f.type) for f in schema], schema=schema)
 
 
-def _record(ctx: BuildContext, observations: pl.DataFrame, kept: pl.DataFrame) -> None:
-    """Every observation's outcome: the kept copy published, the others folded into the row that has them.
-    A handed-over row has its outcome in ``rules``, where it was read: folded into the row published here."""
-    ids = kept.select("key", "id", "final_id", "seq")
-    outcomes = observations.join(ids, on="key", how="left", suffix="_kept").sort("seq")
-    for file, line, handed, seq, kept_seq, row_id, final_id in outcomes.select(
-            "file", "line", "handed", "seq", "seq_kept", "id", "final_id").iter_rows():
-        if handed:
-            ctx.ledger.fold("rules", file, line, final_id,
-                            f"English rule that no Chinese rule translates: published in rules_en as {final_id}")
-        elif final_id != row_id:
-            ctx.ledger.fold(CONFIG, file, line, final_id, f"near-duplicate of {final_id}")
-        elif seq == kept_seq:
-            ctx.ledger.publish(CONFIG, file, line, row_id)
-        else:
-            ctx.ledger.fold(CONFIG, file, line, row_id, "same rule text")
+def _outcomes(observations: pl.DataFrame, kept: pl.DataFrame) -> pl.DataFrame:
+    """Every observation's outcome: the kept copy published, the others folded into the row that has them
+    (``handed``: a row ``rules`` handed over, whose outcome is recorded there, where it was read)."""
+    rows = observations.join(kept.select("key", "id", "final_id", "seq"), on="key", how="left", suffix="_kept")
+    near, kept_copy = pl.col("final_id") != pl.col("id"), pl.col("seq") == pl.col("seq_kept")
+    return rows.select(
+        "handed", "file", "line",
+        outcome=pl.when(pl.col("handed") | near | ~kept_copy).then(pl.lit("folded")).otherwise(pl.lit("published")),
+        id=pl.when(pl.col("handed") | near).then("final_id").otherwise("id"),
+        field=pl.lit(None, pl.String),
+        reason=pl.when("handed").then(pl.concat_str(
+            pl.lit("English rule that no Chinese rule translates: published in rules_en as "), "final_id"))
+        .when(near).then(pl.concat_str(pl.lit("near-duplicate of "), "final_id"))
+        .when(~kept_copy).then(pl.lit("same rule text")))
 
 
 def build(ctx: BuildContext) -> pa.Table:
@@ -176,8 +176,9 @@ def build(ctx: BuildContext) -> pa.Table:
     seq_of = {a.relpath: position * _SEQ_STRIDE for position, a in enumerate(ctx.artifacts)}
     observed = _Observed()
     repairs_before = len(ctx.repairs)
-    _v1_rows(ctx, ValueNormalizer(ctx.taxonomy), seq_of, observed)
-    _handed_rows(ctx, seq_of, observed)
+    rejected, rejected_in_rules = Outcomes(), Outcomes()
+    _v1_rows(ctx, ValueNormalizer(ctx.taxonomy), seq_of, observed, rejected)
+    _handed_rows(ctx, seq_of, observed, rejected_in_rules)
     observations = observed.frame()
     kept = first_copy_wins(observations)
     kept = kept.with_columns(id=pl.Series(stable_ids(ID_PREFIX, kept["key"].to_list()), dtype=pl.String))
@@ -188,7 +189,10 @@ def build(ctx: BuildContext) -> pa.Table:
     kept = kept.with_columns(cluster_id=kept["id"].gather(representative))
     fold_near = ctx.settings.near_dup_en.mode == "fold"
     kept = kept.with_columns(final_id=pl.col("cluster_id") if fold_near else pl.col("id"))
-    _record(ctx, observations, kept)
+    outcomes = _outcomes(observations, kept)
+    ctx.ledger.record_table(CONFIG, pl.concat([rejected.frame(), outcomes.filter(~pl.col("handed")).drop("handed")]))
+    ctx.ledger.record_table("rules", pl.concat([rejected_in_rules.frame(),
+                                                outcomes.filter("handed").drop("handed")]))
     published = kept.filter(pl.col("final_id") == pl.col("id"))
     if fold_near:
         published = published.with_columns(cluster_id=pl.col("id"))

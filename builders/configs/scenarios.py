@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 
 from builders.context import BuildContext
 from builders.stages.ids import stable_id
+from builders.stages.ledger import Outcomes
 from builders.stages.normalizers.text import clean_text, dedup_key
 from builders.stages.option_annotations import OptionAnnotations, content_key
 from builders.stages.option_mapping import OptionMapping, option_rows, scene_mappings
@@ -54,34 +55,35 @@ def _condition(path: str) -> str:
     return "without_rules" if "without" in name else "with_rules"
 
 
-def _guiding(ctx: BuildContext, index: RuleIndex, cell: str, file: str, line: int) -> tuple[list[str], list[str]]:
+def _guiding(ctx: BuildContext, outcomes: Outcomes, index: RuleIndex, cell: str, file: str,
+             line: int) -> tuple[list[str], list[str]]:
     if not (cell or "").strip():
         return [], []
     try:
         rules = [clean_text(r) for r in ast.literal_eval(cell)]
     except (ValueError, SyntaxError):
-        ctx.ledger.reject(CONFIG, file, line, "rules", "not a Python list of rules")
+        outcomes.reject(file, line, "rules", "not a Python list of rules")
         raise
     ids = []
     for text in rules:
         row = index.find(text)
         if row is None:
-            ctx.orphan(CONFIG, file, line, "rules", f"guiding rule {text!r} is not in the rules config")
+            ctx.orphan(outcomes, file, line, "rules", f"guiding rule {text!r} is not in the rules config")
             raise ValueError(text)
         ids.append(row["id"])
     return rules, ids
 
 
-def _experiment1(ctx: BuildContext, index: RuleIndex, record, rows: dict[str, dict]) -> None:
+def _experiment1(ctx: BuildContext, outcomes: Outcomes, index: RuleIndex, record, rows: dict[str, dict]) -> None:
     fields, file, line = record.fields, record.file, record.line
     theme, condition = clean_text(fields["theme"]), _condition(file)
     try:
-        rules, ids = _guiding(ctx, index, fields["rules"], file, line)
+        rules, ids = _guiding(ctx, outcomes, index, fields["rules"], file, line)
     except (ValueError, SyntaxError):
         return
     scenes = split_numbered(fields["scene"])
     if not scenes:
-        ctx.ledger.reject(CONFIG, file, line, "scene", "no scenes in the generated text")
+        outcomes.reject(file, line, "scene", "no scenes in the generated text")
         return
     first = None
     for scene in scenes:
@@ -93,33 +95,34 @@ def _experiment1(ctx: BuildContext, index: RuleIndex, record, rows: dict[str, di
             "other_rule": None, "options": [], "mapping_source": "none", "mapping_confidence": 0.0,
             "mapping_model": None, "gold_letter": None, "human_choices": [],
         })
-    ctx.ledger.publish(CONFIG, file, line, first, f"{len(scenes)} scenes")
+    outcomes.publish(file, line, first, f"{len(scenes)} scenes")
 
 
-def _experiment2(ctx: BuildContext, index: RuleIndex, record, position: int, rows: dict[str, dict],
+def _experiment2(ctx: BuildContext, outcomes: Outcomes, index: RuleIndex, record, position: int, rows: dict[str, dict],
                  by_position: dict[tuple[str, int], str]) -> None:
     fields, file, line = record.fields, record.file, record.line
     theme = PurePosixPath(file).stem
     try:
         scene, options = scene_and_options(fields["scene"], fields["options"])
     except ReplyParseError as err:
-        ctx.ledger.reject(CONFIG, file, line, err.field, str(err))
+        outcomes.reject(file, line, err.field, str(err))
         return
     cvc = index.find(fields["rule1"])
     if cvc is None:
-        ctx.orphan(CONFIG, file, line, "rule1", f"CVC rule {clean_text(fields['rule1'])!r} is not in the rules config")
+        ctx.orphan(outcomes, file, line, "rule1",
+                   f"CVC rule {clean_text(fields['rule1'])!r} is not in the rules config")
         return
     row_id = scene_id("experiment2", theme, None, scene)
     by_position[(theme, position)] = row_id
     if row_id in rows:
-        ctx.ledger.fold(CONFIG, file, line, row_id, "same scene")
+        outcomes.fold(file, line, row_id, "same scene")
         return
     other = clean_text(fields["rule2"]) or None
     rows[row_id] = _experiment2_row(row_id, theme, scene, options, cvc, other, _OPEN)
-    ctx.ledger.publish(CONFIG, file, line, row_id)
+    outcomes.publish(file, line, row_id)
 
 
-def _experiment2_blob(ctx: BuildContext, index: RuleIndex, record, positions: dict[str, int],
+def _experiment2_blob(ctx: BuildContext, outcomes: Outcomes, index: RuleIndex, record, positions: dict[str, int],
                       rows: dict[str, dict], by_position: dict[tuple[str, int], str]) -> None:
     """One raw reply of a rule pair → its scenes, numbered as upstream's extraction would have."""
     fields, file, line = record.fields, record.file, record.line
@@ -129,7 +132,8 @@ def _experiment2_blob(ctx: BuildContext, index: RuleIndex, record, positions: di
     positions[file] = start + len(items)
     cvc = index.find(fields["rule1"])
     if cvc is None:
-        ctx.orphan(CONFIG, file, line, "rule1", f"CVC rule {clean_text(fields['rule1'])!r} is not in the rules config")
+        ctx.orphan(outcomes, file, line, "rule1",
+                   f"CVC rule {clean_text(fields['rule1'])!r} is not in the rules config")
         return
     other = clean_text(fields["rule2"]) or None
     new, ids = [], []
@@ -144,7 +148,7 @@ def _experiment2_blob(ctx: BuildContext, index: RuleIndex, record, positions: di
             continue
         rows[row_id] = _experiment2_row(row_id, theme, scene, options, cvc, other, _OPEN)
         new.append(row_id)
-    ctx.ledger.scene_reply(CONFIG, file, line, len(items), ids, new, "scenes", "no scene with options A, B and C")
+    outcomes.scene_reply(file, line, len(items), ids, new, "scenes", "no scene with options A, B and C")
 
 
 _OPEN = OptionMapping({letter: None for letter in LETTERS}, "none", 0.0)
@@ -210,16 +214,17 @@ def build(ctx: BuildContext) -> list[dict]:
     by_position: dict[tuple[str, int], str] = {}
     positions: dict[str, int] = {}
     gold_records = []
+    outcomes = Outcomes()
     for artifact, record in ctx.records(CONFIG, *(k.name for k in ARTIFACTS)):
         kind = artifact.kind.name
         if kind == "guided_scenes":
-            _experiment1(ctx, index, record, rows)
+            _experiment1(ctx, outcomes, index, record, rows)
         elif kind == "theme_scenes":
             position = positions.get(record.file, 0)
             positions[record.file] = position + 1
-            _experiment2(ctx, index, record, position, rows, by_position)
+            _experiment2(ctx, outcomes, index, record, position, rows, by_position)
         elif kind == "theme_scene_blobs":
-            _experiment2_blob(ctx, index, record, positions, rows, by_position)
+            _experiment2_blob(ctx, outcomes, index, record, positions, rows, by_position)
         else:
             gold_records.append(record)
     _recover_mappings([row for row in rows.values() if row["experiment"] == "experiment2"],
@@ -230,19 +235,20 @@ def build(ctx: BuildContext) -> list[dict]:
         try:
             key = (theme, int(fields["index"]))
         except ValueError:
-            ctx.ledger.reject(CONFIG, record.file, record.line, "index", f"not a row number: {fields['index']!r}")
+            outcomes.reject(record.file, record.line, "index", f"not a row number: {fields['index']!r}")
             continue
         gold = parse_choice(fields["CVC"])
         if key not in by_position:
-            ctx.orphan(CONFIG, record.file, record.line, "index", f"no scene {key[1]} for theme {theme}")
+            ctx.orphan(outcomes, record.file, record.line, "index", f"no scene {key[1]} for theme {theme}")
             continue
         if gold not in LETTERS:
-            ctx.ledger.reject(CONFIG, record.file, record.line, "CVC", f"not a letter A-C: {fields['CVC']!r}")
+            outcomes.reject(record.file, record.line, "CVC", f"not a letter A-C: {fields['CVC']!r}")
             continue
         row = rows[by_position[key]]
         _apply_gold(row, gold)
         row["human_choices"] = [parse_choice(fields.get(f"human{i}")) for i in range(1, 6) if f"human{i}" in fields]
-        ctx.ledger.fold(CONFIG, record.file, record.line, row["id"], "gold letter and human choices of this scene")
+        outcomes.fold(record.file, record.line, row["id"], "gold letter and human choices of this scene")
+    ctx.ledger.record_table(CONFIG, outcomes.frame())
     for row in rows.values():
         row.pop("_rule_a", None)
         row.pop("_values_a", None)

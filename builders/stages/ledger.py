@@ -1,295 +1,261 @@
 """Where every raw row ended: published, folded into a kept row, excluded by its label, or rejected.
 
-The ledger refuses to record a row twice, and :meth:`Ledger.check_complete` proves each row
-read has exactly one outcome, so the counts in the build report always add up. A config hands
-it its outcomes row by row or as columns (``file``, ``line``, ``id``, ``reason``); the rejects
-and folds files are views of them, by config, file and line. The rows of each raw file are kept
-column-wise (:mod:`builders.stages.ledger_files`).
+The ledger is one table: a row per raw row with its ``config``, ``file``, ``line``, ``outcome``,
+``id`` (the row published, or folded into, or that would have been), ``field`` and ``reason``.
+Each config hands its part over as a Polars frame (:meth:`Ledger.record_table`); the lines each
+config read are kept beside it. :meth:`Ledger.check_complete` proves, with anti-joins, that every
+line read has exactly one outcome, so the counts in the build report add up; the counts, the
+entries and the rejects and folds files are views of the table, by config, file and line.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from operator import itemgetter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
-from builders.stages.ledger_files import (
-    CODE,
-    NOT_READ,
-    OUTCOMES,
-    Entry,
-    FileRows,
-    id_at,
-    refusal,
-    take_rows,
-)
+__all__ = ["OUTCOMES", "OUTCOME_SCHEMA", "Entry", "Ledger", "Outcomes", "outcome_lines"]
 
-__all__ = ["OUTCOMES", "Entry", "Ledger"]
+OUTCOMES = ("published", "folded", "excluded", "rejected")
+OUTCOME_SCHEMA = {"file": pl.String, "line": pl.Int64, "outcome": pl.String, "id": pl.String,
+                  "field": pl.String, "reason": pl.String}
+"""The columns a config hands over: one row per raw row it read."""
+_STORED = {"config": pl.Categorical, "file": pl.Categorical, "line": pl.Int64, "outcome": pl.Enum(OUTCOMES),
+           "id": pl.String, "field": pl.String, "reason": pl.String}
+"""How the ledger keeps them, with the config."""
+_READ_SCHEMA = {name: _STORED[name] for name in ("config", "file", "line")}
+_LINES = 1 << 32
+"""Line numbers the ledger takes: ``0 <= line < 2**32`` (a file's rows are numbered from 1)."""
+_NAMES = 1 << 16
+"""Distinct config and file names a ledger takes."""
+_WRITE_ROWS = 100_000
+"""Lines of a report file joined into one string at a time."""
 
 
-class Ledger:
-    """Outcomes of the raw rows of one build, keyed by (config, file, line)."""
+@dataclass(slots=True)
+class Entry:
+    """The outcome of one raw row."""
+
+    config: str
+    file: str
+    line: int
+    outcome: str
+    id: str | None = None
+    field: str | None = None
+    reason: str | None = None
+
+
+class Outcomes:
+    """Outcomes a config decides row by row in Python (a loop over records), collected and handed
+    to the ledger as one table (:meth:`frame`)."""
 
     def __init__(self) -> None:
-        self._configs: dict[str, dict[str, FileRows]] = {}
+        self.rows: list[tuple[str, int, str, str | None, str | None, str | None]] = []
 
-    def _file(self, config: str, file: str) -> FileRows:
-        files = self._configs.get(config)
-        if files is None:
-            files = self._configs[config] = {}
-        block = files.get(file)
-        if block is None:
-            block = files[file] = FileRows()
-        return block
-
-    def _read_file(self, config: str, file: str) -> FileRows | None:
-        files = self._configs.get(config)
-        return None if files is None else files.get(file)
-
-    def read(self, config: str, file: str, line: int) -> None:
-        """Register a raw row as read; it must later get exactly one outcome."""
-        self._file(config, file).read(line)
-
-    def read_lines(self, config: str, file: str, lines: Iterable[int] | np.ndarray) -> None:
-        """Register many raw rows of one file as read (a file read column-wise); a numpy
-        integer array is taken as it is."""
-        lines = _line_array(lines)
-        if len(lines):
-            self._file(config, file).read_lines(lines)
-
-    def _record(self, config: str, file: str, line: int, outcome: str, row_id: str | None = None,
-                field: str | None = None, reason: str | None = None) -> None:
-        block = self._read_file(config, file)
-        if block is None:
-            raise refusal(file, line, NOT_READ, outcome)
-        block.record(file, line, outcome, row_id, field, reason)
-
-    def publish(self, config: str, file: str, line: int, row_id: str, note: str | None = None) -> None:
+    def publish(self, file: str, line: int, row_id: str, note: str | None = None) -> None:
         """``note``: e.g. how many rows one raw row became (a blob of scenes)."""
-        self._record(config, file, line, "published", row_id, None, note)
+        self.rows.append((file, line, "published", row_id, None, note))
 
-    def publish_many(self, config: str, published: Iterable[tuple[str, int, str]]) -> None:
-        """Record many ``(file, line, row id)`` as published: a rules build publishes a quarter of a million
-        (:meth:`publish_lines` takes the rows of one file as columns, without a tuple each)."""
-        self._record_many(config, "published", published, 3)
+    def fold(self, file: str, line: int, into: str, reason: str) -> None:
+        self.rows.append((file, line, "folded", into, None, reason))
 
-    def publish_lines(self, config: str, file: str, lines: Sequence[int] | np.ndarray, ids: Sequence[str]) -> None:
-        """Record rows of one file as published, given as columns: what :meth:`publish_many`
-        records of ``zip(repeat(file), lines, ids)``, without a tuple per row."""
-        self._record_lines(config, "published", file, lines, ids, None)
+    def exclude(self, file: str, line: int, reason: str, row_id: str | None = None) -> None:
+        self.rows.append((file, line, "excluded", row_id, None, reason))
 
-    def publish_columns(self, config: str, files: Sequence[str], lines: Sequence[int] | np.ndarray,
-                        ids: Sequence[str] | pa.Array) -> None:
-        """Record rows of several files as published, given as columns (each row's file, line and id):
-        what :meth:`publish_many` records of the zipped columns, without a tuple per row. Ids given
-        as an Arrow array are kept as one."""
-        line_array = _line_array(lines)
-        if not len(files) == len(line_array) == len(ids):
-            raise ValueError(f"{len(files)} files, {len(line_array)} lines and {len(ids)} ids")
-        self._record_columns(config, "published", files, line_array, ids, None)
-
-    def fold(self, config: str, file: str, line: int, into: str, reason: str) -> None:
-        self._record(config, file, line, "folded", into, None, reason)
-
-    def fold_many(self, config: str, folded: Iterable[tuple[str, int, str, str]]) -> None:
-        """Record many ``(file, line, id folded into, reason)`` as folded (hundreds of thousands of copies;
-        :meth:`fold_lines` takes the rows of one file as columns, without a tuple each)."""
-        self._record_many(config, "folded", folded, 4)
-
-    def fold_lines(self, config: str, file: str, lines: Sequence[int] | np.ndarray, into: Sequence[str],
-                   reasons: Sequence[str] | str) -> None:
-        """Record rows of one file as folded, given as columns (``reasons``: one for all, or one
-        per row): what :meth:`fold_many` records of the zipped columns, without a tuple per row."""
-        self._record_lines(config, "folded", file, lines, into, reasons)
-
-    def _record_lines(self, config: str, outcome: str, file: str, lines: Sequence[int] | np.ndarray,
-                      ids: Sequence[str], reasons: Sequence[str] | str | None) -> None:
-        line_array = _line_array(lines)
-        if isinstance(reasons, str):
-            reasons = [reasons] * len(line_array)
-        if len(ids) != len(line_array) or (reasons is not None and len(reasons) != len(line_array)):
-            raise ValueError(f"{len(line_array)} lines but {len(ids)} ids" +
-                             ("" if reasons is None else f" and {len(reasons)} reasons"))
-        if not len(line_array):
-            return
-        block = self._read_file(config, file)
-        if block is not None and block.claim(line_array, CODE[outcome]):
-            block.append(line_array, CODE[outcome], list(ids), None, None if reasons is None else list(reasons))
-            return
-        for i, line in enumerate(line_array.tolist()):  # raises the error of the first row refused
-            self._record(config, file, line, outcome, ids[i], None, None if reasons is None else reasons[i])
-
-    def _record_many(self, config: str, outcome: str, rows: Iterable[tuple], width: int) -> None:
-        """Rows of ``width`` columns (file, line, id[, reason]), recorded as columns (:meth:`_record_columns`)."""
-        rows = rows if isinstance(rows, list) else list(rows)
-        if not rows:
-            return
-        columns = _columns(rows, width)
-        if columns is None:  # raises the error of the first row that cannot be recorded
-            if width == 3:
-                for file, line, row_id in rows:
-                    self._record(config, file, line, outcome, row_id)
-            else:
-                for file, line, row_id, reason in rows:
-                    self._record(config, file, line, outcome, row_id, None, reason)
-            return
-        self._record_columns(config, outcome, *columns[:3], columns[3] if width == 4 else None)
-
-    def _record_columns(self, config: str, outcome: str, files: Sequence[str], line_array: np.ndarray,
-                        ids: Sequence[str] | pa.Array, reasons: Sequence[str] | None) -> None:
-        """Rows given as columns, checked and recorded per file; if any is refused, recorded one by
-        one so the same rows are recorded before the same error as row by row."""
-        if not len(line_array):
-            return
-        groups = self._claimed(config, outcome, files, line_array)
-        if groups is None:  # raises the error of the first row refused
-            for i, (file, line) in enumerate(zip(files, line_array.tolist(), strict=True)):
-                self._record(config, file, line, outcome, id_at(ids, i), None, None if reasons is None else reasons[i])
-            return
-        code = CODE[outcome]
-        arrow = isinstance(ids, pa.Array)
-        for block, positions, lines in groups:
-            if positions is None:
-                block.append(lines, code, ids if arrow else list(ids), None, None if reasons is None else list(reasons))
-            else:
-                block.append(lines, code, ids.take(pa.array(positions)) if arrow else take_rows(ids, positions), None,
-                             None if reasons is None else take_rows(reasons, positions))
-
-    def _claimed(self, config: str, outcome: str, files: Sequence[str], lines: np.ndarray
-                 ) -> list[tuple[FileRows, np.ndarray | None, np.ndarray]] | None:
-        """The rows of each file claimed (its block, the rows' positions, lines), or ``None``
-        with nothing changed if any row is refused."""
-        names = list(dict.fromkeys(files))
-        if len(names) == 1:
-            split = [(names[0], None, lines)]
-        else:
-            number = {name: i for i, name in enumerate(names)}
-            which = np.fromiter(map(number.__getitem__, files), np.int64 if len(names) > 32767 else np.int16,
-                                len(files))
-            order = np.argsort(which, kind="stable")
-            bounds = np.cumsum(np.bincount(which, minlength=len(names)))[:-1]
-            split = [(name, positions, lines[positions])
-                     for name, positions in zip(names, np.split(order, bounds), strict=True)]
-        claimed = []
-        for name, positions, file_lines in split:
-            block = self._read_file(config, name)
-            if block is None or not block.claim(file_lines, CODE[outcome]):
-                for done, _, done_lines in claimed:
-                    done.release(done_lines)
-                return None
-            claimed.append((block, positions, file_lines))
-        return claimed
-
-    def record_table(self, config: str, outcomes: pl.DataFrame) -> None:
-        """Record a config's ledger column: one row per raw row with its ``file``, ``line``, ``outcome``,
-        ``id`` (the row published, or folded into, or that would have been), ``field`` and ``reason``.
-        The published rows of a file are recorded as columns, the others row by row, by file and line."""
-        published = outcomes.filter(pl.col("outcome") == "published")
-        for file in sorted(published.get_column("file").unique().to_list()):
-            rows = published.filter(pl.col("file") == file)
-            self.publish_columns(config, [file] * rows.height, rows.get_column("line").to_numpy(),
-                                 rows.get_column("id").to_arrow().cast(pa.string()))
-        rest = outcomes.filter(pl.col("outcome") != "published").sort("file", "line")
-        for file, line, outcome, row_id, field, reason in rest.select(
-                "file", "line", "outcome", "id", "field", "reason").iter_rows():
-            self._record(config, file, line, outcome, row_id, field, reason)
-
-    def exclude(self, config: str, file: str, line: int, reason: str, row_id: str | None = None) -> None:
-        self._record(config, file, line, "excluded", row_id, None, reason)
-
-    def reject(self, config: str, file: str, line: int, field: str, reason: str, row_id: str | None = None) -> None:
+    def reject(self, file: str, line: int, field: str, reason: str, row_id: str | None = None) -> None:
         """``row_id``: the id the row would have had, when known, so a removal can be explained."""
-        self._record(config, file, line, "rejected", row_id, field, reason)
+        self.rows.append((file, line, "rejected", row_id, field, reason))
 
-    def scene_reply(self, config: str, file: str, line: int, items: int, ids: Sequence[str], new: Sequence[str],
+    def scene_reply(self, file: str, line: int, items: int, ids: Sequence[str], new: Sequence[str],
                     noun: str, none_parsed: str) -> None:
         """A raw reply of ``items`` numbered scenes, of which ``ids`` parsed with options A, B and C
         and ``new`` were not kept before: rejected (``none_parsed``), folded, or published once as
         its first new row with the count of ``noun`` and of the items skipped."""
         skipped = items - len(ids)
         if not ids:
-            self.reject(config, file, line, "scene", f"{none_parsed} ({items} numbered items)")
+            self.reject(file, line, "scene", f"{none_parsed} ({items} numbered items)")
         elif not new:
-            self.fold(config, file, line, ids[0], f"same {noun}")
+            self.fold(file, line, ids[0], f"same {noun}")
         else:
             note = f"{len(new)} {noun}" + (f"; {skipped} numbered items without options A, B, C skipped"
                                            if skipped else "")
-            self.publish(config, file, line, new[0], note)
+            self.publish(file, line, new[0], note)
 
-    def _files(self, config: str | None = None) -> Iterable[tuple[str, str, FileRows]]:
-        """Every file's rows, by config and file (the order of the ledger's keys)."""
-        for name in sorted(self._configs) if config is None else [c for c in (config,) if c in self._configs]:
-            files = self._configs[name]
-            for file in sorted(files):
-                yield name, file, files[file]
+    def frame(self) -> pl.DataFrame:
+        return pl.DataFrame(self.rows, schema=OUTCOME_SCHEMA, orient="row")
+
+
+def outcome_lines(file: str, lines: Sequence[int] | np.ndarray, outcome: str, ids: Sequence[str | None] | None = None,
+                  field: Sequence[str] | str | None = None, reason: Sequence[str] | str | None = None) -> pl.DataFrame:
+    """Rows of one file a config decided as arrays: their lines and one outcome; the id, field and
+    reason given per row (a sequence) or for all of them (a string, or ``None``)."""
+    return pl.DataFrame({"file": file, "line": np.asarray(lines, np.int64), "outcome": outcome, "id": ids,
+                         "field": field, "reason": reason}, schema=OUTCOME_SCHEMA)
+
+
+class _Keyed(NamedTuple):
+    names: list[str]
+    """Every config and file name, sorted."""
+    read: pl.Series
+    """The key of every line read, once, sorted."""
+    outcomes: pl.DataFrame
+    """Every outcome with its key, in the order recorded."""
+
+
+class Ledger:
+    """The outcomes of the raw rows of one build, and the lines read, per config. Its views (entries,
+    counts, the report files) are those of a ledger :meth:`check_complete` passed.
+
+    Each row is compared by its ``key``: one number per (config, file, line) that sorts as they do
+    (:func:`_key`), so checking and sorting a million and a half rows compares integers, not strings.
+    """
+
+    def __init__(self) -> None:
+        self._read: list[pl.DataFrame] = []
+        self._recorded: list[pl.DataFrame] = []
+        """Each with its ``config`` first, in the order handed over."""
+        self._keyed_tables: _Keyed | None = None
+        """What :meth:`_keyed` made of them, until more is read or recorded."""
+
+    def read(self, config: str, file: str, lines: Sequence[int] | np.ndarray) -> None:
+        """Register raw rows of one file as read; each must get exactly one outcome."""
+        read = pl.DataFrame({"config": config, "file": file, "line": np.asarray(lines, np.int64)},
+                            schema=_READ_SCHEMA)
+        self._read.append(_numbered(read))
+        self._keyed_tables = None
+
+    def record_table(self, config: str, outcomes: pl.DataFrame) -> None:
+        """Record a config's outcomes: the columns of :data:`OUTCOME_SCHEMA`, one row per raw row."""
+        outcomes = outcomes.select(pl.lit(config).alias("config"),
+                                   *(pl.col(name).cast(dtype) for name, dtype in OUTCOME_SCHEMA.items()))
+        unknown = outcomes.filter(~pl.col("outcome").is_in(OUTCOMES))
+        if unknown.height:
+            _, file, line, outcome = unknown.row(0)[:4]
+            raise ValueError(f"{file}:{line}: unknown outcome {outcome!r} (one of {', '.join(OUTCOMES)})")
+        self._recorded.append(_numbered(outcomes.cast(_STORED)))
+        self._keyed_tables = None
+
+    def _keyed(self) -> _Keyed:
+        """The lines read and the outcomes recorded so far, keyed."""
+        if self._keyed_tables is None:
+            read = pl.concat(self._read) if self._read else pl.DataFrame(schema=_READ_SCHEMA)
+            outcomes = pl.concat(self._recorded) if self._recorded else pl.DataFrame(schema=_STORED)
+            names = sorted(pl.concat([t.get_column(c).unique().cast(pl.String) for t in (read, outcomes)
+                                      for c in ("config", "file")]).unique().to_list())
+            if len(names) > _NAMES:
+                raise ValueError(f"a ledger takes up to {_NAMES} config and file names, not {len(names)}")
+            key = _key(pl.Enum(names))
+            self._keyed_tables = _Keyed(names, read.select(key).to_series().unique().sort(),
+                                        outcomes.with_columns(key))
+        return self._keyed_tables
+
+    def check_complete(self) -> None:
+        """Raise, naming file and line, at the first row given an outcome but never read or given a
+        second outcome (in the order recorded), else if a row read has none (it would be lost
+        without trace)."""
+        names, read, outcomes = self._keyed()
+        recorded = outcomes.get_column("key")
+        if recorded.sort().equals(read):  # one outcome for each line read, and for nothing else
+            return
+        if not recorded.is_in(read.implode()).all() or recorded.is_duplicated().any():
+            raise _first_refusal(read, outcomes)
+        lost = read.filter(~read.is_in(recorded.implode()))
+        sample = ", ".join(_place(names, key) for key in lost.head(5).to_list())
+        raise RuntimeError(f"{len(lost)} raw rows have no outcome (e.g. {sample})")
+
+    def _view(self, outcomes: Sequence[str] | None = None, config: str | None = None) -> pl.DataFrame:
+        """The recorded rows of some outcomes (all when ``None``) and of one config or all, sorted by
+        config, file and line."""
+        table = self._keyed().outcomes
+        if config is not None:
+            table = table.filter(pl.col("config") == config)
+        if outcomes is not None:
+            table = table.filter(pl.col("outcome").is_in(outcomes))
+        return table.sort("key").drop("key")
 
     def entries(self, outcome: str | None = None, config: str | None = None) -> list[Entry]:
-        """Entries sorted by file and line, optionally of one outcome and config."""
-        codes = [code for name, code in CODE.items() if outcome in (None, name)]
-        return [entry for name, file, block in self._files(config) for entry in block.entries(name, file, codes)]
+        """Entries sorted by config, file and line, optionally of one outcome and config."""
+        return [Entry(*row) for row in self._view(None if outcome is None else [outcome], config).iter_rows()]
 
     def counts(self, config: str | None = None) -> dict[str, int]:
         """Rows read and rows per outcome, of one config or of all."""
         if config is not None:
             return self.counts_by_config([config])[config]
-        by_config = self.counts_by_config(self._configs).values()
-        return {key: sum(counts[key] for counts in by_config) for key in ("read", *OUTCOMES)}
+        _, read, outcomes = self._keyed()
+        tally = dict(outcomes.group_by("outcome").len().iter_rows())
+        return {"read": len(read), **{outcome: tally.get(outcome, 0) for outcome in OUTCOMES}}
 
     def counts_by_config(self, configs: Iterable[str]) -> dict[str, dict[str, int]]:
-        """:meth:`counts` of each config (every outcome is of a row read)."""
-        counts = {}
-        for config in configs:
-            read, tally = 0, np.zeros(len(OUTCOMES), np.int64)
-            for _, _, block in self._files(config):
-                read += block.read_count()
-                tally += block.outcome_counts()
-            counts[config] = {"read": read, **dict(zip(OUTCOMES, tally.tolist(), strict=True))}
-        return counts
-
-    def check_complete(self) -> None:
-        """Raise if any row read has no outcome (a row would be lost without trace)."""
-        lost, sample = 0, []
-        for _, file, block in self._files():
-            count, lines = block.unrecorded()
-            lost += count
-            sample += [f"{file}:{line}" for line in lines[:5 - len(sample)]]
-        if lost:
-            raise RuntimeError(f"{lost} raw rows have no outcome (e.g. {', '.join(sample)})")
+        """:meth:`counts` of each config."""
+        names, read, outcomes = self._keyed()
+        read_by = {names[code]: n for code, n in (read // (_NAMES * _LINES)).value_counts().iter_rows()}
+        tally = {(config, outcome): n for config, outcome, n in
+                 outcomes.group_by("config", "outcome").len().iter_rows()}
+        return {config: {"read": read_by.get(config, 0), **{o: tally.get((config, o), 0) for o in OUTCOMES}}
+                for config in configs}
 
     def write(self, report_dir: Path) -> None:
-        """Write ``rejects.jsonl`` and ``folds.jsonl`` (one JSON object per raw row, by config,
-        file and line, each line ending in ``\\n``), a file's rows at a time."""
+        """Write ``rejects.jsonl`` and ``folds.jsonl`` (folded and excluded rows): a JSON object per
+        raw row as ``json.dumps(entry, ensure_ascii=False)`` writes it without its empty fields, by
+        config, file and line, each line ending in ``\\n``."""
         report_dir.mkdir(parents=True, exist_ok=True)
         for name, outcomes in (("rejects", ("rejected",)), ("folds", ("folded", "excluded"))):
-            codes = [CODE[outcome] for outcome in outcomes]
             with open(report_dir / f"{name}.jsonl", "wb") as fh:
-                for config, file, block in self._files():
-                    fh.write(block.jsonl(config, file, codes))
+                for part in self._view(outcomes).iter_slices(_WRITE_ROWS):  # a full build folds ~85 MB of lines
+                    fh.write(part.select(_json_line()).to_series().str.join("").item().encode("utf-8"))
 
 
-def _line_array(lines: Iterable[int] | np.ndarray) -> np.ndarray:
-    """Line numbers as an int64 array."""
-    if isinstance(lines, np.ndarray):
-        return lines.astype(np.int64, copy=False)
-    if isinstance(lines, (list, tuple, range)):
-        return np.array(lines, np.int64)
-    return np.fromiter(lines, np.int64)
+def _numbered(table: pl.DataFrame) -> pl.DataFrame:
+    """``table``, if each line number is one the ledger takes."""
+    outside = table.filter((pl.col("line") < 0) | (pl.col("line") >= _LINES))
+    if outside.height:
+        _, file, line = outside.row(0)[:3]
+        raise ValueError(f"{file}:{line}: not a line number (0 to {_LINES - 1})")
+    return table
 
 
-def _columns(rows: list[tuple], width: int) -> tuple | None:
-    """Rows of ``width`` values as columns, the lines an int64 array; ``None`` if some row is not."""
-    try:
-        if set(map(len, rows)) != {width}:
-            return None
-    except TypeError:  # a row that is an iterator
-        return None
-    files, lines, *rest = (list(map(itemgetter(i), rows)) for i in range(width))
-    try:
-        line_array = np.array(lines, np.int64)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return (files, line_array, *rest)
+def _key(names: pl.Enum) -> pl.Expr:
+    """One number per (config, file, line), ordered as they are (``names``: every config and file name,
+    sorted, so that a name's code is its rank)."""
+    def code(column: str) -> pl.Expr:
+        return pl.col(column).cast(names).to_physical().cast(pl.UInt64)
+
+    return ((code("config") * _NAMES + code("file")) * _LINES + pl.col("line").cast(pl.UInt64)).alias("key")
+
+
+def _place(names: list[str], key: int) -> str:
+    """``file:line`` of a key."""
+    return f"{names[key // _LINES % _NAMES]}:{key % _LINES}"
+
+
+def _first_refusal(read: pl.Series, outcomes: pl.DataFrame) -> RuntimeError:
+    """The first row, in the order recorded, given an outcome but never read or given a second one."""
+    was_read = pl.col("key").is_in(read.implode())
+    outcomes = outcomes.with_columns(first=pl.when(was_read).then(pl.col("outcome").first().over("key")))
+    _, file, line, outcome, first = (outcomes.filter(~was_read | ~pl.col("key").is_first_distinct())
+                                     .select("config", "file", "line", "outcome", "first").row(0))
+    return RuntimeError(f"{file}:{line} was given an outcome but never read" if first is None
+                        else f"{file}:{line} already {first}; cannot also be {outcome}")
+
+
+_JSON_ESCAPES = {"\\": "\\\\", '"': '\\"', **{chr(c): json.dumps(chr(c))[1:-1] for c in range(0x20)}}
+"""What ``json.dumps(..., ensure_ascii=False)`` escapes in a string: backslash, quote, control characters."""
+
+
+def _json_string(name: str) -> pl.Expr:
+    escaped = pl.col(name).cast(pl.String).str.replace_many(list(_JSON_ESCAPES), list(_JSON_ESCAPES.values()))
+    return pl.concat_str(pl.lit('"'), escaped, pl.lit('"'))
+
+
+def _json_line() -> pl.Expr:
+    """An entry's JSON line; a null ``id``, ``field`` or ``reason`` is left out."""
+    members = [pl.concat_str(pl.lit(f'"{name}": '), _json_string(name)) for name in ("config", "file")]
+    members.append(pl.concat_str(pl.lit('"line": '), pl.col("line").cast(pl.String)))
+    members += [pl.concat_str(pl.lit(f', "{name}": '), _json_string(name)).fill_null("")
+                for name in ("outcome", "id", "field", "reason")]
+    return pl.concat_str(pl.lit("{"), pl.concat_str(members[:3], separator=", "), *members[3:], pl.lit("}\n"))

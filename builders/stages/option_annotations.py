@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from builders.stages.ledger import Outcomes
 from builders.stages.option_mapping import ROLES
 
 if TYPE_CHECKING:
@@ -116,20 +117,22 @@ def read_annotations(ctx: BuildContext, config: str, kind: str) -> OptionAnnotat
 
 def _annotation_outcomes(ctx: BuildContext, config: str, annotations: OptionAnnotations) -> None:
     """Each annotation line folds into the item it gave roles to, or is excluded with the reason."""
+    outcomes = Outcomes()
     for file, line, key, ok in annotations.lines:
         latest = annotations.by_key.get(key)
         current = latest is not None and (latest.file, latest.line) == (file, line)
         if current and key in annotations.used:
-            ctx.ledger.fold(config, file, line, annotations.used[key], "model's option roles of this item")
+            outcomes.fold(file, line, annotations.used[key], "model's option roles of this item")
         elif current and key in annotations.refused:
-            ctx.ledger.exclude(config, file, line, "model's option roles contradict the roles the text decided",
-                               annotations.refused[key])
+            outcomes.exclude(file, line, "model's option roles contradict the roles the text decided",
+                             annotations.refused[key])
         elif not ok:
-            ctx.ledger.exclude(config, file, line, "model's answer is unknown (no two distinct letters A-C)")
+            outcomes.exclude(file, line, "model's answer is unknown (no two distinct letters A-C)")
         elif not current:
-            ctx.ledger.exclude(config, file, line, "a later line answers the same item")
+            outcomes.exclude(file, line, "a later line answers the same item")
         else:
-            ctx.ledger.exclude(config, file, line, "no item of this build is left open with this content key")
+            outcomes.exclude(file, line, "no item of this build is left open with this content key")
+    ctx.ledger.record_table(config, outcomes.frame())
 
 
 def annotated_rows(annotations: OptionAnnotations, rows: np.ndarray, ids: list[str], by_id: np.ndarray,

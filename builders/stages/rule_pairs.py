@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from builders.context import BuildContext
 from builders.stages.ids import stable_id, stable_ids_of_parts
+from builders.stages.ledger import Outcomes
 from builders.stages.normalizers.text import clean_text, has_cjk_column
 from builders.stages.normalizers.values import ValueNormalizer
 from builders.stages.readers.layout import Artifact
@@ -51,6 +52,8 @@ class PairResolver:
 
     def __init__(self, ctx: BuildContext, config: str) -> None:
         self.ctx, self.config = ctx, config
+        self.outcomes = Outcomes()
+        """The rows whose rules fail: rejected or orphans, for the config to hand to the ledger."""
         self.index = ctx.rule_index()
         self.normalize = ValueNormalizer(ctx.taxonomy)
         self._pairs: dict[int, RulePair] = {}
@@ -73,12 +76,12 @@ class PairResolver:
     def _record(self, failure: tuple, file: str, line: int) -> None:
         kind, field, reason = failure
         if kind == "reject":
-            self.ctx.ledger.reject(self.config, file, line, field, reason)
+            self.outcomes.reject(file, line, field, reason)
         else:
-            self.ctx.orphan(self.config, file, line, field, reason)
+            self.ctx.orphan(self.outcomes, file, line, field, reason)
 
     def pairs(self, columns: ColumnTable, file: str) -> list[RulePair | None]:
-        """Both rules of every row; a row that fails is recorded in the ledger and gets ``None``.
+        """Both rules of every row; a row that fails is recorded in :attr:`outcomes` and gets ``None``.
 
         A row fails on an unknown value name (rejected; the first side's values checked
         first) or a rule missing from the rules config (an orphan; ``rot1`` first).
@@ -172,7 +175,7 @@ class _TextColumn:
 
 def pair_rows(ctx: BuildContext, artifact: Artifact, pairs: PairResolver) -> tuple[str, np.ndarray, list[str]]:
     """A rule pair file, its lines whose two rules are published and their pair ids (what
-    :func:`resolved_rows` yields of it, as columns: one ledger call folds them all)."""
+    :func:`resolved_rows` yields of it, as columns, to be folded into their dilemmas together)."""
     read = ctx.column_table(pairs.config, artifact)
     codes, found = pairs.pair_codes(read, artifact.relpath)
     ok = codes >= 0

@@ -192,9 +192,11 @@ def test_rule_pairs_are_found_by_their_chinese_text_whichever_column_holds_it(ra
         {**good, "translate1": "也不在规则表中"},  # both Chinese: rot1 is the rule
         good,
     ]
-    ctx.ledger.read_lines("dilemmas", "a.csv", range(2, 2 + len(rows)))
+    ctx.ledger.read("dilemmas", "a.csv", range(2, 2 + len(rows)))
     table = pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in good]))
-    found = PairResolver(ctx, "dilemmas").pairs(ColumnTable(table, np.arange(2, 2 + len(rows))), "a.csv")
+    resolver = PairResolver(ctx, "dilemmas")
+    found = resolver.pairs(ColumnTable(table, np.arange(2, 2 + len(rows))), "a.csv")
+    ctx.ledger.record_table("dilemmas", resolver.outcomes.frame())
 
     ids = {rule["original_rule"]: rule["id"] for rule in ctx.results["rules"].to_pylist()}
     assert [(pair.rule_a_id, pair.rule_b_id) if pair else None for pair in found] == [

@@ -126,6 +126,7 @@ def test_card_statistics_separate_item_types_and_count_errors():
 def _row_by_row(ctx: BuildContext) -> list[dict]:
     """The evaluations as first built, one dict per answer: the rows and outcomes the column-wise build keeps."""
     pairs = PairResolver(ctx, "evaluations")
+    outcomes = pairs.outcomes
     dilemmas = {row["id"]: row for row in ctx.tables["dilemmas"].to_pylist()}
     scenes = {row["id"]: row for row in ctx.results["scenarios"]}
     rows: dict[str, dict] = {}
@@ -153,16 +154,17 @@ def _row_by_row(ctx: BuildContext) -> list[dict]:
             item_type, orphan = "scenario", "answer to a scene that is not in the scenarios config"
         for line, item, fields in read:
             if item is None:
-                ctx.orphan("evaluations", file, line, "scene", orphan)
+                ctx.orphan(outcomes, file, line, "scene", orphan)
                 continue
             answers = [answer(item, item_type, model_raw, model, n, fields.get(f"result{n}"))
                        for n in range(1, 6) if f"result{n}" in fields]
             new = [a for a in answers if a["id"] not in rows]
             if not new:
-                ctx.ledger.fold("evaluations", file, line, answers[0]["id"], "same answers")
+                outcomes.fold(file, line, answers[0]["id"], "same answers")
                 continue
             rows.update((a["id"], a) for a in new)
-            ctx.ledger.publish("evaluations", file, line, new[0]["id"], f"{len(new)} answers" if len(new) > 1 else None)
+            outcomes.publish(file, line, new[0]["id"], f"{len(new)} answers" if len(new) > 1 else None)
+    ctx.ledger.record_table("evaluations", outcomes.frame())
     return [rows[key] for key in sorted(rows)]
 
 
