@@ -25,14 +25,11 @@ OUTCOMES = ("published", "folded", "excluded", "rejected")
 OUTCOME_SCHEMA = {"file": pl.String, "line": pl.Int64, "outcome": pl.String, "id": pl.String,
                   "field": pl.String, "reason": pl.String}
 """The columns a config hands over: one row per raw row it read."""
-_STORED = {"config": pl.Categorical, "file": pl.Categorical, "line": pl.Int64, "outcome": pl.Enum(OUTCOMES),
-           "id": pl.String, "field": pl.String, "reason": pl.String}
-"""How the ledger keeps them, with the config."""
-_READ_SCHEMA = {name: _STORED[name] for name in ("config", "file", "line")}
+_OUTCOME = pl.Enum(OUTCOMES)
+_STORED = {"key": pl.UInt64, "outcome": _OUTCOME, "id": pl.String, "field": pl.String, "reason": pl.String}
+"""How the ledger keeps them: each row's config, file and line as one key (:class:`Ledger`)."""
 _LINES = 1 << 32
 """Line numbers the ledger takes: ``0 <= line < 2**32`` (a file's rows are numbered from 1)."""
-_NAMES = 1 << 16
-"""Distinct config and file names a ledger takes."""
 _WRITE_ROWS = 100_000
 """Lines of a report file joined into one string at a time."""
 
@@ -99,8 +96,8 @@ def outcome_lines(file: str, lines: Sequence[int] | np.ndarray, outcome: str, id
 
 
 class _Keyed(NamedTuple):
-    names: list[str]
-    """Every config and file name, sorted."""
+    pairs: list[tuple[str, str]]
+    """Every (config, file) met, sorted: a key's ``key >> 32`` is its place here."""
     read: pl.Series
     """The key of every line read, once, sorted."""
     outcomes: pl.DataFrame
@@ -111,136 +108,157 @@ class Ledger:
     """The outcomes of the raw rows of one build, and the lines read, per config. Its views (entries,
     counts, the report files) are those of a ledger :meth:`check_complete` passed.
 
-    Each row is compared by its ``key``: one number per (config, file, line) that sorts as they do
-    (:func:`_key`), so checking and sorting a million and a half rows compares integers, not strings.
+    Each row is compared by its ``key``: one number per (config, file, line), ``pair * 2**32 + line``,
+    so checking and sorting a million and a half rows compares integers, not strings. A (config, file)
+    pair is numbered once, when first met (a whole file's rows share its number), and renumbered in
+    sorted order when the keys are used (:meth:`_keyed`), so that keys sort as (config, file, line) do.
     """
 
     def __init__(self) -> None:
-        self._read: list[pl.DataFrame] = []
+        self._pairs: dict[tuple[str, str], int] = {}
+        """Each (config, file) met, numbered in the order met."""
+        self._read: list[np.ndarray] = []
+        """Keys of the lines read."""
         self._recorded: list[pl.DataFrame] = []
-        """Each with its ``config`` first, in the order handed over."""
+        """Keyed outcomes (:data:`_STORED`), in the order handed over."""
         self._keyed_tables: _Keyed | None = None
         """What :meth:`_keyed` made of them, until more is read or recorded."""
 
+    def _pair(self, config: str, file: str) -> int:
+        return self._pairs.setdefault((config, file), len(self._pairs))
+
     def read(self, config: str, file: str, lines: Sequence[int] | np.ndarray) -> None:
         """Register raw rows of one file as read; each must get exactly one outcome."""
-        read = pl.DataFrame({"config": config, "file": file, "line": np.asarray(lines, np.int64)},
-                            schema=_READ_SCHEMA)
-        self._read.append(_numbered(read))
+        lines = np.asarray(lines, np.int64)
+        outside = (lines < 0) | (lines >= _LINES)
+        if outside.any():
+            raise _not_a_line(file, int(lines[outside.argmax()]))
+        self._read.append(lines.astype(np.uint64) + np.uint64(self._pair(config, file) * _LINES))
         self._keyed_tables = None
 
     def record_table(self, config: str, outcomes: pl.DataFrame) -> None:
         """Record a config's outcomes: the columns of :data:`OUTCOME_SCHEMA`, one row per raw row."""
-        outcomes = outcomes.select(pl.lit(config).alias("config"),
-                                   *(pl.col(name).cast(dtype) for name, dtype in OUTCOME_SCHEMA.items()))
-        unknown = outcomes.filter(~pl.col("outcome").is_in(OUTCOMES))
+        outcomes = outcomes.select(*(pl.col(name).cast(dtype) for name, dtype in OUTCOME_SCHEMA.items()))
+        known = pl.col("outcome").cast(_OUTCOME, strict=False)  # null where not one of OUTCOMES
+        unknown = outcomes.filter(known.is_null() & pl.col("outcome").is_not_null())
         if unknown.height:
-            _, file, line, outcome = unknown.row(0)[:4]
+            file, line, outcome = unknown.row(0)[:3]
             raise ValueError(f"{file}:{line}: unknown outcome {outcome!r} (one of {', '.join(OUTCOMES)})")
-        self._recorded.append(_numbered(outcomes.cast(_STORED)))
+        outside = outcomes.filter((pl.col("line") < 0) | (pl.col("line") >= _LINES))
+        if outside.height:
+            raise _not_a_line(*outside.row(0)[:2])
+        files = outcomes.get_column("file").unique()
+        pairs = [self._pair(config, file) for file in files.to_list()]
+        pair = pl.col("file").replace_strict(files, pairs).cast(pl.UInt64)  # the cast: an empty table's is str
+        self._recorded.append(outcomes.select((pair * _LINES + pl.col("line").cast(pl.UInt64)).alias("key"),
+                                              known.alias("outcome"), "id", "field", "reason"))
         self._keyed_tables = None
 
     def _keyed(self) -> _Keyed:
-        """The lines read and the outcomes recorded so far, keyed."""
+        """The lines read and the outcomes recorded so far, their pairs renumbered in sorted order."""
         if self._keyed_tables is None:
-            read = pl.concat(self._read) if self._read else pl.DataFrame(schema=_READ_SCHEMA)
+            pairs = sorted(self._pairs)
+            rank = np.empty(len(pairs), np.uint64)
+            rank[[self._pairs[pair] for pair in pairs]] = np.arange(len(pairs), dtype=np.uint64)
+
+            def ranked(keys: np.ndarray) -> pl.Series:
+                return pl.Series("key", (rank[keys >> np.uint64(32)] << np.uint64(32)) | (keys & np.uint64(_LINES - 1)))
+
+            read = np.concatenate(self._read) if self._read else np.empty(0, np.uint64)
             outcomes = pl.concat(self._recorded) if self._recorded else pl.DataFrame(schema=_STORED)
-            names = sorted(pl.concat([t.get_column(c).unique().cast(pl.String) for t in (read, outcomes)
-                                      for c in ("config", "file")]).unique().to_list())
-            if len(names) > _NAMES:
-                raise ValueError(f"a ledger takes up to {_NAMES} config and file names, not {len(names)}")
-            key = _key(pl.Enum(names))
-            self._keyed_tables = _Keyed(names, read.select(key).to_series().unique().sort(),
-                                        outcomes.with_columns(key))
+            self._keyed_tables = _Keyed(pairs, ranked(read).unique().sort(),
+                                        outcomes.with_columns(ranked(outcomes.get_column("key").to_numpy())))
         return self._keyed_tables
 
     def check_complete(self) -> None:
         """Raise, naming file and line, at the first row given an outcome but never read or given a
         second outcome (in the order recorded), else if a row read has none (it would be lost
         without trace)."""
-        names, read, outcomes = self._keyed()
+        pairs, read, outcomes = self._keyed()
         recorded = outcomes.get_column("key")
         if recorded.sort().equals(read):  # one outcome for each line read, and for nothing else
             return
         if not recorded.is_in(read.implode()).all() or recorded.is_duplicated().any():
-            raise _first_refusal(read, outcomes)
+            raise _first_refusal(pairs, read, outcomes)
         lost = read.filter(~read.is_in(recorded.implode()))
-        sample = ", ".join(_place(names, key) for key in lost.head(5).to_list())
+        sample = ", ".join(_place(pairs, key) for key in lost.head(5).to_list())
         raise RuntimeError(f"{len(lost)} raw rows have no outcome (e.g. {sample})")
 
     def _view(self, outcomes: Sequence[str] | None = None, config: str | None = None) -> pl.DataFrame:
         """The recorded rows of some outcomes (all when ``None``) and of one config or all, sorted by
-        config, file and line."""
-        table = self._keyed().outcomes
+        config, file and line: ``pair`` (the place of its (config, file) in :attr:`_Keyed.pairs`),
+        ``line``, ``outcome``, ``id``, ``field``, ``reason``."""
+        pairs, _, table = self._keyed()
         if config is not None:
-            table = table.filter(pl.col("config") == config)
+            mine = [n for n, (c, _) in enumerate(pairs) if c == config]  # one run: pairs are sorted
+            table = table.filter(pl.col("key").is_between(mine[0] * _LINES, (mine[-1] + 1) * _LINES - 1)
+                                 if mine else pl.lit(False))
         if outcomes is not None:
             table = table.filter(pl.col("outcome").is_in(outcomes))
-        return table.sort("key").drop("key")
+        return table.sort("key").select((pl.col("key") // _LINES).alias("pair"),
+                                        (pl.col("key") % _LINES).cast(pl.Int64).alias("line"),
+                                        pl.exclude("key"))
 
     def entries(self, outcome: str | None = None, config: str | None = None) -> list[Entry]:
         """Entries sorted by config, file and line, optionally of one outcome and config."""
-        return [Entry(*row) for row in self._view(None if outcome is None else [outcome], config).iter_rows()]
+        pairs = self._keyed().pairs
+        return [Entry(*pairs[pair], *row) for pair, *row in
+                self._view(None if outcome is None else [outcome], config).iter_rows()]
 
     def counts(self, config: str | None = None) -> dict[str, int]:
         """Rows read and rows per outcome, of one config or of all."""
         if config is not None:
             return self.counts_by_config([config])[config]
         _, read, outcomes = self._keyed()
-        tally = dict(outcomes.group_by("outcome").len().iter_rows())
-        return {"read": len(read), **{outcome: tally.get(outcome, 0) for outcome in OUTCOMES}}
+        tally = np.bincount(outcomes.get_column("outcome").to_physical().to_numpy(), minlength=len(OUTCOMES))
+        return {"read": len(read), **{outcome: int(n) for outcome, n in zip(OUTCOMES, tally, strict=True)}}
 
     def counts_by_config(self, configs: Iterable[str]) -> dict[str, dict[str, int]]:
-        """:meth:`counts` of each config."""
-        names, read, outcomes = self._keyed()
-        read_by = {names[code]: n for code, n in (read // (_NAMES * _LINES)).value_counts().iter_rows()}
-        tally = {(config, outcome): n for config, outcome, n in
-                 outcomes.group_by("config", "outcome").len().iter_rows()}
-        return {config: {"read": read_by.get(config, 0), **{o: tally.get((config, o), 0) for o in OUTCOMES}}
-                for config in configs}
+        """:meth:`counts` of each config: tallies by (config, file) pair, summed by config."""
+        pairs, read, outcomes = self._keyed()
+        read_by = np.bincount((read.to_numpy() >> np.uint64(32)).astype(np.intp), minlength=len(pairs))
+        tally = np.bincount((outcomes.get_column("key").to_numpy() >> np.uint64(32)).astype(np.intp) * len(OUTCOMES)
+                            + outcomes.get_column("outcome").to_physical().to_numpy(),
+                            minlength=len(pairs) * len(OUTCOMES)).reshape(len(pairs), len(OUTCOMES))
+        counts = {config: {"read": 0, **dict.fromkeys(OUTCOMES, 0)} for config in configs}
+        for n, (config, _) in enumerate(pairs):
+            if config in counts:
+                counts[config]["read"] += int(read_by[n])
+                for outcome, k in zip(OUTCOMES, tally[n], strict=True):
+                    counts[config][outcome] += int(k)
+        return counts
 
     def write(self, report_dir: Path) -> None:
         """Write ``rejects.jsonl`` and ``folds.jsonl`` (folded and excluded rows): a JSON object per
         raw row as ``json.dumps(entry, ensure_ascii=False)`` writes it without its empty fields, by
         config, file and line, each line ending in ``\\n``."""
         report_dir.mkdir(parents=True, exist_ok=True)
+        heads = pl.Series([json.dumps({"config": config, "file": file}, ensure_ascii=False)[:-1]
+                           for config, file in self._keyed().pairs], dtype=pl.String)  # escaped once per file
         for name, outcomes in (("rejects", ("rejected",)), ("folds", ("folded", "excluded"))):
             with open(report_dir / f"{name}.jsonl", "wb") as fh:
                 for part in self._view(outcomes).iter_slices(_WRITE_ROWS):  # a full build folds ~85 MB of lines
-                    fh.write(part.select(_json_line()).to_series().str.join("").item().encode("utf-8"))
+                    lines = part.select(_json_line(heads.gather(part.get_column("pair"))))
+                    fh.write(lines.to_series().str.join("").item().encode("utf-8"))
 
 
-def _numbered(table: pl.DataFrame) -> pl.DataFrame:
-    """``table``, if each line number is one the ledger takes."""
-    outside = table.filter((pl.col("line") < 0) | (pl.col("line") >= _LINES))
-    if outside.height:
-        _, file, line = outside.row(0)[:3]
-        raise ValueError(f"{file}:{line}: not a line number (0 to {_LINES - 1})")
-    return table
+def _not_a_line(file: str, line: int) -> ValueError:
+    return ValueError(f"{file}:{line}: not a line number (0 to {_LINES - 1})")
 
 
-def _key(names: pl.Enum) -> pl.Expr:
-    """One number per (config, file, line), ordered as they are (``names``: every config and file name,
-    sorted, so that a name's code is its rank)."""
-    def code(column: str) -> pl.Expr:
-        return pl.col(column).cast(names).to_physical().cast(pl.UInt64)
-
-    return ((code("config") * _NAMES + code("file")) * _LINES + pl.col("line").cast(pl.UInt64)).alias("key")
-
-
-def _place(names: list[str], key: int) -> str:
+def _place(pairs: list[tuple[str, str]], key: int) -> str:
     """``file:line`` of a key."""
-    return f"{names[key // _LINES % _NAMES]}:{key % _LINES}"
+    return f"{pairs[key // _LINES][1]}:{key % _LINES}"
 
 
-def _first_refusal(read: pl.Series, outcomes: pl.DataFrame) -> RuntimeError:
+def _first_refusal(pairs: list[tuple[str, str]], read: pl.Series, outcomes: pl.DataFrame) -> RuntimeError:
     """The first row, in the order recorded, given an outcome but never read or given a second one."""
     was_read = pl.col("key").is_in(read.implode())
     outcomes = outcomes.with_columns(first=pl.when(was_read).then(pl.col("outcome").first().over("key")))
-    _, file, line, outcome, first = (outcomes.filter(~was_read | ~pl.col("key").is_first_distinct())
-                                     .select("config", "file", "line", "outcome", "first").row(0))
-    return RuntimeError(f"{file}:{line} was given an outcome but never read" if first is None
-                        else f"{file}:{line} already {first}; cannot also be {outcome}")
+    key, outcome, first = (outcomes.filter(~was_read | ~pl.col("key").is_first_distinct())
+                           .select("key", "outcome", "first").row(0))
+    return RuntimeError(f"{_place(pairs, key)} was given an outcome but never read" if first is None
+                        else f"{_place(pairs, key)} already {first}; cannot also be {outcome}")
 
 
 _JSON_ESCAPES = {"\\": "\\\\", '"': '\\"', **{chr(c): json.dumps(chr(c))[1:-1] for c in range(0x20)}}
@@ -252,10 +270,10 @@ def _json_string(name: str) -> pl.Expr:
     return pl.concat_str(pl.lit('"'), escaped, pl.lit('"'))
 
 
-def _json_line() -> pl.Expr:
-    """An entry's JSON line; a null ``id``, ``field`` or ``reason`` is left out."""
-    members = [pl.concat_str(pl.lit(f'"{name}": '), _json_string(name)) for name in ("config", "file")]
-    members.append(pl.concat_str(pl.lit('"line": '), pl.col("line").cast(pl.String)))
-    members += [pl.concat_str(pl.lit(f', "{name}": '), _json_string(name)).fill_null("")
-                for name in ("outcome", "id", "field", "reason")]
-    return pl.concat_str(pl.lit("{"), pl.concat_str(members[:3], separator=", "), *members[3:], pl.lit("}\n"))
+def _json_line(heads: pl.Series) -> pl.Expr:
+    """An entry's JSON line, after its ``heads`` (``{"config": …, "file": …`` of each row); a null
+    ``id``, ``field`` or ``reason`` is left out."""
+    members = [pl.concat_str(pl.lit(f', "{name}": '), _json_string(name)).fill_null("")
+               for name in ("outcome", "id", "field", "reason")]
+    return pl.concat_str(pl.lit(heads), pl.lit(', "line": '), pl.col("line").cast(pl.String), *members,
+                         pl.lit("}\n"))
