@@ -97,7 +97,7 @@ def outcome_lines(file: str, lines: Sequence[int] | np.ndarray, outcome: str, id
 
 class _Keyed(NamedTuple):
     pairs: list[tuple[str, str]]
-    """Every (config, file) met, sorted: a key's ``key >> 32`` is its place here."""
+    """Every (config, file) met, in the order met: a key's ``key >> 32`` is its place here."""
     read: pl.Series
     """The key of every line read, once, sorted."""
     outcomes: pl.DataFrame
@@ -110,8 +110,9 @@ class Ledger:
 
     Each row is compared by its ``key``: one number per (config, file, line), ``pair * 2**32 + line``,
     so checking and sorting a million and a half rows compares integers, not strings. A (config, file)
-    pair is numbered once, when first met (a whole file's rows share its number), and renumbered in
-    sorted order when the keys are used (:meth:`_keyed`), so that keys sort as (config, file, line) do.
+    pair is numbered once, when first met (a whole file's rows share its number); checking and counting
+    need no order, and the views renumber the pairs of the rows they show in sorted order
+    (:meth:`_in_order`), so that those keys sort as (config, file, line) do.
     """
 
     def __init__(self) -> None:
@@ -138,37 +139,41 @@ class Ledger:
 
     def record_table(self, config: str, outcomes: pl.DataFrame) -> None:
         """Record a config's outcomes: the columns of :data:`OUTCOME_SCHEMA`, one row per raw row."""
-        outcomes = outcomes.select(*(pl.col(name).cast(dtype) for name, dtype in OUTCOME_SCHEMA.items()))
-        known = pl.col("outcome").cast(_OUTCOME, strict=False)  # null where not one of OUTCOMES
-        unknown = outcomes.filter(known.is_null() & pl.col("outcome").is_not_null())
-        if unknown.height:
-            file, line, outcome = unknown.row(0)[:3]
-            raise ValueError(f"{file}:{line}: unknown outcome {outcome!r} (one of {', '.join(OUTCOMES)})")
-        outside = outcomes.filter((pl.col("line") < 0) | (pl.col("line") >= _LINES))
-        if outside.height:
-            raise _not_a_line(*outside.row(0)[:2])
+        if outcomes.schema != OUTCOME_SCHEMA:
+            outcomes = outcomes.select(*(pl.col(name).cast(dtype) for name, dtype in OUTCOME_SCHEMA.items()))
+        lines = outcomes.get_column("line")
+        if lines.len() and (lines.min() < 0 or lines.max() >= _LINES):
+            raise _not_a_line(*outcomes.filter((pl.col("line") < 0) | (pl.col("line") >= _LINES)).row(0)[:2])
         files = outcomes.get_column("file").unique()
         pairs = [self._pair(config, file) for file in files.to_list()]
         pair = pl.col("file").replace_strict(files, pairs).cast(pl.UInt64)  # the cast: an empty table's is str
-        self._recorded.append(outcomes.select((pair * _LINES + pl.col("line").cast(pl.UInt64)).alias("key"),
-                                              known.alias("outcome"), "id", "field", "reason"))
+        keyed = outcomes.select((pair * _LINES + pl.col("line").cast(pl.UInt64)).alias("key"),
+                                pl.col("outcome").cast(_OUTCOME, strict=False), "id", "field", "reason")
+        if keyed.get_column("outcome").null_count() > outcomes.get_column("outcome").null_count():
+            file, line, outcome = outcomes.filter(keyed.get_column("outcome").is_null()
+                                                  & pl.col("outcome").is_not_null()).row(0)[:3]
+            raise ValueError(f"{file}:{line}: unknown outcome {outcome!r} (one of {', '.join(OUTCOMES)})")
+        self._recorded.append(keyed)
         self._keyed_tables = None
 
     def _keyed(self) -> _Keyed:
-        """The lines read and the outcomes recorded so far, their pairs renumbered in sorted order."""
+        """The lines read and the outcomes recorded so far."""
         if self._keyed_tables is None:
-            pairs = sorted(self._pairs)
-            rank = np.empty(len(pairs), np.uint64)
-            rank[[self._pairs[pair] for pair in pairs]] = np.arange(len(pairs), dtype=np.uint64)
-
-            def ranked(keys: np.ndarray) -> pl.Series:
-                return pl.Series("key", (rank[keys >> np.uint64(32)] << np.uint64(32)) | (keys & np.uint64(_LINES - 1)))
-
-            read = np.concatenate(self._read) if self._read else np.empty(0, np.uint64)
+            read = pl.Series("key", np.concatenate(self._read) if self._read else [], pl.UInt64)
             outcomes = pl.concat(self._recorded) if self._recorded else pl.DataFrame(schema=_STORED)
-            self._keyed_tables = _Keyed(pairs, ranked(read).unique().sort(),
-                                        outcomes.with_columns(ranked(outcomes.get_column("key").to_numpy())))
+            self._keyed_tables = _Keyed(list(self._pairs), read.sort().unique(), outcomes)
         return self._keyed_tables
+
+    def _in_order(self, keys: pl.Expr) -> pl.Expr:
+        """``keys`` with each pair renumbered by its place in :meth:`_sorted_pairs`: they sort as
+        (config, file, line) do."""
+        pairs = list(self._pairs)
+        rank = sorted(range(len(pairs)), key=pairs.__getitem__)
+        place = pl.Series(np.argsort(rank).astype(np.uint64)) if pairs else pl.Series([], dtype=pl.UInt64)
+        return (pl.lit(place).gather(keys // _LINES) * _LINES + keys % _LINES).alias("key")
+
+    def _sorted_pairs(self) -> list[tuple[str, str]]:
+        return sorted(self._pairs)
 
     def check_complete(self) -> None:
         """Raise, naming file and line, at the first row given an outcome but never read or given a
@@ -180,28 +185,26 @@ class Ledger:
             return
         if not recorded.is_in(read.implode()).all() or recorded.is_duplicated().any():
             raise _first_refusal(pairs, read, outcomes)
-        lost = read.filter(~read.is_in(recorded.implode()))
-        sample = ", ".join(_place(pairs, key) for key in lost.head(5).to_list())
+        lost = read.filter(~read.is_in(recorded.implode())).to_frame().select(self._in_order(pl.col("key")))
+        sample = ", ".join(_place(self._sorted_pairs(), key) for key in lost.to_series().sort().head(5).to_list())
         raise RuntimeError(f"{len(lost)} raw rows have no outcome (e.g. {sample})")
 
     def _view(self, outcomes: Sequence[str] | None = None, config: str | None = None) -> pl.DataFrame:
         """The recorded rows of some outcomes (all when ``None``) and of one config or all, sorted by
-        config, file and line: ``pair`` (the place of its (config, file) in :attr:`_Keyed.pairs`),
+        config, file and line: ``pair`` (the place of its (config, file) in :meth:`_sorted_pairs`),
         ``line``, ``outcome``, ``id``, ``field``, ``reason``."""
         pairs, _, table = self._keyed()
         if config is not None:
-            mine = [n for n, (c, _) in enumerate(pairs) if c == config]  # one run: pairs are sorted
-            table = table.filter(pl.col("key").is_between(mine[0] * _LINES, (mine[-1] + 1) * _LINES - 1)
-                                 if mine else pl.lit(False))
+            table = table.filter((pl.col("key") // _LINES).is_in([n for n, (c, _) in enumerate(pairs) if c == config]))
         if outcomes is not None:
             table = table.filter(pl.col("outcome").is_in(outcomes))
-        return table.sort("key").select((pl.col("key") // _LINES).alias("pair"),
-                                        (pl.col("key") % _LINES).cast(pl.Int64).alias("line"),
-                                        pl.exclude("key"))
+        return table.with_columns(self._in_order(pl.col("key"))).sort("key").select(
+            (pl.col("key") // _LINES).alias("pair"), (pl.col("key") % _LINES).cast(pl.Int64).alias("line"),
+            pl.exclude("key"))
 
     def entries(self, outcome: str | None = None, config: str | None = None) -> list[Entry]:
         """Entries sorted by config, file and line, optionally of one outcome and config."""
-        pairs = self._keyed().pairs
+        pairs = self._sorted_pairs()
         return [Entry(*pairs[pair], *row) for pair, *row in
                 self._view(None if outcome is None else [outcome], config).iter_rows()]
 
@@ -234,7 +237,7 @@ class Ledger:
         config, file and line, each line ending in ``\\n``."""
         report_dir.mkdir(parents=True, exist_ok=True)
         heads = pl.Series([json.dumps({"config": config, "file": file}, ensure_ascii=False)[:-1]
-                           for config, file in self._keyed().pairs], dtype=pl.String)  # escaped once per file
+                           for config, file in self._sorted_pairs()], dtype=pl.String)  # escaped once per file
         for name, outcomes in (("rejects", ("rejected",)), ("folds", ("folded", "excluded"))):
             with open(report_dir / f"{name}.jsonl", "wb") as fh:
                 for part in self._view(outcomes).iter_slices(_WRITE_ROWS):  # a full build folds ~85 MB of lines
