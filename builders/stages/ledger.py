@@ -159,18 +159,18 @@ class Ledger:
     def _keyed(self) -> _Keyed:
         """The lines read and the outcomes recorded so far."""
         if self._keyed_tables is None:
-            read = pl.Series("key", np.concatenate(self._read) if self._read else [], pl.UInt64)
+            read = pl.Series("key", np.concatenate(self._read) if self._read else np.empty(0, np.uint64))
             outcomes = pl.concat(self._recorded) if self._recorded else pl.DataFrame(schema=_STORED)
             self._keyed_tables = _Keyed(list(self._pairs), read.sort().unique(), outcomes)
         return self._keyed_tables
 
-    def _in_order(self, keys: pl.Expr) -> pl.Expr:
+    def _in_order(self, keys: pl.Series) -> pl.Series:
         """``keys`` with each pair renumbered by its place in :meth:`_sorted_pairs`: they sort as
         (config, file, line) do."""
         pairs = list(self._pairs)
-        rank = sorted(range(len(pairs)), key=pairs.__getitem__)
-        place = pl.Series(np.argsort(rank).astype(np.uint64)) if pairs else pl.Series([], dtype=pl.UInt64)
-        return (pl.lit(place).gather(keys // _LINES) * _LINES + keys % _LINES).alias("key")
+        place = np.argsort(sorted(range(len(pairs)), key=pairs.__getitem__)).astype(np.uint64)
+        keys = keys.to_numpy()
+        return pl.Series("key", place[keys >> np.uint64(32)] << np.uint64(32) | keys & np.uint64(_LINES - 1))
 
     def _sorted_pairs(self) -> list[tuple[str, str]]:
         return sorted(self._pairs)
@@ -185,8 +185,8 @@ class Ledger:
             return
         if not recorded.is_in(read.implode()).all() or recorded.is_duplicated().any():
             raise _first_refusal(pairs, read, outcomes)
-        lost = read.filter(~read.is_in(recorded.implode())).to_frame().select(self._in_order(pl.col("key")))
-        sample = ", ".join(_place(self._sorted_pairs(), key) for key in lost.to_series().sort().head(5).to_list())
+        lost = self._in_order(read.filter(~read.is_in(recorded.implode())))
+        sample = ", ".join(_place(self._sorted_pairs(), key) for key in lost.sort().head(5).to_list())
         raise RuntimeError(f"{len(lost)} raw rows have no outcome (e.g. {sample})")
 
     def _view(self, outcomes: Sequence[str] | None = None, config: str | None = None) -> pl.DataFrame:
@@ -198,7 +198,7 @@ class Ledger:
             table = table.filter((pl.col("key") // _LINES).is_in([n for n, (c, _) in enumerate(pairs) if c == config]))
         if outcomes is not None:
             table = table.filter(pl.col("outcome").is_in(outcomes))
-        return table.with_columns(self._in_order(pl.col("key"))).sort("key").select(
+        return table.with_columns(self._in_order(table.get_column("key"))).sort("key").select(
             (pl.col("key") // _LINES).alias("pair"), (pl.col("key") % _LINES).cast(pl.Int64).alias("line"),
             pl.exclude("key"))
 
