@@ -199,3 +199,23 @@ def test_a_reply_of_numbered_scenes_is_rejected_folded_or_published_once_with_it
         (4, "published", "s-3", None, "1 scenes; 1 numbered items without options A, B, C skipped"),
         (5, "folded", "s-2", None, "same scenes"),
     ]
+
+
+def test_files_met_out_of_order_in_one_table_are_viewed_and_counted_by_config_file_and_line(tmp_path):
+    ledger = Ledger()
+    ledger.read("rules", "c.csv", [1])
+    ledger.record_table("rules", Outcomes().frame())  # an empty table records nothing
+    ledger.read("rules", "a.csv", [2, 1])
+    ledger.read("default", "c.csv", [1])
+    ledger.record_table("rules", outcome_lines("c.csv", [1], "folded", ["r-2"], reason="same").vstack(
+        outcome_lines("a.csv", [2, 1], "published", ["r-2", "r-1"])))
+    ledger.record_table("default", outcome_lines("c.csv", [1], "rejected", field="rot", reason="empty"))
+    ledger.check_complete()
+    assert [(e.config, e.file, e.line) for e in ledger.entries()] == [
+        ("default", "c.csv", 1), ("rules", "a.csv", 1), ("rules", "a.csv", 2), ("rules", "c.csv", 1)]
+    assert ledger.counts_by_config(["rules"])["rules"] == {"read": 3, "published": 2, "folded": 1, "excluded": 0,
+                                                           "rejected": 0}
+    assert [(e.config, e.file) for e in ledger.entries(config="rules", outcome="folded")] == [("rules", "c.csv")]
+    ledger.write(tmp_path)
+    assert [json.loads(line)["config"] for line in (tmp_path / "rejects.jsonl").read_text().splitlines()] == [
+        "default"]
