@@ -248,11 +248,12 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
     related = weights.scene * scene_overlap + weights.rules * evidence.max(axis=2) - weights.aside * aside
     if weights.sibling:
         related += weights.sibling * _sibling_overlap(option_chars, o_owner, o_char, o_weight, w_option, n)
-    distractor = np.argsort(related, axis=1, kind="stable")[:, 0]
+    order = np.argsort(related, axis=1, kind="stable")  # least related first: the distractor
+    distractor = order[:, 0]
     lexicon_texts = [_own_words(pair, side) for pair in rules for side in range(2)]  # owner = 2 * dilemma + side
     parts.update(_distinctive(option_chars, o_owner, o_char, o_weight, distractor, r_owner, r_char, r_weight,
                               _char_rows(lexicon_texts), idf, n))
-    return _decide(related, parts, weights)
+    return _decide(related, order, parts, weights)
 
 
 def _sibling_overlap(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np.ndarray, o_weight: np.ndarray,
@@ -337,13 +338,13 @@ def _distinctive(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np.nda
     return out
 
 
-def _decide(related: np.ndarray, parts: dict[str, np.ndarray], weights: Weights) -> RoleScores:
-    """The distractor, then the two rule options jointly, each only above its margin. The pair decision is
+def _decide(related: np.ndarray, order: np.ndarray, parts: dict[str, np.ndarray], weights: Weights) -> RoleScores:
+    """The distractor (``order``: each item's options, least related first), then the two rule options
+    jointly, each only above its margin. The pair decision is
     a weighted sum of :data:`PAIR_FEATURES`, each the evidence for one assignment minus the other's; its
     margin is the sum's size (log-odds: the weights are a logistic regression's)."""
     n = len(related)
     rows = np.arange(n)
-    order = np.argsort(related, axis=1, kind="stable")
     distractor = order[:, 0]
     distractor_margin = related[rows, order[:, 1]] - related[rows, distractor]
     x, y = np.sort(order[:, 1:], axis=1).T
