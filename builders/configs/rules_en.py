@@ -113,17 +113,17 @@ def first_copy_wins(observations: pl.DataFrame) -> pl.DataFrame:
     return observations.sort("seq").group_by("key", maintain_order=True).first()
 
 
-def translation_links(rules: pa.Table | None, keys: pl.Series) -> pl.DataFrame:
-    """Normalized English text → the Chinese rule it translates (``rule_en`` under the key ``rules``
-    links English copies by); the lowest id when several Chinese rules share a translation. Only the
-    English ``keys`` asked for are looked up: with none, no translation is normalized."""
-    if rules is None or not rules.num_rows or keys.is_empty():
+def translation_links(rules: pa.Table | None, english_keys: pl.Series) -> pl.DataFrame:
+    """Each of ``english_keys`` (normalized English texts) that is the translation of a Chinese rule →
+    that rule (``rule_en`` under the key ``rules`` links English copies by); the lowest id when several
+    Chinese rules share a translation. With no English key, no translation is normalized."""
+    if rules is None or not rules.num_rows or english_keys.is_empty():
         return pl.DataFrame({"key": [], "rule_id": []}, schema={"key": pl.String, "rule_id": pl.String})
     english = rules.column("rule_en")
-    keys = clean_key_column(clean_text_column(english))
-    return (pl.DataFrame({"key": pa.array(keys), "rule_id": rules.column("id"),
+    translation_keys = clean_key_column(clean_text_column(english))
+    return (pl.DataFrame({"key": pa.array(translation_keys), "rule_id": rules.column("id"),
                           "translated": english.is_valid()})
-            .filter(pl.col("translated") & (pl.col("key") != ""))
+            .filter(pl.col("translated") & (pl.col("key") != "") & pl.col("key").is_in(english_keys.implode()))
             .group_by("key").agg(pl.col("rule_id").min()))
 
 
