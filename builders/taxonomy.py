@@ -34,9 +34,9 @@ class Closure(NamedTuple):
     dimensions: list[str]
     core_values: list[str]
     derived_values: list[str]
-    added: list[str] = []
+    added: list[str]
     """Parents that were implied by a lower tier but not listed."""
-    dropped: list[str] = []
+    dropped: list[str]
     """Listed dimensions that no listed core value supports (a contradiction)."""
 
 
