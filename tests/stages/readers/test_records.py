@@ -72,9 +72,13 @@ _GBK_TEXTS = [
 @pytest.mark.parametrize("text", _GBK_TEXTS)
 def test_gbk_bytes_read_by_arrow_give_the_table_of_the_decoded_text(tmp_path, text):
     data = text.encode("gbk")
-    by_arrow = read_gbk_csv_columns(data)
+    _assert_same_as_decoded(read_gbk_csv_columns(data), data, tmp_path, "gbk")
+
+
+def _assert_same_as_decoded(by_arrow, data: bytes, tmp_path, encoding: str) -> None:
+    """The table read from the bytes is the one read from the text ``decode_bytes`` makes of them."""
     decoded = decode_bytes(data, tmp_path / "f.csv")
-    assert decoded.encoding == "gbk"
+    assert decoded.encoding == encoding
     by_text = read_csv_columns(decoded)
     assert by_arrow.table.equals(by_text.table) and by_arrow.lines.tolist() == by_text.lines.tolist()
 
@@ -90,8 +94,7 @@ def test_gbk_read_in_many_blocks_gives_the_table_of_the_decoded_text(tmp_path):
     cut = [b for b in range(_TRANSCODED_BLOCK, len(data), _TRANSCODED_BLOCK) if _cuts_a_character(data, b)]
     assert len(data) > 3 * _TRANSCODED_BLOCK and cut  # some blocks end inside a character
     by_arrow = read_gbk_csv_columns(data)
-    by_text = read_csv_columns(decode_bytes(data, tmp_path / "f.csv"))
-    assert by_arrow.table.equals(by_text.table) and by_arrow.lines.tolist() == by_text.lines.tolist()
+    _assert_same_as_decoded(by_arrow, data, tmp_path, "gbk")
     assert by_arrow.table.num_rows == len(rows)
 
 
@@ -119,11 +122,7 @@ def test_bytes_that_are_not_plain_gbk_rows_are_left_to_the_text_readers(data):
 @pytest.mark.parametrize("text", [*_GBK_TEXTS, "index,scene\n0,场景 🙂 emoji\n1,\"多行\n场景\"\n"])
 def test_utf8_bytes_read_by_arrow_give_the_table_of_the_decoded_text(tmp_path, text):
     data = text.encode("utf-8")
-    by_arrow = read_utf8_csv_columns(data)
-    decoded = decode_bytes(data, tmp_path / "f.csv")
-    assert decoded.encoding == "utf-8"
-    by_text = read_csv_columns(decoded)
-    assert by_arrow.table.equals(by_text.table) and by_arrow.lines.tolist() == by_text.lines.tolist()
+    _assert_same_as_decoded(read_utf8_csv_columns(data), data, tmp_path, "utf-8")
 
 
 @pytest.mark.parametrize("data", [
