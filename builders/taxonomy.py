@@ -28,8 +28,8 @@ class UnknownValueError(ValueError):
 
 
 class Closure(NamedTuple):
-    """The result of closing one row's labels under the hierarchy (a tuple: a corpus makes tens of
-    thousands of them at once, :meth:`Taxonomy.close_bits`)."""
+    """The result of closing one row's labels under the hierarchy, its names listed (many at once:
+    :meth:`Taxonomy.closures` of :meth:`Taxonomy.close_bits`)."""
 
     dimensions: list[str]
     core_values: list[str]
@@ -38,6 +38,18 @@ class Closure(NamedTuple):
     """Parents that were implied by a lower tier but not listed."""
     dropped: list[str]
     """Listed dimensions that no listed core value supports (a contradiction)."""
+
+
+class ClosedBits(NamedTuple):
+    """Many closures at once (:meth:`Taxonomy.close_bits`): the fields of :class:`Closure`, each an
+    array with a set per row given as bits. A tier's bit ``i`` is its ``i``-th value; ``added`` and
+    ``dropped`` are bits over :meth:`Taxonomy.names_by_name`."""
+
+    dimensions: np.ndarray
+    core_values: np.ndarray
+    derived_values: np.ndarray
+    added: np.ndarray
+    dropped: np.ndarray
 
 
 def _key(name: str) -> str:
@@ -109,12 +121,13 @@ class Taxonomy:
         )
 
     def close_bits(self, dimensions: np.ndarray, core_values: np.ndarray,
-                   derived_values: np.ndarray) -> list[Closure]:
+                   derived_values: np.ndarray) -> ClosedBits:
         """:meth:`close` of many label sets at once, each tier's set given as bits (``uint64``; bit
-        ``i``: the ``i``-th of :meth:`names`).
+        ``i``: the ``i``-th of :meth:`names`), the closed sets given back as bits too.
 
         A corpus has tens of thousands of distinct label combinations: the hierarchy is applied
-        to all of them, and their names listed, with a few array operations per value.
+        to all of them with a few array operations per value, and no name is listed until a
+        caller asks (:meth:`closures`).
         """
         derived = np.asarray(derived_values, np.uint64)
         listed_core, listed = np.asarray(core_values, np.uint64), np.asarray(dimensions, np.uint64)
@@ -125,15 +138,22 @@ class Taxonomy:
         has_core = core != 0
         dims = np.where(has_core, implied, listed)
         dropped = np.where(has_core, listed & ~implied, np.uint64(0))
-        # ``added`` and ``dropped`` are sorted by name, across tiers: as bits over the names in that order.
-        by_name = sorted(set(self.names("core_values")) | set(self.names("dimensions")))
+        by_name = self.names_by_name()
         core_by_name = [1 << by_name.index(n) for n in self.names("core_values")]
         dims_by_name = [1 << by_name.index(n) for n in self.names("dimensions")]
         added = _map_bits(core & ~listed_core, core_by_name) | _map_bits(implied & ~listed, dims_by_name)
-        columns = (_names_of_bits(dims, self.names("dimensions")), _names_of_bits(core, self.names("core_values")),
-                   _names_of_bits(derived, self.names("derived_values")), _names_of_bits(added, by_name),
-                   _names_of_bits(_map_bits(dropped, dims_by_name), by_name))
-        return list(map(Closure, *columns))
+        return ClosedBits(dims, core, derived, added, _map_bits(dropped, dims_by_name))
+
+    def closures(self, closed: ClosedBits) -> list[Closure]:
+        """The :class:`Closure` of each set of :meth:`close_bits`, its names listed."""
+        by_name = self.names_by_name()
+        return list(map(Closure, *(_names_of_bits(bits, names) for bits, names in zip(closed, (
+            *(self.names(tier) for tier in TIERS), by_name, by_name), strict=True))))
+
+    def names_by_name(self) -> list[str]:
+        """The dimensions and core values sorted by name: the order of ``added`` and ``dropped``, which
+        :class:`ClosedBits` gives as bits over this list."""
+        return sorted(set(self.names("core_values")) | set(self.names("dimensions")))
 
     def _bits_of(self, tier: str, names: list[str]) -> list[int]:
         """The bit of each of ``names`` among the values of ``tier``."""

@@ -162,7 +162,7 @@ def english_only_rules(rows: pl.DataFrame, codes: ClosureCodes) -> list[EnglishR
     """An English row that translates no Chinese rule is an English rule: handed to ``rules_en``,
     which publishes it (or rejects it when it carries no labels) and records its one outcome in
     this config's ledger, where it was read. The one place English-only rows are decided."""
-    return [EnglishRule(file, line, field, text, source, None if values is None else codes.closures[values])
+    return [EnglishRule(file, line, field, text, source, None if values is None else codes.closure(values))
             for file, line, field, text, source, values in rows.sort("seq").select(
                 "file", "line", "text_column", "text", "source", "values").iter_rows()]
 

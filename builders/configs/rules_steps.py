@@ -80,7 +80,7 @@ def read_observations(ctx: BuildContext, config: str, kinds: list[ArtifactKind],
     """Every raw row of the config's kinds, in reading order, as one observations table, and the
     value triples its ``values`` number. The master tables are read first, while a prefetch reads
     the other files; ``seq`` keeps reading order. The ``ids`` of each file's keys start as it is read."""
-    normalize, codes = ValueNormalizer(ctx.taxonomy), ClosureCodes()
+    normalize, codes = ValueNormalizer(ctx.taxonomy), ClosureCodes(ctx.taxonomy)
     validator = TableValidator(load_schema(config))
     artifacts = ctx.of_kind(*(kind.name for kind in kinds))
     masters_first = sorted(range(len(artifacts)), key=lambda p: artifacts[p].kind.rank != 0)
@@ -106,13 +106,13 @@ _EMPTY = {"file": pl.String, "line": pl.Int64, "seq": pl.Int64, "kind": pl.Strin
 
 def record_repairs(ctx: BuildContext, config: str, obs: pl.DataFrame, codes: ClosureCodes) -> None:
     """List in the repairs each usable raw row whose values normalization changed, in reading order."""
-    changed = [i for i, c in enumerate(codes.closures) if c.added or c.dropped]
+    changed = codes.changed()
     if not changed:
         return
     rows = obs.filter(pl.col("reject_reason").is_null() & pl.col("exclude_reason").is_null()
                       & pl.col("values").is_in(changed)).sort("seq")
     for file, line, number in rows.select("file", "line", "values").iter_rows():
-        closure = codes.closures[number]
+        closure = codes.closure(number)
         ctx.repairs.append({"config": config, "file": file, "line": line,
                             "added": closure.added, "dropped": closure.dropped})
 

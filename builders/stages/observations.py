@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -28,7 +29,7 @@ from builders.stages.parsers.replies import ROT_PREFIX_CHANGES, strip_rot_prefix
 from builders.stages.readers.layout import Artifact
 from builders.stages.readers.records import ColumnTable, RawTable
 from builders.stages.validate import RowError, TableValidator
-from builders.taxonomy import TIERS, Closure, UnknownValueError
+from builders.taxonomy import TIERS, ClosedBits, Closure, Taxonomy, UnknownValueError
 
 TEXT_COLUMNS = ("rule_text", "rule_key", "rule_is_zh")
 """What :func:`prepared_texts` adds to a file's columns: each row's cleaned text, its dedup key, and
@@ -49,32 +50,75 @@ def prepared_texts(table: pa.Table, column: str = "rot") -> pa.Table:
     return table
 
 
-@dataclass
 class ClosureCodes:
-    """The distinct normalized value triples of a build, numbered: an observation's ``values`` is a number."""
+    """The distinct label combinations of a build's observations, numbered (an observation's
+    ``values`` is a number), each closed under the hierarchy when first met, as bits
+    (:meth:`Taxonomy.close_bits`). Names are listed only when asked: :meth:`closure` for one,
+    :meth:`table` for all, as Arrow lists made from the bits without a Python list per row."""
 
-    closures: list[Closure] = field(default_factory=list)
-    _number: dict[int, int] = field(default_factory=dict)
-    _table: pa.Table | None = None
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self._numbered = pl.DataFrame(schema={"number": pl.UInt32, **dict.fromkeys(TIERS, pl.UInt64)})
+        """Each combination met (a tier's labels as bits per column) and its number."""
+        self._closed: list[ClosedBits] = []
+        self._closures: dict[int, Closure] = {}
+        self._table: pa.Table | None = None
 
-    def code(self, closure: Closure) -> int:
-        number = self._number.get(id(closure))
-        if number is None:
-            number = self._number[id(closure)] = len(self.closures)
-            self.closures.append(closure)
-        return number
+    def __len__(self) -> int:
+        return self._numbered.height
 
-    def codes(self, outcomes: list[Closure | UnknownValueError], which: np.ndarray) -> pa.Array:
-        """The number of each row's closure (``outcomes[which[row]]``; null for an error)."""
-        numbers = [None if o is None or isinstance(o, UnknownValueError) else self.code(o) for o in outcomes]
-        return pa.array(numbers, pa.int64()).take(pa.array(which))
+    def numbers(self, sets: np.ndarray) -> np.ndarray:
+        """The number of each combination (a row of :attr:`LabelSets.sets`); new ones are numbered
+        in the order met, and closed."""
+        sets = pl.DataFrame(np.asarray(sets, np.uint64).reshape(-1, len(TIERS)), schema=list(TIERS), orient="row")
+        new = sets.join(self._numbered, on=TIERS, how="anti").unique(maintain_order=True)
+        if new.height:
+            self._numbered = pl.concat([self._numbered, new.with_row_index("number", offset=len(self))])
+            self._closed.append(self.taxonomy.close_bits(*(new.get_column(tier).to_numpy() for tier in TIERS)))
+            self._table = None
+        return (sets.join(self._numbered, on=TIERS, how="left", maintain_order="left")
+                .get_column("number").to_numpy().astype(np.int64))
+
+    def number(self, bits: tuple[int, int, int]) -> int:
+        """:meth:`numbers` of one combination (:meth:`ValueNormalizer.bits`)."""
+        return int(self.numbers(np.array([bits], np.uint64))[0])
+
+    def closed(self) -> ClosedBits:
+        """Every combination's closure, by number, as bits."""
+        if len(self._closed) != 1:
+            empty = np.zeros(0, np.uint64)
+            self._closed = [ClosedBits(*(np.concatenate([empty, *parts]) for parts in zip(*self._closed, strict=True)))
+                            if self._closed else ClosedBits(*([empty] * 5))]
+        return self._closed[0]
+
+    def closure(self, number: int) -> Closure:
+        """The closure numbered ``number``, its names listed."""
+        closure = self._closures.get(number)
+        if closure is None:
+            one = ClosedBits(*(bits[number:number + 1] for bits in self.closed()))
+            closure = self._closures[number] = self.taxonomy.closures(one)[0]
+        return closure
+
+    def changed(self) -> list[int]:
+        """The numbers whose closure added or dropped a label (the rows with them are repaired)."""
+        closed = self.closed()
+        return np.flatnonzero((closed.added | closed.dropped) != 0).tolist()
 
     def table(self) -> pa.Table:
-        """The triples as list columns, one row per number."""
-        if self._table is None or self._table.num_rows != len(self.closures):
-            self._table = pa.table({tier: pa.array([getattr(c, tier) for c in self.closures], pa.list_(pa.string()))
+        """The closed triples as list columns, one row per number."""
+        if self._table is None:
+            closed = self.closed()
+            self._table = pa.table({tier: _lists_of_bits(getattr(closed, tier), self.taxonomy.names(tier))
                                     for tier in TIERS})
         return self._table
+
+
+def _lists_of_bits(bits: np.ndarray, names: list[str]) -> pa.ListArray:
+    """Each set given as bits (bit ``i``: ``names[i]``) as a list of its names, in ``names`` order."""
+    rows, at = np.nonzero((bits[:, None] >> np.arange(len(names), dtype=np.uint64)) & np.uint64(1))
+    offsets = np.zeros(len(bits) + 1, np.int32)
+    np.cumsum(np.bincount(rows, minlength=len(bits)), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(names, pa.string()).take(pa.array(at)))
 
 
 def column_table(table: RawTable) -> ColumnTable:
@@ -136,7 +180,7 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
     with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow cleans the texts while Python closes the values
         cleaning = pool.submit(prepared_texts, table, text_column)
         if valued:
-            which, outcomes = normalize.codes(*(table.column(column_of[tier]) for tier in TIERS))
+            labels = normalize.label_sets(*(table.column(column_of[tier]) for tier in TIERS))
         optional = {name: _optional_text(table.column(column_of[name])) for name in ("text_en", "rewrite")
                     if name in column_of and name not in kind.parse}
         table = cleaning.result()
@@ -148,9 +192,8 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
     out: dict[str, list | pa.Array] = dict(optional)
     values: list[int | None] | pa.Array = [None] * n
     if valued:
-        values = codes.codes(outcomes, which)
-        for row in np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False)).tolist():
-            error = outcomes[which[row]]
+        values = pa.array(codes.numbers(labels.sets)).take(pa.array(labels.which, mask=labels.which < 0))
+        for row, error in labels.errors.items():
             problems.add(row, column_of[error.tier], str(error))
     for name, parse in kind.parse.items():
         column = column_of[name]
@@ -161,7 +204,7 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
             if all(tier in outcome for tier in TIERS):
                 try:
                     values = values if isinstance(values, list) else values.to_pylist()
-                    values[row] = codes.code(normalize(*(outcome[tier] for tier in TIERS)))
+                    values[row] = codes.number(normalize.bits(*(outcome[tier] for tier in TIERS)))
                 except UnknownValueError as err:
                     problems.add(row, column, str(err))
             for key, value in outcome.items():

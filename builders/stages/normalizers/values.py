@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,21 +19,33 @@ def _cache_key(cell: object) -> object:
     return tuple(cell) if isinstance(cell, list) else cell
 
 
+class LabelSets(NamedTuple):
+    """Each row's canonical labels, as :meth:`ValueNormalizer.label_sets` reads them off columns."""
+
+    which: np.ndarray
+    """Each row's combination: its index in ``sets``; ``-1`` for a row with an unknown label."""
+    sets: np.ndarray
+    """The distinct combinations of known labels, in the order first met: one row each, a column per
+    tier, a tier's labels as bits (``uint64``; bit ``i``: the ``i``-th of :meth:`Taxonomy.names`)."""
+    errors: dict[int, UnknownValueError]
+    """The error of each row with an unknown label: the first unknown label, by tier."""
+
+
 class ValueNormalizer:
-    """Raw cells of the three tiers → a canonical, closed :class:`Closure`.
+    """Raw cells of the three tiers → canonical labels (as bits), and their closed :class:`Closure`.
 
     A corpus repeats a few thousand label combinations across hundreds of thousands of
     rows, spelled and ordered in many ways, so results are memoized at three levels: per
-    raw triple, per raw cell of a tier, and per set of canonical names. Raises
+    raw triple, per raw cell of a tier, and per set of canonical labels. Raises
     :class:`builders.taxonomy.UnknownValueError` naming the tier of the first unknown label.
     """
 
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
-        self._cache: dict[tuple, Closure] = {}
+        self._cache: dict[tuple, tuple[int, int, int]] = {}
         self._cells: dict[tuple[str, object], frozenset[str]] = {}
         self._closures: dict[tuple[int, int, int], Closure] = {}
-        """Per set of canonical names of each tier, as bits (:meth:`_tier_bits`): its closure."""
+        """Per set of canonical labels of each tier, as bits: its closure."""
         self._order = {tier: {name: i for i, name in enumerate(taxonomy.names(tier))} for tier in TIERS}
 
     def _cell(self, tier: str, cell: object) -> frozenset[str]:
@@ -41,36 +55,43 @@ class ValueNormalizer:
             names = self._cells[key] = frozenset(self.taxonomy.canonical(tier, n) for n in split_values(cell))
         return names
 
-    def __call__(self, dimensions: object, core_values: object, derived_values: object) -> Closure:
+    def bits(self, dimensions: object, core_values: object, derived_values: object) -> tuple[int, int, int]:
+        """One row's canonical labels, each tier's as bits (a row of :attr:`LabelSets.sets`)."""
         key = (_cache_key(dimensions), _cache_key(core_values), _cache_key(derived_values))
-        closure = self._cache.get(key)
-        if closure is None:
+        bits = self._cache.get(key)
+        if bits is None:
             cells = (dimensions, core_values, derived_values)
             sets = tuple(self._cell(tier, cell) for tier, cell in zip(TIERS, cells, strict=True))
-            bits = tuple(sum(1 << self._order[tier][name] for name in names)
-                         for tier, names in zip(TIERS, sets, strict=True))
-            closure = self._closures.get(bits)
-            if closure is None:
-                closure = self._closures[bits] = self.taxonomy.close(*(list(s) for s in sets))
-            self._cache[key] = closure
+            bits = self._cache[key] = tuple(sum(1 << self._order[tier][name] for name in names)
+                                            for tier, names in zip(TIERS, sets, strict=True))
+        return bits
+
+    def closure(self, bits: tuple[int, int, int]) -> Closure:
+        """The closure of one combination of canonical labels given as bits."""
+        closure = self._closures.get(bits)
+        if closure is None:
+            names = [[name for i, name in enumerate(self.taxonomy.names(tier)) if tier_bits >> i & 1]
+                     for tier, tier_bits in zip(TIERS, bits, strict=True)]
+            closure = self._closures[bits] = self.taxonomy.close(*names)
         return closure
+
+    def __call__(self, dimensions: object, core_values: object, derived_values: object) -> Closure:
+        return self.closure(self.bits(dimensions, core_values, derived_values))
 
     def columns(self, dimensions: pa.ChunkedArray | pa.Array, core_values: pa.ChunkedArray | pa.Array,
                 derived_values: pa.ChunkedArray | pa.Array) -> list[Closure | UnknownValueError]:
-        """Each row's closure (or the error :meth:`__call__` raises for it) from string columns:
-        :meth:`codes`, one outcome per row."""
-        codes, outcomes = self.codes(dimensions, core_values, derived_values)
-        return [outcomes[i] for i in codes.tolist()]
+        """Each row's closure (or the error :meth:`__call__` raises for it) from string columns."""
+        which, sets, errors = self.label_sets(dimensions, core_values, derived_values)
+        closures = [self.closure(key) for key in zip(*(column.tolist() for column in sets.T), strict=True)]
+        return [errors[row] if at < 0 else closures[at] for row, at in enumerate(which.tolist())]
 
-    def codes(self, dimensions: pa.ChunkedArray | pa.Array, core_values: pa.ChunkedArray | pa.Array,
-              derived_values: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, list[Closure | UnknownValueError]]:
-        """Each row's outcome as an index into a list of outcomes: the closure of each distinct label
-        combination (the one :meth:`__call__` gives), then the outcome of each row with an unknown label.
+    def label_sets(self, dimensions: pa.ChunkedArray | pa.Array, core_values: pa.ChunkedArray | pa.Array,
+                   derived_values: pa.ChunkedArray | pa.Array) -> LabelSets:
+        """Each row's canonical labels from string columns, the rows with the same labels sharing them.
 
-        The cells are split by Arrow and each distinct label is looked up once; a row is then
-        a bit set per tier, so a table of a quarter of a million rows costs one closure per
-        distinct combination, not one Python call per row. Rows with an unknown label go
-        through :meth:`__call__`, which names the first of them.
+        The cells are split by Arrow and each distinct label is looked up once: a table of a
+        quarter of a million rows costs one Python call per distinct label, not one per row.
+        Rows with an unknown label go through :meth:`__call__`, which names the first of them.
         """
         arrays = (dimensions, core_values, derived_values)
         unknown = np.zeros(len(arrays[0]), bool)
@@ -83,21 +104,12 @@ class ValueNormalizer:
         combined = (derived_code.astype(np.uint64) << np.uint64(32)) | (masks[1] << np.uint64(8)) | masks[0]
         combined[unknown] = _UNKNOWN
         distinct, first, which = _distinct(combined)
-        tier_bits = [mask[first] for mask in masks]
-        keys = list(zip(*(bits.tolist() for bits in tier_bits), strict=True))
-        closures = self._closures
-        new = np.array([i for i, (key, code) in enumerate(zip(keys, distinct.tolist(), strict=True))
-                        if code != _UNKNOWN and key not in closures], np.int64)
-        if len(new):
-            closures.update(zip([keys[i] for i in new.tolist()],
-                                self.taxonomy.close_bits(*(bits[new] for bits in tier_bits)), strict=True))
-        outcomes: list = [None if code == _UNKNOWN else closures[key]
-                          for key, code in zip(keys, distinct.tolist(), strict=True)]
-        codes = which.astype(np.int64).reshape(-1)
-        unknown_rows = np.flatnonzero(unknown)
-        codes[unknown_rows] = np.arange(len(outcomes), len(outcomes) + len(unknown_rows))
-        outcomes += [self._row(arrays, row) for row in unknown_rows.tolist()]
-        return codes, outcomes
+        known = distinct != _UNKNOWN
+        sets = np.stack([mask[first[known]] for mask in masks], axis=1).reshape(-1, len(TIERS))
+        which = (np.cumsum(known) - 1)[which]  # the index among the known combinations
+        which[unknown] = -1
+        errors = {row: self._row(arrays, row) for row in np.flatnonzero(unknown).tolist()}
+        return LabelSets(which, sets, errors)
 
     def errors(self, dimensions: pa.ChunkedArray | pa.Array, core_values: pa.ChunkedArray | pa.Array,
                derived_values: pa.ChunkedArray | pa.Array) -> dict[int, UnknownValueError]:
@@ -107,15 +119,15 @@ class ValueNormalizer:
         unknown = np.zeros(len(arrays[0]), bool)
         for tier, array in zip(TIERS, arrays, strict=True):
             unknown |= self._tier_bits(tier, array)[1]
-        outcomes = {row: self._row(arrays, row) for row in np.flatnonzero(unknown).tolist()}
-        return {row: outcome for row, outcome in outcomes.items() if isinstance(outcome, UnknownValueError)}
+        return {row: self._row(arrays, row) for row in np.flatnonzero(unknown).tolist()}
 
-    def _row(self, arrays: tuple[pa.Array | pa.ChunkedArray, ...], row: int) -> Closure | UnknownValueError:
-        """One row through :meth:`__call__`, its error returned instead of raised."""
+    def _row(self, arrays: tuple[pa.Array | pa.ChunkedArray, ...], row: int) -> UnknownValueError:
+        """The error of one row with an unknown label, as :meth:`__call__` raises it."""
         try:
-            return self(*(array[row].as_py() for array in arrays))
+            self.bits(*(array[row].as_py() for array in arrays))
         except UnknownValueError as err:
             return err.with_traceback(None)  # kept: its traceback would hold the caller's frames
+        raise AssertionError(f"row {row} has no unknown label")
 
     def _tier_bits(self, tier: str, array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """Each row's canonical labels of one tier as bits (in framework order), and whether
