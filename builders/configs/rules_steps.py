@@ -48,31 +48,40 @@ def _registered(ctx: BuildContext, config: str, artifact: Artifact):  # noqa: AN
 def _checked(table: pa.Table, validator: TableValidator, codes: ClosureCodes) -> pa.Table:
     """Rows usable so far whose fields the schema refuses get that error as their reject reason; every
     rejected row gets the id it would have had (``reject_id``). The raw text is then dropped."""
-    n = table.num_rows
-    usable = pc.and_(table.column("reject_reason").is_null(), table.column("exclude_reason").is_null())
-    rows = np.flatnonzero(pc.and_(usable, table.column("values").is_valid()).to_numpy(zero_copy_only=False))
-    whole = len(rows) == n  # every row is checked: no copy of its columns
-    at = pa.array(rows, pa.int64())
-    fields = pa.table({name: table.column(field) if whole else table.column(field).take(at)
-                       for field, name in SCHEMA_FIELDS.items()})
-    values = table.column("values") if whole else table.column("values").take(at)
-    invalid = schema_errors(validator, fields, values.combine_chunks(), codes) if len(rows) else {}
-    field, reason, raw = table.column("reject_field"), table.column("reject_reason"), table.column("raw_text")
-    updates = {row: (field[row].as_py(), reason[row].as_py(), _would_be_id(raw[row].as_py()))
-               for row in np.flatnonzero(reason.is_valid().to_numpy(zero_copy_only=False)).tolist()}
-    text = table.column("text")
-    for row, message in invalid.items():
-        updates[int(rows[row])] = message.split(":")[0], message, _would_be_id(text[int(rows[row])].as_py())
-    mask = np.zeros(n, bool)
-    mask[list(updates)] = True
-    changed = sorted(updates)
+    checked = pc.and_(pc.and_(table.column("reject_reason").is_null(), table.column("exclude_reason").is_null()),
+                      table.column("values").is_valid())
+    rows = np.flatnonzero(checked.to_numpy(zero_copy_only=False))
+    invalid = _schema_errors_of(table, checked, len(rows) == table.num_rows, validator, codes) if len(rows) else {}
+    rejected = np.flatnonzero(table.column("reject_reason").is_valid().to_numpy(zero_copy_only=False))
+    refused, messages = rows[list(invalid)], list(invalid.values())
+    texts = table.column("raw_text").take(rejected).to_pylist() + table.column("text").take(refused).to_pylist()
+    at = np.concatenate([rejected, refused])
+    reasons = {
+        "reject_field": table.column("reject_field").take(rejected).to_pylist() + [m.split(":")[0] for m in messages],
+        "reject_reason": table.column("reject_reason").take(rejected).to_pylist() + messages,
+        "reject_id": [_would_be_id(text) for text in texts],
+    }
+    table = table.drop_columns(["reject_field", "reject_reason", "raw_text"])
+    for name, values in reasons.items():
+        table = table.append_column(name, _scattered(table.num_rows, at, values))
+    return table
 
-    def updated(i: int) -> pa.Array:
-        return pc.replace_with_mask(pa.nulls(n, pa.string()), pa.array(mask),
-                                    pa.array([updates[row][i] for row in changed], pa.string()))
 
-    return table.drop_columns(["reject_field", "reject_reason", "raw_text"]).append_column(
-        "reject_field", updated(0)).append_column("reject_reason", updated(1)).append_column("reject_id", updated(2))
+def _schema_errors_of(table: pa.Table, checked: pa.ChunkedArray, whole: bool, validator: TableValidator,
+                      codes: ClosureCodes) -> dict[int, str]:
+    """:func:`schema_errors` of the ``checked`` rows, numbered among them (``whole``: every row, not copied)."""
+    def rows(column: str) -> pa.ChunkedArray:
+        return table.column(column) if whole else table.column(column).filter(checked)
+
+    fields = pa.table({name: rows(field) for field, name in SCHEMA_FIELDS.items()})
+    return schema_errors(validator, fields, rows("values").combine_chunks(), codes)
+
+
+def _scattered(n: int, at: np.ndarray, values: list[str | None]) -> pa.Array:
+    """A string column of ``n`` rows holding ``values`` at the (distinct) rows ``at``, null elsewhere."""
+    where = np.full(n, -1, np.int64)
+    where[at] = np.arange(len(at))
+    return pa.array(values, pa.string()).take(pa.array(where, mask=where < 0))
 
 
 def read_observations(ctx: BuildContext, config: str, kinds: list[ArtifactKind], prefetch: dict,
