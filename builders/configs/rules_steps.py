@@ -20,7 +20,7 @@ from builders.stages.normalizers.values import ValueNormalizer
 from builders.stages.observations import SEQ_STRIDE, ClosureCodes, column_table, observe, schema_errors
 from builders.stages.readers.layout import Artifact, ArtifactKind
 from builders.stages.validate import TableValidator
-from builders.stages.writer import without_validity
+from builders.stages.writer import single_chunk, without_validity
 from builders.taxonomy import TIERS
 
 SCHEMA_FIELDS = {"text": "rule", "text_en": "rule_en", "source": "source", "label_origin": "label_origin",
@@ -171,16 +171,19 @@ def keys_of(texts: pl.Series) -> pl.Series:
 
 
 def rules_table(config: str, kept: pl.DataFrame, codes: ClosureCodes) -> pa.Table:
-    """The published rules (sorted by id already) as the config's Arrow table."""
+    """The published rules (sorted by id already) as the config's Arrow table.
+
+    Only the published columns leave Polars, as its own string views (no copy): the cast to the
+    schema's types is then each text column's one copy.
+    """
     schema = features(config).arrow_schema
     values = codes.table()
     at = pa.array(kept.get_column("values").to_numpy(), pa.int64())
-    arrow = kept.to_arrow()
+    arrow = kept.select(f.name for f in schema if f.name not in TIERS).to_arrow(compat_level=pl.CompatLevel.newest())
     columns = {}
     for field in schema:
         column = values.column(field.name).take(at) if field.name in TIERS else arrow.column(field.name)
-        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-        columns[field.name] = without_validity(column.cast(field.type))
+        columns[field.name] = without_validity(single_chunk(column).cast(field.type))
     return pa.Table.from_arrays([columns[f.name] for f in schema], schema=schema)
 
 
