@@ -139,10 +139,12 @@ class Ids:
         self._hashing: list[tuple[pa.Array, BackgroundIds]] = []
 
     def add(self, table: pa.Table) -> None:
-        """Start hashing the keys of the usable Chinese rows of one file's observations not hashed yet."""
+        """Start hashing the keys of the usable Chinese rows of one file's observations not hashed yet.
+        A key repeated within the file is hashed each time (:meth:`table` keeps one): finding the
+        distinct keys first would delay the hashing, which the build then waits for."""
         usable = pc.and_(pc.and_(table.column("reject_reason").is_null(), table.column("exclude_reason").is_null()),
                          table.column("zh"))
-        keys = table.column("key").filter(usable).combine_chunks().unique()
+        keys = table.column("key").filter(usable).combine_chunks()
         if self._hashing:
             hashed = pa.concat_arrays([k for k, _ in self._hashing])
             keys = keys.filter(pc.invert(pc.is_in(keys, value_set=hashed)))
@@ -151,11 +153,13 @@ class Ids:
             self._hashing.append((keys, BackgroundIds("rule", keys, background=background)))
 
     def table(self, key: str) -> pl.DataFrame:
-        """Each key hashed (in column ``key``) and its ``id``."""
+        """Each key hashed (in column ``key``, once) and its ``id``."""
         if not self._hashing:
             return pl.DataFrame(schema={key: pl.String, "id": pl.String})
-        return pl.from_arrow(pa.table({key: pa.concat_arrays([k for k, _ in self._hashing]),
-                                       "id": pa.concat_arrays([h.result() for _, h in self._hashing])}))
+        keys = pl.Series(key, pa.concat_arrays([k for k, _ in self._hashing]))
+        first = keys.is_first_distinct()  # found while the keys are hashed
+        ids = pl.Series("id", pa.concat_arrays([h.result() for _, h in self._hashing]))
+        return pl.DataFrame([keys, ids]).filter(first)
 
 
 def keys_where(frame: pl.DataFrame, column: str, where: str, otherwise: str) -> pl.Series:
