@@ -49,11 +49,10 @@ def _checked(table: pa.Table, validator: TableValidator, codes: ClosureCodes) ->
     """Rows usable so far whose fields the schema refuses get that error as their reject reason; every
     rejected row gets the id it would have had (``reject_id``). The raw text is then dropped."""
     checked = pc.and_(pc.and_(table.column("reject_reason").is_null(), table.column("exclude_reason").is_null()),
-                      table.column("values").is_valid())
-    rows = np.flatnonzero(checked.to_numpy(zero_copy_only=False))
-    invalid = _schema_errors_of(table, checked, len(rows) == table.num_rows, validator, codes) if len(rows) else {}
+                      table.column("values").is_valid()).to_numpy(zero_copy_only=False)
+    invalid = _schema_errors_of(table, checked, validator, codes)
     rejected = np.flatnonzero(table.column("reject_reason").is_valid().to_numpy(zero_copy_only=False))
-    refused, messages = rows[list(invalid)], list(invalid.values())
+    refused, messages = np.array(list(invalid), np.int64), list(invalid.values())
     texts = table.column("raw_text").take(rejected).to_pylist() + table.column("text").take(refused).to_pylist()
     at = np.concatenate([rejected, refused])
     reasons = {
@@ -67,14 +66,13 @@ def _checked(table: pa.Table, validator: TableValidator, codes: ClosureCodes) ->
     return table
 
 
-def _schema_errors_of(table: pa.Table, checked: pa.ChunkedArray, whole: bool, validator: TableValidator,
+def _schema_errors_of(table: pa.Table, checked: np.ndarray, validator: TableValidator,
                       codes: ClosureCodes) -> dict[int, str]:
-    """:func:`schema_errors` of the ``checked`` rows, numbered among them (``whole``: every row, not copied)."""
-    def rows(column: str) -> pa.ChunkedArray:
-        return table.column(column) if whole else table.column(column).filter(checked)
-
-    fields = pa.table({name: rows(field) for field, name in SCHEMA_FIELDS.items()})
-    return schema_errors(validator, fields, rows("values").combine_chunks(), codes)
+    """:func:`schema_errors` of the ``checked`` rows. The schema checks every row: at full size,
+    half the time of copying the checked rows out first."""
+    fields = pa.table({name: table.column(field) for field, name in SCHEMA_FIELDS.items()})
+    errors = schema_errors(validator, fields, single_chunk(table.column("values")), codes)
+    return {row: message for row, message in errors.items() if checked[row]}
 
 
 def _scattered(n: int, at: np.ndarray, values: list[str | None]) -> pa.Array:

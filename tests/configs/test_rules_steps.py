@@ -9,13 +9,14 @@ from builders.stages.observations import ClosureCodes
 from builders.stages.validate import TableValidator
 from builders.taxonomy import Closure
 
-_ROWS = [  # raw_text, text, source, values, reject_field, reject_reason, exclude_reason
+_ROWS = [  # raw_text, text, source, values, reject_field, reject_reason, exclude_reason (the schema checks
+    # only the usable rows with values: a row rejected or excluded as read keeps its own reason)
     ("尊老爱幼", "尊老爱幼", "master_table", 0, None, None, None),  # usable and valid
     ("  ", "", "master_table", None, "rot", "empty rule text", None),  # rejected as read, no Chinese text
-    ("勤俭 节约", "勤俭节约", "master_table", None, "derived values", "unknown derived value 'x'", None),
+    ("勤俭 节约", "勤俭节约", "nowhere", None, "derived values", "unknown derived value 'x'", None),
     ("诚实守信", "诚实守信", "nowhere", 0, None, None, None),  # a source the schema does not list
     ("助人为乐", "助人为乐", "master_table", 1, None, None, None),  # values the schema refuses (no dimension)
-    ("爱护环境", "爱护环境", "master_table", None, None, None, "filtered upstream (retain != 1)"),
+    ("爱护环境", "爱护环境", "nowhere", 1, None, None, "filtered upstream (retain != 1)"),  # excluded: not checked
     ("敬业奉献", "敬业奉献", "master_table", None, None, None, None),  # no values: not checked here
 ]
 
