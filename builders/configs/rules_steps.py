@@ -17,7 +17,14 @@ from builders.stages.near_dedup import find_clusters
 from builders.stages.near_dedup_background import BackgroundClusters
 from builders.stages.normalizers.text import clean_key_column, dedup_key, has_cjk
 from builders.stages.normalizers.values import ValueNormalizer
-from builders.stages.observations import SEQ_STRIDE, ClosureCodes, column_table, observe, schema_errors
+from builders.stages.observations import (
+    SEQ_STRIDE,
+    TEXT_COLUMNS,
+    ClosureCodes,
+    column_table,
+    observe,
+    schema_errors,
+)
 from builders.stages.readers.layout import Artifact, ArtifactKind
 from builders.stages.validate import TableValidator
 from builders.stages.writer import single_chunk, without_validity
@@ -95,8 +102,8 @@ def read_observations(ctx: BuildContext, config: str, kinds: list[ArtifactKind],
     for position in ctx.progress(config, masters_first):
         artifact = artifacts[position]
         columns = _read(ctx, config, artifact, prefetch)
-        table = observe(artifact, columns, position * SEQ_STRIDE, normalize, codes, ctx.settings.llm_labeler)
-        ids.add(table)
+        table = observe(artifact, columns, position * SEQ_STRIDE, normalize, codes, ctx.settings.llm_labeler,
+                        on_prepared=ids.add)
         read[position] = _checked(table, validator, codes)
     if not read:
         return pl.DataFrame(schema=_EMPTY), codes
@@ -130,19 +137,19 @@ _HELPER_KEYS = 50_000
 
 class Ids:
     """The stable ids of the keys of Chinese rows, hashed (in a helper process when a second one is
-    allowed and a file brings many new keys) from the moment each file is read, while the build goes on."""
+    allowed and a file brings many new keys) from the moment each file's texts are cleaned, while
+    the build goes on."""
 
     def __init__(self, num_proc: int) -> None:
         self._background = num_proc > 1
         self._hashing: list[tuple[pa.Array, BackgroundIds]] = []
 
-    def add(self, table: pa.Table) -> None:
-        """Start hashing the keys of the usable Chinese rows of one file's observations not hashed yet.
-        A key repeated within the file is hashed each time (:meth:`table` keeps one): finding the
+    def add(self, prepared: pa.Table) -> None:
+        """Start hashing the keys of one file's Chinese rows not hashed yet, from its cleaned texts
+        (:data:`TEXT_COLUMNS`), before the rows are checked: a rejected row's key may be hashed too. A
+        key repeated within the file is hashed each time (:meth:`table` keeps one): finding the
         distinct keys first would delay the hashing, which the build then waits for."""
-        usable = pc.and_(pc.and_(table.column("reject_reason").is_null(), table.column("exclude_reason").is_null()),
-                         table.column("zh"))
-        keys = table.column("key").filter(usable).combine_chunks()
+        keys = prepared.column(TEXT_COLUMNS[1]).filter(prepared.column(TEXT_COLUMNS[2])).combine_chunks()
         if self._hashing:
             hashed = pa.concat_arrays([k for k, _ in self._hashing])
             keys = keys.filter(pc.invert(pc.is_in(keys, value_set=hashed)))

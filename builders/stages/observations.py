@@ -155,6 +155,14 @@ def _optional_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.if_else(pc.equal(pc.binary_length(cleaned), 0), pa.scalar(None, pa.string()), cleaned)
 
 
+def _prepared_then(table: pa.Table, column: str, then: Callable[[pa.Table], None] | None) -> pa.Table:
+    """:func:`prepared_texts`, then handed to ``then`` before anyone waiting for it goes on."""
+    table = prepared_texts(table, column)
+    if then is not None:
+        then(table)
+    return table
+
+
 class _Problems:
     """The first reason each row cannot be used, in the order the checks run."""
 
@@ -168,17 +176,18 @@ class _Problems:
 
 
 def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: ValueNormalizer, codes: ClosureCodes,
-            labeler: str) -> pa.Table:
+            labeler: str, on_prepared: Callable[[pa.Table], None] | None = None) -> pa.Table:
     """One artifact's rows as observations: provenance, the fields its kind declares, and why a row
     cannot be used (``reject_field``/``reject_reason``, ``exclude_reason``). ``labeler``: the name of
-    an LLM labeler the kind does not name."""
+    an LLM labeler the kind does not name. ``on_prepared`` is given the file's columns and
+    :data:`TEXT_COLUMNS` as soon as the texts are cleaned (the ids of their keys can start then)."""
     kind, table = artifact.kind, columns.table
     fields = kind.fields(table.column_names)
     column_of = {name: column for column, name in fields.items()}
     text_column = column_of["text"]
     valued = all(tier in column_of for tier in TIERS)
     with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow cleans the texts while Python closes the values
-        cleaning = pool.submit(prepared_texts, table, text_column)
+        cleaning = pool.submit(_prepared_then, table, text_column, on_prepared)
         if valued:
             labels = normalize.label_sets(*(table.column(column_of[tier]) for tier in TIERS))
         optional = {name: _optional_text(table.column(column_of[name])) for name in ("text_en", "rewrite")

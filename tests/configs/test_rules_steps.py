@@ -1,3 +1,4 @@
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -5,9 +6,10 @@ from builders.configs import rules_steps
 from builders.schema import load_schema
 from builders.stages.ids import stable_id
 from builders.stages.normalizers.text import dedup_key
-from builders.stages.observations import ClosureCodes
+from builders.stages.normalizers.values import ValueNormalizer
+from builders.stages.observations import TEXT_COLUMNS, ClosureCodes
 from builders.stages.validate import TableValidator
-from builders.taxonomy import Closure
+from builders.taxonomy import load_taxonomy
 
 _ROWS = [  # raw_text, text, source, values, reject_field, reject_reason, exclude_reason (the schema checks
     # only the usable rows with values: a row rejected or excluded as read keeps its own reason)
@@ -33,9 +35,10 @@ def _observations(rows: list[tuple]) -> pa.Table:
 
 
 def _codes() -> ClosureCodes:
-    codes = ClosureCodes()
-    codes.code(Closure(["个人"], ["友善"], [], [], []))
-    codes.code(Closure([], [], [], [], []))
+    """Values 0: a dimension and a core value (valid); values 1: none (the schema wants a dimension)."""
+    taxonomy = load_taxonomy()
+    codes, normalize = ClosureCodes(taxonomy), ValueNormalizer(taxonomy)
+    assert codes.numbers(np.array([normalize.bits("社会", "友善", None), (0, 0, 0)], np.uint64)).tolist() == [0, 1]
     return codes
 
 
@@ -59,22 +62,20 @@ def test_checked_rows_all_valid_get_no_reason():
         assert checked.column(name).to_pylist() == [None, None]
 
 
-def _keys(keys: list[str], zh: list[bool] | None = None, rejected: set[int] = frozenset()) -> pa.Table:
-    n = len(keys)
-    return pa.table({"key": pa.array(keys, pa.string()), "zh": pa.array(zh or [True] * n),
-                     "reject_reason": pa.array(["bad" if i in rejected else None for i in range(n)], pa.string()),
-                     "exclude_reason": pa.nulls(n, pa.string())})
+def _prepared(keys: list[str], zh: list[bool] | None = None) -> pa.Table:
+    """A file's cleaned texts as :func:`prepared_texts` gives them: each row's key and whether it is Chinese."""
+    return pa.table({TEXT_COLUMNS[1]: pa.array(keys, pa.string()), TEXT_COLUMNS[2]: pa.array(zh or [True] * len(keys))})
 
 
 @pytest.mark.parametrize("num_proc", [1, 2])
-def test_ids_hash_each_usable_chinese_key_once_across_and_within_files(num_proc, monkeypatch):
+def test_ids_hash_each_chinese_key_once_across_and_within_files(num_proc, monkeypatch):
     monkeypatch.setattr(rules_steps, "_HELPER_KEYS", 1)  # with two processes, every file is hashed beside the build
     ids = rules_steps.Ids(num_proc)
-    ids.add(_keys(["甲", "乙", "甲", "english", "丁"], zh=[True, True, True, False, True], rejected={4}))
-    ids.add(_keys(["乙", "丙", "丙"]))
+    ids.add(_prepared(["甲", "乙", "甲", "english", "丁"], zh=[True, True, True, False, True]))
+    ids.add(_prepared(["乙", "丙", "丙"]))
     table = ids.table("group_key")
     assert table.columns == ["group_key", "id"]
-    assert table.rows() == [(key, stable_id("rule", key)) for key in ("甲", "乙", "丙")]
+    assert table.rows() == [(key, stable_id("rule", key)) for key in ("甲", "乙", "丁", "丙")]
 
 
 def test_ids_of_no_file_are_an_empty_table():
