@@ -79,10 +79,6 @@ class ClosureCodes:
         return (sets.join(self._numbered, on=TIERS, how="left", maintain_order="left")
                 .get_column("number").to_numpy().astype(np.int64))
 
-    def number(self, bits: tuple[int, int, int]) -> int:
-        """:meth:`numbers` of one combination (:meth:`ValueNormalizer.bits`)."""
-        return int(self.numbers(np.array([bits], np.uint64))[0])
-
     def closed(self) -> ClosedBits:
         """Every combination's closure, by number, as bits."""
         if len(self._closed) != 1:
@@ -189,7 +185,7 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
     with ThreadPoolExecutor(max_workers=1) as pool:  # Arrow cleans the texts while Python closes the values
         cleaning = pool.submit(_prepared_then, table, text_column, on_prepared)
         if valued:
-            labels = normalize.label_sets(*(table.column(column_of[tier]) for tier in TIERS))
+            label_sets = normalize.label_sets(*(table.column(column_of[tier]) for tier in TIERS))
         optional = {name: _optional_text(table.column(column_of[name])) for name in ("text_en", "rewrite")
                     if name in column_of and name not in kind.parse}
         table = cleaning.result()
@@ -201,9 +197,11 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
     out: dict[str, list | pa.Array] = dict(optional)
     values: list[int | None] | pa.Array = [None] * n
     if valued:
-        values = pa.array(codes.numbers(labels.sets)).take(pa.array(labels.which, mask=labels.which < 0))
-        for row, error in labels.errors.items():
+        values = pa.array(codes.numbers(label_sets.sets)).take(pa.array(label_sets.which, mask=label_sets.which < 0))
+        for row, error in label_sets.errors.items():
             problems.add(row, column_of[error.tier], str(error))
+    parsed: dict[int, tuple[int, int, int]] = {}
+    """The labels each row's reply gives (as bits), numbered together once every row is parsed."""
     for name, parse in kind.parse.items():
         column = column_of[name]
         for row, outcome in enumerate(_per_distinct(table.column(column), parse)):
@@ -212,8 +210,7 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
                 continue
             if all(tier in outcome for tier in TIERS):
                 try:
-                    values = values if isinstance(values, list) else values.to_pylist()
-                    values[row] = codes.number(normalize.bits(*(outcome[tier] for tier in TIERS)))
+                    parsed[row] = normalize.bits(*(outcome[tier] for tier in TIERS))
                 except UnknownValueError as err:
                     problems.add(row, column, str(err))
             for key, value in outcome.items():
@@ -221,6 +218,10 @@ def observe(artifact: Artifact, columns: ColumnTable, seq: int, normalize: Value
                     if key not in out:
                         out[key] = [None] * n
                     out[key][row] = value
+    if parsed:
+        values = values if isinstance(values, list) else values.to_pylist()
+        for row, number in zip(parsed, codes.numbers(np.array(list(parsed.values()), np.uint64)).tolist(), strict=True):
+            values[row] = number
     labels = out.get("label", [kind.label.every_row] * n if kind.label else [None] * n)
     labelled = pa.array(labels, pa.int8()).is_valid()
     origin = "none" if kind.label is None else kind.label.origin
