@@ -169,11 +169,17 @@ def _map_bits(bits: np.ndarray, targets: list[int]) -> np.ndarray:
     return out
 
 
+def members_of_bits(bits: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The members of sets given as bits (``uint64``, bit ``i``: member ``i`` of ``count``): for each
+    member of each set, the set's row and the member's index, by row and then by index."""
+    return np.nonzero((np.asarray(bits, np.uint64)[:, None] >> np.arange(count, dtype=np.uint64)) & np.uint64(1))
+
+
 def _names_of_bits(bits: np.ndarray, names: list[str]) -> list[list[str]]:
     """Each set given as bits (bit ``i``: ``names[i]``) as a list of its names, in ``names`` order.
     Each distinct set is listed once (sets that are equal share their list)."""
     distinct, which = np.unique(bits, return_inverse=True)
-    rows, at = np.nonzero((distinct[:, None] >> np.arange(len(names), dtype=np.uint64)) & np.uint64(1))
+    rows, at = members_of_bits(distinct, len(names))
     flat = np.array(names, object)[at].tolist()
     ends = np.searchsorted(rows, np.arange(1, len(distinct) + 1)).tolist()
     listed = [flat[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]

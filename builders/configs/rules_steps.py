@@ -93,7 +93,8 @@ def read_observations(ctx: BuildContext, config: str, kinds: list[ArtifactKind],
                       ids: Ids) -> tuple[pl.DataFrame, ClosureCodes]:
     """Every raw row of the config's kinds, in reading order, as one observations table, and the
     value triples its ``values`` number. The master tables are read first, while a prefetch reads
-    the other files; ``seq`` keeps reading order. The ``ids`` of each file's keys start as it is read."""
+    the other files; ``seq`` keeps reading order. The ``ids`` of each file's keys start as soon as
+    its texts are cleaned."""
     normalize, codes = ValueNormalizer(ctx.taxonomy), ClosureCodes(ctx.taxonomy)
     validator = TableValidator(load_schema(config))
     artifacts = ctx.of_kind(*(kind.name for kind in kinds))

@@ -28,7 +28,9 @@ OUTCOME_SCHEMA = {"file": pl.String, "line": pl.Int64, "outcome": pl.String, "id
 _OUTCOME = pl.Enum(OUTCOMES)
 _STORED = {"key": pl.UInt64, "outcome": _OUTCOME, "id": pl.String, "field": pl.String, "reason": pl.String}
 """How the ledger keeps them: each row's config, file and line as one key (:class:`Ledger`)."""
-_LINES = 1 << 32
+_PAIR_SHIFT = 32
+"""A key's (config, file) pair is ``key >> _PAIR_SHIFT``, its line the bits below."""
+_LINES = 1 << _PAIR_SHIFT
 """Line numbers the ledger takes: ``0 <= line < 2**32`` (a file's rows are numbered from 1)."""
 _WRITE_ROWS = 100_000
 """Lines of a report file joined into one string at a time."""
@@ -96,8 +98,6 @@ def outcome_lines(file: str, lines: Sequence[int] | np.ndarray, outcome: str, id
 
 
 class _Keyed(NamedTuple):
-    pairs: list[tuple[str, str]]
-    """Every (config, file) met, in the order met: a key's ``key >> 32`` is its place here."""
     read: pl.Series
     """The key of every line read, once, sorted."""
     outcomes: pl.DataFrame
@@ -161,7 +161,7 @@ class Ledger:
         if self._keyed_tables is None:
             read = pl.Series("key", np.concatenate(self._read) if self._read else np.empty(0, np.uint64))
             outcomes = pl.concat(self._recorded) if self._recorded else pl.DataFrame(schema=_STORED)
-            self._keyed_tables = _Keyed(list(self._pairs), read.sort().unique(), outcomes)
+            self._keyed_tables = _Keyed(read.sort().unique(), outcomes)
         return self._keyed_tables
 
     def _in_order(self, keys: pl.Series) -> pl.Series:
@@ -170,7 +170,8 @@ class Ledger:
         pairs = list(self._pairs)
         place = np.argsort(sorted(range(len(pairs)), key=pairs.__getitem__)).astype(np.uint64)
         keys = keys.to_numpy()
-        return pl.Series("key", place[keys >> np.uint64(32)] << np.uint64(32) | keys & np.uint64(_LINES - 1))
+        shift = np.uint64(_PAIR_SHIFT)
+        return pl.Series("key", place[keys >> shift] << shift | keys & np.uint64(_LINES - 1))
 
     def _sorted_pairs(self) -> list[tuple[str, str]]:
         return sorted(self._pairs)
@@ -179,7 +180,7 @@ class Ledger:
         """Raise, naming file and line, at the first row given an outcome but never read or given a
         second outcome (in the order recorded), else if a row read has none (it would be lost
         without trace)."""
-        pairs, read, outcomes = self._keyed()
+        pairs, (read, outcomes) = list(self._pairs), self._keyed()
         recorded = outcomes.get_column("key")
         if recorded.sort().equals(read):  # one outcome for each line read, and for nothing else
             return
@@ -193,7 +194,7 @@ class Ledger:
         """The recorded rows of some outcomes (all when ``None``) and of one config or all, sorted by
         config, file and line: ``pair`` (the place of its (config, file) in :meth:`_sorted_pairs`),
         ``line``, ``outcome``, ``id``, ``field``, ``reason``."""
-        pairs, _, table = self._keyed()
+        pairs, table = list(self._pairs), self._keyed().outcomes
         if config is not None:
             table = table.filter((pl.col("key") // _LINES).is_in([n for n, (c, _) in enumerate(pairs) if c == config]))
         if outcomes is not None:
@@ -212,15 +213,15 @@ class Ledger:
         """Rows read and rows per outcome, of one config or of all."""
         if config is not None:
             return self.counts_by_config([config])[config]
-        _, read, outcomes = self._keyed()
+        read, outcomes = self._keyed()
         tally = np.bincount(outcomes.get_column("outcome").to_physical().to_numpy(), minlength=len(OUTCOMES))
         return {"read": len(read), **{outcome: int(n) for outcome, n in zip(OUTCOMES, tally, strict=True)}}
 
     def counts_by_config(self, configs: Iterable[str]) -> dict[str, dict[str, int]]:
         """:meth:`counts` of each config: tallies by (config, file) pair, summed by config."""
-        pairs, read, outcomes = self._keyed()
-        read_by = np.bincount((read.to_numpy() >> np.uint64(32)).astype(np.intp), minlength=len(pairs))
-        tally = np.bincount((outcomes.get_column("key").to_numpy() >> np.uint64(32)).astype(np.intp) * len(OUTCOMES)
+        pairs, (read, outcomes), shift = list(self._pairs), self._keyed(), np.uint64(_PAIR_SHIFT)
+        read_by = np.bincount((read.to_numpy() >> shift).astype(np.intp), minlength=len(pairs))
+        tally = np.bincount((outcomes.get_column("key").to_numpy() >> shift).astype(np.intp) * len(OUTCOMES)
                             + outcomes.get_column("outcome").to_physical().to_numpy(),
                             minlength=len(pairs) * len(OUTCOMES)).reshape(len(pairs), len(OUTCOMES))
         counts = {config: {"read": 0, **dict.fromkeys(OUTCOMES, 0)} for config in configs}

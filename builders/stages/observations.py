@@ -29,7 +29,7 @@ from builders.stages.parsers.replies import ROT_PREFIX_CHANGES, strip_rot_prefix
 from builders.stages.readers.layout import Artifact
 from builders.stages.readers.records import ColumnTable, RawTable
 from builders.stages.validate import RowError, TableValidator
-from builders.taxonomy import TIERS, ClosedBits, Closure, Taxonomy, UnknownValueError
+from builders.taxonomy import TIERS, ClosedBits, Closure, Taxonomy, UnknownValueError, members_of_bits
 
 TEXT_COLUMNS = ("rule_text", "rule_key", "rule_is_zh")
 """What :func:`prepared_texts` adds to a file's columns: each row's cleaned text, its dedup key, and
@@ -111,7 +111,7 @@ class ClosureCodes:
 
 def _lists_of_bits(bits: np.ndarray, names: list[str]) -> pa.ListArray:
     """Each set given as bits (bit ``i``: ``names[i]``) as a list of its names, in ``names`` order."""
-    rows, at = np.nonzero((bits[:, None] >> np.arange(len(names), dtype=np.uint64)) & np.uint64(1))
+    rows, at = members_of_bits(bits, len(names))
     offsets = np.zeros(len(bits) + 1, np.int32)
     np.cumsum(np.bincount(rows, minlength=len(bits)), out=offsets[1:])
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(names, pa.string()).take(pa.array(at)))

@@ -105,7 +105,7 @@ class ValueNormalizer:
         combined[unknown] = _UNKNOWN
         distinct, first, which = _distinct(combined)
         known = distinct != _UNKNOWN
-        sets = np.stack([mask[first[known]] for mask in masks], axis=1).reshape(-1, len(TIERS))
+        sets = np.stack([mask[first[known]] for mask in masks], axis=1)
         which = (np.cumsum(known) - 1)[which]  # the index among the known combinations
         which[unknown] = -1
         errors = {row: self._row(arrays, row) for row in np.flatnonzero(unknown).tolist()}
