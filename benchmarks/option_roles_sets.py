@@ -205,18 +205,18 @@ def decisions(names: str | tuple[str, ...], cross_validated: bool = False) -> li
     the calibration are read off those, not off decisions the weights were fitted on.
     """
     import numpy as np
-    from option_roles_fit import cross_validated_scores, pair_rows
+    from option_roles_fit import cross_validated_scores, joint_scores, pair_rows
 
     from builders.stages.option_roles import WEIGHTS
 
-    features, labels, groups, dilemmas = pair_rows((names,) if isinstance(names, str) else names)
-    scores = cross_validated_scores(features, labels, groups) if cross_validated else \
-        features @ np.asarray(WEIGHTS.pair, float)
+    rows = pair_rows((names,) if isinstance(names, str) else names)
+    scores = cross_validated_scores(rows) if cross_validated else \
+        joint_scores(rows, np.array([*WEIGHTS.pair, WEIGHTS.together]))
     out = []
-    for _, distractor_margin, distractor_right, at in dilemmas:
+    for _, distractor_margin, distractor_right, at in rows.dilemmas:
         out.append(("distractor", distractor_margin, distractor_right))
         if at is not None:
-            out.append(("pair", abs(float(scores[at])), bool(np.sign(scores[at]) == labels[at])))
+            out.append(("pair", abs(float(scores[at])), bool(np.sign(scores[at]) == rows.labels[at])))
     return out
 
 
@@ -350,9 +350,9 @@ def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
 
 
 def timing(copies: int) -> dict:
-    """Seconds of the scorer called one item at a time (the naive way, as a loop over scenes would) and
-    called once on all items (as the build does), on the dev set repeated ``copies`` times with every scene
-    and option made distinct; both must give the same roles."""
+    """Seconds of the scorer called one rule pair at a time (the naive way, as a loop over rule pairs would:
+    a pair's scenes are decided together) and called once on all items (as the build does), on the dev set
+    repeated ``copies`` times with every rule, scene and option made distinct; both must give the same roles."""
     import time
 
     import numpy as np
@@ -362,18 +362,29 @@ def timing(copies: int) -> dict:
     from builders.stages.parsers.blobs import split_options
 
     base = [(row, [text for _, text in split_options(row["options"])]) for row in read_set("dev")]
-    rows = [(row, [text + (f"第{j}次" if j else "") for text in texts], row["scene"] + (str(j) if j else ""))
+    tag = [f"（{j}）" if j else "" for j in range(copies)]
+    rows = [({**row, "rule_a": row["rule_a"] + tag[j], "rule_b": row["rule_b"] + tag[j]},
+             [text + (f"第{j}次" if j else "") for text in texts], row["scene"] + (str(j) if j else ""))
             for j in range(copies) for row, texts in base]
     idf = option_roles.Idf([scene for *_, scene in rows] + [t for _, texts, _ in rows for t in texts])
+    by_pair: dict[tuple[str, str], list[int]] = {}
+    for at, (row, _, _) in enumerate(rows):
+        by_pair.setdefault((row["rule_a"], row["rule_b"]), []).append(at)
+
+    def scored(chosen: list[tuple]) -> np.ndarray:
+        return assign_roles_many([scene for *_, scene in chosen], [t for _, texts, _ in chosen for t in texts],
+                                 [r["rule_a"] for r, _, _ in chosen], [r["rule_b"] for r, _, _ in chosen],
+                                 [r["derived_a"] for r, _, _ in chosen], [r["derived_b"] for r, _, _ in chosen],
+                                 idf)[0]
+
     start = time.perf_counter()
-    one_by_one = [assign_roles_many([scene], texts, [row["rule_a"]], [row["rule_b"]], [row["derived_a"]],
-                                    [row["derived_b"]], idf)[0][0] for row, texts, scene in rows]
+    one_by_one = np.zeros((len(rows), 3), np.int8)
+    for members in by_pair.values():
+        one_by_one[members] = scored([rows[at] for at in members])
     single = time.perf_counter() - start
     start = time.perf_counter()
-    together, _ = assign_roles_many([scene for *_, scene in rows], [t for _, texts, _ in rows for t in texts],
-                                    [r["rule_a"] for r, _, _ in rows], [r["rule_b"] for r, _, _ in rows],
-                                    [r["derived_a"] for r, _, _ in rows], [r["derived_b"] for r, _, _ in rows], idf)
+    together = scored(rows)
     batched = time.perf_counter() - start
-    return {"dilemmas": len(rows), "one_at_a_time_s": round(single, 2), "together_s": round(batched, 2),
-            "ratio": round(single / batched, 2) if batched else None,
-            "same_roles": bool(np.array_equal(np.stack(one_by_one), together))}
+    return {"dilemmas": len(rows), "rule_pairs": len(by_pair), "one_pair_at_a_time_s": round(single, 2),
+            "together_s": round(batched, 2), "ratio": round(single / batched, 2) if batched else None,
+            "same_roles": bool(np.array_equal(one_by_one, together))}

@@ -352,8 +352,9 @@ def _option_roles(work: Path, annotations: Path | None = None, copies: int = 0) 
     print(text)
     if copies:
         timed = data["timing"] = option_roles_sets.timing(copies)
-        print(f"text evidence on {timed['dilemmas']:,} paraphrasing dilemmas (dev set copies): one at a time "
-              f"{timed['one_at_a_time_s']} s, all together (the build's) {timed['together_s']} s, {timed['ratio']}x, "
+        print(f"text evidence on {timed['dilemmas']:,} paraphrasing dilemmas (dev set copies, "
+              f"{timed['rule_pairs']:,} rule pairs): one rule pair at a time {timed['one_pair_at_a_time_s']} s, "
+              f"all together (the build's) {timed['together_s']} s, {timed['ratio']}x, "
               f"same roles: {timed['same_roles']}")
     (work / "results.json").write_text(json.dumps(data, ensure_ascii=False, indent=1, default=str) + "\n")
     return 0

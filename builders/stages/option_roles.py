@@ -13,7 +13,8 @@ are taken here, each with its own margin:
    evidence (the same overlaps, each rule's lexicon, polarity: a refusal answers a rule that forbids,
    and what each option says that the other does not against what each rule says that the other does
    not) is larger, by how much; the pieces weighted by a logistic regression fitted on the development
-   sets (:data:`PAIR_FEATURES`).
+   sets (:data:`PAIR_FEATURES`), and taken together with the other scenes of the same rule pair, whose
+   options for one rule resemble each other (:mod:`builders.stages.option_roles_joint`).
 
 A decision whose margin is below its threshold is not taken: the distractor may be known while
 the two rule options stay unknown (a partial mapping). Each margin is turned into a calibrated
@@ -76,10 +77,13 @@ class Weights:
     """Distractor: the larger overlap with the other two options (the rule options share the predicament)."""
     distractor_margin: float = 0.35
     """The distractor is named when its relatedness is below the next option's by this much."""
-    pair: tuple[float, ...] = (3.55, 3.22, 1.28, 1.99, 4.98, 3.8, 5.43)
+    pair: tuple[float, ...] = (2.98, 3.22, 1.75, 2.0, 3.7, 3.25, 3.86)
     """Rule pair: the weight of each of :data:`PAIR_FEATURES`, a logistic regression fitted on the development
     sets (``python benchmarks/option_roles_fit.py``)."""
-    pair_margin: float = 3.15
+    together: float = 6.24
+    """Rule pair: how much two scenes of one rule pair whose options agree pull each other's decision the same
+    way (:mod:`builders.stages.option_roles_joint`), fitted with :attr:`pair`."""
+    pair_margin: float = 3.0
     """The rule options are named when one assignment's weighted evidence beats the other's by this much."""
 
 
@@ -149,7 +153,7 @@ def _rule(text: str, values: tuple[str, ...]) -> _Rule:
 
 CALIBRATION: dict[str, tuple[tuple[float, float], ...]] = {
     "distractor": ((0.0, 0.7619), (0.35, 0.9683), (0.7, 0.9872), (1.0, 0.9872), (1.5, 0.9872)),
-    "pair": ((0.0, 0.5392), (1.0, 0.8276), (2.0, 0.8772), (3.0, 0.8772), (3.15, 0.9697), (4.0, 0.98), (6.0, 0.98)),
+    "pair": ((0.0, 0.6712), (1.0, 0.7959), (2.0, 0.8333), (3.0, 0.9512), (4.0, 0.9831), (6.0, 0.9872)),
 }
 """Per decision: ``(lowest margin of a bin, precision of the decisions in that bin on the development sets)``,
 ascending; for the pair, at the margins of models fitted without the decision's rule pair (cross-validated).

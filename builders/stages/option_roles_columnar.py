@@ -31,6 +31,7 @@ from builders.stages.option_roles import (
     calibrated,
 )
 from builders.stages.option_roles import _STOP as _STOP_CHARS
+from builders.stages.option_roles_joint import Neighbours, decide_together, neighbours
 
 _STOP = np.array(sorted(ord(c) for c in _STOP_CHARS), np.uint32)
 _BITS = np.uint64(21)
@@ -185,6 +186,8 @@ class RoleScores:
     pair_margin: np.ndarray
     pair_features: np.ndarray
     """Per item, :data:`PAIR_FEATURES` of its pair decision (what the pair weights are fitted on)."""
+    neighbours: Neighbours
+    """The scenes of one rule pair whose pair decisions were taken together (:mod:`option_roles_joint`)."""
 
 
 def assign_roles_many(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence[str],
@@ -253,7 +256,11 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
     lexicon_texts = [_own_words(pair, side) for pair in rules for side in range(2)]  # owner = 2 * dilemma + side
     parts.update(_distinctive(option_chars, o_owner, o_char, o_weight, distractor, r_owner, r_char, r_weight,
                               _char_rows(lexicon_texts), idf, n))
-    return _decide(related, order, parts, weights)
+    rows = np.arange(n)
+    named = related[rows, order[:, 1]] - related[rows, distractor] >= weights.distractor_margin
+    rule_pair = np.unique(codes[0][0] * (len(codes[1][1]) + 1) + codes[1][0], return_inverse=True)[1].reshape(-1)
+    together = neighbours(rule_pair, named, np.sort(order[:, 1:], axis=1), o_owner, o_char, o_weight, w_option)
+    return _decide(related, order, parts, weights, together)
 
 
 def _sibling_overlap(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np.ndarray, o_weight: np.ndarray,
@@ -338,11 +345,13 @@ def _distinctive(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np.nda
     return out
 
 
-def _decide(related: np.ndarray, order: np.ndarray, parts: dict[str, np.ndarray], weights: Weights) -> RoleScores:
+def _decide(related: np.ndarray, order: np.ndarray, parts: dict[str, np.ndarray], weights: Weights,
+            together: Neighbours) -> RoleScores:
     """The distractor (``order``: each item's options, least related first), then the two rule options
     jointly, each only above its margin. The pair decision is
-    a weighted sum of :data:`PAIR_FEATURES`, each the evidence for one assignment minus the other's; its
-    margin is the sum's size (log-odds: the weights are a logistic regression's)."""
+    a weighted sum of :data:`PAIR_FEATURES`, each the evidence for one assignment minus the other's (log-odds:
+    the weights are a logistic regression's), taken with the other scenes of its rule pair
+    (:func:`option_roles_joint.decide_together`); its margin is the result's size."""
     n = len(related)
     rows = np.arange(n)
     distractor = order[:, 0]
@@ -352,7 +361,7 @@ def _decide(related: np.ndarray, order: np.ndarray, parts: dict[str, np.ndarray]
     for k, name in enumerate(PAIR_FEATURES):
         part = parts[name]
         features[:, k] = part[rows, x, 0] + part[rows, y, 1] - part[rows, x, 1] - part[rows, y, 0]
-    score = features @ np.asarray(weights.pair, float)
+    score = decide_together(features @ np.asarray(weights.pair, float), together, weights.together)
     pair_margin = np.abs(score)
     roles = np.full((n, 3), -1, np.int8)
     confidence = np.zeros(n)
@@ -367,4 +376,4 @@ def _decide(related: np.ndarray, order: np.ndarray, parts: dict[str, np.ndarray]
         if pair[i]:
             value = min(value, calibrated("pair", float(pair_margin[i])))
         confidence[i] = value
-    return RoleScores(roles, confidence, distractor_margin, np.where(named, pair_margin, 0.0), features)
+    return RoleScores(roles, confidence, distractor_margin, np.where(named, pair_margin, 0.0), features, together)

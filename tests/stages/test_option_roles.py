@@ -88,16 +88,16 @@ def test_idf_counts_each_text_once_per_character():
 
 
 def test_the_shipped_weights_thresholds_and_confidences_are_what_the_development_sets_choose():
-    """A guard on the fitted scorer: the pair weights are the logistic regression fitted on the development
-    sets, and the thresholds and the calibration in the code are the ones the stated rule picks there, the
-    pair's on margins of models fitted without each decision's rule pair (never the held-out set; its
+    """A guard on the fitted scorer: the pair weights and the coupling are the logistic regression fitted on
+    the development sets, and the thresholds and the calibration in the code are the ones the stated rule
+    picks there, the pair's on margins of models fitted without each decision's rule pair (never the held-out set; its
     figures are in benchmarks/README.md); every decision taken above them there is right at least 98% of
     the time."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import option_roles_fit
     import option_roles_sets
 
-    assert option_roles_fit.fitted_weights() == option_roles.WEIGHTS.pair
+    assert option_roles_fit.fitted_weights() == (option_roles.WEIGHTS.pair, option_roles.WEIGHTS.together)
     chosen = option_roles_sets.choose_thresholds()
     assert chosen == {"distractor": option_roles.WEIGHTS.distractor_margin, "pair": option_roles.WEIGHTS.pair_margin}
     table = option_roles_sets.calibration(option_roles_sets.TUNING, chosen, cross_validated=True)
@@ -125,9 +125,10 @@ def test_the_pair_fit_recovers_weights_that_separate_the_rows():
     assert np.allclose(swapped / np.linalg.norm(swapped), weights / np.linalg.norm(weights), atol=0.05)
 
 
-def test_an_item_gets_the_same_roles_alone_or_among_many():
-    """The build scores every item of a config in one call, experiment-2 scenes and dilemmas alike: one
-    item's roles must not depend on which others share the call (only the IDF, given, is shared)."""
+def test_a_rule_pair_gets_the_same_roles_alone_or_among_many():
+    """The build scores every item of a config in one call, experiment-2 scenes and dilemmas alike: the scenes
+    of one rule pair are decided together, but their roles must not depend on which other rule pairs share
+    the call (only the IDF, given, is shared)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import option_roles_sets
 
@@ -136,13 +137,19 @@ def test_an_item_gets_the_same_roles_alone_or_among_many():
     items = [(r["scene"], [t for _, t in split_options(r["options"])], r["rule_a"], r["rule_b"], r["derived_a"],
               r["derived_b"]) for r in option_roles_sets.read_set("dev")]
     idf = Idf([i[0] for i in items] + [t for i in items for t in i[1]])
-    roles, confidence = assign_roles_many([i[0] for i in items], [t for i in items for t in i[1]],
-                                          [i[2] for i in items], [i[3] for i in items], [i[4] for i in items],
-                                          [i[5] for i in items], idf)
+
+    def scored(chosen: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+        return assign_roles_many([i[0] for i in chosen], [t for i in chosen for t in i[1]], [i[2] for i in chosen],
+                                 [i[3] for i in chosen], [i[4] for i in chosen], [i[5] for i in chosen], idf)
+
+    roles, confidence = scored(items)
+    pairs: dict[tuple[str, str], list[int]] = {}
     for at, item in enumerate(items):
-        alone = assign_roles(*item, idf)
-        assert roles[at].tolist() == [ROLES.index(r) if r else -1 for r in alone.follows], item
-        assert confidence[at] == alone.confidence
+        pairs.setdefault((item[2], item[3]), []).append(at)
+    for members in pairs.values():
+        alone_roles, alone_confidence = scored([items[at] for at in members])
+        assert roles[members].tolist() == alone_roles.tolist()
+        assert confidence[members].tolist() == alone_confidence.tolist()
     assert (roles >= 0).sum() > 0.6 * roles.size  # enough roles given for the comparison to mean something
 
 
