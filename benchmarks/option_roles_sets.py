@@ -1,7 +1,8 @@
 """The option-role sets: dilemmas written in upstream's generator style, with gold roles, as JSONL and as a raw tree.
 
 ``python benchmarks/option_roles_sets.py`` rewrites ``option_roles.jsonl`` in ``benchmarks/heldout``,
-``benchmarks/dev``, ``benchmarks/dev2`` and ``benchmarks/dev3`` from the hand-written ``content.py`` of each
+``benchmarks/dev``, ``benchmarks/dev2``, ``benchmarks/dev3`` and ``benchmarks/heldout5`` (a second held-out set,
+five scenes per rule pair as upstream's generator writes them) from the hand-written ``content.py`` of each
 folder; ``--tree DIR`` writes the held-out set's raw tree (to annotate it with a model), ``--calibrate`` prints
 the thresholds and the calibration table chosen on the dev sets, ``--check-disjoint`` lists what dev2 and dev3
 share with the sets written before them.
@@ -21,7 +22,8 @@ from itertools import permutations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev", "dev2": HERE / "dev2", "dev3": HERE / "dev3"}
+SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev", "dev2": HERE / "dev2", "dev3": HERE / "dev3",
+        "heldout5": HERE / "heldout5"}
 TUNING = ("dev", "dev2", "dev3")
 """The sets weights, thresholds and the calibration are chosen on (never the held-out set)."""
 ROLES = ("rule_a", "rule_b", "distractor")
