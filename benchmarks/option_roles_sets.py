@@ -3,9 +3,9 @@
 ``python benchmarks/option_roles_sets.py`` rewrites ``option_roles.jsonl`` in ``benchmarks/heldout``,
 ``benchmarks/dev``, ``benchmarks/dev2``, ``benchmarks/dev3`` and ``benchmarks/heldout5`` (a second held-out set,
 five scenes per rule pair as upstream's generator writes them) from the hand-written ``content.py`` of each
-folder; ``--tree DIR`` writes the held-out set's raw tree (to annotate it with a model), ``--calibrate`` prints
-the thresholds and the calibration table chosen on the dev sets, ``--check-disjoint`` lists what dev2 and dev3
-share with the sets written before them.
+folder; ``--tree DIR [--set NAME]`` writes a held-out set's raw tree (to annotate it with a model),
+``--calibrate`` prints the thresholds and the calibration table chosen on the dev sets, ``--check-disjoint``
+lists what dev2, dev3 and heldout5 share with the sets written before them.
 Every scene gets one of the six letter orders and one of the option formats upstream's generators produce
 (``A：`` ``A:`` ``A.`` ``A．`` ``A、`` ``A)`` ``(A)`` ``【A】`` ``选项A：`` ``A选项：``, full-width letters, one line or
 several, a leading number or a ``选项：`` header, a trailing note), cycled so that each combination occurs.
@@ -26,6 +26,9 @@ SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev", "dev2": HERE / "dev2",
         "heldout5": HERE / "heldout5"}
 TUNING = ("dev", "dev2", "dev3")
 """The sets weights, thresholds and the calibration are chosen on (never the held-out set)."""
+HELD_OUT = ("heldout", "heldout5")
+"""The sets the figures are reported on and nothing is chosen on: three scenes per rule pair, and five as
+upstream's generator writes them."""
 ROLES = ("rule_a", "rule_b", "distractor")
 ORDERS = tuple(permutations(range(3)))
 MARKERS = ("{L}：", "{L}: ", "{L}. ", "{L}．", "{L}、", "{L}) ", "({L}) ", "【{L}】", "选项{L}：", "{L}选项：")
@@ -300,31 +303,12 @@ def _isotonic(values: list[float], weights: list[float]) -> list[float]:
     return [value for value, _, count in blocks for _ in range(count)]
 
 
-if __name__ == "__main__":
-    import sys
-
-    if "--tree" in sys.argv:  # the held-out raw tree, to run `cvc annotate option-roles --raw` on
-        write_tree(read_set("heldout"), Path(sys.argv[sys.argv.index("--tree") + 1]))
-    elif "--check-disjoint" in sys.argv:
-        for name, others in (("dev2", ("heldout", "dev")), ("dev3", ("heldout", "dev", "dev2"))):
-            found = check_disjoint(name, others)
-            print("\n".join(found) or f"{name} shares no rule and no scene with {', '.join(others)}")
-    elif "--calibrate" in sys.argv:  # the tuning sets only
-        chosen = choose_thresholds()
-        found = calibration(TUNING, chosen, cross_validated=True)
-        print(json.dumps(found, indent=1))
-        print("thresholds:", chosen)
-        print({kind: tuple((r["from"], r["confidence"]) for r in rows) for kind, rows in found.items()})
-    else:
-        write_sets()
-
-
 def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
-    """The option-role figures of both sets as text (for ``benchmarks/run.py --option-roles``) and as data;
-    ``annotations``: a model's annotation artifact for the held-out tree, to measure the model's roles too."""
+    """The option-role figures of every set as text (for ``benchmarks/run.py --option-roles``) and as data;
+    ``annotations``: a model's annotation artifact for a held-out tree, to measure the model's roles too."""
     lines, data = [], {}
-    for name in ("heldout", *TUNING):
-        found = measure(name, work / name, annotations if name == "heldout" else None)
+    for name in (*HELD_OUT, *TUNING):
+        found = measure(name, work / name, annotations if name in HELD_OUT else None)
         data[name] = found
         lines.append(f"{name}: {found['dilemmas']} dilemmas, {found['published']} parsed and published "
                      f"({found['rejected']} raw rows rejected), {found['covered']}/{found['letters']} letters with a "
@@ -337,17 +321,18 @@ def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
     from builders.stages.option_roles import WEIGHTS
 
     thresholds = {"distractor": WEIGHTS.distractor_margin, "pair": WEIGHTS.pair_margin}
-    bins = calibration("heldout", thresholds)
-    data["heldout_bins"] = bins
     dev_bins = calibration(TUNING, thresholds, cross_validated=True)
-    lines.append("held-out decisions per margin bin (text evidence; confidence = the dev sets' calibrated precision):")
-    lines.append(f"  {'decision':<12}{'margin':>14}{'n':>5}{'right':>7}{'held-out':>10}{'confidence':>12}")
-    for kind, rows in bins.items():
-        for row, dev_row in zip(rows, dev_bins[kind], strict=True):
-            margin = f"{row['from']:g}–{row['to']:g}"
-            observed = f"{row['right'] / row['n']:.1%}" if row["n"] else "–"
-            lines.append(f"  {kind:<12}{margin:>14}{row['n']:>5}{row['right']:>7}{observed:>10}"
-                         f"{dev_row['confidence']:>12.4f}")
+    for name in HELD_OUT:
+        bins = data[f"{name}_bins"] = calibration(name, thresholds)
+        lines.append(f"{name} decisions per margin bin (text evidence; confidence = the dev sets' calibrated "
+                     "precision):")
+        lines.append(f"  {'decision':<12}{'margin':>14}{'n':>5}{'right':>7}{'held-out':>10}{'confidence':>12}")
+        for kind, rows in bins.items():
+            for row, dev_row in zip(rows, dev_bins[kind], strict=True):
+                margin = f"{row['from']:g}–{row['to']:g}"
+                observed = f"{row['right'] / row['n']:.1%}" if row["n"] else "–"
+                lines.append(f"  {kind:<12}{margin:>14}{row['n']:>5}{row['right']:>7}{observed:>10}"
+                             f"{dev_row['confidence']:>12.4f}")
     return "\n".join(lines), data
 
 
@@ -390,3 +375,24 @@ def timing(copies: int) -> dict:
     return {"dilemmas": len(rows), "rule_pairs": len(by_pair), "one_pair_at_a_time_s": round(single, 2),
             "together_s": round(batched, 2), "ratio": round(single / batched, 2) if batched else None,
             "same_roles": bool(np.array_equal(one_by_one, together))}
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--tree" in sys.argv:  # a held-out raw tree, to run `cvc annotate option-roles --raw` on
+        chosen_set = sys.argv[sys.argv.index("--set") + 1] if "--set" in sys.argv else "heldout"
+        write_tree(read_set(chosen_set), Path(sys.argv[sys.argv.index("--tree") + 1]))
+    elif "--check-disjoint" in sys.argv:
+        for name, others in (("dev2", ("heldout", "dev")), ("dev3", ("heldout", "dev", "dev2")),
+                             ("heldout5", ("heldout", "dev", "dev2", "dev3"))):
+            found = check_disjoint(name, others)
+            print("\n".join(found) or f"{name} shares no rule and no scene with {', '.join(others)}")
+    elif "--calibrate" in sys.argv:  # the tuning sets only
+        chosen = choose_thresholds()
+        found = calibration(TUNING, chosen, cross_validated=True)
+        print(json.dumps(found, indent=1))
+        print("thresholds:", chosen)
+        print({kind: tuple((r["from"], r["confidence"]) for r in rows) for kind, rows in found.items()})
+    else:
+        write_sets()
