@@ -75,6 +75,9 @@ class Weights:
     """Rule evidence: overlap with the scene's clauses, each leaning to the rule it echoes more."""
     sibling: float = 1.0
     """Distractor: the larger overlap with the other two options (the rule options share the predicament)."""
+    resemblance: float = 0.0
+    """Distractor: the option's largest overlap with an option of another scene of its rule pair (a rule's options
+    resemble each other from scene to scene)."""
     distractor_margin: float = 0.35
     """The distractor is named when its relatedness is below the next option's by this much."""
     pair: tuple[float, ...] = (2.98, 3.22, 1.75, 2.0, 3.7, 3.25, 3.86)

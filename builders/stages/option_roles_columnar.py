@@ -31,7 +31,14 @@ from builders.stages.option_roles import (
     calibrated,
 )
 from builders.stages.option_roles import _STOP as _STOP_CHARS
-from builders.stages.option_roles_joint import Neighbours, decide_together, neighbours
+from builders.stages.option_roles_joint import (
+    Neighbours,
+    decide_together,
+    neighbours,
+    option_overlaps,
+    resemblance,
+    runs,
+)
 
 _STOP = np.array(sorted(ord(c) for c in _STOP_CHARS), np.uint32)
 _BITS = np.uint64(21)
@@ -251,15 +258,16 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
     related = weights.scene * scene_overlap + weights.rules * evidence.max(axis=2) - weights.aside * aside
     if weights.sibling:
         related += weights.sibling * _sibling_overlap(option_chars, o_owner, o_char, o_weight, w_option, n)
+    run = runs(np.unique(codes[0][0] * (len(codes[1][1]) + 1) + codes[1][0], return_inverse=True)[1].reshape(-1))
+    overlaps = option_overlaps(run, o_owner, o_char, o_weight, w_option)
+    if weights.resemblance:
+        related += weights.resemblance * resemblance(overlaps, n)
     order = np.argsort(related, axis=1, kind="stable")  # least related first: the distractor
     distractor = order[:, 0]
     lexicon_texts = [_own_words(pair, side) for pair in rules for side in range(2)]  # owner = 2 * dilemma + side
     parts.update(_distinctive(option_chars, o_owner, o_char, o_weight, distractor, r_owner, r_char, r_weight,
                               _char_rows(lexicon_texts), idf, n))
-    rows = np.arange(n)
-    named = related[rows, order[:, 1]] - related[rows, distractor] >= weights.distractor_margin
-    rule_pair = np.unique(codes[0][0] * (len(codes[1][1]) + 1) + codes[1][0], return_inverse=True)[1].reshape(-1)
-    together = neighbours(rule_pair, named, np.sort(order[:, 1:], axis=1), o_owner, o_char, o_weight, w_option)
+    together = neighbours(run, np.sort(order[:, 1:], axis=1), overlaps)
     return _decide(related, order, parts, weights, together)
 
 

@@ -32,8 +32,8 @@ _BLOCK = 4096
 
 @dataclass(frozen=True)
 class Neighbours:
-    """Which scenes are decided together: per item its run (``-1``: alone), and the agreement ``c_ij`` of each
-    two items of a run that share a character (``first < second``; absent pairs agree by 0)."""
+    """Which scenes are decided together: per item its run, and the agreement ``c_ij`` of each two items of a
+    run that share a character (``first < second``; absent pairs agree by 0)."""
 
     run: np.ndarray
     first: np.ndarray
@@ -41,34 +41,60 @@ class Neighbours:
     agreement: np.ndarray
 
 
-def neighbours(pair: np.ndarray, taking_part: np.ndarray, rule_options: np.ndarray, o_owner: np.ndarray,
-               o_char: np.ndarray, o_weight: np.ndarray, w_option: np.ndarray) -> Neighbours:
-    """Runs and agreements of ``n`` items: ``pair`` names each item's rule pair, ``taking_part`` the items
-    whose distractor is named, ``rule_options`` (``n × 2``) their first and second rule option; the options'
-    characters are ``o_owner`` (``3 * item + option``), ``o_char`` and their IDF ``o_weight``, ``w_option``
-    (``n × 3``) each option's total weight. Overlaps are IDF-weighted cosines on character sets."""
+def runs(pair: np.ndarray) -> np.ndarray:
+    """Per item, the run it is decided in: the items of one rule pair (``pair``), in item order, at most
+    :data:`MAX_TOGETHER` at a time."""
     n = len(pair)
-    items = pl.DataFrame({"item": np.flatnonzero(taking_part), "pair": pair[taking_part]})
     parts = n // MAX_TOGETHER + 1
-    runs = (items.with_columns(part=pl.int_range(pl.len()).over("pair") // MAX_TOGETHER)
-            .with_columns(run=(pl.col("pair") * parts + pl.col("part")).rank("dense").cast(pl.Int64) - 1))
-    run = np.full(n, -1, np.int64)
-    run[runs["item"].to_numpy()] = runs["run"].to_numpy()
-    item = o_owner // 3
-    slot = np.where(o_owner % 3 == rule_options[item, 0], 0, np.where(o_owner % 3 == rule_options[item, 1], 1, -1))
-    keep = (run[item] >= 0) & (slot >= 0)
-    chars = pl.DataFrame({"run": run[item[keep]], "item": item[keep], "slot": slot[keep], "char": o_char[keep],
-                          "weight": o_weight[keep]})
-    shared = (chars.join(chars, on=["run", "char"], suffix="_j").filter(pl.col("item") < pl.col("item_j"))
-              .group_by("item", "item_j", "slot", "slot_j").agg(pl.col("weight").sum()))
-    if not shared.height:
-        empty = np.zeros(0, np.int64)
-        return Neighbours(run, empty, empty, np.zeros(0))
-    first, second = shared["item"].to_numpy(), shared["item_j"].to_numpy()
-    slot_i, slot_j = shared["slot"].to_numpy(), shared["slot_j"].to_numpy()
-    own = w_option[first, rule_options[first, slot_i]] * w_option[second, rule_options[second, slot_j]]
-    signed = np.where(slot_i == slot_j, 1.0, -1.0) * shared["weight"].to_numpy() / np.sqrt(own)
-    pairs = (pl.DataFrame({"first": first, "second": second, "signed": signed})
+    found = (pl.DataFrame({"item": np.arange(n), "pair": pair})
+             .with_columns(part=pl.int_range(pl.len()).over("pair") // MAX_TOGETHER)
+             .with_columns(run=(pl.col("pair") * parts + pl.col("part")).rank("dense").cast(pl.Int64) - 1))
+    run = np.empty(n, np.int64)
+    run[found["item"].to_numpy()] = found["run"].to_numpy()
+    return run
+
+
+def option_overlaps(run: np.ndarray, o_owner: np.ndarray, o_char: np.ndarray, o_weight: np.ndarray,
+                    w_option: np.ndarray) -> pl.DataFrame:
+    """Every two options of different items of one run that share a character: ``option`` and ``option_j``
+    (``3 * item + option``, the first of the lower item) and their overlap, an IDF-weighted cosine on character
+    sets; the options' characters are ``o_owner``, ``o_char`` and their IDF ``o_weight``, ``w_option``
+    (``items × 3``) each option's total weight."""
+    chars = pl.DataFrame({"run": run[o_owner // 3], "option": o_owner, "char": o_char, "weight": o_weight})
+    shared = (chars.join(chars, on=["run", "char"], suffix="_j").filter(pl.col("option") // 3 < pl.col("option_j") // 3)
+              .group_by("option", "option_j").agg(pl.col("weight").sum()))
+    first, second = shared["option"].to_numpy(), shared["option_j"].to_numpy()
+    total = w_option.reshape(-1)
+    return shared.with_columns(overlap=pl.Series(shared["weight"].to_numpy() / np.sqrt(total[first] * total[second])))
+
+
+def resemblance(overlaps: pl.DataFrame, n: int) -> np.ndarray:
+    """Per option (``n × 3``), its largest overlap with an option of another scene of its rule pair: the options
+    that follow a rule resemble that rule's options in the other scenes, a distractor resembles none."""
+    out = np.zeros(3 * n)
+    if overlaps.height:
+        np.maximum.at(out, overlaps["option"].to_numpy(), overlaps["overlap"].to_numpy())
+        np.maximum.at(out, overlaps["option_j"].to_numpy(), overlaps["overlap"].to_numpy())
+    return out.reshape(n, 3)
+
+
+def neighbours(run: np.ndarray, rule_options: np.ndarray, overlaps: pl.DataFrame) -> Neighbours:
+    """The agreement of each two items of a run: ``rule_options`` (``n × 2``) is each item's first and second
+    rule option (the two the distractor decision left, named or not: a scene whose distractor is unclear still
+    says how its pair's options lean), ``overlaps`` from :func:`option_overlaps`."""
+    empty = Neighbours(run, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    if not overlaps.height:
+        return empty
+    option, option_j = overlaps["option"].to_numpy(), overlaps["option_j"].to_numpy()
+    first, second = option // 3, option_j // 3
+    slot = np.where(option % 3 == rule_options[first, 0], 0, np.where(option % 3 == rule_options[first, 1], 1, -1))
+    slot_j = np.where(option_j % 3 == rule_options[second, 0], 0,
+                      np.where(option_j % 3 == rule_options[second, 1], 1, -1))
+    keep = (slot >= 0) & (slot_j >= 0)
+    if not keep.any():
+        return empty
+    signed = np.where(slot == slot_j, 1.0, -1.0) * overlaps["overlap"].to_numpy()
+    pairs = (pl.DataFrame({"first": first[keep], "second": second[keep], "signed": signed[keep]})
              .group_by("first", "second").agg(pl.col("signed").sum()).sort("first", "second"))
     return Neighbours(run, pairs["first"].to_numpy(), pairs["second"].to_numpy(), pairs["signed"].to_numpy())
 
@@ -83,13 +109,12 @@ def agreement_feature(found: Neighbours, orientation: np.ndarray) -> np.ndarray:
 
 
 def decide_together(score: np.ndarray, found: Neighbours, coupling: float) -> np.ndarray:
-    """Each item's margin (signed like ``score``) when the scenes of a run are decided together; items alone,
-    or with no coupling, keep their own score."""
+    """Each item's margin (signed like ``score``) when the scenes of a run are decided together; an item alone in
+    its run, or any item with no coupling, keeps its own score."""
     margin = np.asarray(score, float).copy()
     if not coupling or not len(found.agreement):
         return margin
-    taking = np.flatnonzero(found.run >= 0)
-    order = taking[np.argsort(found.run[taking], kind="stable")]  # each run's items together, in item order
+    order = np.argsort(found.run, kind="stable")  # each run's items together, in item order
     runs, starts, sizes = np.unique(found.run[order], return_index=True, return_counts=True)
     place = np.empty(len(found.run), np.int64)
     place[order] = np.arange(len(order)) - np.repeat(starts, sizes)

@@ -8,6 +8,9 @@ from builders.stages.option_roles_joint import (
     agreement_feature,
     decide_together,
     neighbours,
+    option_overlaps,
+    resemblance,
+    runs,
 )
 
 
@@ -19,8 +22,8 @@ def _found(run: list[int], pairs: list[tuple[int, int, float]]) -> Neighbours:
 
 def test_a_scene_alone_or_uncoupled_keeps_its_own_score():
     score = np.array([1.5, -0.5, 2.0])
-    assert decide_together(score, _found([0, 0, -1], [(0, 1, 0.8)]), 0.0).tolist() == score.tolist()
-    assert decide_together(score, _found([0, 1, -1], []), 5.0).tolist() == score.tolist()
+    assert decide_together(score, _found([0, 0, 1], [(0, 1, 0.8)]), 0.0).tolist() == score.tolist()
+    assert decide_together(score, _found([0, 1, 2], []), 5.0).tolist() == score.tolist()
 
 
 def test_a_weak_scene_follows_the_neighbours_it_agrees_with():
@@ -48,17 +51,14 @@ def test_runs_hold_one_rule_pair_and_at_most_max_together_scenes():
     owner, char = _char_rows(texts)
     weight = _weights(Idf(texts), char)
     w_option = np.bincount(owner, weight, minlength=3 * n).reshape(n, 3)
-    taking = np.ones(n, bool)
-    taking[1] = False
-    found = neighbours(pair, taking, np.tile([0, 1], (n, 1)), owner, char, weight, w_option)
-    assert found.run[1] == -1
-    runs = found.run[found.run >= 0]
-    assert np.bincount(runs).max() <= MAX_TOGETHER
-    for run in np.unique(runs):
+    run = runs(pair)
+    found = neighbours(run, np.tile([0, 1], (n, 1)), option_overlaps(run, owner, char, weight, w_option))
+    assert np.bincount(found.run).tolist() == [MAX_TOGETHER, 2, MAX_TOGETHER, 1]
+    for run in np.unique(found.run):
         assert len(set(pair[found.run == run].tolist())) == 1
+    assert (found.run[found.first] == found.run[found.second]).all() and len(found.first) > 0
     # identical options on both sides: each first option matches the other's first and second alike
     assert np.allclose(found.agreement, 0.0)
-    assert set(found.first.tolist()) | set(found.second.tolist()) <= set(np.flatnonzero(taking).tolist())
 
 
 def test_agreement_is_positive_when_the_same_sides_resemble_each_other():
@@ -67,10 +67,14 @@ def test_agreement_is_positive_when_the_same_sides_resemble_each_other():
     owner, char = _char_rows(texts)
     weight = _weights(Idf(texts), char)
     w_option = np.bincount(owner, weight, minlength=6).reshape(2, 3)
-    found = neighbours(np.array([0, 0]), np.ones(2, bool), np.array([[0, 1], [0, 1]]), owner, char, weight,
-                       w_option)
+    run = runs(np.array([0, 0]))
+    overlaps = option_overlaps(run, owner, char, weight, w_option)
+    found = neighbours(run, np.array([[0, 1], [0, 1]]), overlaps)
     assert found.first.tolist() == [0] and found.second.tolist() == [1] and found.agreement[0] > 0
     assert agreement_feature(found, np.array([1.0, -1.0])).tolist() == [-found.agreement[0], found.agreement[0]]
+    # the asides resemble nothing in the other scene; each rule option resembles its counterpart
+    alike = resemblance(overlaps, 2)
+    assert (alike[:, 2] == 0).all() and (alike[:, :2] > 0).all()
 
 
 def test_the_scorer_lets_a_pair_s_scenes_decide_together():
@@ -91,7 +95,7 @@ def test_the_scorer_lets_a_pair_s_scenes_decide_together():
 
     apart = score_roles(*args, replace(WEIGHTS, together=0.0))
     together = score_roles(*args)
-    assert (together.neighbours.run >= 0).all() and len(set(together.neighbours.run.tolist())) == 1
+    assert len(set(together.neighbours.run.tolist())) == 1
     assert (together.neighbours.agreement > 0).all()
     assert (together.pair_margin >= apart.pair_margin).all() and (together.pair_margin > apart.pair_margin).any()
     assert together.roles.tolist() == [[0, 1, 2]] * 3
