@@ -1,23 +1,20 @@
 """The rule-pair weights of the option-role scorer: a logistic regression fitted on the development sets, and
 its honest estimate by leave-one-rule-pair-out cross-validation.
 
-``python benchmarks/option_roles_fit.py`` prints the weights (``Weights.pair`` and ``Weights.together`` hold
-them) and the cross-validated accuracy of the pair decision; ``--out-of-set dev3`` also scores one
-development set with a scorer tuned on the others only. Each pair decision is one row: per feature
+``python benchmarks/option_roles_fit.py`` prints the weights (``Weights.pair`` holds them) and the
+cross-validated accuracy of the pair decision; ``--out-of-set dev3`` also scores one development set with a
+scorer tuned on the others only. Each pair decision is one row: per feature
 (``option_roles.PAIR_FEATURES``), the evidence for "the first rule option follows rule A" minus the evidence
 for the crossed assignment; the label says which is right. Swapping the options negates both, so the model
-has no intercept. One more feature, ``Σ_j c_ij z_j`` over the other scenes of the rule pair with their true
-orientations, fits the coupling of :mod:`builders.stages.option_roles_joint` (pseudo-likelihood); the
-cross-validated margins are those of the scenes decided together, as the build decides them. Held out
-together are the scenes of a rule pair: they share the rules' words, and a model that saw two of them would
-promise too much on the third. Only the decisions whose distractor the scorer named right are rows (the pair
-decision is taken after it).
+has no intercept. Held out together are the scenes of a rule pair: they share the rules' words, and a
+model that saw two of them would promise too much on the third. Only the decisions whose distractor the
+scorer named right are rows (the pair decision is taken after it).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -25,79 +22,38 @@ PENALTY = 0.1
 """L2 penalty of the fit: small, only to keep the weights finite when a feature separates the rows."""
 
 
-@dataclass
-class PairRows:
-    """The pair decisions of the tuning sets, one row each, and what deciding them together needs."""
-
-    features: np.ndarray
-    """Per row, :data:`option_roles.PAIR_FEATURES` then the agreement feature ``Σ_j c_ij z_j`` (true ``z``)."""
-    labels: np.ndarray
-    """+1: the first rule option follows rule A."""
-    groups: np.ndarray
-    """Set and rule pair: what is held out together."""
-    dilemmas: list[tuple]
-    """Per dilemma ``(set, distractor margin, distractor right, row index or None)``."""
-    scored: list
-    """Per set, its ``RoleScores`` (every item's features and neighbours), and per row ``(set index, item)``."""
-    at: list[tuple[int, int]]
-
-
-def pair_rows(names: tuple[str, ...]) -> PairRows:
-    """Each set scored on its own (its own IDF, as a build of its raw tree would), with no threshold."""
+def pair_rows(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple]]:
+    """Features, labels (+1: the first rule option follows rule A), groups (set and rule pair) of the pair
+    decisions, and per dilemma ``(set, distractor margin, distractor right, row index or None)``."""
     from option_roles_sets import ROLES, read_set
 
     from builders.stages import option_roles
     from builders.stages.option_roles_columnar import score_roles
-    from builders.stages.option_roles_joint import agreement_feature
     from builders.stages.parsers.blobs import split_options
 
     open_weights = replace(option_roles.WEIGHTS, distractor_margin=float("-inf"), pair_margin=float("-inf"))
-    features, labels, groups, dilemmas, scored, at = [], [], [], [], [], []
-    for set_no, name in enumerate(names):
+    features, labels, groups, dilemmas = [], [], [], []
+    for name in names:
         rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
         idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
         found = score_roles([row["scene"] for row, _ in rows], [t for _, texts in rows for t in texts],
                             [row["rule_a"] for row, _ in rows], [row["rule_b"] for row, _ in rows],
                             [row["derived_a"] for row, _ in rows], [row["derived_b"] for row, _ in rows], idf,
                             open_weights)
-        scored.append(found)
-        orientation = np.zeros(len(rows))
-        first_row = len(labels)
         for i, (row, _) in enumerate(rows):
             gold = [ROLES.index(row["gold"][letter]) for letter in "ABC"]
             roles = found.roles[i].tolist()
             distractor_right = roles.index(2) == gold.index(2)
-            row_at = None
+            at = None
             if distractor_right:
                 first = min(k for k in range(3) if roles[k] != 2)
-                row_at = len(labels)
+                at = len(labels)
                 features.append(found.pair_features[i])
                 labels.append(1.0 if gold[first] == 0 else -1.0)
-                orientation[i] = labels[-1]
                 groups.append(f"{name}:{row['pair']}")
-                at.append((set_no, i))
-            dilemmas.append((name, float(found.distractor_margin[i]), distractor_right, row_at))
-        agreement = agreement_feature(found.neighbours, orientation)
-        for k in range(first_row, len(labels)):
-            features[k] = np.append(features[k], agreement[at[k][1]])
-    width = len(option_roles.PAIR_FEATURES) + 1
-    return PairRows(np.array(features).reshape(-1, width), np.array(labels), np.array(groups), dilemmas, scored, at)
-
-
-def joint_scores(rows: PairRows, weights: np.ndarray, only: np.ndarray | None = None) -> np.ndarray:
-    """Each row's margin when the scenes of its rule pair are decided together with ``weights`` (the pair
-    weights, then the coupling), as the build decides them; ``only``: the rows wanted (others are 0)."""
-    from builders.stages.option_roles_joint import decide_together
-
-    out = np.zeros(len(rows.labels))
-    wanted = np.ones(len(out), bool) if only is None else only
-    for set_no, found in enumerate(rows.scored):
-        mine = [k for k, (s, _) in enumerate(rows.at) if s == set_no and wanted[k]]
-        if not mine:
-            continue
-        margin = decide_together(found.pair_features @ weights[:-1], found.neighbours, float(weights[-1]))
-        out[mine] = margin[[rows.at[k][1] for k in mine]]
-    return out
+            dilemmas.append((name, float(found.distractor_margin[i]), distractor_right, at))
+    return np.array(features).reshape(-1, len(option_roles.PAIR_FEATURES)), np.array(labels), \
+        np.array(groups), dilemmas
 
 
 def fit(features: np.ndarray, labels: np.ndarray, penalty: float = PENALTY) -> np.ndarray:
@@ -114,25 +70,21 @@ def fit(features: np.ndarray, labels: np.ndarray, penalty: float = PENALTY) -> n
     return weights
 
 
-def fitted_weights(names: tuple[str, ...] | None = None) -> tuple[tuple[float, ...], float]:
-    """The weights ``Weights.pair`` and ``Weights.together`` hold: fitted on all rows of the tuning sets (the
-    coupling by pseudo-likelihood), rounded to two decimals."""
+def fitted_weights(names: tuple[str, ...] | None = None) -> tuple[float, ...]:
+    """The weights ``Weights.pair`` holds: fitted on all rows of the tuning sets, rounded to two decimals."""
     from option_roles_sets import TUNING
 
-    rows = pair_rows(names or TUNING)
-    weights = [round(float(w), 2) for w in fit(rows.features, rows.labels)]
-    return tuple(weights[:-1]), weights[-1]
+    features, labels, _, _ = pair_rows(names or TUNING)
+    return tuple(round(float(w), 2) for w in fit(features, labels))
 
 
 
-def cross_validated_scores(rows: PairRows) -> np.ndarray:
-    """Each row's margin from a model fitted without its rule pair (leave one rule pair out), its rule pair's
-    scenes decided together as the build does."""
-    scores = np.zeros(len(rows.labels))
-    for group in np.unique(rows.groups):
-        held = rows.groups == group
-        weights = fit(rows.features[~held], rows.labels[~held])
-        scores[held] = joint_scores(rows, weights, held)[held]
+def cross_validated_scores(features: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Each row's score from a model fitted without its rule pair (leave one rule pair out)."""
+    scores = np.zeros(len(labels))
+    for group in np.unique(groups):
+        held = groups == group
+        scores[held] = features[held] @ fit(features[~held], labels[~held])
     return scores
 
 
@@ -147,10 +99,9 @@ def out_of_set(name: str, others: tuple[str, ...]) -> dict:
     from builders.stages.option_roles_columnar import score_roles
     from builders.stages.parsers.blobs import split_options
 
-    pairs = pair_rows(others)
+    features, labels, _, _ = pair_rows(others)
     chosen = choose_thresholds(others)
-    fitted = fit(pairs.features, pairs.labels).tolist()
-    weights = replace(option_roles.WEIGHTS, pair=tuple(fitted[:-1]), together=fitted[-1],
+    weights = replace(option_roles.WEIGHTS, pair=tuple(fit(features, labels).tolist()),
                       distractor_margin=chosen["distractor"], pair_margin=chosen["pair"])
     rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
     idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
@@ -172,14 +123,13 @@ if __name__ == "__main__":
 
     from builders.stages.option_roles import PAIR_FEATURES, WEIGHTS
 
-    rows = pair_rows(TUNING)
-    scores = cross_validated_scores(rows)
-    right = np.sign(scores) == rows.labels
-    pair, together = fitted_weights()
-    print("weights:", json.dumps({**dict(zip(PAIR_FEATURES, pair, strict=True)), "together": together}))
-    print(f"pair decisions: {len(rows.labels)} in {len(np.unique(rows.groups))} rule pairs; leave-one-rule-pair-out "
-          f"accuracy {right.sum()}/{len(rows.labels)} ({right.mean():.1%})")
-    taken = [at for _, margin, _, at in rows.dilemmas if at is not None and margin >= WEIGHTS.distractor_margin
+    features, labels, groups, dilemmas = pair_rows(TUNING)
+    scores = cross_validated_scores(features, labels, groups)
+    right = np.sign(scores) == labels
+    print("weights:", json.dumps(dict(zip(PAIR_FEATURES, fitted_weights(), strict=True))))
+    print(f"pair decisions: {len(labels)} in {len(np.unique(groups))} rule pairs; leave-one-rule-pair-out "
+          f"accuracy {right.sum()}/{len(labels)} ({right.mean():.1%})")
+    taken = [at for _, margin, _, at in dilemmas if at is not None and margin >= WEIGHTS.distractor_margin
              and abs(scores[at]) >= WEIGHTS.pair_margin]
     print(f"out of fold, above the shipped thresholds: {len(taken)} pair decisions taken, "
           f"{int(right[taken].sum())} right")

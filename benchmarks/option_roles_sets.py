@@ -25,7 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev", "dev2": HERE / "dev2", "dev3": HERE / "dev3",
         "heldout5": HERE / "heldout5", "dev4": HERE / "dev4"}
-TUNING = ("dev", "dev2", "dev3")
+TUNING = ("dev", "dev2", "dev3", "dev4")
 """The sets weights, thresholds and the calibration are chosen on (never the held-out set)."""
 HELD_OUT = ("heldout", "heldout5")
 """The sets the figures are reported on and nothing is chosen on: three scenes per rule pair, and five as
@@ -211,18 +211,18 @@ def decisions(names: str | tuple[str, ...], cross_validated: bool = False) -> li
     the calibration are read off those, not off decisions the weights were fitted on.
     """
     import numpy as np
-    from option_roles_fit import cross_validated_scores, joint_scores, pair_rows
+    from option_roles_fit import cross_validated_scores, pair_rows
 
     from builders.stages.option_roles import WEIGHTS
 
-    rows = pair_rows((names,) if isinstance(names, str) else names)
-    scores = cross_validated_scores(rows) if cross_validated else \
-        joint_scores(rows, np.array([*WEIGHTS.pair, WEIGHTS.together]))
+    features, labels, groups, dilemmas = pair_rows((names,) if isinstance(names, str) else names)
+    scores = cross_validated_scores(features, labels, groups) if cross_validated else \
+        features @ np.asarray(WEIGHTS.pair, float)
     out = []
-    for _, distractor_margin, distractor_right, at in rows.dilemmas:
+    for _, distractor_margin, distractor_right, at in dilemmas:
         out.append(("distractor", distractor_margin, distractor_right))
         if at is not None:
-            out.append(("pair", abs(float(scores[at])), bool(np.sign(scores[at]) == rows.labels[at])))
+            out.append(("pair", abs(float(scores[at])), bool(np.sign(scores[at]) == labels[at])))
     return out
 
 

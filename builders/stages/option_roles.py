@@ -7,19 +7,19 @@ are taken here, each with its own margin:
 
 1. **the distractor**, on its own: the option least related to the scene and to both rules
    (character overlap weighted by IDF over the corpus, the rules' value names and the lexicon of
-   their derived values in ``schemas/value_lexicon.json``), and written the way the generator writes
-   distractors (a ``你…`` aside about weather, tidying, reading);
+   their derived values in ``schemas/value_lexicon.json``) and to the options of the other scenes of its
+   rule pair (:mod:`builders.stages.option_roles_across_scenes`), and written the way the generator writes
+   distractors (a ``你…`` aside about weather, tidying, reading, or the same told of the scene's protagonist);
 2. **the two rule options, jointly**: of the two ways to give them rule A and rule B, the one whose
    evidence (the same overlaps, each rule's lexicon, polarity: a refusal answers a rule that forbids,
    and what each option says that the other does not against what each rule says that the other does
    not) is larger, by how much; the pieces weighted by a logistic regression fitted on the development
-   sets (:data:`PAIR_FEATURES`), and taken together with the other scenes of the same rule pair, whose
-   options for one rule resemble each other (:mod:`builders.stages.option_roles_joint`).
+   sets (:data:`PAIR_FEATURES`).
 
 A decision whose margin is below its threshold is not taken: the distractor may be known while
 the two rule options stay unknown (a partial mapping). Each margin is turned into a calibrated
 confidence: the precision measured at that margin on the development sets (``benchmarks/dev``,
-``dev2``, ``dev3``; for the pair, out of fold), never on the held-out set it is reported on
+``dev2``, ``dev3``, ``dev4``; for the pair, out of fold), never on the held-out set it is reported on
 (``benchmarks/README.md``).
 
 This module holds the definitions (weights, IDF, each rule's evidence, calibration); the one scorer,
@@ -49,6 +49,11 @@ _PROHIBITION = re.compile("不应|不能|不要|不该|不得|不可|禁止|违�
 """A rule that forbids, or asks to hold back (protect, save, obey)."""
 _ASIDE = re.compile(r"^(?:你|今天|天气|明天)")
 """How the generator's distractors begin: 「你决定先去整理一下衣服」「今天的天气很好」."""
+_WEATHER = re.compile("下起了?.?[雨雪]|[刮起]了?.?风|降温|出太阳|打雷|天(?:气)?(?:很|真|有点)?(?:晴|阴|热|冷)")
+"""The generator's other way to change the topic (its prompt: "time or weather"): 「窗外下起了小雨」."""
+_PERSON = re.compile("^[小老阿][\u4e00-\u9fff]")
+"""How a name opens (小周, 老韩): an option that opens with the scene's own protagonist narrates what they do,
+the third-person form of a ``你…`` aside (「老赵把砚台里的墨倒掉了」); the rule options are instructions."""
 _CLAUSE = re.compile("[，,。；;！!？?：:、]")
 """Where a scene's clauses end: a dilemma's scene states both sides (「你答应编辑今晚交稿，父亲突然发烧住院」),
 and an option repeats the words of its side."""
@@ -57,14 +62,15 @@ and an option repeats the words of its side."""
 @dataclass(frozen=True)
 class Weights:
     """How much each piece of evidence counts; chosen on the development sets only (``benchmarks/dev``,
-    ``benchmarks/dev2``, ``benchmarks/dev3``)."""
+    ``benchmarks/dev2``, ``benchmarks/dev3``, ``benchmarks/dev4``)."""
 
     scene: float = 2.0
     """Distractor: character overlap with the scene."""
     rules: float = 1.0
     """Distractor: the larger evidence for either rule."""
     aside: float = 0.6
-    """Distractor: the option opens like the generator's asides (``你…``)."""
+    """Distractor: the option opens like the generator's asides (``你…``, or the scene's protagonist by name) or
+    speaks of the weather."""
     bigram: float = 1.5
     """Rule evidence: shared character bigrams, as a share of the option's."""
     lexicon: float = 0.35
@@ -75,18 +81,15 @@ class Weights:
     """Rule evidence: overlap with the scene's clauses, each leaning to the rule it echoes more."""
     sibling: float = 1.0
     """Distractor: the larger overlap with the other two options (the rule options share the predicament)."""
-    resemblance: float = 0.0
+    resemblance: float = 1.0
     """Distractor: the option's largest overlap with an option of another scene of its rule pair (a rule's options
-    resemble each other from scene to scene)."""
-    distractor_margin: float = 0.35
+    resemble each other from scene to scene; :mod:`builders.stages.option_roles_across_scenes`)."""
+    distractor_margin: float = 0.3
     """The distractor is named when its relatedness is below the next option's by this much."""
-    pair: tuple[float, ...] = (2.98, 3.22, 1.75, 2.0, 3.7, 3.25, 3.86)
+    pair: tuple[float, ...] = (3.74, 1.36, 1.37, 1.17, 5.51, 4.15, 4.91)
     """Rule pair: the weight of each of :data:`PAIR_FEATURES`, a logistic regression fitted on the development
     sets (``python benchmarks/option_roles_fit.py``)."""
-    together: float = 6.24
-    """Rule pair: how much two scenes of one rule pair whose options agree pull each other's decision the same
-    way (:mod:`builders.stages.option_roles_joint`), fitted with :attr:`pair`."""
-    pair_margin: float = 3.0
+    pair_margin: float = 3.55
     """The rule options are named when one assignment's weighted evidence beats the other's by this much."""
 
 
@@ -155,8 +158,8 @@ def _rule(text: str, values: tuple[str, ...]) -> _Rule:
 
 
 CALIBRATION: dict[str, tuple[tuple[float, float], ...]] = {
-    "distractor": ((0.0, 0.7619), (0.35, 0.9683), (0.7, 0.9872), (1.0, 0.9872), (1.5, 0.9872)),
-    "pair": ((0.0, 0.6712), (1.0, 0.7959), (2.0, 0.8333), (3.0, 0.9512), (4.0, 0.9831), (6.0, 0.9872)),
+    "distractor": ((0.0, 0.7308), (0.3, 0.75), (0.35, 0.9887), (0.7, 0.9887), (1.0, 0.9918), (1.5, 0.9918)),
+    "pair": ((0.0, 0.5714), (1.0, 0.8444), (2.0, 0.8829), (3.0, 0.8829), (3.55, 0.95), (4.0, 0.9832), (6.0, 0.9832)),
 }
 """Per decision: ``(lowest margin of a bin, precision of the decisions in that bin on the development sets)``,
 ascending; for the pair, at the margins of models fitted without the decision's rule pair (cross-validated).

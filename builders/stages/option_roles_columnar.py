@@ -22,7 +22,9 @@ import pyarrow.compute as pc
 from builders.stages.option_roles import (
     _ASIDE,
     _CLAUSE,
+    _PERSON,
     _REFUSAL,
+    _WEATHER,
     PAIR_FEATURES,
     WEIGHTS,
     Idf,
@@ -31,14 +33,7 @@ from builders.stages.option_roles import (
     calibrated,
 )
 from builders.stages.option_roles import _STOP as _STOP_CHARS
-from builders.stages.option_roles_joint import (
-    Neighbours,
-    decide_together,
-    neighbours,
-    option_overlaps,
-    resemblance,
-    runs,
-)
+from builders.stages.option_roles_across_scenes import option_overlaps, resemblance, runs
 
 _STOP = np.array(sorted(ord(c) for c in _STOP_CHARS), np.uint32)
 _BITS = np.uint64(21)
@@ -193,8 +188,6 @@ class RoleScores:
     pair_margin: np.ndarray
     pair_features: np.ndarray
     """Per item, :data:`PAIR_FEATURES` of its pair decision (what the pair weights are fitted on)."""
-    neighbours: Neighbours
-    """The scenes of one rule pair whose pair decisions were taken together (:mod:`option_roles_joint`)."""
 
 
 def assign_roles_many(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence[str],
@@ -254,21 +247,35 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
                                     w_rule.reshape(-1), n)
     evidence = parts["char"] + weights.bigram * parts["bigram"] + weights.lexicon * parts["lexicon"] + \
         weights.polarity * parts["polarity"] + weights.scene_hop * parts["scene_hop"]
-    aside = pc.match_substring_regex(option_array, _ASIDE.pattern).to_numpy(zero_copy_only=False).reshape(n, 3)
+    aside = _aside(option_array, option_list, scenes, n)
     related = weights.scene * scene_overlap + weights.rules * evidence.max(axis=2) - weights.aside * aside
     if weights.sibling:
         related += weights.sibling * _sibling_overlap(option_chars, o_owner, o_char, o_weight, w_option, n)
-    run = runs(np.unique(codes[0][0] * (len(codes[1][1]) + 1) + codes[1][0], return_inverse=True)[1].reshape(-1))
-    overlaps = option_overlaps(run, o_owner, o_char, o_weight, w_option)
     if weights.resemblance:
-        related += weights.resemblance * resemblance(overlaps, n)
+        rule_pair = np.unique(codes[0][0] * (len(codes[1][1]) + 1) + codes[1][0], return_inverse=True)[1]
+        run = runs(rule_pair.reshape(-1))
+        related += weights.resemblance * resemblance(option_overlaps(run, o_owner, o_char, o_weight, w_option), n)
     order = np.argsort(related, axis=1, kind="stable")  # least related first: the distractor
     distractor = order[:, 0]
     lexicon_texts = [_own_words(pair, side) for pair in rules for side in range(2)]  # owner = 2 * dilemma + side
     parts.update(_distinctive(option_chars, o_owner, o_char, o_weight, distractor, r_owner, r_char, r_weight,
                               _char_rows(lexicon_texts), idf, n))
-    together = neighbours(run, np.sort(order[:, 1:], axis=1), overlaps)
-    return _decide(related, order, parts, weights, together)
+    return _decide(related, order, parts, weights)
+
+
+def _aside(option_array: pa.Array, option_list: list[str], scenes: Sequence[str], n: int) -> np.ndarray:
+    """Per option, whether it reads like the generator's distractors (:data:`option_roles._ASIDE`,
+    :data:`option_roles._WEATHER`, or opening with a name its scene holds, :data:`option_roles._PERSON`)."""
+    found = pc.match_substring_regex(option_array, _ASIDE.pattern).to_numpy(zero_copy_only=False)
+    found |= pc.match_substring_regex(option_array, _WEATHER.pattern).to_numpy(zero_copy_only=False)
+    named = np.flatnonzero(pc.match_substring_regex(option_array, _PERSON.pattern).to_numpy(zero_copy_only=False))
+    if len(named):
+        s_owner, s_gram = _bigram_rows([scenes[i // 3] or "" for i in named.tolist()])
+        keys = _distinct((s_owner.astype(np.uint64) << np.uint64(42)) | s_gram)
+        head = [option_list[i][:2] for i in named.tolist()]
+        gram = np.array([(ord(h[0]) << 21) | ord(h[1]) for h in head], np.uint64)
+        found[named] |= _member(keys, (np.arange(len(named), dtype=np.uint64) << np.uint64(42)) | gram)
+    return found.reshape(n, 3)
 
 
 def _sibling_overlap(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np.ndarray, o_weight: np.ndarray,
@@ -353,13 +360,11 @@ def _distinctive(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np.nda
     return out
 
 
-def _decide(related: np.ndarray, order: np.ndarray, parts: dict[str, np.ndarray], weights: Weights,
-            together: Neighbours) -> RoleScores:
+def _decide(related: np.ndarray, order: np.ndarray, parts: dict[str, np.ndarray], weights: Weights) -> RoleScores:
     """The distractor (``order``: each item's options, least related first), then the two rule options
     jointly, each only above its margin. The pair decision is
-    a weighted sum of :data:`PAIR_FEATURES`, each the evidence for one assignment minus the other's (log-odds:
-    the weights are a logistic regression's), taken with the other scenes of its rule pair
-    (:func:`option_roles_joint.decide_together`); its margin is the result's size."""
+    a weighted sum of :data:`PAIR_FEATURES`, each the evidence for one assignment minus the other's; its
+    margin is the sum's size (log-odds: the weights are a logistic regression's)."""
     n = len(related)
     rows = np.arange(n)
     distractor = order[:, 0]
@@ -369,7 +374,7 @@ def _decide(related: np.ndarray, order: np.ndarray, parts: dict[str, np.ndarray]
     for k, name in enumerate(PAIR_FEATURES):
         part = parts[name]
         features[:, k] = part[rows, x, 0] + part[rows, y, 1] - part[rows, x, 1] - part[rows, y, 0]
-    score = decide_together(features @ np.asarray(weights.pair, float), together, weights.together)
+    score = features @ np.asarray(weights.pair, float)
     pair_margin = np.abs(score)
     roles = np.full((n, 3), -1, np.int8)
     confidence = np.zeros(n)
@@ -384,4 +389,4 @@ def _decide(related: np.ndarray, order: np.ndarray, parts: dict[str, np.ndarray]
         if pair[i]:
             value = min(value, calibrated("pair", float(pair_margin[i])))
         confidence[i] = value
-    return RoleScores(roles, confidence, distractor_margin, np.where(named, pair_margin, 0.0), features, together)
+    return RoleScores(roles, confidence, distractor_margin, np.where(named, pair_margin, 0.0), features)

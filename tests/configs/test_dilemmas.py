@@ -276,7 +276,7 @@ def test_rows_added_as_columns_are_those_added_one_by_one():
     assert rows.position == seen and rows.given == {0: ("A", "B"), 2: ("C", "A")}
 
 
-PARAPHRASED = ("1. Ａ．入乡随俗，陪朋友去参加他们民族的传统节日 Ｂ．你看了看天气预报 "
+PARAPHRASED = ("1. Ａ．入乡随俗，尊重他们民族的传统，陪朋友去参加节日 Ｂ．你看了看天气预报 "
                "Ｃ．不坐喝了酒的朋友的车，自己打车去\n"
                "（注：以上选项顺序随机排列）")
 

@@ -88,16 +88,16 @@ def test_idf_counts_each_text_once_per_character():
 
 
 def test_the_shipped_weights_thresholds_and_confidences_are_what_the_development_sets_choose():
-    """A guard on the fitted scorer: the pair weights and the coupling are the logistic regression fitted on
-    the development sets, and the thresholds and the calibration in the code are the ones the stated rule
-    picks there, the pair's on margins of models fitted without each decision's rule pair (never the held-out set; its
+    """A guard on the fitted scorer: the pair weights are the logistic regression fitted on the development
+    sets, and the thresholds and the calibration in the code are the ones the stated rule picks there, the
+    pair's on margins of models fitted without each decision's rule pair (never the held-out set; its
     figures are in benchmarks/README.md); every decision taken above them there is right at least 98% of
     the time."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import option_roles_fit
     import option_roles_sets
 
-    assert option_roles_fit.fitted_weights() == (option_roles.WEIGHTS.pair, option_roles.WEIGHTS.together)
+    assert option_roles_fit.fitted_weights() == option_roles.WEIGHTS.pair
     chosen = option_roles_sets.choose_thresholds()
     assert chosen == {"distractor": option_roles.WEIGHTS.distractor_margin, "pair": option_roles.WEIGHTS.pair_margin}
     table = option_roles_sets.calibration(option_roles_sets.TUNING, chosen, cross_validated=True)
