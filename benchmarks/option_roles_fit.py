@@ -31,7 +31,8 @@ def pair_rows(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarra
     from builders.stages.option_roles_columnar import score_roles
     from builders.stages.parsers.blobs import split_options
 
-    open_weights = replace(option_roles.WEIGHTS, distractor_margin=float("-inf"), pair_margin=float("-inf"))
+    open_weights = replace(option_roles.WEIGHTS, distractor_margin=float("-inf"), pair_margin=float("-inf"),
+                           letter_order=False)
     features, labels, groups, dilemmas = [], [], [], []
     for name in names:
         rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
@@ -77,6 +78,48 @@ def fitted_weights(names: tuple[str, ...] | None = None) -> tuple[float, ...]:
     features, labels, _, _ = pair_rows(names or TUNING)
     return tuple(round(float(w), 2) for w in fit(features, labels))
 
+
+
+def relatedness_rows(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Every dilemma's relatedness of its three options (no letter-order prior) and its distractor's letter."""
+    from option_roles_sets import ROLES, read_set
+
+    from builders.stages import option_roles
+    from builders.stages.option_roles_columnar import score_roles
+    from builders.stages.parsers.blobs import split_options
+
+    plain = replace(option_roles.WEIGHTS, letter_order=False)
+    related, gold = [], []
+    for name in names:
+        rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
+        idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
+        found = score_roles([row["scene"] for row, _ in rows], [t for _, texts in rows for t in texts],
+                            [row["rule_a"] for row, _ in rows], [row["rule_b"] for row, _ in rows],
+                            [row["derived_a"] for row, _ in rows], [row["derived_b"] for row, _ in rows], idf, plain)
+        related.append(found.relatedness)
+        gold += ["ABC".index(next(k for k, v in row["gold"].items() if v == ROLES[2])) for row, _ in rows]
+    return np.concatenate(related), np.array(gold)
+
+
+def fitted_distractor_scale(names: tuple[str, ...] | None = None) -> float:
+    """``Weights.distractor_scale``: the ``β`` of ``P(distractor = k) ∝ exp(-β · relatedness_k)`` that makes the
+    development sets' distractors likeliest, rounded to one decimal. The likelihood is concave in ``β``: its
+    slope, ``Σ (relatedness_gold - E[relatedness])``, is found zero by bisection."""
+    from option_roles_sets import TUNING
+
+    related, gold = relatedness_rows(names or TUNING)
+    x = related[np.arange(len(gold)), gold][:, None] - related  # > 0 where an option looks less related than gold
+
+    def slope(beta: float) -> float:
+        p = np.exp(beta * x - (beta * x).max(axis=1, keepdims=True))
+        return float(((p / p.sum(axis=1, keepdims=True)) * x).sum())  # d(-log-likelihood)/dβ
+
+    low, high = 0.0, 1.0
+    while slope(high) < 0:
+        low, high = high, 2 * high
+    for _ in range(60):
+        low, high = (low, (low + high) / 2) if slope((low + high) / 2) > 0 else ((low + high) / 2, high)
+    return round((low + high) / 2, 1)
 
 
 def cross_validated_scores(features: np.ndarray, labels: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -127,6 +170,7 @@ if __name__ == "__main__":
     scores = cross_validated_scores(features, labels, groups)
     right = np.sign(scores) == labels
     print("weights:", json.dumps(dict(zip(PAIR_FEATURES, fitted_weights(), strict=True))))
+    print("distractor scale:", fitted_distractor_scale())
     print(f"pair decisions: {len(labels)} in {len(np.unique(groups))} rule pairs; leave-one-rule-pair-out "
           f"accuracy {right.sum()}/{len(labels)} ({right.mean():.1%})")
     taken = [at for _, margin, _, at in dilemmas if at is not None and margin >= WEIGHTS.distractor_margin

@@ -19,6 +19,8 @@ import importlib.util
 import io
 import json
 import math
+import random
+from collections.abc import Callable
 from itertools import permutations
 from pathlib import Path
 
@@ -63,13 +65,14 @@ def options_cell(texts: dict[str, str], number: int, i: int) -> tuple[str, str]:
     return cell, name
 
 
-def rows(folder: Path) -> list[dict]:
-    """The dilemmas of a set with their options cells and gold roles."""
+def rows(folder: Path, order_of: Callable[[int], tuple[int, ...]] | None = None) -> list[dict]:
+    """The dilemmas of a set with their options cells and gold roles; ``order_of(i)``: the roles at letters A, B
+    and C of the ``i``-th scene (by default the six orders in turn)."""
     out = []
     i = 0
     for pair_no, (rule_a, values_a, rule_b, values_b, scenes) in enumerate(_content(folder)):
         for scene_no, (scene, opt_a, opt_b, distractor) in enumerate(scenes):
-            order = ORDERS[i % 6]
+            order = order_of(i) if order_of else ORDERS[i % 6]
             by_role = (opt_a, opt_b, distractor)
             texts, gold = {}, {}
             for letter, role in zip("ABC", order, strict=True):
@@ -80,6 +83,27 @@ def rows(folder: Path) -> list[dict]:
                         "gold": gold, "format": name})
             i += 1
     return out
+
+
+def skewed_orders(distractor_at_c: float, rule_a_first: float, seed: int = 0) -> Callable[[int], tuple[int, ...]]:
+    """Letter orders drawn at these rates, the same on every run: the distractor at C in share
+    ``distractor_at_c`` of the scenes (else at A or B, evenly), rule A's option before rule B's in share
+    ``rule_a_first``. Upstream's evaluated models chose C 0.5–2.9% of the time (raw-formats §3.4): its
+    distractor stood at C in about 97% of the dilemmas."""
+    draw = random.Random(seed)
+
+    def order_of(_: int) -> tuple[int, ...]:
+        rules = [0, 1] if draw.random() < rule_a_first else [1, 0]
+        rules.insert(2 if draw.random() < distractor_at_c else draw.randrange(2), 2)
+        return tuple(rules)
+
+    return order_of
+
+
+LETTER_ORDERS = ((1 / 3, 0.5), (0.97, 0.5), (0.97, 0.8))
+"""The letter orders the report builds every set with: evenly shuffled; the distractor at C as upstream's
+evaluations show it, rule options in either order; and rule A's option also first four times in five (an
+assumption: upstream's evaluations cannot tell it)."""
 
 
 def check_disjoint(name: str, others: tuple[str, ...] = ("heldout", "dev")) -> list[str]:
@@ -142,8 +166,6 @@ def write_tree(dilemmas: list[dict], raw: Path) -> None:
         encoding="utf-8")
 
 
-
-
 def measure(name: str, work: Path, annotations: Path | None = None) -> dict:
     """Build the set's raw tree with a plain ``cvc build`` and score the published roles against gold.
 
@@ -152,8 +174,6 @@ def measure(name: str, work: Path, annotations: Path | None = None) -> dict:
     artifact copied into the tree first (the model-assisted figures).
     """
     import shutil
-
-    import pyarrow.parquet as pq
 
     from builders.build import build_release
 
@@ -166,7 +186,30 @@ def measure(name: str, work: Path, annotations: Path | None = None) -> dict:
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(annotations, target / annotations.name)
     report = build_release(raw, work / "release", report_dir=work / "report")
-    table = pq.read_table(sorted((work / "release/data/dilemmas").glob("*.parquet")))
+    return {"set": name, **score_release(dilemmas, work / "release"), "rejected": report.rejected}
+
+
+def measure_letter_order(work: Path, distractor_at_c: float, rule_a_first: float) -> dict[str, dict]:
+    """Every set with its letters drawn by :func:`skewed_orders`, built together in one plain ``cvc build``
+    (a corpus of 800 dilemmas, whose sure decisions show the build its letter order), and each set scored."""
+    import shutil
+
+    from builders.build import build_release
+
+    shutil.rmtree(work, ignore_errors=True)
+    order_of = skewed_orders(distractor_at_c, rule_a_first)
+    by_set = {name: [{**row, "pair": 1000 * k + row["pair"]} for row in rows(folder, order_of)]
+              for k, (name, folder) in enumerate(SETS.items())}
+    write_tree([row for dilemmas in by_set.values() for row in dilemmas], work / "raw")
+    build_release(work / "raw", work / "release", report_dir=work / "report")
+    return {name: {"set": name, **score_release(dilemmas, work / "release")} for name, dilemmas in by_set.items()}
+
+
+def score_release(dilemmas: list[dict], release: Path) -> dict:
+    """Coverage and precision of the roles a release published for these dilemmas (matched by scene)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(sorted((release / "data/dilemmas").glob("*.parquet")))
     by_scene = {row["scene"]: row for row in table.to_pylist()}
     per_source: dict[str, dict[str, int]] = {}
     missing, letters, covered, right = [], 0, 0, 0
@@ -187,8 +230,8 @@ def measure(name: str, work: Path, annotations: Path | None = None) -> dict:
                 ok = option["follows"] == gold_row["gold"][option["letter"]]
                 right += ok
                 stats["right"] += ok
-    return {"set": name, "dilemmas": len(dilemmas), "published": len(dilemmas) - len(missing),
-            "rejected": report.rejected, "missing": missing, "letters": letters, "covered": covered,
+    return {"dilemmas": len(dilemmas), "published": len(dilemmas) - len(missing),
+            "missing": missing, "letters": letters, "covered": covered,
             "right": right, "coverage": covered / letters if letters else 0.0,
             "precision": right / covered if covered else 0.0, "per_source": per_source}
 
@@ -319,6 +362,14 @@ def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
             precision = f"{s['right'] / s['given']:.1%}" if s["given"] else "–"
             lines.append(f"  {source:<16}{s['dilemmas']:>9}{s['letters']:>9}{s['given']:>7}{s['right']:>7}"
                          f"{precision:>11}")
+    lines.append("letter orders not evenly shuffled: every set in one build, held-out sets reported "
+                 "(letters with a role, right)")
+    for distractor_at_c, rule_a_first in LETTER_ORDERS:
+        key = f"letters: distractor at C {distractor_at_c:.0%}, rule A first {rule_a_first:.0%}"
+        found = data[key] = measure_letter_order(work / "letter-order", distractor_at_c, rule_a_first)
+        shown = ", ".join(f"{name} {found[name]['covered']}/{found[name]['letters']} ({found[name]['coverage']:.1%}), "
+                          f"{found[name]['right']} right ({found[name]['precision']:.1%})" for name in HELD_OUT)
+        lines.append(f"  {key}: {shown}")
     from builders.stages.option_roles import WEIGHTS
 
     thresholds = {"distractor": WEIGHTS.distractor_margin, "pair": WEIGHTS.pair_margin}
@@ -340,8 +391,11 @@ def report(work: Path, annotations: Path | None = None) -> tuple[str, dict]:
 def timing(copies: int) -> dict:
     """Seconds of the scorer called one rule pair at a time (the naive way, as a loop over rule pairs would:
     a pair's scenes are decided together) and called once on all items (as the build does), on the dev set
-    repeated ``copies`` times with every rule, scene and option made distinct; both must give the same roles."""
+    repeated ``copies`` times with every rule, scene and option made distinct; both must give the same roles.
+    The letter-order prior is off in both: it is the whole call's, so one rule pair alone would learn another
+    (and counting the sure decisions' letters costs nothing beside the evidence)."""
     import time
+    from dataclasses import replace
 
     import numpy as np
 
@@ -355,6 +409,7 @@ def timing(copies: int) -> dict:
              [text + (f"第{j}次" if j else "") for text in texts], row["scene"] + (str(j) if j else ""))
             for j in range(copies) for row, texts in base]
     idf = option_roles.Idf([scene for *_, scene in rows] + [t for _, texts, _ in rows for t in texts])
+    text_only = replace(option_roles.WEIGHTS, letter_order=False)
     by_pair: dict[tuple[str, str], list[int]] = {}
     for at, (row, _, _) in enumerate(rows):
         by_pair.setdefault((row["rule_a"], row["rule_b"]), []).append(at)
@@ -363,7 +418,7 @@ def timing(copies: int) -> dict:
         return assign_roles_many([scene for *_, scene in chosen], [t for _, texts, _ in chosen for t in texts],
                                  [r["rule_a"] for r, _, _ in chosen], [r["rule_b"] for r, _, _ in chosen],
                                  [r["derived_a"] for r, _, _ in chosen], [r["derived_b"] for r, _, _ in chosen],
-                                 idf)[0]
+                                 idf, text_only)[0]
 
     start = time.perf_counter()
     one_by_one = np.zeros((len(rows), 3), np.int8)

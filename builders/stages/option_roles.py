@@ -16,6 +16,8 @@ are taken here, each with its own margin:
    not) is larger, by how much; the pieces weighted by a logistic regression fitted on the development
    sets (:data:`PAIR_FEATURES`).
 
+Both decisions also weigh the letter order the build's own sure decisions show
+(:mod:`builders.stages.option_roles_letter_order`: upstream's distractor stood at ``C`` in nearly every dilemma).
 A decision whose margin is below its threshold is not taken: the distractor may be known while
 the two rule options stay unknown (a partial mapping). Each margin is turned into a calibrated
 confidence: the precision measured at that margin on the development sets (``benchmarks/dev``,
@@ -86,6 +88,12 @@ class Weights:
     resemble each other from scene to scene; :mod:`builders.stages.option_roles_across_scenes`)."""
     distractor_margin: float = 0.3
     """The distractor is named when its relatedness is below the next option's by this much."""
+    distractor_scale: float = 7.8
+    """How many log-odds one unit of relatedness is worth (the temperature of a softmax over the three options,
+    fitted on the development sets): the letter-order prior is added to the relatedness in its units."""
+    letter_order: bool = True
+    """Whether the letter order the build's sure decisions show is a prior of every decision
+    (:mod:`builders.stages.option_roles_letter_order`); off where the weights are fitted."""
     pair: tuple[float, ...] = (3.74, 1.36, 1.37, 1.17, 5.51, 4.15, 4.91)
     """Rule pair: the weight of each of :data:`PAIR_FEATURES`, a logistic regression fitted on the development
     sets (``python benchmarks/option_roles_fit.py``)."""

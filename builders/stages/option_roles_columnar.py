@@ -34,6 +34,7 @@ from builders.stages.option_roles import (
 )
 from builders.stages.option_roles import _STOP as _STOP_CHARS
 from builders.stages.option_roles_across_scenes import option_overlaps, resemblance, runs
+from builders.stages.option_roles_letter_order import distractor_letters, rule_a_first
 
 _STOP = np.array(sorted(ord(c) for c in _STOP_CHARS), np.uint32)
 _BITS = np.uint64(21)
@@ -188,6 +189,8 @@ class RoleScores:
     pair_margin: np.ndarray
     pair_features: np.ndarray
     """Per item, :data:`PAIR_FEATURES` of its pair decision (what the pair weights are fitted on)."""
+    relatedness: np.ndarray
+    """Per item and option, how related the option is to its scene and rules (the distractor is the least)."""
 
 
 def assign_roles_many(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence[str],
@@ -255,12 +258,21 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
         rule_pair = np.unique(codes[0][0] * (len(codes[1][1]) + 1) + codes[1][0], return_inverse=True)[1]
         run = runs(rule_pair.reshape(-1))
         related += weights.resemblance * resemblance(option_overlaps(run, o_owner, o_char, o_weight, w_option), n)
+    if weights.letter_order:
+        related = related - np.log(_distractor_prior(related, weights)) / weights.distractor_scale
     order = np.argsort(related, axis=1, kind="stable")  # least related first: the distractor
     distractor = order[:, 0]
     lexicon_texts = [_own_words(pair, side) for pair in rules for side in range(2)]  # owner = 2 * dilemma + side
     parts.update(_distinctive(option_chars, o_owner, o_char, o_weight, distractor, r_owner, r_char, r_weight,
                               _char_rows(lexicon_texts), idf, n))
     return _decide(related, order, parts, weights)
+
+
+def _distractor_prior(related: np.ndarray, weights: Weights) -> np.ndarray:
+    """Where the distractor stands in the sure decisions taken without a prior (``(3,)``, per letter)."""
+    ordered = np.sort(related, axis=1)
+    sure = ordered[:, 1] - ordered[:, 0] >= weights.distractor_margin
+    return distractor_letters(np.argmin(related, axis=1), sure)
 
 
 def _aside(option_array: pa.Array, option_list: list[str], scenes: Sequence[str], n: int) -> np.ndarray:
@@ -375,10 +387,13 @@ def _decide(related: np.ndarray, order: np.ndarray, parts: dict[str, np.ndarray]
         part = parts[name]
         features[:, k] = part[rows, x, 0] + part[rows, y, 1] - part[rows, x, 1] - part[rows, y, 0]
     score = features @ np.asarray(weights.pair, float)
+    named = distractor_margin >= weights.distractor_margin
+    if weights.letter_order:
+        prior = rule_a_first(distractor, score > 0, named & (np.abs(score) >= weights.pair_margin))
+        score = score + np.log(prior / (1 - prior))[distractor]
     pair_margin = np.abs(score)
     roles = np.full((n, 3), -1, np.int8)
     confidence = np.zeros(n)
-    named = distractor_margin >= weights.distractor_margin
     roles[rows[named], distractor[named]] = 2
     pair = named & (pair_margin >= weights.pair_margin) & (pair_margin > 0)
     first = np.where(score > 0, 0, 1)
@@ -389,4 +404,4 @@ def _decide(related: np.ndarray, order: np.ndarray, parts: dict[str, np.ndarray]
         if pair[i]:
             value = min(value, calibrated("pair", float(pair_margin[i])))
         confidence[i] = value
-    return RoleScores(roles, confidence, distractor_margin, np.where(named, pair_margin, 0.0), features)
+    return RoleScores(roles, confidence, distractor_margin, np.where(named, pair_margin, 0.0), features, related)

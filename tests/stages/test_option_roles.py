@@ -1,7 +1,7 @@
 """The text evidence for option roles: distractor on its own, rule options jointly, calibrated confidence."""
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -89,15 +89,16 @@ def test_idf_counts_each_text_once_per_character():
 
 def test_the_shipped_weights_thresholds_and_confidences_are_what_the_development_sets_choose():
     """A guard on the fitted scorer: the pair weights are the logistic regression fitted on the development
-    sets, and the thresholds and the calibration in the code are the ones the stated rule picks there, the
-    pair's on margins of models fitted without each decision's rule pair (never the held-out set; its
-    figures are in benchmarks/README.md); every decision taken above them there is right at least 98% of
-    the time."""
+    sets, the distractor's scale the softmax temperature fitted there, and the thresholds and the calibration
+    in the code are the ones the stated rule picks there, the pair's on margins of models fitted without each
+    decision's rule pair (never the held-out set; its figures are in benchmarks/README.md); every decision
+    taken above them there is right at least 98% of the time."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import option_roles_fit
     import option_roles_sets
 
     assert option_roles_fit.fitted_weights() == option_roles.WEIGHTS.pair
+    assert option_roles_fit.fitted_distractor_scale() == option_roles.WEIGHTS.distractor_scale
     chosen = option_roles_sets.choose_thresholds()
     assert chosen == {"distractor": option_roles.WEIGHTS.distractor_margin, "pair": option_roles.WEIGHTS.pair_margin}
     table = option_roles_sets.calibration(option_roles_sets.TUNING, chosen, cross_validated=True)
@@ -127,8 +128,8 @@ def test_the_pair_fit_recovers_weights_that_separate_the_rows():
 
 def test_a_rule_pair_gets_the_same_roles_alone_or_among_many():
     """The build scores every item of a config in one call, experiment-2 scenes and dilemmas alike: the scenes
-    of one rule pair are decided together, but their roles must not depend on which other rule pairs share
-    the call (only the IDF, given, is shared)."""
+    of one rule pair are decided together, but their text's evidence must not depend on which other rule pairs
+    share the call (only the IDF, given, and the letter order of the whole call, off here, are shared)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     import option_roles_sets
 
@@ -140,7 +141,8 @@ def test_a_rule_pair_gets_the_same_roles_alone_or_among_many():
 
     def scored(chosen: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
         return assign_roles_many([i[0] for i in chosen], [t for i in chosen for t in i[1]], [i[2] for i in chosen],
-                                 [i[3] for i in chosen], [i[4] for i in chosen], [i[5] for i in chosen], idf)
+                                 [i[3] for i in chosen], [i[4] for i in chosen], [i[5] for i in chosen], idf,
+                                 replace(option_roles.WEIGHTS, letter_order=False))
 
     roles, confidence = scored(items)
     pairs: dict[tuple[str, str], list[int]] = {}
