@@ -51,8 +51,10 @@ _PROHIBITION = re.compile("不应|不能|不要|不该|不得|不可|禁止|违�
 """A rule that forbids, or asks to hold back (protect, save, obey)."""
 _ASIDE = re.compile(r"^(?:你|今天|天气|明天)")
 """How the generator's distractors begin: 「你决定先去整理一下衣服」「今天的天气很好」."""
-_WEATHER = re.compile("下起了?.?[雨雪]|[刮起]了?.?风|降温|出太阳|打雷|天(?:气)?(?:很|真|有点)?(?:晴|阴|热|冷)")
-"""The generator's other way to change the topic (its prompt: "time or weather"): 「窗外下起了小雨」."""
+_WEATHER = re.compile("下起了?.?[雨雪]|刮起?了?.?风|风刮|起了.?风|起大风|起风了|降温|出太阳|打雷"
+                      "|天(?:气)?(?:很|真|有点)?(?:晴|阴|热|冷)")
+"""The generator's other way to change the topic (its prompt: "time or weather"): 「窗外下起了小雨」. The wind
+rises only after 刮 or as 起了风 / 起大风 / 起风了: 「一起风雨同舟」「引起风波」 speak of no weather."""
 _PERSON = re.compile("^[小老阿][\u4e00-\u9fff]")
 """How a name opens (小周, 老韩): an option that opens with the scene's own protagonist narrates what they do,
 the third-person form of a ``你…`` aside (「老赵把砚台里的墨倒掉了」); the rule options are instructions."""
@@ -166,7 +168,7 @@ def _rule(text: str, values: tuple[str, ...]) -> _Rule:
 
 
 CALIBRATION: dict[str, tuple[tuple[float, float], ...]] = {
-    "distractor": ((0.0, 0.7308), (0.3, 0.75), (0.35, 0.9887), (0.7, 0.9887), (1.0, 0.9918), (1.5, 0.9918)),
+    "distractor": ((0.0, 0.7255), (0.3, 0.75), (0.35, 0.9887), (0.7, 0.9887), (1.0, 0.9918), (1.5, 0.9918)),
     "pair": ((0.0, 0.5714), (1.0, 0.8444), (2.0, 0.8829), (3.0, 0.8829), (3.55, 0.95), (4.0, 0.9832), (6.0, 0.9832)),
 }
 """Per decision: ``(lowest margin of a bin, precision of the decisions in that bin on the development sets)``,

@@ -278,8 +278,8 @@ def _distractor_prior(related: np.ndarray, weights: Weights) -> np.ndarray:
 def _aside(option_array: pa.Array, option_list: list[str], scenes: Sequence[str], n: int) -> np.ndarray:
     """Per option, whether it reads like the generator's distractors (:data:`option_roles._ASIDE`,
     :data:`option_roles._WEATHER`, or opening with a name its scene holds, :data:`option_roles._PERSON`)."""
-    found = pc.match_substring_regex(option_array, _ASIDE.pattern).to_numpy(zero_copy_only=False)
-    found |= pc.match_substring_regex(option_array, _WEATHER.pattern).to_numpy(zero_copy_only=False)
+    found = pc.match_substring_regex(option_array, f"{_ASIDE.pattern}|{_WEATHER.pattern}").to_numpy(
+        zero_copy_only=False)
     named = np.flatnonzero(pc.match_substring_regex(option_array, _PERSON.pattern).to_numpy(zero_copy_only=False))
     if len(named):
         s_owner, s_gram = _bigram_rows([scenes[i // 3] or "" for i in named.tolist()])
