@@ -15,32 +15,47 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from builders.stages.option_roles import Weights
+    from builders.stages.option_roles_columnar import RoleScores
 
 PENALTY = 0.1
 """L2 penalty of the fit: small, only to keep the weights finite when a feature separates the rows."""
 
 
-def pair_rows(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple]]:
-    """Features, labels (+1: the first rule option follows rule A), groups (set and rule pair) of the pair
-    decisions, and per dilemma ``(set, distractor margin, distractor right, row index or None)``."""
-    from option_roles_sets import ROLES, read_set
+def scored_set(name: str, weights: Weights) -> tuple[list[tuple[dict, list[str]]], RoleScores]:
+    """A set's dilemmas with their option texts, and the scorer's ``RoleScores`` of all of them: the set scored
+    on its own (its own IDF), as a build of its raw tree would score it."""
+    from option_roles_sets import read_set
 
     from builders.stages import option_roles
     from builders.stages.option_roles_columnar import score_roles
     from builders.stages.parsers.blobs import split_options
 
+    rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
+    idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
+    found = score_roles([row["scene"] for row, _ in rows], [t for _, texts in rows for t in texts],
+                        [row["rule_a"] for row, _ in rows], [row["rule_b"] for row, _ in rows],
+                        [row["derived_a"] for row, _ in rows], [row["derived_b"] for row, _ in rows], idf, weights)
+    return rows, found
+
+
+def pair_rows(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple]]:
+    """Features, labels (+1: the first rule option follows rule A), groups (set and rule pair) of the pair
+    decisions, and per dilemma ``(set, distractor margin, distractor right, row index or None)``."""
+    from option_roles_sets import ROLES
+
+    from builders.stages import option_roles
+
     open_weights = replace(option_roles.WEIGHTS, distractor_margin=float("-inf"), pair_margin=float("-inf"),
                            letter_order=False)
     features, labels, groups, dilemmas = [], [], [], []
     for name in names:
-        rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
-        idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
-        found = score_roles([row["scene"] for row, _ in rows], [t for _, texts in rows for t in texts],
-                            [row["rule_a"] for row, _ in rows], [row["rule_b"] for row, _ in rows],
-                            [row["derived_a"] for row, _ in rows], [row["derived_b"] for row, _ in rows], idf,
-                            open_weights)
+        rows, found = scored_set(name, open_weights)
         for i, (row, _) in enumerate(rows):
             gold = [ROLES.index(row["gold"][letter]) for letter in "ABC"]
             roles = found.roles[i].tolist()
@@ -82,20 +97,14 @@ def fitted_weights(names: tuple[str, ...] | None = None) -> tuple[float, ...]:
 
 def relatedness_rows(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Every dilemma's relatedness of its three options (no letter-order prior) and its distractor's letter."""
-    from option_roles_sets import ROLES, read_set
+    from option_roles_sets import ROLES
 
     from builders.stages import option_roles
-    from builders.stages.option_roles_columnar import score_roles
-    from builders.stages.parsers.blobs import split_options
 
     plain = replace(option_roles.WEIGHTS, letter_order=False)
     related, gold = [], []
     for name in names:
-        rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
-        idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
-        found = score_roles([row["scene"] for row, _ in rows], [t for _, texts in rows for t in texts],
-                            [row["rule_a"] for row, _ in rows], [row["rule_b"] for row, _ in rows],
-                            [row["derived_a"] for row, _ in rows], [row["derived_b"] for row, _ in rows], idf, plain)
+        rows, found = scored_set(name, plain)
         related.append(found.relatedness)
         gold += ["ABC".index(next(k for k, v in row["gold"].items() if v == ROLES[2])) for row, _ in rows]
     return np.concatenate(related), np.array(gold)
@@ -136,21 +145,15 @@ def out_of_set(name: str, others: tuple[str, ...]) -> dict:
     as ``option_roles_sets.choose_thresholds``) on ``others`` only; every letter's role against the gold. For a
     set from another writer than ``others``, the honest estimate of what the calibration promises on text it
     never saw."""
-    from option_roles_sets import ROLES, choose_thresholds, read_set
+    from option_roles_sets import ROLES, choose_thresholds
 
     from builders.stages import option_roles
-    from builders.stages.option_roles_columnar import score_roles
-    from builders.stages.parsers.blobs import split_options
 
     features, labels, _, _ = pair_rows(others)
     chosen = choose_thresholds(others)
     weights = replace(option_roles.WEIGHTS, pair=tuple(fit(features, labels).tolist()),
                       distractor_margin=chosen["distractor"], pair_margin=chosen["pair"])
-    rows = [(row, [text for _, text in split_options(row["options"])]) for row in read_set(name)]
-    idf = option_roles.Idf([row["scene"] for row, _ in rows] + [t for _, texts in rows for t in texts])
-    found = score_roles([row["scene"] for row, _ in rows], [t for _, texts in rows for t in texts],
-                        [row["rule_a"] for row, _ in rows], [row["rule_b"] for row, _ in rows],
-                        [row["derived_a"] for row, _ in rows], [row["derived_b"] for row, _ in rows], idf, weights)
+    rows, found = scored_set(name, weights)
     gold = np.array([[ROLES.index(row["gold"][letter]) for letter in "ABC"] for row, _ in rows])
     given = found.roles >= 0
     return {"set": name, "tuned_on": others, "thresholds": chosen, "letters": int(gold.size),
