@@ -209,6 +209,8 @@ def dilemmas_statistics(table: pa.Table) -> str:
         "",
         _letters_with_role(table),
         "",
+        _distractor_letters(table),
+        "",
         "Core-value conflicts (core value of rule A vs rule B), most frequent first:",
         "",
         _table(("Rule A", "Rule B", "Dilemmas"), [(a, b, n) for (a, b), n in top]),
@@ -221,6 +223,19 @@ def _letters_with_role(table: pa.Table) -> str:
     known, total = len(follows) - follows.null_count, len(follows)
     share = f" ({known / total:.1%})" if total else ""
     return f"Option letters with a known role: {known:,} of {total:,}{share}."
+
+
+def _distractor_letters(table: pa.Table) -> str:
+    """Where the distractor stands among the dilemmas whose distractor is known: the letter order upstream's
+    generator really wrote, which its prompt asked to shuffle and the build's roles lean on."""
+    options = pc.list_flatten(table.column("options"))
+    distractor = pc.equal(pc.struct_field(options, "follows"), "distractor")
+    letters = _counts(pc.filter(pc.struct_field(options, "letter"), distractor))
+    known = sum(letters.values())
+    if not known:
+        return "No dilemma's distractor is known."
+    shares = ", ".join(f"{letter} {letters.get(letter, 0) / known:.1%}" for letter in sorted(letters))
+    return f"Where the distractor stands, in the {known:,} dilemmas whose distractor is known: {shares}."
 
 
 def scenarios_statistics(rows: list[dict]) -> str:

@@ -25,3 +25,16 @@ def test_the_dilemmas_section_counts_letters_with_a_role():
     table = pa.table({"options": [[option, {**option, "follows": "distractor"}, option],
                                   [{**option, "follows": "rule_a"}] * 3]})
     assert _letters_with_role(table) == "Option letters with a known role: 4 of 6 (66.7%)."
+
+
+def test_the_dilemmas_section_says_where_the_distractor_stands():
+    from builders.release.card import _distractor_letters
+
+    def item(distractor_at: str | None) -> list[dict]:
+        return [{"letter": letter, "text": "x", "follows": "distractor" if letter == distractor_at else None}
+                for letter in "ABC"]
+
+    table = pa.table({"options": [item("C"), item("C"), item("C"), item("A"), item(None)]})
+    assert _distractor_letters(table) == \
+        "Where the distractor stands, in the 4 dilemmas whose distractor is known: A 25.0%, C 75.0%."
+    assert _distractor_letters(pa.table({"options": [item(None)]})) == "No dilemma's distractor is known."
