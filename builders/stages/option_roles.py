@@ -12,8 +12,8 @@ are taken here, each with its own margin:
    distractors (a ``你…`` aside about weather, tidying, reading, or the same told of the scene's protagonist);
 2. **the two rule options, jointly**: of the two ways to give them rule A and rule B, the one whose
    evidence (the same overlaps, each rule's lexicon, polarity: a refusal answers a rule that forbids,
-   and what each option says that the other does not against what each rule says that the other does
-   not) is larger, by how much; the pieces weighted by a logistic regression fitted on the development
+   the stance each takes, strict or lenient, in ``schemas/stance_lexicon.json``, and what each option says
+   that the other does not against what each rule says that the other does not) is larger, by how much; the pieces weighted by a logistic regression fitted on the development
    sets (:data:`PAIR_FEATURES`).
 
 Both decisions also weigh the letter order the build's own sure decisions show
@@ -96,17 +96,19 @@ class Weights:
     letter_order: bool = True
     """Whether the letter order the build's sure decisions show is a prior of every decision
     (:mod:`builders.stages.option_roles_letter_order`); off where the weights are fitted."""
-    pair: tuple[float, ...] = (3.74, 1.36, 1.37, 1.17, 5.51, 4.15, 4.91)
+    pair: tuple[float, ...] = (3.52, 1.53, 1.34, 1.16, 5.47, 4.16, 4.76, 1.05)
     """Rule pair: the weight of each of :data:`PAIR_FEATURES`, a logistic regression fitted on the development
     sets (``python benchmarks/option_roles_fit.py``)."""
-    pair_margin: float = 3.55
+    pair_margin: float = 3.1
     """The rule options are named when one assignment's weighted evidence beats the other's by this much."""
 
 
-PAIR_FEATURES = ("char", "bigram", "lexicon", "polarity", "scene_hop", "distinct_chars", "distinct_lexicon")
+PAIR_FEATURES = ("char", "bigram", "lexicon", "polarity", "scene_hop", "distinct_chars", "distinct_lexicon",
+                 "stance")
 """The evidence the rule-pair decision weighs, per option and rule: character overlap, shared bigrams, lexicon
-words, polarity, the scene's clauses (as for the distractor), and what the option says that the other rule
-option does not, against what the rule says that the other rule does not (its characters, its lexicon)."""
+words, polarity, the scene's clauses (as for the distractor), what the option says that the other rule
+option does not, against what the rule says that the other rule does not (its characters, its lexicon), and
+whether the option takes the rule's stance (strict or lenient, ``schemas/stance_lexicon.json``)."""
 
 WEIGHTS = Weights()
 
@@ -117,6 +119,15 @@ def value_lexicon() -> dict[str, tuple[str, ...]]:
     with open(schemas_dir() / "value_lexicon.json", encoding="utf-8") as fh:
         words = json.load(fh)["derived_values"]
     return {value: tuple(dict.fromkeys([value, *listed])) for value, listed in words.items()}
+
+
+@lru_cache(maxsize=1)
+def stance_patterns() -> dict[str, dict[str, str]]:
+    """For rules and for options, a regex per stance (``strict``, ``lenient``) of ``schemas/stance_lexicon.json``."""
+    with open(schemas_dir() / "stance_lexicon.json", encoding="utf-8") as fh:
+        lexicon = json.load(fh)
+    return {kind: {stance: "|".join(map(re.escape, words)) for stance, words in lexicon[kind].items()}
+            for kind in ("rule", "option")}
 
 
 def _chars(text: str) -> frozenset[str]:
@@ -169,7 +180,7 @@ def _rule(text: str, values: tuple[str, ...]) -> _Rule:
 
 CALIBRATION: dict[str, tuple[tuple[float, float], ...]] = {
     "distractor": ((0.0, 0.7255), (0.3, 0.75), (0.35, 0.9887), (0.7, 0.9887), (1.0, 0.9918), (1.5, 0.9918)),
-    "pair": ((0.0, 0.5714), (1.0, 0.8444), (2.0, 0.8829), (3.0, 0.8829), (3.55, 0.95), (4.0, 0.9832), (6.0, 0.9832)),
+    "pair": ((0.0, 0.5588), (1.0, 0.8427), (2.0, 0.8572), (3.0, 0.8572), (3.1, 0.9524), (4.0, 0.9841), (6.0, 0.9841)),
 }
 """Per decision: ``(lowest margin of a bin, precision of the decisions in that bin on the development sets)``,
 ascending; for the pair, at the margins of models fitted without the decision's rule pair (cross-validated).

@@ -31,6 +31,7 @@ from builders.stages.option_roles import (
     Weights,
     _rule,
     calibrated,
+    stance_patterns,
 )
 from builders.stages.option_roles import _STOP as _STOP_CHARS
 from builders.stages.option_roles_across_scenes import option_overlaps, resemblance, runs
@@ -246,6 +247,8 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
         parts["lexicon"][:, :, side] = np.minimum(3, _word_hits(option_array, option_item, *codes[side]).reshape(n, 3))
         forbids = np.array([pair[side].forbids for pair in rules], bool)
         parts["polarity"][:, :, side] = forbids[:, None] & refusal
+    rule_array = pa.array([text or "" for pair in zip(rules_a, rules_b, strict=True) for text in pair], pa.string())
+    parts["stance"] = _stance(option_array, "option").reshape(n, 3, 1) * _stance(rule_array, "rule").reshape(n, 1, 2)
     parts["scene_hop"] = _scene_hop(scenes, codes, idf, weights, option_chars, w_option, r_owner, r_char,
                                     w_rule.reshape(-1), n)
     evidence = parts["char"] + weights.bigram * parts["bigram"] + weights.lexicon * parts["lexicon"] + \
@@ -266,6 +269,15 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
     parts.update(_distinctive(option_chars, o_owner, o_char, o_weight, distractor, r_owner, r_char, r_weight,
                               _char_rows(lexicon_texts), idf, n))
     return _decide(related, order, parts, weights)
+
+
+def _stance(texts: pa.Array, kind: str) -> np.ndarray:
+    """Per text, ``1`` where it holds words of the strict stance and none of the lenient one, ``-1`` the reverse,
+    else ``0`` (:func:`option_roles.stance_patterns`, ``kind``: ``rule`` or ``option``)."""
+    patterns = stance_patterns()[kind]
+    strict, lenient = (pc.match_substring_regex(texts, patterns[stance]).to_numpy(zero_copy_only=False)
+                       for stance in ("strict", "lenient"))
+    return strict.astype(np.int8) - lenient.astype(np.int8)
 
 
 def _distractor_prior(related: np.ndarray, weights: Weights) -> np.ndarray:

@@ -195,3 +195,19 @@ def test_a_development_set_builds_from_its_raw_tree_and_is_scored(tmp_path):
     assert found["published"] == found["dilemmas"] == 72 and not found["missing"]
     assert found["letters"] == 216 and found["covered"] > 0.5 * found["letters"]
     assert found["right"] >= 0.98 * found["covered"]
+
+
+@pytest.mark.parametrize(("rule_a", "rule_b", "sign"), [
+    ("工作中发现的问题要如实上报", "同事之间要互相体谅", 1),
+    ("同事之间要互相体谅", "工作中发现的问题要如实上报", -1),
+    ("每天都要按时吃早饭", "周末要早点起床", 0),
+])
+def test_an_option_takes_the_stance_of_the_rule_it_follows(rule_a, rule_b, sign):
+    """Strict against lenient (schemas/stance_lexicon.json): the option that registers the fault takes the
+    stance of the rule that asks to report, the one that gives a second chance that of the rule that asks for
+    leeway; rules that take neither stance say nothing."""
+    scene = "质检员老韩发现新人装错了一批零件，新人求他先别声张。"
+    options = ["照规定登记这批零件", "给新人一个返工的机会", "你看了看窗外的云"]
+    found = score_roles([scene], options, [rule_a], [rule_b], [[]], [[]], _idf(scene, *options))
+    assert found.roles[0, 2] == 2  # the distractor is the third option; the first of the other two is option A
+    assert np.sign(found.pair_features[0, option_roles.PAIR_FEATURES.index("stance")]) == sign
