@@ -12,9 +12,10 @@ are taken here, each with its own margin:
    distractors (a ``你…`` aside about weather, tidying, reading, or the same told of the scene's protagonist);
 2. **the two rule options, jointly**: of the two ways to give them rule A and rule B, the one whose
    evidence (the same overlaps, each rule's lexicon, polarity: a refusal answers a rule that forbids,
-   the stance each takes, strict or lenient, in ``schemas/stance_lexicon.json``, and what each option says
-   that the other does not against what each rule says that the other does not) is larger, by how much; the pieces weighted by a logistic regression fitted on the development
-   sets (:data:`PAIR_FEATURES`).
+   the stance each takes on the axes of ``schemas/stance_lexicon.json``, strict or lenient, duty or home,
+   and what each option says that the other does not against what each rule says that the other does not)
+   is larger, by how much; the pieces weighted by a logistic regression fitted on the development sets
+   (:data:`PAIR_FEATURES`).
 
 Both decisions also weigh the letter order the build's own sure decisions show
 (:mod:`builders.stages.option_roles_letter_order`: upstream's distractor stood at ``C`` in nearly every dilemma).
@@ -96,10 +97,10 @@ class Weights:
     letter_order: bool = True
     """Whether the letter order the build's sure decisions show is a prior of every decision
     (:mod:`builders.stages.option_roles_letter_order`); off where the weights are fitted."""
-    pair: tuple[float, ...] = (3.52, 1.53, 1.34, 1.16, 5.47, 4.16, 4.76, 1.05)
+    pair: tuple[float, ...] = (3.46, 1.44, 1.39, 1.13, 5.47, 4.09, 4.86, 1.3)
     """Rule pair: the weight of each of :data:`PAIR_FEATURES`, a logistic regression fitted on the development
     sets (``python benchmarks/option_roles_fit.py``)."""
-    pair_margin: float = 3.1
+    pair_margin: float = 2.6
     """The rule options are named when one assignment's weighted evidence beats the other's by this much."""
 
 
@@ -108,7 +109,7 @@ PAIR_FEATURES = ("char", "bigram", "lexicon", "polarity", "scene_hop", "distinct
 """The evidence the rule-pair decision weighs, per option and rule: character overlap, shared bigrams, lexicon
 words, polarity, the scene's clauses (as for the distractor), what the option says that the other rule
 option does not, against what the rule says that the other rule does not (its characters, its lexicon), and
-whether the option takes the rule's stance (strict or lenient, ``schemas/stance_lexicon.json``)."""
+whether the option takes the rule's stance (on the axes of ``schemas/stance_lexicon.json``)."""
 
 WEIGHTS = Weights()
 
@@ -122,11 +123,11 @@ def value_lexicon() -> dict[str, tuple[str, ...]]:
 
 
 @lru_cache(maxsize=1)
-def stance_patterns() -> dict[str, dict[str, str]]:
-    """For rules and for options, a regex per stance (``strict``, ``lenient``) of ``schemas/stance_lexicon.json``."""
+def stance_patterns() -> dict[str, list[tuple[str, str]]]:
+    """For rules and for options, per axis of ``schemas/stance_lexicon.json``, a regex of each of its two poles."""
     with open(schemas_dir() / "stance_lexicon.json", encoding="utf-8") as fh:
-        lexicon = json.load(fh)
-    return {kind: {stance: "|".join(map(re.escape, words)) for stance, words in lexicon[kind].items()}
+        axes = json.load(fh)["axes"]
+    return {kind: [tuple("|".join(map(re.escape, words)) for words in axis[kind]) for axis in axes.values()]
             for kind in ("rule", "option")}
 
 
@@ -180,7 +181,7 @@ def _rule(text: str, values: tuple[str, ...]) -> _Rule:
 
 CALIBRATION: dict[str, tuple[tuple[float, float], ...]] = {
     "distractor": ((0.0, 0.7255), (0.3, 0.75), (0.35, 0.9887), (0.7, 0.9887), (1.0, 0.9918), (1.5, 0.9918)),
-    "pair": ((0.0, 0.5588), (1.0, 0.8427), (2.0, 0.8572), (3.0, 0.8572), (3.1, 0.9524), (4.0, 0.9841), (6.0, 0.9841)),
+    "pair": ((0.0, 0.553), (1.0, 0.8405), (2.0, 0.8405), (2.6, 0.8889), (3.0, 0.9583), (4.0, 0.9851), (6.0, 0.9851)),
 }
 """Per decision: ``(lowest margin of a bin, precision of the decisions in that bin on the development sets)``,
 ascending; for the pair, at the margins of models fitted without the decision's rule pair (cross-validated).

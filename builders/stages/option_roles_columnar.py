@@ -248,7 +248,8 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
         forbids = np.array([pair[side].forbids for pair in rules], bool)
         parts["polarity"][:, :, side] = forbids[:, None] & refusal
     rule_array = pa.array([text or "" for pair in zip(rules_a, rules_b, strict=True) for text in pair], pa.string())
-    parts["stance"] = _stance(option_array, "option").reshape(n, 3, 1) * _stance(rule_array, "rule").reshape(n, 1, 2)
+    parts["stance"] = np.einsum("noa,nra->nor", _stance(option_array, "option").reshape(n, 3, -1),
+                                _stance(rule_array, "rule").reshape(n, 2, -1))
     parts["scene_hop"] = _scene_hop(scenes, codes, idf, weights, option_chars, w_option, r_owner, r_char,
                                     w_rule.reshape(-1), n)
     evidence = parts["char"] + weights.bigram * parts["bigram"] + weights.lexicon * parts["lexicon"] + \
@@ -272,12 +273,13 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
 
 
 def _stance(texts: pa.Array, kind: str) -> np.ndarray:
-    """Per text, ``1`` where it holds words of the strict stance and none of the lenient one, ``-1`` the reverse,
-    else ``0`` (:func:`option_roles.stance_patterns`, ``kind``: ``rule`` or ``option``)."""
-    patterns = stance_patterns()[kind]
-    strict, lenient = (pc.match_substring_regex(texts, patterns[stance]).to_numpy(zero_copy_only=False)
-                       for stance in ("strict", "lenient"))
-    return strict.astype(np.int8) - lenient.astype(np.int8)
+    """Per text and axis of :func:`option_roles.stance_patterns` (``kind``: ``rule`` or ``option``), ``1`` where
+    it holds words of the axis's first pole and none of its second, ``-1`` the reverse, else ``0``."""
+    out = np.zeros((len(texts), len(stance_patterns()[kind])), np.int8)
+    for axis, poles in enumerate(stance_patterns()[kind]):
+        first, second = (pc.match_substring_regex(texts, pole).to_numpy(zero_copy_only=False) for pole in poles)
+        out[:, axis] = first.astype(np.int8) - second.astype(np.int8)
+    return out
 
 
 def _distractor_prior(related: np.ndarray, weights: Weights) -> np.ndarray:
