@@ -2,11 +2,11 @@
 
 ``python benchmarks/option_roles_sets.py`` rewrites ``option_roles.jsonl`` in ``benchmarks/heldout``,
 ``benchmarks/dev``, ``benchmarks/dev2``, ``benchmarks/dev3``, ``benchmarks/heldout5`` (a second held-out set,
-five scenes per rule pair as upstream's generator writes them), ``benchmarks/dev4`` and ``benchmarks/dev5``
-(development sets with five scenes per rule pair) from the hand-written ``content.py`` of each
-folder; ``--tree DIR [--set NAME]`` writes a held-out set's raw tree (to annotate it with a model),
-``--calibrate`` prints the thresholds and the calibration table chosen on the dev sets, ``--check-disjoint``
-lists what dev2, dev3, heldout5, dev4 and dev5 share with the sets written before them.
+five scenes per rule pair as upstream's generator writes them), ``benchmarks/dev4``, ``benchmarks/dev5`` (public
+life) and ``benchmarks/dev6`` (everyday personal life), development sets with five scenes per rule pair, from the
+hand-written ``content.py`` of each folder; ``--tree DIR [--set NAME]`` writes a held-out set's raw tree (to annotate
+it with a model), ``--calibrate`` prints the thresholds and the calibration table chosen on the dev sets,
+``--check-disjoint`` lists what dev2, dev3, heldout5, dev4, dev5 and dev6 share with the sets written before them.
 Every scene gets one of the six letter orders and one of the option formats upstream's generators produce
 (``A：`` ``A:`` ``A.`` ``A．`` ``A、`` ``A)`` ``(A)`` ``【A】`` ``选项A：`` ``A选项：``, full-width letters, one line or
 several, a leading number or a ``选项：`` header, a trailing note), cycled so that each combination occurs.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SETS = {"heldout": HERE / "heldout", "dev": HERE / "dev", "dev2": HERE / "dev2", "dev3": HERE / "dev3",
-        "heldout5": HERE / "heldout5", "dev4": HERE / "dev4", "dev5": HERE / "dev5"}
+        "heldout5": HERE / "heldout5", "dev4": HERE / "dev4", "dev5": HERE / "dev5", "dev6": HERE / "dev6"}
 TUNING = ("dev", "dev2", "dev3", "dev4")
 """The sets weights, thresholds and the calibration are chosen on (never the held-out set)."""
 HELD_OUT = ("heldout", "heldout5")
@@ -443,7 +443,8 @@ if __name__ == "__main__":
         for name, others in (("dev2", ("heldout", "dev")), ("dev3", ("heldout", "dev", "dev2")),
                              ("heldout5", ("heldout", "dev", "dev2", "dev3")),
                              ("dev4", ("heldout", "heldout5", "dev", "dev2", "dev3")),
-                             ("dev5", ("heldout", "heldout5", "dev", "dev2", "dev3", "dev4"))):
+                             ("dev5", ("heldout", "heldout5", "dev", "dev2", "dev3", "dev4")),
+                             ("dev6", ("heldout", "heldout5", "dev", "dev2", "dev3", "dev4", "dev5"))):
             found = check_disjoint(name, others)
             print("\n".join(found) or f"{name} shares no rule and no scene with {', '.join(others)}")
     elif "--calibrate" in sys.argv:  # the tuning sets only
