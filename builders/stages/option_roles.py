@@ -22,7 +22,7 @@ Both decisions also weigh the letter order the build's own sure decisions show
 A decision whose margin is below its threshold is not taken: the distractor may be known while
 the two rule options stay unknown (a partial mapping). Each margin is turned into a calibrated
 confidence: the precision measured at that margin on the development sets (``benchmarks/dev``,
-``dev2``, ``dev3``, ``dev4``; for the pair, out of fold), never on the held-out set it is reported on
+``dev2`` … ``dev6``; for the pair, out of fold), never on the held-out set it is reported on
 (``benchmarks/README.md``).
 
 This module holds the definitions (weights, IDF, each rule's evidence, calibration); the one scorer,
@@ -67,7 +67,7 @@ and an option repeats the words of its side."""
 @dataclass(frozen=True)
 class Weights:
     """How much each piece of evidence counts; chosen on the development sets only (``benchmarks/dev``,
-    ``benchmarks/dev2``, ``benchmarks/dev3``, ``benchmarks/dev4``)."""
+    ``benchmarks/dev2`` … ``benchmarks/dev6``)."""
 
     scene: float = 2.0
     """Distractor: character overlap with the scene."""
@@ -89,18 +89,22 @@ class Weights:
     resemblance: float = 1.0
     """Distractor: the option's largest overlap with an option of another scene of its rule pair (a rule's options
     resemble each other from scene to scene; :mod:`builders.stages.option_roles_across_scenes`)."""
-    distractor_margin: float = 0.3
+    distractor_margin: float = 0.2
     """The distractor is named when its relatedness is below the next option's by this much."""
-    distractor_scale: float = 7.8
+    distractor_scale: float = 8.2
     """How many log-odds one unit of relatedness is worth (the temperature of a softmax over the three options,
     fitted on the development sets): the letter-order prior is added to the relatedness in its units."""
     letter_order: bool = True
     """Whether the letter order the build's sure decisions show is a prior of every decision
     (:mod:`builders.stages.option_roles_letter_order`); off where the weights are fitted."""
-    pair: tuple[float, ...] = (3.46, 1.44, 1.39, 1.13, 5.47, 4.09, 4.86, 1.3)
+    pair: tuple[float, ...] = (4.63, 1.15, 0.58, 1.19, 5.83, 3.35, 6.64, 1.18)
     """Rule pair: the weight of each of :data:`PAIR_FEATURES`, a logistic regression fitted on the development
     sets (``python benchmarks/option_roles_fit.py``)."""
-    pair_margin: float = 2.6
+    pair_margin: float = 3.25
+    overlap_cap: float = 0.2
+    """Rule pair: the most an overlap feature (:data:`OVERLAP_FEATURES`) counts either way. A terse option that
+    shares one rare character with a rule (「把狗寄养在宠物店」 and 「养了宠物就要对它负责到底」) gets a cosine as
+    large as a sentence that repeats the rule; capped, a shared word is evidence but not a verdict."""
     """The rule options are named when one assignment's weighted evidence beats the other's by this much."""
 
 
@@ -110,6 +114,9 @@ PAIR_FEATURES = ("char", "bigram", "lexicon", "polarity", "scene_hop", "distinct
 words, polarity, the scene's clauses (as for the distractor), what the option says that the other rule
 option does not, against what the rule says that the other rule does not (its characters, its lexicon), and
 whether the option takes the rule's stance (on the axes of ``schemas/stance_lexicon.json``)."""
+
+OVERLAP_FEATURES = ("char", "bigram", "distinct_chars", "distinct_lexicon")
+"""The pair features that measure shared characters (cosines and shares), capped by ``Weights.overlap_cap``."""
 
 WEIGHTS = Weights()
 
@@ -180,8 +187,8 @@ def _rule(text: str, values: tuple[str, ...]) -> _Rule:
 
 
 CALIBRATION: dict[str, tuple[tuple[float, float], ...]] = {
-    "distractor": ((0.0, 0.7255), (0.3, 0.75), (0.35, 0.9887), (0.7, 0.9887), (1.0, 0.9918), (1.5, 0.9918)),
-    "pair": ((0.0, 0.553), (1.0, 0.8405), (2.0, 0.8405), (2.6, 0.8889), (3.0, 0.9583), (4.0, 0.9851), (6.0, 0.9851)),
+    "distractor": ((0.0, 0.6889), (0.2, 0.8158), (0.35, 0.9861), (0.7, 0.9934), (1.0, 0.9942), (1.5, 0.9942)),
+    "pair": ((0.0, 0.6066), (1.0, 0.8218), (2.0, 0.8824), (3.0, 0.9286), (3.25, 0.9769), (4.0, 0.9769), (6.0, 0.9769)),
 }
 """Per decision: ``(lowest margin of a bin, precision of the decisions in that bin on the development sets)``,
 ascending; for the pair, at the margins of models fitted without the decision's rule pair (cross-validated).

@@ -25,6 +25,7 @@ from builders.stages.option_roles import (
     _PERSON,
     _REFUSAL,
     _WEATHER,
+    OVERLAP_FEATURES,
     PAIR_FEATURES,
     WEIGHTS,
     Idf,
@@ -400,6 +401,8 @@ def _decide(related: np.ndarray, order: np.ndarray, parts: dict[str, np.ndarray]
     for k, name in enumerate(PAIR_FEATURES):
         part = parts[name]
         features[:, k] = part[rows, x, 0] + part[rows, y, 1] - part[rows, x, 1] - part[rows, y, 0]
+        if name in OVERLAP_FEATURES:
+            features[:, k] = np.clip(features[:, k], -weights.overlap_cap, weights.overlap_cap)
     score = features @ np.asarray(weights.pair, float)
     named = distractor_margin >= weights.distractor_margin
     if weights.letter_order:

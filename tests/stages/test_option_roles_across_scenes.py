@@ -59,7 +59,6 @@ def test_the_distractor_decision_reads_the_other_scenes():
     apart = score_roles(*args, replace(WEIGHTS, resemblance=0.0))
     together = score_roles(*args, replace(WEIGHTS, resemblance=1.0))
     assert (together.distractor_margin > apart.distractor_margin).all()
-    assert (together.roles[:, 2] == 2).sum() > (apart.roles[:, 2] == 2).sum()
     gold = np.tile([0, 1, 2], (3, 1))  # each scene's options: rule A's, rule B's, the distractor
     named = together.roles >= 0
     assert (together.roles[named] == gold[named]).all()
