@@ -191,7 +191,8 @@ def measure(name: str, work: Path, annotations: Path | None = None) -> dict:
 
 def measure_letter_order(work: Path, distractor_at_c: float, rule_a_first: float) -> dict[str, dict]:
     """Every set with its letters drawn by :func:`skewed_orders`, built together in one plain ``cvc build``
-    (a corpus of 800 dilemmas, whose sure decisions show the build its letter order), and each set scored."""
+    (every set: about a thousand dilemmas, whose sure decisions show the build its letter order), and each set
+    scored."""
     import shutil
 
     from builders.build import build_release
