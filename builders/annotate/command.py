@@ -11,6 +11,24 @@ TOKEN_ENV = "CVC_ENDPOINT_TOKEN"
 """The endpoint's API key, if it needs one (read from the environment, never printed or written)."""
 
 
+def local_backend(model: str):
+    """The backend a transformers model calls for: an NLI model (a sequence-classification architecture) scores
+    each option against each rule, any other model is asked the chat prompt as an instruct LM."""
+    try:
+        from transformers import AutoConfig
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise RuntimeError('the transformers backend needs the models extra: pip install -e ".[models]" '
+                           "(install torch first)") from err
+    architectures = AutoConfig.from_pretrained(model).architectures or []
+    if any(name.endswith("ForSequenceClassification") for name in architectures):
+        from builders.annotate.local_nli import NliBackend
+
+        return NliBackend(model)
+    from builders.annotate.local import TransformersBackend
+
+    return TransformersBackend(model)
+
+
 def _cmd_option_roles(args: argparse.Namespace) -> int:
     from builders.annotate.run import ARTIFACT, annotate_option_roles
 
@@ -24,10 +42,8 @@ def _cmd_option_roles(args: argparse.Namespace) -> int:
                                   timeout=args.timeout, attempts=args.attempts)
         concurrency = args.concurrency
     else:
-        from builders.annotate.local import TransformersBackend
-
         try:
-            backend = TransformersBackend(args.model)
+            backend = local_backend(args.model)
         except (RuntimeError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -57,7 +73,9 @@ def add_annotate_parser(sub: argparse._SubParsersAction) -> None:
                     "recorded as unknown, never guessed). Appends to <raw>/annotations/option_roles.jsonl; a "
                     "rerun asks only the items not answered yet. With --endpoint: an OpenAI-compatible chat "
                     f"endpoint (API key from ${TOKEN_ENV} if set); without: --model is a transformers model "
-                    "(local path or Hub id; needs the models extra).")
+                    "(local path or Hub id; needs the models extra): an instruct LM is asked the same prompt, an "
+                    "NLI model (sequence classification with an entailment label) scores each option against "
+                    "each rule.")
     roles.add_argument("--raw", type=Path, required=True, help="raw tree (the artifact is written into it)")
     roles.add_argument("--endpoint", default=None, metavar="URL",
                        help="base URL of an OpenAI-compatible endpoint, e.g. http://host:8080/v1")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from huggingface_hub import InferenceClient
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
 
-from builders.annotate.prompt import Item, messages
+from builders.annotate.prompt import PROMPT_VERSION, Item, messages
 
 try:  # the HTTP library huggingface_hub is built on
     from httpx2 import TransportError
@@ -35,6 +35,7 @@ class EndpointBackend:
     """Chat completions at temperature 0, with retries and exponential backoff on 429, 5xx and timeouts."""
 
     backend = "endpoint"
+    prompt_version = PROMPT_VERSION
 
     def __init__(self, base_url: str, model: str, *, token: str | None = None, timeout: float = 60.0,
                  attempts: int = 5, backoff: float = 1.0, max_tokens: int = 64,

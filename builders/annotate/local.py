@@ -6,13 +6,14 @@ transformers are imported only when this backend is built.
 
 from __future__ import annotations
 
-from builders.annotate.prompt import Item, messages
+from builders.annotate.prompt import PROMPT_VERSION, Item, messages
 
 
 class TransformersBackend:
     """Greedy decoding (the local counterpart of temperature 0), one item at a time."""
 
     backend = "transformers"
+    prompt_version = PROMPT_VERSION
 
     def __init__(self, model: str, *, max_new_tokens: int = 48) -> None:
         try:

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from builders.annotate.endpoint import GiveUp
 from builders.annotate.items import open_items
-from builders.annotate.prompt import PROMPT_VERSION, Item, read_reply
+from builders.annotate.prompt import Item, read_reply
 
 ARTIFACT = "annotations/option_roles.jsonl"
 """Where the answers go in the raw tree (the build reads ``annotations/option_roles*.jsonl``)."""
@@ -20,6 +20,7 @@ ARTIFACT = "annotations/option_roles.jsonl"
 class Backend(Protocol):
     model: str
     backend: str
+    prompt_version: str
 
     def ask(self, item: Item) -> str: ...
 
@@ -45,8 +46,8 @@ def recorded_keys(path: Path) -> set[str]:
 def _record(item: Item, backend: Backend, reply: str) -> dict:
     rule_a, rule_b, status = read_reply(reply)
     return {"key": item.key, "item": item.item, "item_id": item.item_id, "rule_a": rule_a, "rule_b": rule_b,
-            "status": status, "model": backend.model, "backend": backend.backend, "prompt_version": PROMPT_VERSION,
-            "reply": reply}
+            "status": status, "model": backend.model, "backend": backend.backend,
+            "prompt_version": backend.prompt_version, "reply": reply}
 
 
 def annotate(items: Iterable[Item], backend: Backend, path: Path, *, concurrency: int = 4) -> Counter:
