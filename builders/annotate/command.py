@@ -6,26 +6,26 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from builders.annotate.run import Backend
 
 TOKEN_ENV = "CVC_ENDPOINT_TOKEN"
 """The endpoint's API key, if it needs one (read from the environment, never printed or written)."""
 
 
-def local_backend(model: str):
+def local_backend(model: str) -> Backend:
     """The backend a transformers model calls for: an NLI model (a sequence-classification architecture) scores
     each option against each rule, any other model is asked the chat prompt as an instruct LM."""
-    try:
-        from transformers import AutoConfig
-    except ImportError as err:  # pragma: no cover - depends on the install
-        raise RuntimeError('the transformers backend needs the models extra: pip install -e ".[models]" '
-                           "(install torch first)") from err
-    architectures = AutoConfig.from_pretrained(model).architectures or []
+    from builders.annotate.local import TransformersBackend, import_models
+
+    _, transformers = import_models()
+    architectures = transformers.AutoConfig.from_pretrained(model).architectures or []
     if any(name.endswith("ForSequenceClassification") for name in architectures):
         from builders.annotate.local_nli import NliBackend
 
         return NliBackend(model)
-    from builders.annotate.local import TransformersBackend
-
     return TransformersBackend(model)
 
 

@@ -6,7 +6,20 @@ transformers are imported only when this backend is built.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from builders.annotate.prompt import PROMPT_VERSION, Item, messages
+
+
+def import_models() -> tuple[ModuleType, ModuleType]:
+    """torch and transformers, or an error that says how to install them (the ``models`` extra)."""
+    try:
+        import torch
+        import transformers
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise RuntimeError('the transformers backend needs the models extra: pip install -e ".[models]" '
+                           "(install torch first)") from err
+    return torch, transformers
 
 
 class TransformersBackend:
@@ -16,16 +29,10 @@ class TransformersBackend:
     prompt_version = PROMPT_VERSION
 
     def __init__(self, model: str, *, max_new_tokens: int = 48) -> None:
-        try:
-            import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-        except ImportError as err:  # pragma: no cover - depends on the install
-            raise RuntimeError('the transformers backend needs the models extra: pip install -e ".[models]" '
-                               "(install torch first)") from err
-        self._torch = torch
+        self._torch, transformers = import_models()
         self.model = model
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
-        self.lm = AutoModelForCausalLM.from_pretrained(model)
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(model)
+        self.lm = transformers.AutoModelForCausalLM.from_pretrained(model)
         self.lm.eval()
         self.max_new_tokens = max_new_tokens
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from itertools import permutations
 
+from builders.annotate.local import import_models
 from builders.annotate.prompt import LETTERS, Item
 
 NLI_VERSION = "option-roles-nli-v1"
@@ -57,16 +58,10 @@ class NliBackend:
     prompt_version = NLI_VERSION
 
     def __init__(self, model: str) -> None:
-        try:
-            import torch
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
-        except ImportError as err:  # pragma: no cover - depends on the install
-            raise RuntimeError('the transformers backend needs the models extra: pip install -e ".[models]" '
-                               "(install torch first)") from err
-        self._torch = torch
+        self._torch, transformers = import_models()
         self.model = model
-        self.tokenizer = AutoTokenizer.from_pretrained(model)
-        self.classifier = AutoModelForSequenceClassification.from_pretrained(model)
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(model)
+        self.classifier = transformers.AutoModelForSequenceClassification.from_pretrained(model)
         self.classifier.eval()
         self.entailment = entailment_label(self.classifier.config.id2label)
 

@@ -101,11 +101,11 @@ class Weights:
     """Rule pair: the weight of each of :data:`PAIR_FEATURES`, a logistic regression fitted on the development
     sets (``python benchmarks/option_roles_fit.py``)."""
     pair_margin: float = 3.25
+    """The rule options are named when one assignment's weighted evidence beats the other's by this much."""
     overlap_cap: float = 0.2
     """Rule pair: the most an overlap feature (:data:`OVERLAP_FEATURES`) counts either way. A terse option that
     shares one rare character with a rule (「把狗寄养在宠物店」 and 「养了宠物就要对它负责到底」) gets a cosine as
     large as a sentence that repeats the rule; capped, a shared word is evidence but not a verdict."""
-    """The rule options are named when one assignment's weighted evidence beats the other's by this much."""
 
 
 PAIR_FEATURES = ("char", "bigram", "lexicon", "polarity", "scene_hop", "distinct_chars", "distinct_lexicon",

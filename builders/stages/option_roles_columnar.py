@@ -276,8 +276,9 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
 def _stance(texts: pa.Array, kind: str) -> np.ndarray:
     """Per text and axis of :func:`option_roles.stance_patterns` (``kind``: ``rule`` or ``option``), ``1`` where
     it holds words of the axis's first pole and none of its second, ``-1`` the reverse, else ``0``."""
-    out = np.zeros((len(texts), len(stance_patterns()[kind])), np.int8)
-    for axis, poles in enumerate(stance_patterns()[kind]):
+    axes = stance_patterns()[kind]
+    out = np.zeros((len(texts), len(axes)), np.int8)
+    for axis, poles in enumerate(axes):
         first, second = (pc.match_substring_regex(texts, pole).to_numpy(zero_copy_only=False) for pole in poles)
         out[:, axis] = first.astype(np.int8) - second.astype(np.int8)
     return out
