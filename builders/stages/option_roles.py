@@ -91,16 +91,16 @@ class Weights:
     resemble each other from scene to scene; :mod:`builders.stages.option_roles_across_scenes`)."""
     distractor_margin: float = 0.2
     """The distractor is named when its relatedness is below the next option's by this much."""
-    distractor_scale: float = 8.2
+    distractor_scale: float = 7.6
     """How many log-odds one unit of relatedness is worth (the temperature of a softmax over the three options,
     fitted on the development sets): the letter-order prior is added to the relatedness in its units."""
     letter_order: bool = True
     """Whether the letter order the build's sure decisions show is a prior of every decision
     (:mod:`builders.stages.option_roles_letter_order`); off where the weights are fitted."""
-    pair: tuple[float, ...] = (4.63, 1.15, 0.58, 1.19, 5.83, 3.35, 6.64, 1.18)
+    pair: tuple[float, ...] = (4.42, 1.43, 0.87, 1.14, 5.64, 2.94, 7.44, 1.18)
     """Rule pair: the weight of each of :data:`PAIR_FEATURES`, a logistic regression fitted on the development
     sets (``python benchmarks/option_roles_fit.py``)."""
-    pair_margin: float = 3.25
+    pair_margin: float = 2.6
     """The rule options are named when one assignment's weighted evidence beats the other's by this much."""
     overlap_cap: float = 0.2
     """Rule pair: the most an overlap feature (:data:`OVERLAP_FEATURES`) counts either way. A terse option that
@@ -187,8 +187,8 @@ def _rule(text: str, values: tuple[str, ...]) -> _Rule:
 
 
 CALIBRATION: dict[str, tuple[tuple[float, float], ...]] = {
-    "distractor": ((0.0, 0.6889), (0.2, 0.8158), (0.35, 0.9861), (0.7, 0.9934), (1.0, 0.9942), (1.5, 0.9942)),
-    "pair": ((0.0, 0.6066), (1.0, 0.8218), (2.0, 0.8824), (3.0, 0.9286), (3.25, 0.9769), (4.0, 0.9769), (6.0, 0.9769)),
+    "distractor": ((0.0, 0.6889), (0.2, 0.8378), (0.35, 0.9847), (0.7, 0.9866), (1.0, 0.9945), (1.5, 0.9945)),
+    "pair": ((0.0, 0.6561), (1.0, 0.7557), (2.0, 0.8795), (2.6, 0.9697), (3.0, 0.9697), (4.0, 0.984), (6.0, 0.984)),
 }
 """Per decision: ``(lowest margin of a bin, precision of the decisions in that bin on the development sets)``,
 ascending; for the pair, at the margins of models fitted without the decision's rule pair (cross-validated).

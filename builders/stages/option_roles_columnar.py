@@ -251,8 +251,7 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
     rule_array = pa.array([text or "" for pair in zip(rules_a, rules_b, strict=True) for text in pair], pa.string())
     parts["stance"] = np.einsum("noa,nra->nor", _stance(option_array, "option").reshape(n, 3, -1),
                                 _stance(rule_array, "rule").reshape(n, 2, -1))
-    parts["scene_hop"] = _scene_hop(scenes, codes, idf, weights, option_chars, w_option, r_owner, r_char,
-                                    w_rule.reshape(-1), n)
+    parts["scene_hop"] = _scene_hop(scenes, idf, option_chars, w_option, r_owner, r_char, w_rule.reshape(-1), n)
     evidence = parts["char"] + weights.bigram * parts["bigram"] + weights.lexicon * parts["lexicon"] + \
         weights.polarity * parts["polarity"] + weights.scene_hop * parts["scene_hop"]
     aside = _aside(option_array, option_list, scenes, n)
@@ -316,11 +315,12 @@ def _sibling_overlap(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np
     return overlap.max(axis=2)
 
 
-def _scene_hop(scenes: Sequence[str], codes: list, idf: Idf, weights: Weights, option_chars: _OptionChars,
-               w_option: np.ndarray, r_owner: np.ndarray, r_char: np.ndarray, w_rule: np.ndarray,
-               n: int) -> np.ndarray:
+def _scene_hop(scenes: Sequence[str], idf: Idf, option_chars: _OptionChars, w_option: np.ndarray,
+               r_owner: np.ndarray, r_char: np.ndarray, w_rule: np.ndarray, n: int) -> np.ndarray:
     """Each option's overlap with each clause of its scene, times how much more that clause echoes rule A than
-    rule B; half added to rule A's evidence, half taken from rule B's (at weight 1)."""
+    rule B; half added to rule A's evidence, half taken from rule B's (at weight 1). A clause echoes a rule by
+    the rule's own characters only: the value lexicon names situations, and a scene's clauses set out both
+    sides' situations, so its words would lean a clause to whichever rule's list is longer."""
     clauses, clause_item = [], []
     for item, scene in enumerate(scenes):
         for clause in _CLAUSE.split(scene or ""):
@@ -333,15 +333,12 @@ def _scene_hop(scenes: Sequence[str], codes: list, idf: Idf, weights: Weights, o
     w_clause = _total(c_owner, c_weight, m)
     item_of_row = clause_item_array[c_owner] if len(c_owner) else np.zeros(0, np.int64)
     rule_keys = (r_owner.astype(np.uint64) << _BITS) | r_char.astype(np.uint64)  # sorted: (2 * item + side, char)
-    clause_array = pa.array(clauses, pa.string())
     lean = np.zeros(m)
     for side, sign in ((0, 1.0), (1, -1.0)):
         query = (((item_of_row * 2 + side).astype(np.uint64)) << _BITS) | c_char.astype(np.uint64)
         hit = _member(rule_keys, query)
         shared = _total(c_owner[hit], c_weight[hit], m)
-        words = _word_hits(clause_array, clause_item_array, *codes[side])
-        lean += sign * (_cosine(shared, w_clause, w_rule[clause_item_array * 2 + side])
-                        + weights.lexicon * np.minimum(3, words))
+        lean += sign * _cosine(shared, w_clause, w_rule[clause_item_array * 2 + side])
     option_shared = option_chars.shared(item_of_row, c_char, c_weight, c_owner, m)  # (clauses, 3)
     overlap = _cosine(option_shared, w_option[clause_item_array] if m else np.zeros((0, 3)), w_clause[:, None])
     hop = np.zeros((n, 3))

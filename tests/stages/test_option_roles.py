@@ -172,6 +172,20 @@ def test_a_scene_without_punctuation_still_leans_each_option_to_its_side():
     assert roles.follows == ("rule_a", "rule_b", "distractor")
 
 
+def test_a_scene_clause_leans_by_the_rules_characters_not_by_their_lexicon():
+    """「照顾」 is in the lexicon of rule B's value, but the clause shares no character with either rule: it says
+    which situation an option is about, not which rule that situation belongs to."""
+    scene, options = "邻居来电话说要照顾，窗外天晴。", ["去照顾邻居", "按时交稿", "你去散步"]
+    assert "照顾" in value_lexicon()["关爱他人"]
+    found = score_roles([scene], options, [RULE_A], [RULE_B], [VALUES_A], [VALUES_B], Idf([scene, *options]),
+                        option_roles.WEIGHTS)
+    assert found.pair_features[0][option_roles.PAIR_FEATURES.index("scene_hop")] == 0.0
+    echoing = "邻居来电话说要照顾，父母生病了。"  # the second clause shares 父母, 生病 with rule B
+    leaning = score_roles([echoing], ["去照顾生病的父母", "按时交稿", "你去散步"], [RULE_A], [RULE_B], [VALUES_A],
+                          [VALUES_B], Idf([echoing, *options]), option_roles.WEIGHTS)
+    assert leaning.pair_features[0][option_roles.PAIR_FEATURES.index("scene_hop")] != 0.0
+
+
 def test_bigrams_of_many_texts_are_the_same_with_one_key_or_two(monkeypatch):
     from builders.stages import option_roles_columnar as columnar
 
