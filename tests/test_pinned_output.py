@@ -28,7 +28,7 @@ SAMPLE_DIGESTS: dict[str, str] = {
     "evaluations": "b0a8d38138f914d6368d0abea4c1e89bebd3c5653ff5a391b38f01f7c8b010c2",
     "rules": "fee6fbd579376473a6c7bcc5ddb27398508cc0e5923ed38db7e6dbde185bd974",
     "rules_en": "2f3e34c25b558216abe8946864a49f1bb2faa70692a9e52f14e214b56d0dce45",
-    "scenarios": "70c4131efda050139bff957d7c22e818c2934cde260cd475b7edd24b8cb17176",
+    "scenarios": "4ea1e5df736f894815dd8cc0e0b9cd712a0e3e162a7700a394d9f77605571aa1",
     "taxonomy": "8e27c87dcefad0f977c2018ee327416a72c0516283485dbf33a4c9fd045a0a66",
     "report/rejects.jsonl": "15391886a3a0a1f492c0c85b9defa68cac6695d4ef50e3914079666b34d9b4c8",
     "report/folds.jsonl": "280c3b0a63ee4a4938cb6db84773078e591b2c90ecebe26412c8edfec166feec",
