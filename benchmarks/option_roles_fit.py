@@ -3,7 +3,8 @@ its honest estimate by leave-one-rule-pair-out cross-validation.
 
 ``python benchmarks/option_roles_fit.py`` prints the weights (``Weights.pair`` holds them) and the
 cross-validated accuracy of the pair decision; ``--out-of-set dev3`` also scores one development set with a
-scorer tuned on the others only. Each pair decision is one row: per feature
+scorer tuned on the others only, and ``--leave-one-set-out`` does so for every development set in turn: how
+the calibration holds on a writer it never saw. Each pair decision is one row: per feature
 (``option_roles.PAIR_FEATURES``), the evidence for "the first rule option follows rule A" minus the evidence
 for the crossed assignment; the label says which is right. Swapping the options negates both, so the model
 has no intercept. Held out together are the scenes of a rule pair: they share the rules' words, and a
@@ -180,6 +181,15 @@ if __name__ == "__main__":
              and abs(scores[at]) >= WEIGHTS.pair_margin]
     print(f"out of fold, above the shipped thresholds: {len(taken)} pair decisions taken, "
           f"{int(right[taken].sum())} right")
+    if "--leave-one-set-out" in sys.argv:
+        given = right = letters = 0
+        for name in TUNING:
+            found = out_of_set(name, tuple(s for s in TUNING if s != name))
+            given, right, letters = given + found["given"], right + found["right"], letters + found["letters"]
+            print(f"{name} scored by a scorer tuned on the other development sets: {found['given']}/"
+                  f"{found['letters']} letters with a role, {found['right']} right")
+        print(f"each development set scored by a scorer tuned on the others: {given}/{letters} letters with a role "
+              f"({given / letters:.1%}), {right} right ({right / max(1, given):.2%})")
     if "--out-of-set" in sys.argv:
         name = sys.argv[sys.argv.index("--out-of-set") + 1]
         found = out_of_set(name, tuple(s for s in TUNING if s != name))
