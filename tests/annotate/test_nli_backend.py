@@ -3,7 +3,8 @@ never guessed; tiny BERT models built inside the test (no download).
 
 A BERT whose encoder layers add nothing (their output projections zeroed) classifies a pair by its first token,
 the premise's first character: what the model "answers" is set by the test through the word embeddings and the
-classifier's weights.
+classifier's weights. To give letters the model must read both the option and the rule, so one model is trained in
+the test, for a few seconds, on the six pairs of one dilemma.
 """
 
 import json
@@ -19,6 +20,8 @@ from builders.annotate.local_nli import NliBackend  # noqa: E402
 from builders.annotate.run import ARTIFACT, annotate_option_roles  # noqa: E402
 from builders.build import collect  # noqa: E402
 from tests.annotate.test_option_roles import SCENES, _open_tree  # noqa: E402
+from tests.configs.test_dilemmas import HEADER, RULE_A, RULE_A_EN, RULE_B, RULE_B_EN, VALUES_A, VALUES_B  # noqa: E402
+from tests.conftest import write_csv  # noqa: E402
 
 LABELS = {0: "entailment", 1: "neutral", 2: "contradiction"}
 
@@ -99,3 +102,63 @@ def test_the_command_line_picks_the_nli_backend_for_a_sequence_classification_mo
     assert {line["backend"] for line in lines} == {"transformers-nli"}
     assert all(p < MIN_ENTAILMENT for line in lines for ps in json.loads(line["reply"])["entailment"].values()
                for p in ps)
+
+
+TWO_ERRANDS = ("去做那件事", "你看了看天气预报", "去办这件事")
+"""Options the text cannot orient (neither shares a word with either rule) but a reader of both sides can."""
+
+
+def _trained_nli(path) -> str:
+    """A BERT NLI model trained, in the test, to entail rule A from 「去做那件事」 and rule B from 「去办这件事」 and
+    nothing else: a [CLS] premise [SEP] hypothesis [SEP] cross-encoder like the real ones."""
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, processors
+
+    pairs = [(option, rule) for option in TWO_ERRANDS for rule in (RULE_A, RULE_B)]
+    labels = torch.tensor([0 if pair in {(TWO_ERRANDS[0], RULE_A), (TWO_ERRANDS[2], RULE_B)} else 1 for pair in pairs])
+    chars = sorted(set("".join(TWO_ERRANDS) + RULE_A + RULE_B))
+    vocab = {"[UNK]": 0, "[PAD]": 1, "[CLS]": 2, "[SEP]": 3, **{c: 4 + i for i, c in enumerate(chars)}}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]",
+                                                cls_token="[CLS]", sep_token="[SEP]")
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=64, num_labels=3, id2label=LABELS,
+                                     label2id={v: k for k, v in LABELS.items()}, hidden_dropout_prob=0.0,
+                                     attention_probs_dropout_prob=0.0)
+    torch.manual_seed(0)
+    model = transformers.BertForSequenceClassification(config)
+    batch = fast([p for p, _ in pairs], [h for _, h in pairs], padding=True, return_tensors="pt")
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(400):
+        loss = model(**batch, labels=labels).loss
+        if loss.item() < 0.01:
+            break
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    assert loss.item() < 0.01, "the tiny model did not learn its six pairs"
+    fast.save_pretrained(path)
+    model.save_pretrained(path)
+    return str(path)
+
+
+def test_an_nli_model_that_reads_option_and_rule_gives_the_letters_the_build_publishes(raw_tree, tmp_path):
+    options = "A：{} B：{} C：{}".format(*TWO_ERRANDS)
+    write_csv(raw_tree / "moral_dilemma/dataset/2_dilemma/2_processed/errands.csv", HEADER,
+              [[0, scene, options, RULE_A, RULE_B, RULE_A_EN, *VALUES_A, RULE_B_EN, *VALUES_B]
+               for scene in SCENES.values()])
+    before = _scored(raw_tree)
+    assert [[o["follows"] for o in r["options"]] for r in before] == [[None, "distractor", None]] * len(SCENES)
+
+    model = _trained_nli(tmp_path / "nli")
+    counts = annotate_option_roles(raw_tree, NliBackend(model))
+    assert counts["ok"] == len(SCENES) and counts["unknown"] == 0
+    reply = json.loads(json.loads((raw_tree / ARTIFACT).read_text(encoding="utf-8").splitlines()[0])["reply"])
+    assert (reply["rule_a"], reply["rule_b"]) == ("A", "C")
+    assert reply["entailment"]["A"][0] > MIN_ENTAILMENT > reply["entailment"]["A"][1]
+
+    after = _scored(raw_tree)
+    assert [[o["follows"] for o in r["options"]] for r in after] == [["rule_a", "distractor", "rule_b"]] * len(SCENES)
+    assert {(r["mapping_source"], r["mapping_model"]) for r in after} == {("model", model)}
