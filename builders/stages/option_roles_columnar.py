@@ -3,11 +3,11 @@ experiment-2 scenes alike: every item of a build scored together, in numpy and A
 
 On real generations most options paraphrase their rules, so the corpus's 404k dilemmas all reach
 this scorer; one item at a time in plain Python it took about 0.3 ms each. Here every piece of
-evidence is computed for all items together: each text's characters as ``(owner, code point)`` rows,
-and every overlap found by looking an entry up in the sorted keys of the item's options (which of
-the three hold a character, as a 3-bit mask) or of its rules (as ``item, side, code point`` keys).
-An overlap is the IDF-weighted share of the characters two texts have in common (a cosine on
-character sets).
+evidence is computed for all items together: each text's characters as ``(owner, code point)`` rows
+(:mod:`builders.stages.option_roles_text_rows`), and every overlap found by looking an entry up in the
+sorted keys of the item's options (which of the three hold a character, as a 3-bit mask) or of its rules
+(as ``item, side, code point`` keys). An overlap is the IDF-weighted share of the characters two texts
+have in common (a cosine on character sets).
 """
 
 from __future__ import annotations
@@ -34,149 +34,21 @@ from builders.stages.option_roles import (
     calibrated,
     stance_patterns,
 )
-from builders.stages.option_roles import _STOP as _STOP_CHARS
 from builders.stages.option_roles_across_scenes import option_overlaps, resemblance, runs
 from builders.stages.option_roles_letter_order import distractor_letters, rule_a_first
-
-_STOP = np.array(sorted(ord(c) for c in _STOP_CHARS), np.uint32)
-_BITS = np.uint64(21)
-"""A code point fits in 21 bits."""
-_ONE_KEY_TEXTS = 1 << 21
-"""Below this many texts, a text's index and a bigram (42 bits) fit in one 64-bit key."""
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """The sorted distinct values (a sort and a comparison: ``np.unique`` hashes, slower at these sizes)."""
-    ordered = np.sort(values)
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
-
-
-def _member(keys: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """Whether each query is among the sorted distinct ``keys``."""
-    if not len(keys):
-        return np.zeros(len(query), bool)
-    at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
-    return keys[at] == query
-
-
-def _points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Every text's code points, flat, and which text each belongs to."""
-    joined = "".join(texts)
-    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), np.uint32) if joined else \
-        np.zeros(0, np.uint32)
-    return points, np.repeat(np.arange(len(texts), dtype=np.int64), [len(t) for t in texts])
-
-
-def _cjk(points: np.ndarray) -> np.ndarray:
-    return ((points >= 0x3400) & (points <= 0x4DBF)) | ((points >= 0x4E00) & (points <= 0x9FFF))
-
-
-def _char_rows(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``_chars`` of each text as rows: owner and code point, each pair once, sorted."""
-    points, owner = _points(texts)
-    keep = _cjk(points) & ~np.isin(points, _STOP)
-    keys = _distinct((owner[keep].astype(np.uint64) << _BITS) | points[keep].astype(np.uint64))
-    return (keys >> _BITS).astype(np.int64), (keys & np.uint64(0x1FFFFF)).astype(np.uint32)
-
-
-def _bigram_rows(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``_bigrams`` of each text as rows: owner and the two code points packed, each pair once."""
-    points, owner = _points(texts)
-    keep = _cjk(points)
-    points, owner = points[keep].astype(np.uint64), owner[keep]
-    same = owner[1:] == owner[:-1]
-    grams = ((points[:-1] << _BITS) | points[1:])[same]
-    gram_owner = owner[:-1][same]
-    if len(texts) < _ONE_KEY_TEXTS:  # owner and gram in one key: one sort of integers
-        keys = _distinct((gram_owner.astype(np.uint64) << np.uint64(42)) | grams)
-        return (keys >> np.uint64(42)).astype(np.int64), keys & np.uint64((1 << 42) - 1)
-    order = np.lexsort((grams, gram_owner))
-    gram_owner, grams = gram_owner[order], grams[order]
-    first = np.concatenate(([True], (gram_owner[1:] != gram_owner[:-1]) | (grams[1:] != grams[:-1]))) if len(grams) \
-        else np.zeros(0, bool)
-    return gram_owner[first], grams[first]
-
-
-def _weights(idf: Idf, chars: np.ndarray) -> np.ndarray:
-    """The IDF weight of each code point (each distinct one looked up once)."""
-    distinct = _distinct(chars)
-    weight = np.array([idf(chr(c)) for c in distinct.tolist()], float)
-    return weight[np.searchsorted(distinct, chars)] if len(chars) else np.zeros(0)
-
-
-def _total(owner: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    return np.bincount(owner, values, minlength=size) if len(owner) else np.zeros(size)
-
-
-def _cosine(shared: np.ndarray, one: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """``_overlap``: shared weight over the geometric mean of the two texts' weights (0 when nothing is shared)."""
-    scale = np.sqrt(one * other)
-    return np.divide(shared, scale, out=np.zeros_like(shared), where=(shared > 0) & (scale > 0))
-
-
-class _OptionChars:
-    """Which of its dilemma's three options hold each character: sorted ``dilemma, char`` keys and a mask."""
-
-    def __init__(self, option_owner: np.ndarray, option_char: np.ndarray) -> None:
-        keys = (((option_owner // 3).astype(np.uint64)) << _BITS) | option_char.astype(np.uint64)
-        self.keys = _distinct(keys)
-        self.mask = np.zeros(len(self.keys), np.int64)
-        np.bitwise_or.at(self.mask, np.searchsorted(self.keys, keys), 1 << (option_owner % 3))
-
-    def shared(self, item: np.ndarray, char: np.ndarray, weight: np.ndarray, owner: np.ndarray,
-               size: int) -> np.ndarray:
-        """Per text of ``size`` (its rows: ``owner``, of dilemma ``item``) and option: the weight they share."""
-        keys = (item.astype(np.uint64) << _BITS) | char.astype(np.uint64)
-        at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
-        mask = np.where(self.keys[at] == keys, self.mask[at], 0) if len(self.keys) else np.zeros(len(keys), np.int64)
-        out = np.zeros((size, 3))
-        for option in range(3):
-            hit = (mask >> option) & 1 == 1
-            out[:, option] = _total(owner[hit], weight[hit], size)
-        return out
-
-
-def _word_hits(texts: pa.Array, text_item: np.ndarray, item_rule: np.ndarray,
-               rule_words: list[tuple[str, ...]]) -> np.ndarray:
-    """Per text: how many words of its dilemma's rule (``rule_words[item_rule[item]]``) it contains;
-    ``text_item`` ascending. One Arrow substring pass per distinct word, over the texts of the dilemmas
-    whose rule has it."""
-    hits = np.zeros(len(texts), np.int64)
-    items = np.arange(len(item_rule))
-    starts, ends = np.searchsorted(text_item, items), np.searchsorted(text_item, items, side="right")
-    by_word: dict[str, list[int]] = {}
-    for rule, words in enumerate(rule_words):
-        for word in words:
-            by_word.setdefault(word, []).append(rule)
-    has = np.zeros(len(rule_words), bool)
-    for word, rules in by_word.items():
-        has[:] = False
-        has[rules] = True
-        at = np.flatnonzero(has[item_rule])
-        counts = ends[at] - starts[at]
-        total = int(counts.sum())
-        if not total:
-            continue
-        rows = np.repeat(starts[at] - np.cumsum(counts) + counts, counts) + np.arange(total)
-        found = pc.match_substring(texts.take(pa.array(rows)), word).to_numpy(zero_copy_only=False)
-        hits[rows[found]] += 1
-    return hits
-
-
-def _rule_codes(rules: list[tuple], side: int) -> tuple[np.ndarray, list[tuple[str, ...]]]:
-    """Each dilemma's rule on one side as a code into the distinct rules' word lists (rules repeat: every
-    scene of a pair quotes the same two, and ``_rule`` returns the same object for the same rule)."""
-    code: dict[int, int] = {}
-    words: list[tuple[str, ...]] = []
-    out = np.empty(len(rules), np.int64)
-    for item, pair in enumerate(rules):
-        rule = pair[side]
-        at = code.get(id(rule))
-        if at is None:
-            at = code[id(rule)] = len(words)
-            words.append(rule.words)
-        out[item] = at
-    return out, words
+from builders.stages.option_roles_text_rows import (
+    BITS,
+    OptionChars,
+    bigram_rows,
+    char_rows,
+    cosine,
+    distinct,
+    idf_weights,
+    member,
+    rule_codes,
+    total,
+    word_hits,
+)
 
 
 @dataclass(frozen=True)
@@ -212,29 +84,29 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
     rules = [(_rule(a, tuple(va or ())), _rule(b, tuple(vb or ())))
              for a, b, va, vb in zip(rules_a, rules_b, values_a, values_b, strict=True)]
     # characters and weights of the options, the scenes, each dilemma's two rules and its scene's clauses
-    o_owner, o_char = _char_rows(option_list)
-    o_weight = _weights(idf, o_char)
-    option_chars = _OptionChars(o_owner, o_char)
-    w_option = _total(o_owner, o_weight, 3 * n).reshape(n, 3)
-    s_owner, s_char = _char_rows([s or "" for s in scenes])
-    s_weight = _weights(idf, s_char)
+    o_owner, o_char = char_rows(option_list)
+    o_weight = idf_weights(idf, o_char)
+    option_chars = OptionChars(o_owner, o_char)
+    w_option = total(o_owner, o_weight, 3 * n).reshape(n, 3)
+    s_owner, s_char = char_rows([s or "" for s in scenes])
+    s_weight = idf_weights(idf, s_char)
     scene_shared = option_chars.shared(s_owner, s_char, s_weight, s_owner, n)
-    scene_overlap = _cosine(scene_shared, w_option, _total(s_owner, s_weight, n)[:, None])
+    scene_overlap = cosine(scene_shared, w_option, total(s_owner, s_weight, n)[:, None])
     side_texts = ["".join(sorted(r.chars)) for pair in rules for r in pair]  # owner = 2 * dilemma + side
-    r_owner, r_char = _char_rows(side_texts)
-    r_weight = _weights(idf, r_char)
-    w_rule = _total(r_owner, r_weight, 2 * n).reshape(n, 2)
+    r_owner, r_char = char_rows(side_texts)
+    r_weight = idf_weights(idf, r_char)
+    w_rule = total(r_owner, r_weight, 2 * n).reshape(n, 2)
     rule_shared = option_chars.shared(r_owner // 2, r_char, r_weight, r_owner, 2 * n).reshape(n, 2, 3)
-    parts = {"char": _cosine(rule_shared.transpose(0, 2, 1), w_option[:, :, None], w_rule[:, None, :])}  # (n, 3, 2)
+    parts = {"char": cosine(rule_shared.transpose(0, 2, 1), w_option[:, :, None], w_rule[:, None, :])}  # (n, 3, 2)
     # bigrams: share of the option's distinct bigrams the rule has
-    b_owner, b_gram = _bigram_rows(option_list)
-    rb_owner, rb_gram = _bigram_rows([text or "" for pair in zip(rules_a, rules_b, strict=True) for text in pair])
-    rule_grams = _distinct((rb_owner.astype(np.uint64) << np.uint64(42)) | rb_gram)
+    b_owner, b_gram = bigram_rows(option_list)
+    rb_owner, rb_gram = bigram_rows([text or "" for pair in zip(rules_a, rules_b, strict=True) for text in pair])
+    rule_grams = distinct((rb_owner.astype(np.uint64) << np.uint64(42)) | rb_gram)
     grams_per_option = np.bincount(b_owner, minlength=3 * n).reshape(n, 3)
     parts["bigram"] = np.zeros((n, 3, 2))
     for side in range(2):
         query = (((b_owner // 3) * 2 + side).astype(np.uint64) << np.uint64(42)) | b_gram
-        hit = _member(rule_grams, query)
+        hit = member(rule_grams, query)
         shares = np.bincount(b_owner[hit], minlength=3 * n).reshape(n, 3)
         parts["bigram"][:, :, side] = np.divide(shares, grams_per_option, out=np.zeros((n, 3)),
                                                 where=grams_per_option > 0)
@@ -242,10 +114,10 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
     option_array = pa.array(option_list, pa.string())
     option_item = np.repeat(np.arange(n), 3)
     refusal = pc.match_substring_regex(option_array, _REFUSAL.pattern).to_numpy(zero_copy_only=False).reshape(n, 3)
-    codes = [_rule_codes(rules, side) for side in range(2)]
+    codes = [rule_codes(rules, side) for side in range(2)]
     parts["lexicon"], parts["polarity"] = np.zeros((n, 3, 2)), np.zeros((n, 3, 2))
     for side in range(2):
-        parts["lexicon"][:, :, side] = np.minimum(3, _word_hits(option_array, option_item, *codes[side]).reshape(n, 3))
+        parts["lexicon"][:, :, side] = np.minimum(3, word_hits(option_array, option_item, *codes[side]).reshape(n, 3))
         forbids = np.array([pair[side].forbids for pair in rules], bool)
         parts["polarity"][:, :, side] = forbids[:, None] & refusal
     rule_array = pa.array([text or "" for pair in zip(rules_a, rules_b, strict=True) for text in pair], pa.string())
@@ -268,7 +140,7 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
     distractor = order[:, 0]
     lexicon_texts = [_own_words(pair, side) for pair in rules for side in range(2)]  # owner = 2 * dilemma + side
     parts.update(_distinctive(option_chars, o_owner, o_char, o_weight, distractor, r_owner, r_char, r_weight,
-                              _char_rows(lexicon_texts), idf, n))
+                              char_rows(lexicon_texts), idf, n))
     return _decide(related, order, parts, weights)
 
 
@@ -297,25 +169,25 @@ def _aside(option_array: pa.Array, option_list: list[str], scenes: Sequence[str]
         zero_copy_only=False)
     named = np.flatnonzero(pc.match_substring_regex(option_array, _PERSON.pattern).to_numpy(zero_copy_only=False))
     if len(named):
-        s_owner, s_gram = _bigram_rows([scenes[i // 3] or "" for i in named.tolist()])
-        keys = _distinct((s_owner.astype(np.uint64) << np.uint64(42)) | s_gram)
+        s_owner, s_gram = bigram_rows([scenes[i // 3] or "" for i in named.tolist()])
+        keys = distinct((s_owner.astype(np.uint64) << np.uint64(42)) | s_gram)
         head = [option_list[i][:2] for i in named.tolist()]
         gram = np.array([(ord(h[0]) << 21) | ord(h[1]) for h in head], np.uint64)
-        found[named] |= _member(keys, (np.arange(len(named), dtype=np.uint64) << np.uint64(42)) | gram)
+        found[named] |= member(keys, (np.arange(len(named), dtype=np.uint64) << np.uint64(42)) | gram)
     return found.reshape(n, 3)
 
 
-def _sibling_overlap(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np.ndarray, o_weight: np.ndarray,
+def _sibling_overlap(option_chars: OptionChars, o_owner: np.ndarray, o_char: np.ndarray, o_weight: np.ndarray,
                      w_option: np.ndarray, n: int) -> np.ndarray:
     """Per option, its larger overlap with the other two: the two rule options answer the same predicament
     (「留着水喝」「用这桶水洗头」), the distractor shares little with either."""
     shared = option_chars.shared(o_owner // 3, o_char, o_weight, o_owner, 3 * n).reshape(n, 3, 3)
-    overlap = _cosine(shared, w_option[:, :, None], w_option[:, None, :])
+    overlap = cosine(shared, w_option[:, :, None], w_option[:, None, :])
     overlap[:, [0, 1, 2], [0, 1, 2]] = 0.0
     return overlap.max(axis=2)
 
 
-def _scene_hop(scenes: Sequence[str], idf: Idf, option_chars: _OptionChars, w_option: np.ndarray,
+def _scene_hop(scenes: Sequence[str], idf: Idf, option_chars: OptionChars, w_option: np.ndarray,
                r_owner: np.ndarray, r_char: np.ndarray, w_rule: np.ndarray, n: int) -> np.ndarray:
     """Each option's overlap with each clause of its scene, times how much more that clause echoes rule A than
     rule B; half added to rule A's evidence, half taken from rule B's (at weight 1). A clause echoes a rule by
@@ -327,23 +199,23 @@ def _scene_hop(scenes: Sequence[str], idf: Idf, option_chars: _OptionChars, w_op
             clauses.append(clause)
             clause_item.append(item)
     clause_item_array = np.array(clause_item, np.int64)
-    c_owner, c_char = _char_rows(clauses)
-    c_weight = _weights(idf, c_char)
+    c_owner, c_char = char_rows(clauses)
+    c_weight = idf_weights(idf, c_char)
     m = len(clauses)
-    w_clause = _total(c_owner, c_weight, m)
+    w_clause = total(c_owner, c_weight, m)
     item_of_row = clause_item_array[c_owner] if len(c_owner) else np.zeros(0, np.int64)
-    rule_keys = (r_owner.astype(np.uint64) << _BITS) | r_char.astype(np.uint64)  # sorted: (2 * item + side, char)
+    rule_keys = (r_owner.astype(np.uint64) << BITS) | r_char.astype(np.uint64)  # sorted: (2 * item + side, char)
     lean = np.zeros(m)
     for side, sign in ((0, 1.0), (1, -1.0)):
-        query = (((item_of_row * 2 + side).astype(np.uint64)) << _BITS) | c_char.astype(np.uint64)
-        hit = _member(rule_keys, query)
-        shared = _total(c_owner[hit], c_weight[hit], m)
-        lean += sign * _cosine(shared, w_clause, w_rule[clause_item_array * 2 + side])
+        query = (((item_of_row * 2 + side).astype(np.uint64)) << BITS) | c_char.astype(np.uint64)
+        hit = member(rule_keys, query)
+        shared = total(c_owner[hit], c_weight[hit], m)
+        lean += sign * cosine(shared, w_clause, w_rule[clause_item_array * 2 + side])
     option_shared = option_chars.shared(item_of_row, c_char, c_weight, c_owner, m)  # (clauses, 3)
-    overlap = _cosine(option_shared, w_option[clause_item_array] if m else np.zeros((0, 3)), w_clause[:, None])
+    overlap = cosine(option_shared, w_option[clause_item_array] if m else np.zeros((0, 3)), w_clause[:, None])
     hop = np.zeros((n, 3))
     for option in range(3):
-        hop[:, option] = _total(clause_item_array, overlap[:, option] * lean, n)
+        hop[:, option] = total(clause_item_array, overlap[:, option] * lean, n)
     hop /= 2
     return np.stack([hop, -hop], axis=2)
 
@@ -354,33 +226,33 @@ def _own_words(pair: tuple, side: int) -> str:
     return "".join(word for word in pair[side].words if word not in other)
 
 
-def _distinctive(option_chars: _OptionChars, o_owner: np.ndarray, o_char: np.ndarray, o_weight: np.ndarray,
+def _distinctive(option_chars: OptionChars, o_owner: np.ndarray, o_char: np.ndarray, o_weight: np.ndarray,
                  distractor: np.ndarray, r_owner: np.ndarray, r_char: np.ndarray, r_weight: np.ndarray,
                  lexicon_rows: tuple[np.ndarray, np.ndarray], idf: Idf, n: int) -> dict[str, np.ndarray]:
     """Per option and rule: what the option says that the other rule option does not (the two usually act
     differently on the same object: 「收下土鸡」「把鸡退回去」), against the characters of the rule the other
     rule lacks (``distinct_chars``) and of the rule's own lexicon words (``distinct_lexicon``); cosines as
-    ``_overlap``. Shared words say nothing about which option follows which rule."""
+    :func:`option_roles_text_rows.cosine`. Shared words say nothing about which option follows which rule."""
     item, option = o_owner // 3, o_owner % 3
     sibling = np.where(option == distractor[item], (option + 1) % 3, 3 - option - distractor[item])
-    at = np.searchsorted(option_chars.keys, (item.astype(np.uint64) << _BITS) | o_char.astype(np.uint64))
+    at = np.searchsorted(option_chars.keys, (item.astype(np.uint64) << BITS) | o_char.astype(np.uint64))
     own = (option_chars.mask[at] >> sibling) & 1 == 0 if len(at) else np.zeros(0, bool)
-    w_own = _total(o_owner[own], o_weight[own], 3 * n).reshape(n, 3)
-    rule_keys = (r_owner.astype(np.uint64) << _BITS) | r_char.astype(np.uint64)
-    rule_own = ~_member(rule_keys, ((r_owner ^ 1).astype(np.uint64) << _BITS) | r_char.astype(np.uint64))
+    w_own = total(o_owner[own], o_weight[own], 3 * n).reshape(n, 3)
+    rule_keys = (r_owner.astype(np.uint64) << BITS) | r_char.astype(np.uint64)
+    rule_own = ~member(rule_keys, ((r_owner ^ 1).astype(np.uint64) << BITS) | r_char.astype(np.uint64))
     l_owner, l_char = lexicon_rows
     targets = {"distinct_chars": (r_owner[rule_own], r_char[rule_own], r_weight[rule_own]),
-               "distinct_lexicon": (l_owner, l_char, _weights(idf, l_char))}
+               "distinct_lexicon": (l_owner, l_char, idf_weights(idf, l_char))}
     out = {}
     for name, (owner, char, weight) in targets.items():
-        keys = (owner.astype(np.uint64) << _BITS) | char.astype(np.uint64)  # sorted: (2 * item + side, char)
-        w_target = _total(owner, weight, 2 * n).reshape(n, 2)
+        keys = (owner.astype(np.uint64) << BITS) | char.astype(np.uint64)  # sorted: (2 * item + side, char)
+        w_target = total(owner, weight, 2 * n).reshape(n, 2)
         feature = np.zeros((n, 3, 2))
         for side in range(2):
-            query = ((item * 2 + side).astype(np.uint64) << _BITS) | o_char.astype(np.uint64)
-            hit = own & _member(keys, query)
-            shared = _total(o_owner[hit], o_weight[hit], 3 * n).reshape(n, 3)
-            feature[:, :, side] = _cosine(shared, w_own, w_target[:, side][:, None])
+            query = ((item * 2 + side).astype(np.uint64) << BITS) | o_char.astype(np.uint64)
+            hit = own & member(keys, query)
+            shared = total(o_owner[hit], o_weight[hit], 3 * n).reshape(n, 3)
+            feature[:, :, side] = cosine(shared, w_own, w_target[:, side][:, None])
         out[name] = feature
     return out
 

@@ -187,12 +187,12 @@ def test_a_scene_clause_leans_by_the_rules_characters_not_by_their_lexicon():
 
 
 def test_bigrams_of_many_texts_are_the_same_with_one_key_or_two(monkeypatch):
-    from builders.stages import option_roles_columnar as columnar
+    from builders.stages import option_roles_text_rows as text_rows
 
     texts = ["你好，世界你好", "", "abc", "好", "世界和平", "你好，世界你好"]
-    one = columnar._bigram_rows(texts)
-    monkeypatch.setattr(columnar, "_ONE_KEY_TEXTS", 0)
-    two = columnar._bigram_rows(texts)
+    one = text_rows.bigram_rows(texts)
+    monkeypatch.setattr(text_rows, "ONE_KEY_TEXTS", 0)
+    two = text_rows.bigram_rows(texts)
     assert [a.tolist() for a in one] == [a.tolist() for a in two]
     pairs = {(o, (g >> 21, g & 0x1FFFFF)) for o, g in zip(*(a.tolist() for a in one), strict=True)}
     assert (0, (ord("好"), ord("世"))) in pairs and not any(o in (1, 2, 3) for o, _ in pairs)

@@ -4,12 +4,13 @@ import numpy as np
 
 from builders.stages.option_roles import WEIGHTS, Idf
 from builders.stages.option_roles_across_scenes import MAX_COMPARED, option_overlaps, resemblance, runs
-from builders.stages.option_roles_columnar import _char_rows, _weights, score_roles
+from builders.stages.option_roles_columnar import score_roles
+from builders.stages.option_roles_text_rows import char_rows, idf_weights
 
 
 def _options(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    owner, char = _char_rows(texts)
-    weight = _weights(Idf(texts), char)
+    owner, char = char_rows(texts)
+    weight = idf_weights(Idf(texts), char)
     return owner, char, weight, np.bincount(owner, weight, minlength=len(texts)).reshape(-1, 3)
 
 
