@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from builders.stages.option_roles_text_rows import cosine
+
 MAX_COMPARED = 8
 """Scenes compared with each other at most: a rule pair with more (a rerun appends its scenes again) is split in
 runs of this many, in item order, so the comparison stays linear in the scenes."""
@@ -45,9 +47,10 @@ def option_overlaps(run: np.ndarray, o_owner: np.ndarray, o_char: np.ndarray, o_
     chars = pl.DataFrame({"run": run[o_owner // 3], "option": o_owner, "char": o_char, "weight": o_weight})
     shared = (chars.join(chars, on=["run", "char"], suffix="_j").filter(pl.col("option") // 3 < pl.col("option_j") // 3)
               .group_by("option", "option_j").agg(pl.col("weight").sum()))
-    first, second = shared["option"].to_numpy(), shared["option_j"].to_numpy()
-    total = w_option.reshape(-1)
-    return shared.with_columns(overlap=pl.Series(shared["weight"].to_numpy() / np.sqrt(total[first] * total[second])))
+    weight = w_option.reshape(-1)
+    overlap = cosine(shared["weight"].to_numpy(), weight[shared["option"].to_numpy()],
+                     weight[shared["option_j"].to_numpy()])
+    return shared.with_columns(overlap=pl.Series(overlap))
 
 
 def resemblance(overlaps: pl.DataFrame, n: int) -> np.ndarray:

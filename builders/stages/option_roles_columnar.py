@@ -37,7 +37,7 @@ from builders.stages.option_roles import (
 from builders.stages.option_roles_across_scenes import option_overlaps, resemblance, runs
 from builders.stages.option_roles_letter_order import distractor_letters, rule_a_first
 from builders.stages.option_roles_text_rows import (
-    BITS,
+    GRAM_BITS,
     OptionChars,
     bigram_rows,
     char_rows,
@@ -45,6 +45,7 @@ from builders.stages.option_roles_text_rows import (
     distinct,
     idf_weights,
     member,
+    pack,
     rule_codes,
     total,
     word_hits,
@@ -101,11 +102,11 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
     # bigrams: share of the option's distinct bigrams the rule has
     b_owner, b_gram = bigram_rows(option_list)
     rb_owner, rb_gram = bigram_rows([text or "" for pair in zip(rules_a, rules_b, strict=True) for text in pair])
-    rule_grams = distinct((rb_owner.astype(np.uint64) << np.uint64(42)) | rb_gram)
+    rule_grams = distinct(pack(rb_owner, rb_gram, GRAM_BITS))
     grams_per_option = np.bincount(b_owner, minlength=3 * n).reshape(n, 3)
     parts["bigram"] = np.zeros((n, 3, 2))
     for side in range(2):
-        query = (((b_owner // 3) * 2 + side).astype(np.uint64) << np.uint64(42)) | b_gram
+        query = pack((b_owner // 3) * 2 + side, b_gram, GRAM_BITS)
         hit = member(rule_grams, query)
         shares = np.bincount(b_owner[hit], minlength=3 * n).reshape(n, 3)
         parts["bigram"][:, :, side] = np.divide(shares, grams_per_option, out=np.zeros((n, 3)),
@@ -170,10 +171,10 @@ def _aside(option_array: pa.Array, option_list: list[str], scenes: Sequence[str]
     named = np.flatnonzero(pc.match_substring_regex(option_array, _PERSON.pattern).to_numpy(zero_copy_only=False))
     if len(named):
         s_owner, s_gram = bigram_rows([scenes[i // 3] or "" for i in named.tolist()])
-        keys = distinct((s_owner.astype(np.uint64) << np.uint64(42)) | s_gram)
+        keys = distinct(pack(s_owner, s_gram, GRAM_BITS))
         head = [option_list[i][:2] for i in named.tolist()]
-        gram = np.array([(ord(h[0]) << 21) | ord(h[1]) for h in head], np.uint64)
-        found[named] |= member(keys, (np.arange(len(named), dtype=np.uint64) << np.uint64(42)) | gram)
+        gram = pack(np.array([ord(h[0]) for h in head]), np.array([ord(h[1]) for h in head]))
+        found[named] |= member(keys, pack(np.arange(len(named)), gram, GRAM_BITS))
     return found.reshape(n, 3)
 
 
@@ -204,10 +205,10 @@ def _scene_hop(scenes: Sequence[str], idf: Idf, option_chars: OptionChars, w_opt
     m = len(clauses)
     w_clause = total(c_owner, c_weight, m)
     item_of_row = clause_item_array[c_owner] if len(c_owner) else np.zeros(0, np.int64)
-    rule_keys = (r_owner.astype(np.uint64) << BITS) | r_char.astype(np.uint64)  # sorted: (2 * item + side, char)
+    rule_keys = pack(r_owner, r_char)  # sorted: (2 * item + side, char)
     lean = np.zeros(m)
     for side, sign in ((0, 1.0), (1, -1.0)):
-        query = (((item_of_row * 2 + side).astype(np.uint64)) << BITS) | c_char.astype(np.uint64)
+        query = pack(item_of_row * 2 + side, c_char)
         hit = member(rule_keys, query)
         shared = total(c_owner[hit], c_weight[hit], m)
         lean += sign * cosine(shared, w_clause, w_rule[clause_item_array * 2 + side])
@@ -235,21 +236,21 @@ def _distinctive(option_chars: OptionChars, o_owner: np.ndarray, o_char: np.ndar
     :func:`option_roles_text_rows.cosine`. Shared words say nothing about which option follows which rule."""
     item, option = o_owner // 3, o_owner % 3
     sibling = np.where(option == distractor[item], (option + 1) % 3, 3 - option - distractor[item])
-    at = np.searchsorted(option_chars.keys, (item.astype(np.uint64) << BITS) | o_char.astype(np.uint64))
+    at = np.searchsorted(option_chars.keys, pack(item, o_char))
     own = (option_chars.mask[at] >> sibling) & 1 == 0 if len(at) else np.zeros(0, bool)
     w_own = total(o_owner[own], o_weight[own], 3 * n).reshape(n, 3)
-    rule_keys = (r_owner.astype(np.uint64) << BITS) | r_char.astype(np.uint64)
-    rule_own = ~member(rule_keys, ((r_owner ^ 1).astype(np.uint64) << BITS) | r_char.astype(np.uint64))
+    rule_keys = pack(r_owner, r_char)
+    rule_own = ~member(rule_keys, pack(r_owner ^ 1, r_char))
     l_owner, l_char = lexicon_rows
     targets = {"distinct_chars": (r_owner[rule_own], r_char[rule_own], r_weight[rule_own]),
                "distinct_lexicon": (l_owner, l_char, idf_weights(idf, l_char))}
     out = {}
     for name, (owner, char, weight) in targets.items():
-        keys = (owner.astype(np.uint64) << BITS) | char.astype(np.uint64)  # sorted: (2 * item + side, char)
+        keys = pack(owner, char)  # sorted: (2 * item + side, char)
         w_target = total(owner, weight, 2 * n).reshape(n, 2)
         feature = np.zeros((n, 3, 2))
         for side in range(2):
-            query = ((item * 2 + side).astype(np.uint64) << BITS) | o_char.astype(np.uint64)
+            query = pack(item * 2 + side, o_char)
             hit = own & member(keys, query)
             shared = total(o_owner[hit], o_weight[hit], 3 * n).reshape(n, 3)
             feature[:, :, side] = cosine(shared, w_own, w_target[:, side][:, None])

@@ -18,8 +18,16 @@ from builders.stages.option_roles import Idf
 _STOP = np.array(sorted(ord(c) for c in _STOP_CHARS), np.uint32)
 BITS = np.uint64(21)
 """A code point fits in 21 bits."""
+GRAM_BITS = 2 * BITS
+"""A bigram, two code points, fits in 42."""
 ONE_KEY_TEXTS = 1 << 21
 """Below this many texts, a text's index and a bigram (42 bits) fit in one 64-bit key."""
+
+
+def pack(owner: np.ndarray, value: np.ndarray, bits: np.uint64 = BITS) -> np.ndarray:
+    """``(owner, value)`` as one sortable 64-bit key, the value (a code point, or a bigram with
+    :data:`GRAM_BITS`) in the low ``bits``: keys sort by owner, then by value."""
+    return (owner.astype(np.uint64) << bits) | value.astype(np.uint64)
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
@@ -53,7 +61,7 @@ def char_rows(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     code point, each pair once, sorted."""
     points, owner = _points(texts)
     keep = _cjk(points) & ~np.isin(points, _STOP)
-    keys = distinct((owner[keep].astype(np.uint64) << BITS) | points[keep].astype(np.uint64))
+    keys = distinct(pack(owner[keep], points[keep]))
     return (keys >> BITS).astype(np.int64), (keys & np.uint64(0x1FFFFF)).astype(np.uint32)
 
 
@@ -67,8 +75,8 @@ def bigram_rows(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     grams = ((points[:-1] << BITS) | points[1:])[same]
     gram_owner = owner[:-1][same]
     if len(texts) < ONE_KEY_TEXTS:  # owner and gram in one key: one sort of integers
-        keys = distinct((gram_owner.astype(np.uint64) << np.uint64(42)) | grams)
-        return (keys >> np.uint64(42)).astype(np.int64), keys & np.uint64((1 << 42) - 1)
+        keys = distinct(pack(gram_owner, grams, GRAM_BITS))
+        return (keys >> GRAM_BITS).astype(np.int64), keys & ((np.uint64(1) << GRAM_BITS) - np.uint64(1))
     order = np.lexsort((grams, gram_owner))
     gram_owner, grams = gram_owner[order], grams[order]
     first = np.concatenate(([True], (gram_owner[1:] != gram_owner[:-1]) | (grams[1:] != grams[:-1]))) if len(grams) \
@@ -97,7 +105,7 @@ class OptionChars:
     """Which of its dilemma's three options hold each character: sorted ``dilemma, char`` keys and a mask."""
 
     def __init__(self, option_owner: np.ndarray, option_char: np.ndarray) -> None:
-        keys = (((option_owner // 3).astype(np.uint64)) << BITS) | option_char.astype(np.uint64)
+        keys = pack(option_owner // 3, option_char)
         self.keys = distinct(keys)
         self.mask = np.zeros(len(self.keys), np.int64)
         np.bitwise_or.at(self.mask, np.searchsorted(self.keys, keys), 1 << (option_owner % 3))
@@ -105,7 +113,7 @@ class OptionChars:
     def shared(self, item: np.ndarray, char: np.ndarray, weight: np.ndarray, owner: np.ndarray,
                size: int) -> np.ndarray:
         """Per text of ``size`` (its rows: ``owner``, of dilemma ``item``) and option: the weight they share."""
-        keys = (item.astype(np.uint64) << BITS) | char.astype(np.uint64)
+        keys = pack(item, char)
         at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
         mask = np.where(self.keys[at] == keys, self.mask[at], 0) if len(self.keys) else np.zeros(len(keys), np.int64)
         out = np.zeros((size, 3))
