@@ -180,9 +180,9 @@ def test_a_scene_clause_leans_by_the_rules_characters_not_by_their_lexicon():
     found = score_roles([scene], options, [RULE_A], [RULE_B], [VALUES_A], [VALUES_B], Idf([scene, *options]),
                         option_roles.WEIGHTS)
     assert found.pair_features[0][option_roles.PAIR_FEATURES.index("scene_hop")] == 0.0
-    echoing = "邻居来电话说要照顾，父母生病了。"  # the second clause shares 父母, 生病 with rule B
-    leaning = score_roles([echoing], ["去照顾生病的父母", "按时交稿", "你去散步"], [RULE_A], [RULE_B], [VALUES_A],
-                          [VALUES_B], Idf([echoing, *options]), option_roles.WEIGHTS)
+    echoing, echoed = "邻居来电话说要照顾，父母生病了。", ["去照顾生病的父母", "按时交稿", "你去散步"]
+    leaning = score_roles([echoing], echoed, [RULE_A], [RULE_B], [VALUES_A], [VALUES_B], Idf([echoing, *echoed]),
+                          option_roles.WEIGHTS)  # the second clause shares 父母, 生病 with rule B
     assert leaning.pair_features[0][option_roles.PAIR_FEATURES.index("scene_hop")] != 0.0
 
 
