@@ -101,7 +101,8 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
     parts = {"char": cosine(rule_shared.transpose(0, 2, 1), w_option[:, :, None], w_rule[:, None, :])}  # (n, 3, 2)
     # bigrams: share of the option's distinct bigrams the rule has
     b_owner, b_gram = bigram_rows(option_list)
-    rb_owner, rb_gram = bigram_rows([text or "" for pair in zip(rules_a, rules_b, strict=True) for text in pair])
+    rule_texts = [text or "" for pair in zip(rules_a, rules_b, strict=True) for text in pair]  # 2 * dilemma + side
+    rb_owner, rb_gram = bigram_rows(rule_texts)
     rule_grams = distinct(pack(rb_owner, rb_gram, GRAM_BITS))
     grams_per_option = np.bincount(b_owner, minlength=3 * n).reshape(n, 3)
     parts["bigram"] = np.zeros((n, 3, 2))
@@ -121,7 +122,7 @@ def score_roles(scenes: Sequence[str], options: Sequence[str], rules_a: Sequence
         parts["lexicon"][:, :, side] = np.minimum(3, word_hits(option_array, option_item, *codes[side]).reshape(n, 3))
         forbids = np.array([pair[side].forbids for pair in rules], bool)
         parts["polarity"][:, :, side] = forbids[:, None] & refusal
-    rule_array = pa.array([text or "" for pair in zip(rules_a, rules_b, strict=True) for text in pair], pa.string())
+    rule_array = pa.array(rule_texts, pa.string())
     parts["stance"] = np.einsum("noa,nra->nor", _stance(option_array, "option").reshape(n, 3, -1),
                                 _stance(rule_array, "rule").reshape(n, 2, -1))
     parts["scene_hop"] = _scene_hop(scenes, idf, option_chars, w_option, r_owner, r_char, w_rule.reshape(-1), n)

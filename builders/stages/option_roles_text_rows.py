@@ -30,6 +30,11 @@ def pack(owner: np.ndarray, value: np.ndarray, bits: np.uint64 = BITS) -> np.nda
     return (owner.astype(np.uint64) << bits) | value.astype(np.uint64)
 
 
+def unpack(keys: np.ndarray, bits: np.uint64 = BITS) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(owner, value)`` rows of :func:`pack`'s keys."""
+    return (keys >> bits).astype(np.int64), keys & ((np.uint64(1) << bits) - np.uint64(1))
+
+
 def distinct(values: np.ndarray) -> np.ndarray:
     """The sorted distinct values (a sort and a comparison: ``np.unique`` hashes, slower at these sizes)."""
     ordered = np.sort(values)
@@ -61,8 +66,8 @@ def char_rows(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     code point, each pair once, sorted."""
     points, owner = _points(texts)
     keep = _cjk(points) & ~np.isin(points, _STOP)
-    keys = distinct(pack(owner[keep], points[keep]))
-    return (keys >> BITS).astype(np.int64), (keys & np.uint64(0x1FFFFF)).astype(np.uint32)
+    owner, char = unpack(distinct(pack(owner[keep], points[keep])))
+    return owner, char.astype(np.uint32)
 
 
 def bigram_rows(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -72,11 +77,10 @@ def bigram_rows(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     keep = _cjk(points)
     points, owner = points[keep].astype(np.uint64), owner[keep]
     same = owner[1:] == owner[:-1]
-    grams = ((points[:-1] << BITS) | points[1:])[same]
+    grams = pack(points[:-1], points[1:])[same]
     gram_owner = owner[:-1][same]
     if len(texts) < ONE_KEY_TEXTS:  # owner and gram in one key: one sort of integers
-        keys = distinct(pack(gram_owner, grams, GRAM_BITS))
-        return (keys >> GRAM_BITS).astype(np.int64), keys & ((np.uint64(1) << GRAM_BITS) - np.uint64(1))
+        return unpack(distinct(pack(gram_owner, grams, GRAM_BITS)), GRAM_BITS)
     order = np.lexsort((grams, gram_owner))
     gram_owner, grams = gram_owner[order], grams[order]
     first = np.concatenate(([True], (gram_owner[1:] != gram_owner[:-1]) | (grams[1:] != grams[:-1]))) if len(grams) \
